@@ -1,0 +1,68 @@
+# Thin wrapper over CMake. `make test` and `make run` work on a fresh Debian
+# machine: they install missing packages with apt-get, configure and build.
+BUILD    ?= build
+PREFIX   ?= /usr/local
+JOBS     ?= $(shell nproc)
+FUZZ_SECONDS ?= 20
+# Warnings are errors in CI (CI=true) and whenever WERROR=ON is given.
+ifeq ($(CI),true)
+WERROR   ?= ON
+endif
+WERROR   ?= OFF
+
+DEB_PACKAGES := cmake ninja-build g++ pkg-config python3 clang libclang-rt-14-dev \
+  libcli11-dev libleveldb-dev libsnappy-dev libcrypto++-dev libmsgpack-cxx-dev \
+  libtomlplusplus-dev libcurl4-openssl-dev libssl-dev doctest-dev libsecp256k1-dev \
+  libasio-dev libcpp-httplib-dev nlohmann-json3-dev libspdlog-dev libfmt-dev
+
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: all deps configure build test unit tooltests fuzz fuzz-build bench run install clean
+
+all: build
+
+deps:
+	@missing=$$(for p in $(DEB_PACKAGES); do \
+	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; \
+	  done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:" $$missing; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+$(BUILD)/build.ninja:
+	cmake -S . -B $(BUILD) -G Ninja -DGTOS_WERROR=$(WERROR) -DCMAKE_INSTALL_PREFIX=$(PREFIX)
+
+configure: $(BUILD)/build.ninja
+
+build: deps configure
+	cmake --build $(BUILD) -j $(JOBS)
+
+# The whole suite: unit tests, tool tables, example scripts, a short fuzz run.
+test: build fuzz-build
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+
+fuzz-build: deps
+	@[ -f $(BUILD)-fuzz/build.ninja ] || CXX=clang++ cmake -S . -B $(BUILD)-fuzz -G Ninja \
+	  -DGTOS_FUZZ=ON -DBUILD_TESTING=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo
+	cmake --build $(BUILD)-fuzz -j $(JOBS) --target fuzz_record_decoder
+
+# A longer fuzz run than the test suite's.
+fuzz: fuzz-build
+	mkdir -p $(BUILD)-fuzz/corpus
+	$(BUILD)-fuzz/tests/fuzz_record_decoder -max_total_time=$(FUZZ_SECONDS) \
+	  $(BUILD)-fuzz/corpus tests/fuzz/corpus
+
+bench: build
+	bench/run.sh $(BUILD)
+
+# The main job: until gtos-node exists, the offline signing walk-through.
+run: build
+	GTOS_BIN=$(BUILD)/cmd examples/offline-signing.sh
+
+install: build
+	cmake --install $(BUILD) --prefix $(PREFIX)
+
+clean:
+	rm -rf $(BUILD) $(BUILD)-fuzz

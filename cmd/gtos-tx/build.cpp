@@ -1,0 +1,277 @@
+// gtos-tx build <kind>: unsigned transaction records (man/gtos-tx.1).
+#include <CLI/CLI.hpp>
+
+#include "cli/passphrase.h"
+#include "cli/record_io.h"
+#include "commands.h"
+#include "types/json.h"
+#include "types/records.h"
+#include "util/file.h"
+
+namespace gtos::txtool {
+
+namespace {
+
+// Fills the payload of one tx kind from its flags.
+class KindBuilder {
+ public:
+  virtual ~KindBuilder() = default;
+  virtual std::string_view name() const = 0;
+  virtual std::string_view help() const = 0;
+  virtual void Setup(CLI::App& app) = 0;
+  virtual Result<TxPayload> Payload() = 0;
+};
+
+template <class T>
+TxPayload Wrap(T t) {
+  TxPayload p;
+  p.body = std::move(t);
+  return p;
+}
+
+class TransferBuilder : public KindBuilder {
+ public:
+  std::string_view name() const override { return "transfer"; }
+  std::string_view help() const override { return "Move AMOUNT to ADDR"; }
+  void Setup(CLI::App& app) override {
+    app.add_option("--to", to_, "Recipient address (0x + 64 hex)")->type_name("ADDR")->required();
+    app.add_option("--amount", amount_, "Amount in base units")->type_name("N")->required();
+  }
+  Result<TxPayload> Payload() override {
+    TransferTx t;
+    auto to = Hash32FromHex(to_, "--to");
+    if (!to) return std::unexpected(to.error());
+    t.to = *to;
+    auto amount = ParseUint64(amount_, "--amount");
+    if (!amount) return std::unexpected(amount.error());
+    t.amount = *amount;
+    return Wrap(t);
+  }
+
+ private:
+  std::string to_, amount_;
+};
+
+class KvPutBuilder : public KindBuilder {
+ public:
+  std::string_view name() const override { return "kv-put"; }
+  std::string_view help() const override { return "Store VALUE at (from, NAMESPACE, KEY) for TTL blocks"; }
+  void Setup(CLI::App& app) override {
+    app.add_option("--namespace", ns_, "Namespace (text)")->type_name("NS")->required();
+    app.add_option("--key", key_, "Key (text)")->type_name("K")->required();
+    auto* v = app.add_option("--value", value_, "Value (text)")->type_name("STR");
+    auto* vf = app.add_option("--value-file", value_file_, "Read the value's bytes from FILE")->type_name("F");
+    v->excludes(vf);
+    app.add_option("--ttl", ttl_, "Lifetime in blocks (>= 1)")->type_name("N")->required();
+  }
+  Result<TxPayload> Payload() override {
+    KvPutTx t;
+    t.ns.assign(ns_.begin(), ns_.end());
+    t.key.assign(key_.begin(), key_.end());
+    if (!value_file_.empty()) {
+      auto data = ReadFile(value_file_);
+      if (!data) return std::unexpected(data.error());
+      t.value = std::move(*data);
+    } else if (value_) {
+      t.value.assign(value_->begin(), value_->end());
+    } else {
+      return cli::UsageError("kv-put needs --value or --value-file");
+    }
+    auto ttl = ParseUint64(ttl_, "--ttl");
+    if (!ttl) return std::unexpected(ttl.error());
+    t.ttl = *ttl;
+    return Wrap(t);
+  }
+
+ private:
+  std::string ns_, key_, value_file_, ttl_;
+  std::optional<std::string> value_;
+};
+
+class CodePutBuilder : public KindBuilder {
+ public:
+  std::string_view name() const override { return "code-put"; }
+  std::string_view help() const override { return "Store the bytes of FILE as a code object for TTL blocks"; }
+  void Setup(CLI::App& app) override {
+    app.add_option("--code-file", code_file_, "File with the code bytes")->type_name("F")->required();
+    app.add_option("--ttl", ttl_, "Lifetime in blocks (>= 1)")->type_name("N")->required();
+  }
+  Result<TxPayload> Payload() override {
+    CodePutTx t;
+    auto data = ReadFile(code_file_);
+    if (!data) return std::unexpected(data.error());
+    t.code = std::move(*data);
+    auto ttl = ParseUint64(ttl_, "--ttl");
+    if (!ttl) return std::unexpected(ttl.error());
+    t.ttl = *ttl;
+    return Wrap(t);
+  }
+
+ private:
+  std::string code_file_, ttl_;
+};
+
+class SetSignerBuilder : public KindBuilder {
+ public:
+  std::string_view name() const override { return "set-signer"; }
+  std::string_view help() const override { return "Bind (or rotate) the account's signer to a key"; }
+  void Setup(CLI::App& app) override {
+    app.add_option("--signer-key", key_file_, "Public or private key record of the new signer")
+        ->type_name("FILE")
+        ->required();
+  }
+  Result<TxPayload> Payload() override {
+    auto pub = cli::LoadPublicKey(key_file_);
+    if (!pub) return std::unexpected(pub.error());
+    return Wrap(SetSignerTx{pub->algo, pub->public_key});
+  }
+
+ private:
+  std::string key_file_;
+};
+
+class RegisterBuilder : public KindBuilder {
+ public:
+  std::string_view name() const override { return "validator-register"; }
+  std::string_view help() const override { return "Bond STAKE as a validator with a consensus key"; }
+  void Setup(CLI::App& app) override {
+    app.add_option("--stake", stake_, "Stake to bond, in base units")->type_name("N")->required();
+    app.add_option("--consensus-key", key_file_, "Public or private key record of the consensus key")
+        ->type_name("FILE")
+        ->required();
+  }
+  Result<TxPayload> Payload() override {
+    auto stake = ParseUint64(stake_, "--stake");
+    if (!stake) return std::unexpected(stake.error());
+    auto pub = cli::LoadPublicKey(key_file_);
+    if (!pub) return std::unexpected(pub.error());
+    return Wrap(ValidatorRegisterTx{*stake, pub->algo, pub->public_key});
+  }
+
+ private:
+  std::string stake_, key_file_;
+};
+
+class UnbondBuilder : public KindBuilder {
+ public:
+  std::string_view name() const override { return "validator-unbond"; }
+  std::string_view help() const override { return "Start unbonding AMOUNT of stake"; }
+  void Setup(CLI::App& app) override {
+    app.add_option("--amount", amount_, "Stake to unbond, in base units")->type_name("N")->required();
+  }
+  Result<TxPayload> Payload() override {
+    auto amount = ParseUint64(amount_, "--amount");
+    if (!amount) return std::unexpected(amount.error());
+    return Wrap(ValidatorUnbondTx{*amount});
+  }
+
+ private:
+  std::string amount_;
+};
+
+// Flags every kind shares: chain id, sender, nonce, fee, output.
+struct CommonOptions {
+  std::string chain_id, from, from_key, nonce, fee, output;
+  bool json = false;
+
+  void Setup(CLI::App& app) {
+    app.add_option("--chain-id", chain_id, "Chain id the tx is valid on")->type_name("ID")->required();
+    auto* f = app.add_option("--from", from, "Sender address (0x + 64 hex)")->type_name("ADDR");
+    auto* fk = app.add_option("--from-key", from_key, "Sender's public or private key record")
+                   ->type_name("FILE");
+    f->excludes(fk);
+    app.add_option("--nonce", nonce, "Sender's next nonce")->type_name("N")->required();
+    app.add_option("--fee", fee, "Fee in base units (default: minimum under default parameters)")
+        ->type_name("N");
+    app.add_option("-o,--output", output, "Write to FILE instead of stdout")->type_name("FILE");
+    app.add_flag("--json", json, "Print a JSON line instead of a record");
+  }
+
+  Result<TxBody> Body(TxPayload payload) const {
+    TxBody tx;
+    tx.chain_id = chain_id;
+    GTOS_TRY(CheckChainId(chain_id));
+    if (!from.empty()) {
+      auto a = Hash32FromHex(from, "--from");
+      if (!a) return std::unexpected(a.error());
+      tx.from = *a;
+    } else if (!from_key.empty()) {
+      auto pub = cli::LoadPublicKey(from_key);
+      if (!pub) return std::unexpected(pub.error());
+      tx.from = pub->address();
+    } else {
+      return cli::UsageError("one of --from ADDR or --from-key FILE is required");
+    }
+    auto n = ParseUint64(nonce, "--nonce");
+    if (!n) return std::unexpected(n.error());
+    tx.nonce = *n;
+    tx.payload = std::move(payload);
+    ChainParams defaults;
+    if (fee.empty()) {
+      auto min = MinFee(tx, defaults);
+      if (!min) return std::unexpected(min.error());
+      tx.fee = *min;
+    } else {
+      auto v = ParseUint64(fee, "--fee");
+      if (!v) return std::unexpected(v.error());
+      tx.fee = *v;
+    }
+    GTOS_TRY(tx.Validate());
+    if (auto* k = std::get_if<KvPutTx>(&tx.payload.body); k && k->ttl == 0)
+      return Invalid("--ttl: must be at least 1");
+    if (auto* c = std::get_if<CodePutTx>(&tx.payload.body); c && c->ttl == 0)
+      return Invalid("--ttl: must be at least 1");
+    return tx;
+  }
+};
+
+class Build : public cli::Command {
+ public:
+  std::string_view name() const override { return "build"; }
+  std::string_view help() const override { return "Build an unsigned transaction of one kind"; }
+  void Setup(CLI::App& app) override {
+    app.require_subcommand(1);
+    for (KindBuilder* k : kinds_) {
+      CLI::App* sub = app.add_subcommand(std::string(k->name()), std::string(k->help()));
+      common_.Setup(*sub);
+      k->Setup(*sub);
+      subs_.emplace_back(sub, k);
+    }
+  }
+  Status Run() override {
+    KindBuilder* kind = nullptr;
+    for (auto& [sub, k] : subs_)
+      if (sub->parsed()) kind = k;
+    if (!kind) return cli::UsageError("no transaction kind given", "see 'gtos-tx build --help'");
+    auto payload = kind->Payload();
+    if (!payload) return std::unexpected(payload.error());
+    auto body = common_.Body(std::move(*payload));
+    if (!body) return std::unexpected(body.error());
+    UnsignedTx utx{std::move(*body)};
+    cli::Output out;
+    GTOS_TRY(out.Open(common_.output, common_.json ? cli::OutputKind::kText : cli::OutputKind::kBinary));
+    if (common_.json) GTOS_TRY(out.WriteLine(ToJson(utx).dump()));
+    else GTOS_TRY(out.Write(EncodeRecord(utx)));
+    return out.Commit();
+  }
+
+ private:
+  TransferBuilder transfer_;
+  KvPutBuilder kv_put_;
+  CodePutBuilder code_put_;
+  SetSignerBuilder set_signer_;
+  RegisterBuilder register_;
+  UnbondBuilder unbond_;
+  std::vector<KindBuilder*> kinds_{&transfer_, &kv_put_, &code_put_, &set_signer_, &register_, &unbond_};
+  CommonOptions common_;
+  std::vector<std::pair<CLI::App*, KindBuilder*>> subs_;
+};
+
+}  // namespace
+
+cli::Command& BuildCommand() {
+  static Build build;
+  return build;
+}
+
+}  // namespace gtos::txtool

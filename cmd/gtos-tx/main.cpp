@@ -1,0 +1,7 @@
+// gtos-tx: build, sign, verify and hash transactions.
+#include "cli/tool.h"
+#include "commands.h"
+
+int main(int argc, char** argv) {
+  return gtos::cli::RunTool(gtos::txtool::Spec(), argc, argv);
+}

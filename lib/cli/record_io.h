@@ -1,0 +1,74 @@
+// Record streams for tools: reading records from files or stdin one by one,
+// and writing records (or text) to stdout or atomically to a file.
+#ifndef GTOS_CLI_RECORD_IO_H_
+#define GTOS_CLI_RECORD_IO_H_
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "codec/codec.h"
+#include "types/records.h"
+#include "util/file.h"
+
+namespace gtos::cli {
+
+// Reads concatenated msgpack records from each path in turn ("-" or no
+// paths: stdin), without loading a whole stream into memory.
+class RecordReader {
+ public:
+  explicit RecordReader(std::vector<std::string> paths);
+  ~RecordReader();
+  RecordReader(const RecordReader&) = delete;
+  RecordReader& operator=(const RecordReader&) = delete;
+
+  // The next record, or nullopt at the end of all inputs. The returned
+  // record (and its raw bytes) stays valid until the next call.
+  Result<std::optional<codec::Parsed>> Next();
+  // "record 3 of 'tx.bin'": names the record last returned (or failed).
+  std::string Where() const;
+  // 1-based count of records returned so far, across all inputs.
+  size_t count() const { return count_; }
+
+ private:
+  Status OpenNext();
+  Status Fill();
+
+  std::vector<std::string> paths_;
+  size_t path_index_ = 0;
+  int fd_ = -1;
+  bool opened_ = false;
+  bool eof_ = true;
+  Bytes buf_;
+  size_t start_ = 0;  // first unconsumed byte
+  size_t end_ = 0;    // one past the last valid byte
+  size_t count_ = 0;
+  size_t count_in_file_ = 0;
+};
+
+// Reads exactly one record of any type from `path` (a key file, say).
+Result<AnyRecord> ReadOneRecord(const std::string& path);
+
+enum class OutputKind { kBinary, kText };
+
+// Where a tool's data goes. Open("") is stdout; binary output to a terminal
+// is refused unless the path is "-" (explicitly forced). A file path is
+// written atomically: nothing appears unless Commit() succeeds.
+class Output {
+ public:
+  Status Open(const std::string& path, OutputKind kind, unsigned mode = 0644);
+  Status Write(ByteView data) { return out_.Write(data); }
+  Status WriteLine(std::string_view line);
+  Status Commit() { return out_.Commit(); }
+
+ private:
+  AtomicOutput out_;
+};
+
+// The text of a passphrase, secret file or similar small file: its contents
+// without one trailing newline.
+Result<std::string> ReadSecretFile(const std::string& path, std::string_view what);
+
+}  // namespace gtos::cli
+
+#endif  // GTOS_CLI_RECORD_IO_H_

@@ -1,0 +1,53 @@
+#include "crypto/hash.h"
+
+#include <sys/random.h>
+
+#include <cerrno>
+#include <cstdlib>
+
+#include <cryptopp/osrng.h>
+#include <cryptopp/sha.h>
+
+namespace gtos::crypto {
+
+Hash32 Sha256(ByteView data) {
+  Hash32 out;
+  CryptoPP::SHA256().CalculateDigest(out.data(), data.data(), data.size());
+  return out;
+}
+
+Hash32 Sha256Tagged(std::string_view domain, ByteView data) {
+  CryptoPP::SHA256 h;
+  h.Update(reinterpret_cast<const CryptoPP::byte*>(domain.data()), domain.size());
+  h.Update(data.data(), data.size());
+  Hash32 out;
+  h.Final(out.data());
+  return out;
+}
+
+void RandomBytes(std::span<uint8_t> out) {
+  // getrandom(2) blocks only until the kernel pool is first seeded and never
+  // returns short reads for <= 256 bytes; loop anyway for larger requests and
+  // signals.
+  size_t done = 0;
+  while (done < out.size()) {
+    ssize_t n = getrandom(out.data() + done, out.size() - done, 0);
+    if (n > 0) {
+      done += static_cast<size_t>(n);
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    break;
+  }
+  if (done == out.size()) return;
+  // Kernels without getrandom (ENOSYS): fall back to /dev/urandom through
+  // Crypto++. If even that fails there is no safe way to continue: returning
+  // predictable bytes would silently produce guessable keys and nonces.
+  try {
+    CryptoPP::OS_GenerateRandomBlock(false, out.data() + done, out.size() - done);
+  } catch (...) {
+    std::abort();
+  }
+}
+
+}  // namespace gtos::crypto

@@ -1,0 +1,20 @@
+// SHA-256 (Crypto++).
+#ifndef GTOS_CRYPTO_HASH_H_
+#define GTOS_CRYPTO_HASH_H_
+
+#include <string_view>
+
+#include "util/bytes.h"
+
+namespace gtos::crypto {
+
+Hash32 Sha256(ByteView data);
+// SHA-256(domain || data): domain-separated hash used for signing digests.
+Hash32 Sha256Tagged(std::string_view domain, ByteView data);
+
+// Fills `out` with bytes from the operating system's CSPRNG.
+void RandomBytes(std::span<uint8_t> out);
+
+}  // namespace gtos::crypto
+
+#endif  // GTOS_CRYPTO_HASH_H_

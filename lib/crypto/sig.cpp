@@ -1,0 +1,83 @@
+#include "crypto/sig.h"
+
+#include <array>
+
+#include <cryptopp/misc.h>
+#include <cryptopp/sha.h>
+
+namespace gtos::crypto {
+
+// Each algorithm file defines its entry; sig.h's contract keeps their
+// internals private, so only these declarations cross files.
+namespace internal {
+extern const SigAlgo kEd25519Algo;
+extern const SigAlgo kSecp256k1Algo;
+extern const SigAlgo kSecp256r1Algo;
+}  // namespace internal
+
+namespace {
+
+// In id order (AllAlgos promises it).
+constexpr std::array<const SigAlgo*, 3> kAlgos = {
+    &internal::kEd25519Algo,
+    &internal::kSecp256k1Algo,
+    &internal::kSecp256r1Algo,
+};
+
+}  // namespace
+
+const SigAlgo* FindAlgo(AlgoId id) {
+  for (const SigAlgo* a : kAlgos)
+    if (a->id == id) return a;
+  return nullptr;
+}
+
+const SigAlgo* FindAlgo(uint64_t wire_id) {
+  // Compare as uint64 so that ids above 255 cannot alias a real one after a
+  // narrowing cast.
+  for (const SigAlgo* a : kAlgos)
+    if (static_cast<uint64_t>(a->id) == wire_id) return a;
+  return nullptr;
+}
+
+const SigAlgo* FindAlgo(std::string_view name) {
+  for (const SigAlgo* a : kAlgos)
+    if (a->name == name) return a;
+  return nullptr;
+}
+
+std::span<const SigAlgo* const> AllAlgos() { return kAlgos; }
+
+Address DeriveAddress(AlgoId algo, ByteView pub) {
+  const uint8_t id = static_cast<uint8_t>(algo);
+  CryptoPP::SHA256 h;
+  h.Update(&id, 1);
+  h.Update(pub.data(), pub.size());
+  Address out;
+  h.Final(out.data());
+  return out;
+}
+
+namespace {
+
+// Wipes the whole allocation, not just size(): a secret that was shrunk may
+// still sit beyond the end. Growing within capacity never reallocates.
+void Wipe(Bytes& b) {
+  b.resize(b.capacity());
+  CryptoPP::SecureWipeBuffer(b.data(), b.size());
+  b.clear();
+}
+
+}  // namespace
+
+SecretBytes& SecretBytes::operator=(SecretBytes&& o) noexcept {
+  if (this != &o) {
+    Wipe(b_);
+    b_ = std::move(o.b_);
+  }
+  return *this;
+}
+
+SecretBytes::~SecretBytes() { Wipe(b_); }
+
+}  // namespace gtos::crypto
