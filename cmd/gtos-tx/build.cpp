@@ -22,6 +22,19 @@ class KindBuilder {
   virtual Result<TxPayload> Payload() = 0;
 };
 
+// A flag's value that does not parse is a usage error (exit status 2).
+Result<uint64_t> FlagUint(const std::string& value, std::string_view flag) {
+  auto v = ParseUint64(value, flag);
+  if (!v) return cli::UsageError(v.error().message);
+  return v;
+}
+
+Result<Hash32> FlagAddress(const std::string& value, std::string_view flag) {
+  auto v = Hash32FromHex(value, flag);
+  if (!v) return cli::UsageError(v.error().message);
+  return v;
+}
+
 template <class T>
 TxPayload Wrap(T t) {
   TxPayload p;
@@ -39,10 +52,10 @@ class TransferBuilder : public KindBuilder {
   }
   Result<TxPayload> Payload() override {
     TransferTx t;
-    auto to = Hash32FromHex(to_, "--to");
+    auto to = FlagAddress(to_, "--to");
     if (!to) return std::unexpected(to.error());
     t.to = *to;
-    auto amount = ParseUint64(amount_, "--amount");
+    auto amount = FlagUint(amount_, "--amount");
     if (!amount) return std::unexpected(amount.error());
     t.amount = *amount;
     return Wrap(t);
@@ -77,7 +90,7 @@ class KvPutBuilder : public KindBuilder {
     } else {
       return cli::UsageError("kv-put needs --value or --value-file");
     }
-    auto ttl = ParseUint64(ttl_, "--ttl");
+    auto ttl = FlagUint(ttl_, "--ttl");
     if (!ttl) return std::unexpected(ttl.error());
     t.ttl = *ttl;
     return Wrap(t);
@@ -101,7 +114,7 @@ class CodePutBuilder : public KindBuilder {
     auto data = ReadFile(code_file_);
     if (!data) return std::unexpected(data.error());
     t.code = std::move(*data);
-    auto ttl = ParseUint64(ttl_, "--ttl");
+    auto ttl = FlagUint(ttl_, "--ttl");
     if (!ttl) return std::unexpected(ttl.error());
     t.ttl = *ttl;
     return Wrap(t);
@@ -141,7 +154,7 @@ class RegisterBuilder : public KindBuilder {
         ->required();
   }
   Result<TxPayload> Payload() override {
-    auto stake = ParseUint64(stake_, "--stake");
+    auto stake = FlagUint(stake_, "--stake");
     if (!stake) return std::unexpected(stake.error());
     auto pub = cli::LoadPublicKey(key_file_);
     if (!pub) return std::unexpected(pub.error());
@@ -160,7 +173,7 @@ class UnbondBuilder : public KindBuilder {
     app.add_option("--amount", amount_, "Stake to unbond, in base units")->type_name("N")->required();
   }
   Result<TxPayload> Payload() override {
-    auto amount = ParseUint64(amount_, "--amount");
+    auto amount = FlagUint(amount_, "--amount");
     if (!amount) return std::unexpected(amount.error());
     return Wrap(ValidatorUnbondTx{*amount});
   }
@@ -190,9 +203,9 @@ struct CommonOptions {
   Result<TxBody> Body(TxPayload payload) const {
     TxBody tx;
     tx.chain_id = chain_id;
-    GTOS_TRY(CheckChainId(chain_id));
+    if (auto st = CheckChainId(chain_id); !st) return cli::UsageError("--chain-id: " + st.error().message);
     if (!from.empty()) {
-      auto a = Hash32FromHex(from, "--from");
+      auto a = FlagAddress(from, "--from");
       if (!a) return std::unexpected(a.error());
       tx.from = *a;
     } else if (!from_key.empty()) {
@@ -202,7 +215,7 @@ struct CommonOptions {
     } else {
       return cli::UsageError("one of --from ADDR or --from-key FILE is required");
     }
-    auto n = ParseUint64(nonce, "--nonce");
+    auto n = FlagUint(nonce, "--nonce");
     if (!n) return std::unexpected(n.error());
     tx.nonce = *n;
     tx.payload = std::move(payload);
@@ -212,15 +225,15 @@ struct CommonOptions {
       if (!min) return std::unexpected(min.error());
       tx.fee = *min;
     } else {
-      auto v = ParseUint64(fee, "--fee");
+      auto v = FlagUint(fee, "--fee");
       if (!v) return std::unexpected(v.error());
       tx.fee = *v;
     }
     GTOS_TRY(tx.Validate());
     if (auto* k = std::get_if<KvPutTx>(&tx.payload.body); k && k->ttl == 0)
-      return Invalid("--ttl: must be at least 1");
+      return cli::UsageError("--ttl: must be at least 1");
     if (auto* c = std::get_if<CodePutTx>(&tx.payload.body); c && c->ttl == 0)
-      return Invalid("--ttl: must be at least 1");
+      return cli::UsageError("--ttl: must be at least 1");
     return tx;
   }
 };
@@ -248,10 +261,14 @@ class Build : public cli::Command {
     auto body = common_.Body(std::move(*payload));
     if (!body) return std::unexpected(body.error());
     UnsignedTx utx{std::move(*body)};
+    Bytes record = EncodeRecord(utx);
+    // Never emit a record that decoders (ours or a node's) would refuse.
+    auto check = DecodeRecord<UnsignedTx>(record);
+    if (!check) return std::unexpected(check.error());
     cli::Output out;
     GTOS_TRY(out.Open(common_.output, common_.json ? cli::OutputKind::kText : cli::OutputKind::kBinary));
     if (common_.json) GTOS_TRY(out.WriteLine(ToJson(utx).dump()));
-    else GTOS_TRY(out.Write(EncodeRecord(utx)));
+    else GTOS_TRY(out.Write(record));
     return out.Commit();
   }
 

@@ -79,7 +79,9 @@ std::string Reader::FieldName(std::string_view field) const {
 
 void Reader::SetError(std::string_view field, std::string_view what) {
   if (state_->error) return;
-  state_->error = Error{ErrorCode::kInvalid, "field '" + FieldName(field) + "': " + std::string(what)};
+  std::string name = FieldName(field);
+  std::string where = name.empty() ? "record" : "field '" + name + "'";
+  state_->error = Error{ErrorCode::kInvalid, where + ": " + std::string(what)};
 }
 
 static const char* TypeName(msgpack::type::object_type t) {

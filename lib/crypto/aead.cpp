@@ -1,12 +1,12 @@
 #include "crypto/aead.h"
 
-#include <algorithm>
-#include <exception>
-#include <string>
-
 #include <cryptopp/chachapoly.h>
 #include <cryptopp/scrypt.h>
 #include <cryptopp/secblock.h>
+
+#include <algorithm>
+#include <exception>
+#include <string>
 
 #include "crypto/hash.h"
 
@@ -32,8 +32,8 @@ Result<CryptoPP::SecByteBlock> DeriveKey(std::string_view passphrase, ByteView s
   try {
     CryptoPP::SecByteBlock key(kKeySize);
     CryptoPP::Scrypt().DeriveKey(key.data(), key.size(), NonNull(passphrase.data()), passphrase.size(),
-                                 NonNull(salt.data()), salt.size(), uint64_t{1} << params.log2_n,
-                                 params.r, params.p);
+                                 NonNull(salt.data()), salt.size(), uint64_t{1} << params.log2_n, params.r,
+                                 params.p);
     return key;
   } catch (const std::bad_alloc&) {
     return Fail(ErrorCode::kCrypto, "scrypt: out of memory (log2_n " + std::to_string(params.log2_n) +
@@ -56,6 +56,12 @@ Status CheckScryptParams(const ScryptParams& params) {
   GTOS_TRY(CheckRange("log2_n", params.log2_n, 10, 20));
   GTOS_TRY(CheckRange("r", params.r, 1, 16));
   GTOS_TRY(CheckRange("p", params.p, 1, 16));
+  // RFC 7914 requires N < 2^(16 r). Crypto++ does not enforce it but other
+  // implementations (OpenSSL, hence Python's hashlib) refuse such keys; within
+  // the bounds above it only excludes r = 1 with log2_n >= 16.
+  if (params.log2_n >= 16 * params.r)
+    return Invalid("scrypt parameter 'log2_n': " + std::to_string(params.log2_n) +
+                   " requires r >= " + std::to_string(params.log2_n / 16 + 1) + " (RFC 7914: N < 2^(16 r))");
   return Ok();
 }
 

@@ -1,14 +1,14 @@
 // Ed25519 (RFC 8032, pure) over the 32-byte digest, via Crypto++'s donna
 // backend (the code behind <cryptopp/xed25519.h>, called directly to skip the
 // key-object layer and its exceptions).
+#include <cryptopp/donna.h>
+#include <cryptopp/integer.h>
+#include <cryptopp/nbtheory.h>
+
 #include <array>
 #include <cstring>
 #include <exception>
 #include <string>
-
-#include <cryptopp/donna.h>
-#include <cryptopp/integer.h>
-#include <cryptopp/nbtheory.h>
 
 #include "crypto/hash.h"
 #include "crypto/sig.h"
@@ -36,9 +36,9 @@ constexpr std::array<std::array<uint8_t, 32>, 5> kSmallOrderY = {{
 }};
 
 // The group order L, little-endian.
-constexpr std::array<uint8_t, 32> kOrderL = {
-    0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9, 0xde, 0x14,
-    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x10};
+constexpr std::array<uint8_t, 32> kOrderL = {0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7,
+                                             0xa2, 0xde, 0xf9, 0xde, 0x14, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+                                             0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x10};
 
 // a < b for 32-byte little-endian numbers.
 bool LessLE(const uint8_t* a, const uint8_t* b) {
@@ -117,9 +117,9 @@ Result<Bytes> Sign(ByteView secret, const Hash32& digest) {
   auto pub = DerivePublic(secret);
   if (!pub) return std::unexpected(pub.error());
   Bytes sig(kSignatureSize);
-  if (CryptoPP::Donna::ed25519_sign(digest.data(), digest.size(), secret.data(), pub->data(),
-                                    sig.data()) != 0)
-    return Fail(ErrorCode::kCrypto, "ed25519: signing failed");
+  const int rc =
+      CryptoPP::Donna::ed25519_sign(digest.data(), digest.size(), secret.data(), pub->data(), sig.data());
+  if (rc != 0) return Fail(ErrorCode::kCrypto, "ed25519: signing failed");
   return sig;
 }
 
@@ -135,8 +135,16 @@ bool Verify(ByteView pub, const Hash32& digest, ByteView sig) {
 
 namespace internal {
 extern const SigAlgo kEd25519Algo = {
-    AlgoId::kEd25519, "ed25519", kSecretSize, kPublicSize, kSignatureSize,
-    &Generate,        &DerivePublic, &CheckPublic, &Sign, &Verify,
+    .id = AlgoId::kEd25519,
+    .name = "ed25519",
+    .secret_size = kSecretSize,
+    .public_size = kPublicSize,
+    .signature_size = kSignatureSize,
+    .generate = &Generate,
+    .derive_public = &DerivePublic,
+    .check_public = &CheckPublic,
+    .sign = &Sign,
+    .verify = &Verify,
 };
 }  // namespace internal
 

@@ -1,12 +1,11 @@
 #include "crypto/hash.h"
 
+#include <cryptopp/osrng.h>
+#include <cryptopp/sha.h>
 #include <sys/random.h>
 
 #include <cerrno>
 #include <cstdlib>
-
-#include <cryptopp/osrng.h>
-#include <cryptopp/sha.h>
 
 namespace gtos::crypto {
 

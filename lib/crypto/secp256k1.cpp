@@ -1,11 +1,10 @@
 // ECDSA over secp256k1 via libsecp256k1: 33-byte compressed keys, 64-byte
 // compact low-S signatures, RFC 6979 nonces, the digest signed as is.
+#include <cryptopp/misc.h>
 #include <secp256k1.h>
 
 #include <array>
 #include <string>
-
-#include <cryptopp/misc.h>
 
 #include "crypto/hash.h"
 #include "crypto/sig.h"
@@ -102,8 +101,16 @@ bool Verify(ByteView pub, const Hash32& digest, ByteView sig) {
 
 namespace internal {
 extern const SigAlgo kSecp256k1Algo = {
-    AlgoId::kSecp256k1, "secp256k1", kSecretSize, kPublicSize, kSignatureSize,
-    &Generate,          &DerivePublic, &CheckPublic, &Sign, &Verify,
+    .id = AlgoId::kSecp256k1,
+    .name = "secp256k1",
+    .secret_size = kSecretSize,
+    .public_size = kPublicSize,
+    .signature_size = kSignatureSize,
+    .generate = &Generate,
+    .derive_public = &DerivePublic,
+    .check_public = &CheckPublic,
+    .sign = &Sign,
+    .verify = &Verify,
 };
 }  // namespace internal
 

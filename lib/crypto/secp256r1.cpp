@@ -139,9 +139,9 @@ Result<Bytes> DerivePublic(ByteView secret) {
   if (EC_POINT_mul(group, q.get(), d.get(), nullptr, nullptr, ctx.get()) != 1)
     return OpensslFail("public key derivation failed");
   Bytes pub(kPublicSize);
-  if (EC_POINT_point2oct(group, q.get(), POINT_CONVERSION_COMPRESSED, pub.data(), pub.size(),
-                         ctx.get()) != kPublicSize)
-    return OpensslFail("public key encoding failed");
+  const size_t written =
+      EC_POINT_point2oct(group, q.get(), POINT_CONVERSION_COMPRESSED, pub.data(), pub.size(), ctx.get());
+  if (written != kPublicSize) return OpensslFail("public key encoding failed");
   return pub;
 }
 
@@ -220,8 +220,16 @@ bool Verify(ByteView pub, const Hash32& digest, ByteView sig) {
 
 namespace internal {
 extern const SigAlgo kSecp256r1Algo = {
-    AlgoId::kSecp256r1, "secp256r1", kSecretSize, kPublicSize, kSignatureSize,
-    &Generate,          &DerivePublic, &CheckPublic, &Sign, &Verify,
+    .id = AlgoId::kSecp256r1,
+    .name = "secp256r1",
+    .secret_size = kSecretSize,
+    .public_size = kPublicSize,
+    .signature_size = kSignatureSize,
+    .generate = &Generate,
+    .derive_public = &DerivePublic,
+    .check_public = &CheckPublic,
+    .sign = &Sign,
+    .verify = &Verify,
 };
 }  // namespace internal
 

@@ -1,9 +1,9 @@
 #include "crypto/sig.h"
 
-#include <array>
-
 #include <cryptopp/misc.h>
 #include <cryptopp/sha.h>
+
+#include <array>
 
 namespace gtos::crypto {
 

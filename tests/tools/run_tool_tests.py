@@ -12,7 +12,9 @@ A table is a JSON file:
         "stdin": "text" | "stdin_file": "path",
         "exit": 0,                                    # expected exit status
         "stdout": "exact text" | "stdout_re": "regex" | "stdout_empty": true,
+        "stdout_not_re": "regex that must not match",
         "stderr": "exact text" | "stderr_re": "regex" | "stderr_empty": true,
+        "stdout_tty": true,                           # stdout is a terminal (pty)
         "files_absent": ["out.bin"],                  # no partial output
         "files_equal": [["a", "b"]],
         "file_mode": {"alice.key": "600"},
@@ -34,6 +36,27 @@ import sys
 import tempfile
 
 
+def run_on_pty(argv, stdin, cwd, env, timeout):
+    """Runs argv with stdout on a pseudo-terminal; returns what it wrote there."""
+    import pty
+    import select
+    master, slave = pty.openpty()
+    try:
+        p = subprocess.run(argv, input=stdin if stdin is not None else b"", cwd=cwd, env=env,
+                           stdout=slave, stderr=subprocess.PIPE, timeout=timeout)
+        written = b""
+        while select.select([master], [], [], 0)[0]:
+            chunk = os.read(master, 65536)
+            if not chunk:
+                break
+            written += chunk
+        p.stdout = written
+        return p
+    finally:
+        os.close(master)
+        os.close(slave)
+
+
 def run_case(case, env, cwd, timeout):
     stdin = None
     if "stdin" in case:
@@ -45,8 +68,11 @@ def run_case(case, env, cwd, timeout):
         argv = ["bash", "-o", "pipefail", "-c", case["sh"]]
     else:
         argv = case["cmd"]
-    p = subprocess.run(argv, input=stdin if stdin is not None else b"", cwd=cwd, env=env,
-                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout)
+    if case.get("stdout_tty"):
+        p = run_on_pty(argv, stdin, cwd, env, timeout)
+    else:
+        p = subprocess.run(argv, input=stdin if stdin is not None else b"", cwd=cwd, env=env,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout)
     out = p.stdout.decode(errors="replace")
     err = p.stderr.decode(errors="replace")
     problems = []
@@ -57,6 +83,8 @@ def run_case(case, env, cwd, timeout):
         problems.append(f"stdout {out!r}, want {case['stdout']!r}")
     if "stdout_re" in case and not re.search(case["stdout_re"], out, re.S):
         problems.append(f"stdout {out[:400]!r} does not match {case['stdout_re']!r}")
+    if "stdout_not_re" in case and re.search(case["stdout_not_re"], out, re.S):
+        problems.append(f"stdout {out[:400]!r} matches {case['stdout_not_re']!r}")
     if case.get("stdout_empty") and p.stdout:
         problems.append(f"stdout not empty: {p.stdout[:200]!r}")
     if "stderr" in case and err != case["stderr"]:
