@@ -10,7 +10,7 @@ WERROR   ?= ON
 endif
 WERROR   ?= OFF
 
-DEB_PACKAGES := cmake ninja-build g++ pkg-config python3 clang libclang-rt-14-dev \
+DEB_PACKAGES := cmake ninja-build g++ pkg-config python3 zsh fish clang libclang-rt-14-dev \
   libcli11-dev libleveldb-dev libsnappy-dev libcrypto++-dev libmsgpack-cxx-dev \
   libtomlplusplus-dev libcurl4-openssl-dev libssl-dev doctest-dev libsecp256k1-dev \
   libasio-dev libcpp-httplib-dev nlohmann-json3-dev libspdlog-dev libfmt-dev

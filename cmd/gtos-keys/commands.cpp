@@ -29,7 +29,7 @@ struct NewKeyOptions {
 
   void Setup(CLI::App& app) {
     auto* pf = app.add_option("--passphrase-file", passphrase_file,
-                              "Encrypt with the passphrase in FILE (first line)")
+                              "Encrypt with the passphrase in FILE (one trailing newline is ignored)")
                    ->type_name("FILE");
     app.add_flag("--unencrypted", unencrypted, "Write the key without encryption (unsafe)")
         ->excludes(pf);

@@ -1,6 +1,5 @@
-#include <doctest/doctest.h>
-
 #include <cryptopp/donna.h>
+#include <doctest/doctest.h>
 
 #include <algorithm>
 #include <array>
@@ -198,9 +197,9 @@ TEST_CASE("ed25519 RFC 8032 test vector 1 and known answers") {
   const SigAlgo& a = Algo(AlgoId::kEd25519);
   const Bytes sk = Hex("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60");
   const Bytes pk = Hex("d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a");
-  const Bytes rfc_sig = Hex(
-      "e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e39701cf9b46bd2"
-      "5bf5f0595bbe24655141438e7a100b");
+  const Bytes rfc_sig =
+      Hex("e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e39701cf9b46bd2"
+          "5bf5f0595bbe24655141438e7a100b");
   auto pub = a.derive_public(sk);
   REQUIRE(pub);
   CHECK(*pub == pk);
@@ -319,9 +318,9 @@ TEST_CASE("secp256k1 known answers, determinism and low-S") {
 
   // Public-key encodings: only compressed, on-curve points.
   CHECK(a.check_public(*g));
-  const Bytes uncompressed = Hex(
-      "0479be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798483ada7726a3c4655da4fbfc0e1108a8"
-      "fd17b448a68554199c47d08ffb10d4b8");
+  const Bytes uncompressed =
+      Hex("0479be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798483ada7726a3c4655da4fbfc0e1108a8"
+          "fd17b448a68554199c47d08ffb10d4b8");
   CHECK_FALSE(a.check_public(uncompressed));
   Bytes bad_prefix = *g;
   bad_prefix[0] = 0x04;
@@ -350,13 +349,14 @@ TEST_CASE("secp256r1 known answers, low-S signing and high-S rejection") {
   // RFC 6979 A.2.5, SHA-256, message "sample": its s is in the upper half, so
   // as published it must be rejected, and its low-S twin accepted.
   const Hash32 sample = Digest("sample");
-  const Bytes rfc_sig = Hex(
-      "efd48b2aacb6a8fd1140dd9cd45e81d69d2c877b56aaf991c34d0ea84eaf3716f7cb1c942d657c41d436c7a1b6e29f65f3"
-      "e900dbb9aff4064dc4ab2f843acda8");
+  const Bytes rfc_sig =
+      Hex("efd48b2aacb6a8fd1140dd9cd45e81d69d2c877b56aaf991c34d0ea84eaf3716f7cb1c942d657c41d436c7a1b6e29f65f3"
+          "e900dbb9aff4064dc4ab2f843acda8");
   CHECK_FALSE(a.verify(*pub, sample, rfc_sig));
   Bytes low = rfc_sig;
   NegateMod(low.data() + 32, kR1Order);
-  CHECK(ToHex(ByteView(low).subspan(32)) == "0834e36ad29a83bf2bc9385e491d6099c8fdf9d1ed67aa7ea5f51f93782857a9");
+  CHECK(ToHex(ByteView(low).subspan(32)) ==
+        "0834e36ad29a83bf2bc9385e491d6099c8fdf9d1ed67aa7ea5f51f93782857a9");
   CHECK(a.verify(*pub, sample, low));
   Hash32 other = sample;
   other.v[31] ^= 0x80;
@@ -456,13 +456,16 @@ TEST_CASE("scrypt parameter bounds") {
   CHECK(CheckScryptParams({}));
   CHECK(CheckScryptParams({10, 1, 1}));
   CHECK(CheckScryptParams({20, 16, 16}));
+  CHECK(CheckScryptParams({15, 1, 1}));
+  CHECK(CheckScryptParams({20, 2, 1}));
   struct Case {
     ScryptParams p;
     const char* name;
   };
-  for (const Case& c : {Case{{9, 8, 1}, "log2_n"}, Case{{21, 8, 1}, "log2_n"}, Case{{0, 8, 1}, "log2_n"},
-                        Case{{255, 8, 1}, "log2_n"}, Case{{15, 0, 1}, "'r'"}, Case{{15, 17, 1}, "'r'"},
-                        Case{{15, 8, 0}, "'p'"}, Case{{15, 8, 17}, "'p'"}}) {
+  for (const Case& c :
+       {Case{{9, 8, 1}, "log2_n"}, Case{{21, 8, 1}, "log2_n"}, Case{{0, 8, 1}, "log2_n"},
+        Case{{255, 8, 1}, "log2_n"}, Case{{15, 0, 1}, "'r'"}, Case{{15, 17, 1}, "'r'"},
+        Case{{15, 8, 0}, "'p'"}, Case{{15, 8, 17}, "'p'"}, Case{{16, 1, 1}, "requires r >= 2"}}) {
     CAPTURE(c.name);
     auto st = CheckScryptParams(c.p);
     REQUIRE_FALSE(st);
@@ -581,8 +584,8 @@ TEST_CASE("aead edge cases and interoperability") {
   py.params = {10, 8, 1};
   py.salt = Hex("000102030405060708090a0b0c0d0e0f");
   py.nonce = Hex("6465666768696a6b6c6d6e6f");
-  py.ciphertext = Hex(
-      "ee24c035401e90c14ff03fe0d34b1ff268cc8dbfe807853c492c33cc65ab7f41e2acc641e430477ed277811acf34682b");
+  py.ciphertext =
+      Hex("ee24c035401e90c14ff03fe0d34b1ff268cc8dbfe807853c492c33cc65ab7f41e2acc641e430477ed277811acf34682b");
   auto plain = Open("correct horse", py, AsBytes("GTOS-KEY-V1 test aad"));
   REQUIRE(plain);
   CHECK(ToHex(*plain) == "c8c9cacbcccdcecfd0d1d2d3d4d5d6d7d8d9dadbdcdddedfe0e1e2e3e4e5e6e7");

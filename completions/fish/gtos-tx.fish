@@ -1,0 +1,96 @@
+# fish completion for gtos-tx (man/gtos-tx.1). Flags follow
+# cmd/gtos-tx/build.cpp and cmd/gtos-tx/commands.cpp;
+# tests/tools/check_docs.py checks that every flag of every --help appears
+# here. One file per tool: a new gtos-* tool gets its own gtos-<tool>.fish.
+
+# Prints the command path typed so far ("", "sign", "build", "build kv-put"),
+# skipping options and the values of options that take one.
+function __gtos_tx_cmd
+    set -l takes_value --chain-id --from --from-key --nonce --fee -o --output \
+        --to --amount --namespace --key --value --value-file --ttl --code-file \
+        --signer-key --stake --consensus-key --passphrase-file -j --jobs
+    set -l path
+    set -l skip 0
+    for tok in (commandline -opc)[2..-1]
+        if test $skip = 1
+            set skip 0
+            continue
+        end
+        if string match -q -- '-*' $tok
+            contains -- $tok $takes_value; and set skip 1
+            continue
+        end
+        switch "$path"
+            case ''
+                contains -- $tok build sign verify hash; and set path $tok
+            case build
+                contains -- $tok transfer kv-put code-put set-signer \
+                    validator-register validator-unbond; and set path build $tok
+        end
+    end
+    echo $path
+end
+
+function __gtos_tx_at
+    set -l path (__gtos_tx_cmd)
+    test "$path" = "$argv"
+end
+
+complete -c gtos-tx -f
+complete -c gtos-tx -s h -l help -d 'Print help and exit'
+complete -c gtos-tx -n '__gtos_tx_at ""' -l version -d 'Print version and exit'
+
+complete -c gtos-tx -n '__gtos_tx_at ""' -a build -d 'Build an unsigned transaction of one kind'
+complete -c gtos-tx -n '__gtos_tx_at ""' -a sign -d 'Sign unsigned tx records; signed records out'
+complete -c gtos-tx -n '__gtos_tx_at ""' -a verify -d 'Check signed tx records'
+complete -c gtos-tx -n '__gtos_tx_at ""' -a hash -d 'Print the id of each unsigned or signed tx'
+
+complete -c gtos-tx -n '__gtos_tx_at build' -a transfer -d 'Move AMOUNT to ADDR'
+complete -c gtos-tx -n '__gtos_tx_at build' -a kv-put -d 'Store VALUE at (from, NAMESPACE, KEY) for TTL blocks'
+complete -c gtos-tx -n '__gtos_tx_at build' -a code-put -d 'Store the bytes of FILE as a code object'
+complete -c gtos-tx -n '__gtos_tx_at build' -a set-signer -d "Bind (or rotate) the account's signer"
+complete -c gtos-tx -n '__gtos_tx_at build' -a validator-register -d 'Bond STAKE as a validator'
+complete -c gtos-tx -n '__gtos_tx_at build' -a validator-unbond -d 'Start unbonding AMOUNT of stake'
+
+# Options every build kind shares.
+for kind in transfer kv-put code-put set-signer validator-register validator-unbond
+    set -l at "__gtos_tx_at build $kind"
+    complete -c gtos-tx -n $at -l chain-id -x -d 'Chain id the tx is valid on'
+    complete -c gtos-tx -n $at -l from -x -d 'Sender address (0x + 64 hex)'
+    complete -c gtos-tx -n $at -l from-key -r -F -d "Sender's public or private key record"
+    complete -c gtos-tx -n $at -l nonce -x -d "Sender's next nonce"
+    complete -c gtos-tx -n $at -l fee -x -d 'Fee in base units (default: minimum fee)'
+    complete -c gtos-tx -n $at -s o -l output -r -F -d 'Write to FILE instead of stdout'
+    complete -c gtos-tx -n $at -l json -d 'Print a JSON line instead of a record'
+end
+
+complete -c gtos-tx -n '__gtos_tx_at build transfer' -l to -x -d 'Recipient address (0x + 64 hex)'
+complete -c gtos-tx -n '__gtos_tx_at build transfer' -l amount -x -d 'Amount in base units'
+
+complete -c gtos-tx -n '__gtos_tx_at build kv-put' -l namespace -x -d 'Namespace (text)'
+complete -c gtos-tx -n '__gtos_tx_at build kv-put' -l key -x -d 'Key (text)'
+complete -c gtos-tx -n '__gtos_tx_at build kv-put' -l value -x -d 'Value (text)'
+complete -c gtos-tx -n '__gtos_tx_at build kv-put' -l value-file -r -F -d "Read the value's bytes from FILE"
+complete -c gtos-tx -n '__gtos_tx_at build kv-put' -l ttl -x -d 'Lifetime in blocks (>= 1)'
+
+complete -c gtos-tx -n '__gtos_tx_at build code-put' -l code-file -r -F -d 'File with the code bytes'
+complete -c gtos-tx -n '__gtos_tx_at build code-put' -l ttl -x -d 'Lifetime in blocks (>= 1)'
+
+complete -c gtos-tx -n '__gtos_tx_at build set-signer' -l signer-key -r -F -d 'Key record of the new signer'
+
+complete -c gtos-tx -n '__gtos_tx_at build validator-register' -l stake -x -d 'Stake to bond, in base units'
+complete -c gtos-tx -n '__gtos_tx_at build validator-register' -l consensus-key -r -F -d 'Key record of the consensus key'
+
+complete -c gtos-tx -n '__gtos_tx_at build validator-unbond' -l amount -x -d 'Stake to unbond, in base units'
+
+complete -c gtos-tx -n '__gtos_tx_at sign' -F
+complete -c gtos-tx -n '__gtos_tx_at sign' -l key -r -F -d 'Private key record to sign with'
+complete -c gtos-tx -n '__gtos_tx_at sign' -l passphrase-file -r -F -d 'Passphrase of an encrypted key'
+complete -c gtos-tx -n '__gtos_tx_at sign' -l bound-signer -d "Allow a key that is not the tx's from"
+complete -c gtos-tx -n '__gtos_tx_at sign' -s o -l output -r -F -d 'Write to FILE instead of stdout'
+
+complete -c gtos-tx -n '__gtos_tx_at verify' -F
+complete -c gtos-tx -n '__gtos_tx_at verify' -l bound-signer -d 'Check only the signature, not the key-to-from match'
+complete -c gtos-tx -n '__gtos_tx_at verify' -s j -l jobs -x -d 'Verification threads (default: all cores)'
+
+complete -c gtos-tx -n '__gtos_tx_at hash' -F

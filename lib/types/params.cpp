@@ -1,0 +1,72 @@
+#include "types/params.h"
+
+#include "types/tx.h"
+#include "util/bytes.h"
+
+namespace gtos {
+
+namespace {
+
+// Visits fields by name: finds one parameter and sets it.
+class SetVisitor {
+ public:
+  static constexpr bool kDecoding = true;
+  SetVisitor(std::string_view name, uint64_t value) : name_(name), value_(value) {}
+  void Uint(std::string_view n, uint64_t& v, uint64_t max = UINT64_MAX) {
+    if (n != name_) return;
+    found_ = true;
+    if (value_ > max) {
+      error_ = std::string(n) + ": " + std::to_string(value_) + " exceeds the maximum of " + std::to_string(max);
+      return;
+    }
+    v = value_;
+  }
+  bool found_ = false;
+  std::string error_;
+
+ private:
+  std::string_view name_;
+  uint64_t value_;
+};
+
+Status AtLeast(std::string_view name, uint64_t v, uint64_t min) {
+  if (v < min) return Invalid("parameter " + std::string(name) + " must be at least " + std::to_string(min));
+  return Ok();
+}
+
+Status AtMost(std::string_view name, uint64_t v, uint64_t max) {
+  if (v > max)
+    return Invalid("parameter " + std::string(name) + " must be at most " + std::to_string(max) +
+                   " (decoder limit)");
+  return Ok();
+}
+
+}  // namespace
+
+Status ChainParams::Validate() const {
+  GTOS_TRY(AtLeast("target_block_interval_ms", target_block_interval_ms, 1));
+  GTOS_TRY(AtLeast("retain_blocks", retain_blocks, 1));
+  GTOS_TRY(AtLeast("snapshot_interval", snapshot_interval, 1));
+  GTOS_TRY(AtLeast("epoch_length", epoch_length, 1));
+  GTOS_TRY(AtLeast("max_validators", max_validators, 1));
+  GTOS_TRY(AtLeast("max_ttl", max_ttl, 1));
+  GTOS_TRY(AtLeast("max_block_txs", max_block_txs, 1));
+  GTOS_TRY(AtMost("max_namespace_bytes", max_namespace_bytes, kMaxNamespaceBytes));
+  GTOS_TRY(AtMost("max_key_bytes", max_key_bytes, kMaxKeyBytes));
+  GTOS_TRY(AtMost("max_value_bytes", max_value_bytes, kMaxValueBytes));
+  GTOS_TRY(AtMost("max_code_bytes", max_code_bytes, kMaxCodeBytes));
+  GTOS_TRY(AtMost("max_tx_bytes", max_tx_bytes, codec::kMaxBinBytes));
+  return Ok();
+}
+
+Status ChainParams::Set(std::string_view name, std::string_view value) {
+  auto v = ParseUint64(value, name);
+  if (!v) return std::unexpected(v.error());
+  SetVisitor setter(name, *v);
+  Fields(setter);
+  if (!setter.found_) return Invalid("unknown parameter '" + std::string(name) + "'");
+  if (!setter.error_.empty()) return Invalid(setter.error_);
+  return Ok();
+}
+
+}  // namespace gtos
