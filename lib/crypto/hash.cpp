@@ -50,3 +50,17 @@ void RandomBytes(std::span<uint8_t> out) {
 }
 
 }  // namespace gtos::crypto
+
+#include <cryptopp/chacha.h>
+
+namespace gtos::crypto {
+
+void ExpandChaCha20(const Hash32& seed, std::span<uint8_t> out) {
+  static const uint8_t kZeroNonce[12] = {};
+  CryptoPP::ChaChaTLS::Encryption chacha;
+  chacha.SetKeyWithIV(seed.data(), 32, kZeroNonce, sizeof kZeroNonce);
+  std::memset(out.data(), 0, out.size());
+  chacha.ProcessData(out.data(), out.data(), out.size());
+}
+
+}  // namespace gtos::crypto

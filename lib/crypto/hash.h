@@ -18,3 +18,12 @@ void RandomBytes(std::span<uint8_t> out);
 }  // namespace gtos::crypto
 
 #endif  // GTOS_CRYPTO_HASH_H_
+
+namespace gtos::crypto {
+
+// Expands a 32-byte seed into out.size() pseudorandom bytes: the RFC 8439
+// ChaCha20 keystream with key = seed, nonce = 0, counter starting at 0.
+// Used as an extendable-output function over a SHA-256 digest.
+void ExpandChaCha20(const Hash32& seed, std::span<uint8_t> out);
+
+}  // namespace gtos::crypto

@@ -219,8 +219,14 @@ Json ToJson(const AnyRecord& rec, const JsonOptions& opts) {
         } else if constexpr (std::is_same_v<R, PrivateKey>) {
           j["address"] = ToHex0x(r.address());
           if (!r.encrypted() && !opts.show_secrets) j["secret"] = kRedacted;
-        } else if constexpr (std::is_same_v<R, PublicKey>) {
+        } else if constexpr (std::is_same_v<R, PublicKey> || std::is_same_v<R, GenesisValidator>) {
           j["address"] = ToHex0x(r.address());
+        } else if constexpr (std::is_same_v<R, BlockHeader>) {
+          j["hash"] = ToHex0x(r.Hash());
+        } else if constexpr (std::is_same_v<R, Block>) {
+          j["hash"] = ToHex0x(r.header.Hash());
+        } else if constexpr (std::is_same_v<R, Genesis>) {
+          j["hash"] = ToHex0x(r.Hash());
         }
         return j;
       },
@@ -236,6 +242,11 @@ Result<AnyRecord> FromJson(const Json& j) {
   if (type == "public_key") return RecordFromJson<PublicKey>(j, {"type", "address"});
   if (type == "unsigned_tx") return RecordFromJson<UnsignedTx>(j, {"type", "id"});
   if (type == "signed_tx") return RecordFromJson<SignedTx>(j, {"type", "id"});
+  if (type == "receipt") return RecordFromJson<Receipt>(j, {"type"});
+  if (type == "block_header") return RecordFromJson<BlockHeader>(j, {"type", "hash"});
+  if (type == "block") return RecordFromJson<Block>(j, {"type", "hash"});
+  if (type == "genesis") return RecordFromJson<Genesis>(j, {"type", "hash"});
+  if (type == "genesis_validator") return RecordFromJson<GenesisValidator>(j, {"type", "address"});
   return Invalid("field 'type': unknown or unsupported record type '" + type + "'");
 }
 

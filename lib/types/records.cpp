@@ -74,6 +74,11 @@ Result<AnyRecord> DecodeAnyFrom(const codec::Parsed& p) {
     case RecordType::kPublicKey: return DecodeAs<PublicKey>(p);
     case RecordType::kUnsignedTx: return DecodeAs<UnsignedTx>(p);
     case RecordType::kSignedTx: return DecodeAs<SignedTx>(p);
+    case RecordType::kReceipt: return DecodeAs<Receipt>(p);
+    case RecordType::kBlockHeader: return DecodeAs<BlockHeader>(p);
+    case RecordType::kBlock: return DecodeAs<Block>(p);
+    case RecordType::kGenesis: return DecodeAs<Genesis>(p);
+    case RecordType::kGenesisValidator: return DecodeAs<GenesisValidator>(p);
     default:
       return Invalid("record type " + std::string(RecordTypeName(tag)) + " is not supported by this build");
   }

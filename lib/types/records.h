@@ -12,13 +12,15 @@
 
 #include "codec/codec.h"
 #include "codec/visit.h"
+#include "types/chain.h"
 #include "types/keys.h"
 #include "types/record_type.h"
 #include "types/tx.h"
 
 namespace gtos {
 
-using AnyRecord = std::variant<PrivateKey, PublicKey, UnsignedTx, SignedTx>;
+using AnyRecord = std::variant<PrivateKey, PublicKey, UnsignedTx, SignedTx, Receipt, BlockHeader, Block,
+                               Genesis, GenesisValidator>;
 
 template <class R>
 void EncodeRecordTo(codec::Writer& w, const R& r) {

@@ -1,0 +1,396 @@
+#include "chain/chain.h"
+
+#include <sys/stat.h>
+
+#include <filesystem>
+
+#include "state/schema.h"
+#include "types/records.h"
+#include "util/file.h"
+
+namespace gtos::chain {
+
+namespace fs = std::filesystem;
+namespace schema = state::schema;
+
+namespace {
+
+std::string DbPath(const std::string& datadir) { return datadir + "/db"; }
+std::string GenesisPath(const std::string& datadir) { return datadir + "/genesis.bin"; }
+
+std::string ToString(const Bytes& b) { return std::string(b.begin(), b.end()); }
+
+template <class R>
+Result<R> DecodeStoredRecord(std::string_view s, std::string_view what) {
+  auto r = DecodeRecord<R>(AsBytes(s));
+  if (!r) return Fail(ErrorCode::kInternal, "corrupt " + std::string(what) + " in database: " + r.error().message);
+  return r;
+}
+
+// Block body as stored: [txs, evidence].
+struct Body {
+  std::vector<SignedTx> txs;
+  std::vector<Evidence> evidence;
+  template <class V> void Fields(V& v) {
+    v.List("txs", txs, kMaxBlockTxs);
+    v.List("evidence", evidence, kMaxEvidence);
+  }
+};
+
+struct ReceiptList {
+  std::vector<Receipt> receipts;
+  template <class V> void Fields(V& v) { v.List("receipts", receipts, kMaxBlockTxs); }
+};
+
+struct TxLoc {
+  uint64_t height = 0;
+  uint64_t index = 0;
+  template <class V> void Fields(V& v) {
+    v.Uint("height", height);
+    v.Uint("index", index);
+  }
+};
+
+}  // namespace
+
+Status Chain::Init(const std::string& datadir, const Genesis& genesis) {
+  auto gs = state::BuildGenesisState(genesis);
+  if (!gs) return std::unexpected(gs.error());
+  std::error_code ec;
+  fs::create_directories(datadir, ec);
+  if (ec) return Fail(ErrorCode::kIO, "unable to create '" + datadir + "': " + ec.message());
+  if (fs::exists(DbPath(datadir)) || fs::exists(GenesisPath(datadir)))
+    return Fail(ErrorCode::kInvalid, "'" + datadir + "' already holds a chain",
+                "use another --datadir, or remove the directory to start over");
+  state::StoreOptions so;
+  so.path = DbPath(datadir);
+  so.create_if_missing = true;
+  so.error_if_exists = true;
+  auto store = state::Store::Open(so);
+  if (!store) return std::unexpected(store.error());
+
+  BlockHeader h0;
+  h0.chain_id = genesis.chain_id;
+  h0.height = 0;
+  h0.time_ms = genesis.genesis_time_ms;
+  h0.state_root = gs->state_root;
+  h0.parent_hash = genesis.Hash();  // binds block 0 to its genesis
+  state::WriteBatch& b = gs->batch;
+  Bytes genesis_bytes = EncodeRecord(genesis);
+  b.Put(schema::MetaKey(schema::kMetaGenesis), ToString(genesis_bytes));
+  b.Put(schema::MetaKey(schema::kMetaAccumulator), ToString(gs->accumulator.Serialize()));
+  b.Put(schema::HeightKey(schema::kHeader, 0), ToString(EncodeRecord(h0)));
+  std::string head;
+  schema::AppendBE64(&head, 0);
+  b.Put(schema::MetaKey(schema::kMetaHead), head);
+  std::string format;
+  schema::AppendBE64(&format, schema::kSchemaVersion);
+  b.Put(schema::MetaKey(schema::kMetaFormat), format);
+  GTOS_TRY((*store)->Write(b));
+  return WriteFileAtomic(GenesisPath(datadir), genesis_bytes, 0644);
+}
+
+Result<std::unique_ptr<Chain>> Chain::Open(const ChainOptions& options) {
+  if (!fs::exists(DbPath(options.datadir)))
+    return Fail(ErrorCode::kNotFound, "'" + options.datadir + "' is not an initialised data directory",
+                "run 'gtos-node init --datadir " + options.datadir + " --genesis FILE' first");
+  std::unique_ptr<Chain> c(new Chain());
+  c->options_ = options;
+  state::StoreOptions so;
+  so.path = DbPath(options.datadir);
+  so.sync = options.sync;
+  so.block_cache_bytes = options.cache_bytes;
+  auto store = state::Store::Open(so);
+  if (!store) return std::unexpected(store.error());
+  c->store_ = std::move(*store);
+
+  auto g = c->store_->Get(schema::MetaKey(schema::kMetaGenesis));
+  if (!g) return std::unexpected(g.error());
+  if (!*g) return Fail(ErrorCode::kInternal, "database has no genesis record");
+  auto genesis = DecodeStoredRecord<Genesis>(**g, "genesis");
+  if (!genesis) return std::unexpected(genesis.error());
+  c->genesis_ = std::move(*genesis);
+  c->genesis_hash_ = c->genesis_.Hash();
+
+  auto head = c->store_->Get(schema::MetaKey(schema::kMetaHead));
+  if (!head) return std::unexpected(head.error());
+  if (!*head || (*head)->size() != 8) return Fail(ErrorCode::kInternal, "database has no head");
+  uint64_t height = schema::ReadBE64(**head);
+  auto header = c->GetHeader(height);
+  if (!header) return std::unexpected(header.error());
+  if (!*header) return Fail(ErrorCode::kInternal, "database head " + std::to_string(height) + " has no header");
+  c->head_ = **header;
+  auto acc = c->store_->Get(schema::MetaKey(schema::kMetaAccumulator));
+  if (!acc) return std::unexpected(acc.error());
+  if (!*acc) return Fail(ErrorCode::kInternal, "database has no state accumulator");
+  auto lt = state::LtHash::Parse(AsBytes(**acc));
+  if (!lt) return std::unexpected(lt.error());
+  if (lt->Digest() != c->head_.state_root)
+    return Fail(ErrorCode::kInternal, "state accumulator does not match the head's state root");
+  c->accumulator_ = *lt;
+  // The oldest stored body (bodies below it were pruned).
+  uint64_t oldest = height + 1;
+  GTOS_TRY(c->store_->Scan(std::string(1, schema::kBody), [&oldest](std::string_view k, std::string_view) {
+    oldest = schema::ReadBE64(k.substr(1));
+    return false;
+  }));
+  c->oldest_body_ = std::max<uint64_t>(1, std::min(oldest, height + 1));
+  c->executor_ = std::make_unique<state::Executor>(*c->store_, c->genesis_);
+  return c;
+}
+
+Chain::~Chain() = default;
+
+BlockHeader Chain::head() const {
+  std::lock_guard<std::mutex> l(mu_);
+  return head_;
+}
+
+state::LtHash Chain::accumulator() const {
+  std::lock_guard<std::mutex> l(mu_);
+  return accumulator_;
+}
+
+uint64_t Chain::oldest_body() const {
+  std::lock_guard<std::mutex> l(mu_);
+  return oldest_body_;
+}
+
+Result<AppliedBlock> Chain::Execute(Block block, bool verify, state::ExecMode mode) const {
+  BlockHeader parent;
+  state::LtHash acc;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    parent = head_;
+    acc = accumulator_;
+  }
+  uint64_t h = parent.height + 1;
+  state::ExecOptions eo{mode, verify};
+  auto exec = executor_->Execute(h, block.header.proposer, std::move(block.txs), eo, acc);
+  if (!exec) return std::unexpected(exec.error());
+  BlockHeader& hd = block.header;
+  hd.chain_id = genesis_.chain_id;
+  hd.height = h;
+  hd.parent_hash = parent.Hash();
+  std::vector<Hash32> leaves;
+  leaves.reserve(exec->txs.size());
+  for (const SignedTx& t : exec->txs) leaves.push_back(SignedTxLeaf(t));
+  hd.tx_root = MerkleRoot(leaves);
+  leaves.clear();
+  for (const Receipt& r : exec->receipts) leaves.push_back(r.Hash());
+  hd.receipts_root = MerkleRoot(leaves);
+  hd.state_root = exec->state_root;
+  block.txs = exec->txs;
+  return AppliedBlock{std::move(block), std::move(*exec)};
+}
+
+Result<AppliedBlock> Chain::Propose(std::vector<SignedTx> txs, const Address& proposer, uint64_t time_ms,
+                                    bool verify_signatures) const {
+  Block b;
+  b.header.proposer = proposer;
+  b.header.time_ms = std::max(time_ms, head().time_ms + 1);
+  b.txs = std::move(txs);
+  auto applied = Execute(std::move(b), verify_signatures, state::ExecMode::kPropose);
+  if (!applied) return applied;
+  // The validator set does not change yet (single-set chains): it signs
+  // this block and the next. Consensus fills these in from the set.
+  return applied;
+}
+
+Result<AppliedBlock> Chain::Validate(const Block& block, bool verify_signatures) const {
+  BlockHeader parent = head();
+  const BlockHeader& want = block.header;
+  if (want.chain_id != genesis_.chain_id)
+    return Invalid("block for chain '" + want.chain_id + "', not '" + genesis_.chain_id + "'");
+  if (want.height != parent.height + 1)
+    return Invalid("block height " + std::to_string(want.height) + " does not follow head " +
+                   std::to_string(parent.height));
+  if (want.time_ms <= parent.time_ms) return Invalid("block time is not after its parent's");
+  auto applied = Execute(block, verify_signatures, state::ExecMode::kValidate);
+  if (!applied) return applied;
+  const BlockHeader& got = applied->block.header;
+  if (got.parent_hash != want.parent_hash) return Invalid("block parent hash does not match the head");
+  if (got.tx_root != want.tx_root) return Invalid("block tx_root does not match its txs");
+  if (got.receipts_root != want.receipts_root)
+    return Invalid("block receipts_root " + ToHex0x(want.receipts_root) + " differs from re-execution " +
+                   ToHex0x(got.receipts_root));
+  if (got.state_root != want.state_root)
+    return Invalid("block state_root " + ToHex0x(want.state_root) + " differs from re-execution " +
+                   ToHex0x(got.state_root));
+  applied->block.header = want;
+  return applied;
+}
+
+Status Chain::Commit(AppliedBlock applied, const gtos::Commit& commit) {
+  const BlockHeader& hd = applied.block.header;
+  uint64_t h = hd.height;
+  state::WriteBatch& b = applied.exec.batch;
+  b.Put(schema::HeightKey(schema::kHeader, h), ToString(EncodeRecord(hd)));
+  b.Put(schema::HeightKey(schema::kCommit, h), state::EncodeValue(commit));
+  Body body{applied.block.txs, applied.block.evidence};
+  b.Put(schema::HeightKey(schema::kBody, h), state::EncodeValue(body));
+  b.Put(schema::HeightKey(schema::kReceipts, h), state::EncodeValue(ReceiptList{applied.exec.receipts}));
+  for (size_t i = 0; i < applied.exec.tx_ids.size(); ++i)
+    b.Put(schema::TxIndexKey(applied.exec.tx_ids[i]), state::EncodeValue(TxLoc{h, i}));
+  std::string head;
+  schema::AppendBE64(&head, h);
+  b.Put(schema::MetaKey(schema::kMetaHead), head);
+  b.Put(schema::MetaKey(schema::kMetaAccumulator), ToString(applied.exec.accumulator.Serialize()));
+  GTOS_TRY(store_->Write(b));
+  std::lock_guard<std::mutex> l(mu_);
+  head_ = hd;
+  accumulator_ = applied.exec.accumulator;
+  return Ok();
+}
+
+// ---- queries -------------------------------------------------------------------
+
+Result<std::optional<Account>> Chain::GetAccount(const Address& a) const {
+  auto v = store_->Get(schema::AccountKey(a));
+  if (!v) return std::unexpected(v.error());
+  if (!*v) return std::optional<Account>();
+  auto acc = state::DecodeValue<Account>(**v, "account");
+  if (!acc) return std::unexpected(acc.error());
+  return std::optional<Account>(std::move(*acc));
+}
+
+static Result<std::optional<ObjectView>> LiveObject(const state::Store& store, const std::string& key,
+                                                    uint64_t height) {
+  auto v = store.Get(key);
+  if (!v) return std::unexpected(v.error());
+  if (!*v) return std::optional<ObjectView>();
+  auto o = state::DecodeValue<StoredObject>(**v, "stored object");
+  if (!o) return std::unexpected(o.error());
+  if (height >= o->expire_block) return std::optional<ObjectView>();  // expired, not yet deleted
+  return std::optional<ObjectView>(ObjectView{o->created_block, o->expire_block, std::move(o->data)});
+}
+
+Result<std::optional<ObjectView>> Chain::GetKv(const Address& owner, ByteView ns, ByteView key) const {
+  return LiveObject(*store_, schema::KvKey(owner, ns, key), height());
+}
+
+Result<std::optional<ObjectView>> Chain::GetCode(const Hash32& code_hash) const {
+  return LiveObject(*store_, schema::CodeKey(code_hash), height());
+}
+
+Result<std::optional<ValidatorInfo>> Chain::GetValidator(const Address& a) const {
+  auto v = store_->Get(schema::ValidatorKey(a));
+  if (!v) return std::unexpected(v.error());
+  if (!*v) return std::optional<ValidatorInfo>();
+  auto info = state::DecodeValue<ValidatorInfo>(**v, "validator");
+  if (!info) return std::unexpected(info.error());
+  return std::optional<ValidatorInfo>(std::move(*info));
+}
+
+Result<std::vector<std::pair<Address, ValidatorInfo>>> Chain::GetValidators() const {
+  std::vector<std::pair<Address, ValidatorInfo>> out;
+  Status inner = Ok();
+  GTOS_TRY(store_->Scan(std::string(1, schema::kValidator), [&](std::string_view k, std::string_view v) {
+    auto info = state::DecodeValue<ValidatorInfo>(v, "validator");
+    if (!info) {
+      inner = std::unexpected(info.error());
+      return false;
+    }
+    Address a;
+    std::memcpy(a.data(), k.data() + 1, 32);
+    out.emplace_back(a, std::move(*info));
+    return true;
+  }));
+  GTOS_TRY(inner);
+  return out;
+}
+
+Result<std::optional<BlockHeader>> Chain::GetHeader(uint64_t height) const {
+  auto v = store_->Get(schema::HeightKey(schema::kHeader, height));
+  if (!v) return std::unexpected(v.error());
+  if (!*v) return std::optional<BlockHeader>();
+  auto h = DecodeStoredRecord<BlockHeader>(**v, "header");
+  if (!h) return std::unexpected(h.error());
+  return std::optional<BlockHeader>(std::move(*h));
+}
+
+Result<std::optional<gtos::Commit>> Chain::GetCommit(uint64_t height) const {
+  auto v = store_->Get(schema::HeightKey(schema::kCommit, height));
+  if (!v) return std::unexpected(v.error());
+  if (!*v) return std::optional<gtos::Commit>();
+  auto c = state::DecodeValue<gtos::Commit>(**v, "commit");
+  if (!c) return std::unexpected(c.error());
+  return std::optional<gtos::Commit>(std::move(*c));
+}
+
+Result<std::optional<Block>> Chain::GetBlock(uint64_t height) const {
+  auto header = GetHeader(height);
+  if (!header || !*header) return header ? Result<std::optional<Block>>(std::nullopt) : std::unexpected(header.error());
+  Block b;
+  b.header = std::move(**header);
+  if (height > 0) {
+    auto v = store_->Get(schema::HeightKey(schema::kBody, height));
+    if (!v) return std::unexpected(v.error());
+    if (!*v) return std::optional<Block>();  // pruned
+    auto body = state::DecodeValue<Body>(**v, "block body");
+    if (!body) return std::unexpected(body.error());
+    b.txs = std::move(body->txs);
+    b.evidence = std::move(body->evidence);
+    auto c = GetCommit(height);
+    if (!c) return std::unexpected(c.error());
+    b.commit = std::move(*c);
+  }
+  return std::optional<Block>(std::move(b));
+}
+
+Result<std::optional<std::vector<Receipt>>> Chain::GetReceipts(uint64_t height) const {
+  auto v = store_->Get(schema::HeightKey(schema::kReceipts, height));
+  if (!v) return std::unexpected(v.error());
+  if (!*v) return std::optional<std::vector<Receipt>>();
+  auto list = state::DecodeValue<ReceiptList>(**v, "receipts");
+  if (!list) return std::unexpected(list.error());
+  return std::optional<std::vector<Receipt>>(std::move(list->receipts));
+}
+
+Result<std::optional<TxLocation>> Chain::GetTxLocation(const Hash32& id) const {
+  auto v = store_->Get(schema::TxIndexKey(id));
+  if (!v) return std::unexpected(v.error());
+  if (!*v) return std::optional<TxLocation>();
+  auto loc = state::DecodeValue<TxLoc>(**v, "tx index");
+  if (!loc) return std::unexpected(loc.error());
+  return std::optional<TxLocation>(TxLocation{loc->height, loc->index});
+}
+
+// ---- replay ----------------------------------------------------------------------
+
+Status Chain::Replay(const std::function<void(uint64_t)>& progress) const {
+  // A scratch chain in a temporary directory, fed the stored blocks.
+  std::string scratch = options_.datadir + "/replay.tmp";
+  std::error_code ec;
+  fs::remove_all(scratch, ec);
+  GTOS_TRY(Init(scratch, genesis_));
+  struct Cleanup {
+    std::string dir;
+    ~Cleanup() {
+      std::error_code e;
+      fs::remove_all(dir, e);
+    }
+  } cleanup{scratch};
+  ChainOptions so;
+  so.datadir = scratch;
+  so.sync = false;
+  auto copy = Open(so);
+  if (!copy) return std::unexpected(copy.error());
+  uint64_t top = height();
+  uint64_t first = oldest_body();
+  if (first > 1)
+    return Fail(ErrorCode::kInvalid, "blocks below " + std::to_string(first) +
+                                         " were pruned; replay needs every body from height 1");
+  for (uint64_t h = 1; h <= top; ++h) {
+    auto block = GetBlock(h);
+    if (!block) return std::unexpected(block.error());
+    if (!*block) return Fail(ErrorCode::kNotFound, "block " + std::to_string(h) + " is missing");
+    auto applied = (*copy)->Validate(**block, /*verify_signatures=*/false);
+    if (!applied) return std::unexpected(Wrap(applied.error(), "replay of block " + std::to_string(h)));
+    GTOS_TRY((*copy)->Commit(std::move(*applied), *(*block)->commit));
+    if (progress) progress(h);
+  }
+  return Ok();
+}
+
+}  // namespace gtos::chain

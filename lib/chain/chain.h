@@ -1,0 +1,127 @@
+// The chain: a data directory's committed blocks and state.
+//
+// Chain owns the store, the genesis and the state accumulator of the head.
+// Blocks are applied whole: one atomic (fsynced) write holds the block's
+// state changes, its header and commit certificate, body, receipts, tx index
+// and the new head, so a crash at any point leaves the last committed block
+// intact (docs/storage.md).
+//
+// Data directory layout:
+//   D/db/          LevelDB (schema in lib/state/schema.h)
+//   D/genesis.bin  the genesis record the chain was initialised from
+//
+// Thread safety: queries (Get*, head()) may run concurrently with each other
+// and with one writer (Propose/Apply/Commit); head() is updated atomically
+// after a commit is durable. Writers must be serialised by the caller.
+#ifndef GTOS_CHAIN_CHAIN_H_
+#define GTOS_CHAIN_CHAIN_H_
+
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "state/executor.h"
+#include "state/store.h"
+#include "types/chain.h"
+
+namespace gtos::chain {
+
+struct ChainOptions {
+  std::string datadir;
+  bool sync = true;  // fsync each block (off only in benchmarks)
+  size_t cache_bytes = 64 << 20;
+};
+
+// A block together with everything its execution produced.
+struct AppliedBlock {
+  Block block;  // header filled in, commit set
+  state::ExecResult exec;
+};
+
+// What a read of a TTL'd object returns.
+struct ObjectView {
+  uint64_t created_block = 0;
+  uint64_t expire_block = 0;
+  Bytes data;
+};
+
+struct TxLocation {
+  uint64_t height = 0;
+  uint64_t index = 0;
+};
+
+class Chain {
+ public:
+  // Creates D/db and D/genesis.bin from `genesis` (which must pass
+  // ValidateFull) and commits height 0. Fails if D already holds a chain.
+  static Status Init(const std::string& datadir, const Genesis& genesis);
+  // Opens an initialised data directory.
+  static Result<std::unique_ptr<Chain>> Open(const ChainOptions& options);
+  ~Chain();
+
+  const Genesis& genesis() const { return genesis_; }
+  const Hash32& genesis_hash() const { return genesis_hash_; }
+  const ChainParams& params() const { return genesis_.params; }
+  // The header of the newest committed block (height 0 = genesis).
+  BlockHeader head() const;
+  uint64_t height() const { return head().height; }
+
+  // Builds the next block from candidate txs (those not includable are left
+  // out), with the given proposer and time; the header is complete but the
+  // block is not committed. time_ms is raised to parent time + 1 if needed.
+  Result<AppliedBlock> Propose(std::vector<SignedTx> txs, const Address& proposer, uint64_t time_ms,
+                               bool verify_signatures) const;
+  // Re-executes a received block on top of the head and checks every header
+  // field it derives (roots, parent, height, chain id).
+  Result<AppliedBlock> Validate(const Block& block, bool verify_signatures) const;
+  // Commits an applied block with its commit certificate. REQUIRES: the
+  // block was produced by Propose/Validate on the current head.
+  Status Commit(AppliedBlock applied, const gtos::Commit& commit);
+
+  // Queries against the committed head. Objects are returned only while
+  // they exist (head height < expire_block); otherwise nullopt.
+  Result<std::optional<Account>> GetAccount(const Address& a) const;
+  Result<std::optional<ObjectView>> GetKv(const Address& owner, ByteView ns, ByteView key) const;
+  Result<std::optional<ObjectView>> GetCode(const Hash32& code_hash) const;
+  Result<std::optional<ValidatorInfo>> GetValidator(const Address& a) const;
+  Result<std::vector<std::pair<Address, ValidatorInfo>>> GetValidators() const;
+  Result<std::optional<BlockHeader>> GetHeader(uint64_t height) const;
+  Result<std::optional<gtos::Commit>> GetCommit(uint64_t height) const;
+  // The whole block (header, txs, evidence, commit); nullopt when the
+  // height is above the head or its body was pruned.
+  Result<std::optional<Block>> GetBlock(uint64_t height) const;
+  Result<std::optional<std::vector<Receipt>>> GetReceipts(uint64_t height) const;
+  Result<std::optional<TxLocation>> GetTxLocation(const Hash32& id) const;
+  // The lowest height whose body is still stored.
+  uint64_t oldest_body() const;
+
+  // Re-executes every stored block from genesis in a scratch copy of the
+  // state and compares each state root with the stored header. Calls
+  // progress(height) after each block.
+  Status Replay(const std::function<void(uint64_t)>& progress) const;
+
+  state::Store& store() { return *store_; }
+  const state::Store& store() const { return *store_; }
+  // The state accumulator of the head.
+  state::LtHash accumulator() const;
+
+ private:
+  Chain() = default;
+  Result<AppliedBlock> Execute(Block block, bool verify, state::ExecMode mode) const;
+
+  ChainOptions options_;
+  std::unique_ptr<state::Store> store_;
+  Genesis genesis_;
+  Hash32 genesis_hash_;
+  std::unique_ptr<state::Executor> executor_;
+  mutable std::mutex mu_;
+  BlockHeader head_;            // GUARDED_BY(mu_)
+  state::LtHash accumulator_;   // GUARDED_BY(mu_)
+  uint64_t oldest_body_ = 1;    // GUARDED_BY(mu_)
+};
+
+}  // namespace gtos::chain
+
+#endif  // GTOS_CHAIN_CHAIN_H_

@@ -1,0 +1,376 @@
+#include "state/executor.h"
+
+#include <thread>
+
+#include "crypto/hash.h"
+#include "state/schema.h"
+
+namespace gtos::state {
+
+// ---- overlay -------------------------------------------------------------------
+
+Result<Overlay::Entry*> Overlay::Load(const std::string& key) {
+  auto it = entries_.find(key);
+  if (it != entries_.end()) return &it->second;
+  auto v = base_.Get(key);
+  if (!v) return std::unexpected(v.error());
+  Entry e{*v, *v};
+  return &entries_.emplace(key, std::move(e)).first->second;
+}
+
+Result<std::optional<std::string>> Overlay::Get(const std::string& key) {
+  auto e = Load(key);
+  if (!e) return std::unexpected(e.error());
+  return (*e)->after;
+}
+
+void Overlay::Put(const std::string& key, std::string value) {
+  auto it = entries_.find(key);
+  if (it == entries_.end()) {
+    // A blind write still needs the committed value for the accumulator.
+    auto e = Load(key);
+    if (!e) {
+      entries_[key] = Entry{std::nullopt, std::move(value)};  // read error surfaces at commit
+      return;
+    }
+    (*e)->after = std::move(value);
+    return;
+  }
+  it->second.after = std::move(value);
+}
+
+void Overlay::Delete(const std::string& key) {
+  auto e = Load(key);
+  if (e) (*e)->after.reset();
+}
+
+// ---- helpers -------------------------------------------------------------------
+
+Bytes StateElement(std::string_view key, std::string_view value) {
+  codec::Writer w;
+  w.Array(2);
+  w.Bin(AsBytes(key));
+  w.Bin(AsBytes(value));
+  return w.Take();
+}
+
+namespace {
+
+std::string EncodeUint(uint64_t v) {
+  codec::Writer w;
+  w.Uint(v);
+  return std::string(w.bytes().begin(), w.bytes().end());
+}
+
+Result<uint64_t> DecodeUint(std::string_view s) {
+  size_t off = 0;
+  ByteView b(reinterpret_cast<const uint8_t*>(s.data()), s.size());
+  auto p = codec::ParseOne(b, &off);
+  if (!p || !*p || (*p)->handle.get().type != msgpack::type::POSITIVE_INTEGER)
+    return Fail(ErrorCode::kInternal, "corrupt integer in database");
+  return (*p)->handle.get().via.u64;
+}
+
+Result<Account> LoadAccount(Overlay& ov, const Address& a) {
+  auto v = ov.Get(schema::AccountKey(a));
+  if (!v) return std::unexpected(v.error());
+  if (!*v) return Account{};
+  return DecodeValue<Account>(**v, "account");
+}
+
+void StoreAccount(Overlay& ov, const Address& a, const Account& acc) {
+  ov.Put(schema::AccountKey(a), EncodeValue(acc));
+}
+
+Result<std::optional<StoredObject>> LoadObject(Overlay& ov, const std::string& key) {
+  auto v = ov.Get(key);
+  if (!v) return std::unexpected(v.error());
+  if (!*v) return std::optional<StoredObject>();
+  auto o = DecodeValue<StoredObject>(**v, "stored object");
+  if (!o) return std::unexpected(o.error());
+  return std::optional<StoredObject>(std::move(*o));
+}
+
+std::unexpected<Error> NotIncludable(std::string msg) { return Fail(ErrorCode::kInvalid, std::move(msg)); }
+
+// Adds the changed state entries of `ov` to `acc`, using both cores for
+// large blocks (the sum does not depend on the order).
+void ApplyChanges(const Overlay& ov, LtHash* acc) {
+  std::vector<std::pair<const std::string*, const Overlay::Entry*>> changed;
+  for (const auto& [key, e] : ov.entries())
+    if (e.before != e.after && schema::IsStateKey(key)) changed.emplace_back(&key, &e);
+  auto work = [&changed](size_t begin, size_t end, LtHash* out) {
+    LtHash::Lanes lanes;
+    for (size_t i = begin; i < end; ++i) {
+      const auto& [key, e] = changed[i];
+      if (e->before) {
+        LtHash::Expand(StateElement(*key, *e->before), &lanes);
+        out->RemoveLanes(lanes);
+      }
+      if (e->after) {
+        LtHash::Expand(StateElement(*key, *e->after), &lanes);
+        out->AddLanes(lanes);
+      }
+    }
+  };
+  if (changed.size() < 512) {
+    work(0, changed.size(), acc);
+    return;
+  }
+  LtHash other;
+  size_t half = changed.size() / 2;
+  std::thread t(work, half, changed.size(), &other);
+  work(0, half, acc);
+  t.join();
+  acc->Combine(other);
+}
+
+}  // namespace
+
+// ---- genesis -------------------------------------------------------------------
+
+Result<GenesisState> BuildGenesisState(const Genesis& g) {
+  GTOS_TRY(g.ValidateFull());
+  std::map<std::string, std::string> entries;
+  std::map<Address, Account> accounts;
+  for (const GenesisAccount& a : g.accounts) accounts[a.address].balance = a.balance;
+  for (const GenesisValidator& v : g.validators) {
+    Address addr = v.address();
+    accounts[addr].balance -= v.stake;  // ValidateFull checked it is covered
+    ValidatorInfo info{v.algo, v.public_key, v.stake, 0, v.p2p_addr};
+    entries[schema::ValidatorKey(addr)] = EncodeValue(info);
+  }
+  for (const auto& [addr, acc] : accounts) entries[schema::AccountKey(addr)] = EncodeValue(acc);
+  GenesisState out;
+  for (const auto& [k, v] : entries) {
+    out.batch.Put(k, v);
+    out.accumulator.Add(StateElement(k, v));
+  }
+  out.state_root = out.accumulator.Digest();
+  return out;
+}
+
+// ---- execution -----------------------------------------------------------------
+
+Result<Account> Executor::CheckIncludable(Overlay& ov, const SignedTx& stx, const Hash32& id,
+                                          bool verify_signature) const {
+  const TxBody& tx = stx.tx;
+  if (tx.chain_id != genesis_.chain_id)
+    return NotIncludable("wrong chain id '" + tx.chain_id + "' (this chain is '" + genesis_.chain_id + "')");
+  GTOS_TRY(stx.Validate());
+  GTOS_TRY(CheckTxParams(tx, genesis_.params));
+  auto acc = LoadAccount(ov, tx.from);
+  if (!acc) return std::unexpected(acc.error());
+  const crypto::SigAlgo* algo = crypto::FindAlgo(stx.algo);
+  if (acc->signer) {
+    if (acc->signer->algo != stx.algo || acc->signer->public_key != stx.public_key)
+      return NotIncludable("tx is not signed by the account's signer (bound to " +
+                           std::string(AlgoName(acc->signer->algo)) + " key " +
+                           ToHex0x(acc->signer->public_key) + ")");
+  } else if (crypto::DeriveAddress(algo->id, stx.public_key) != tx.from) {
+    return NotIncludable("public key does not derive to 'from' " + ToHex0x(tx.from) +
+                         " and the account has no signer binding");
+  }
+  if (verify_signature && !algo->verify(stx.public_key, id, stx.signature))
+    return NotIncludable("signature does not verify");
+  if (tx.nonce != acc->nonce)
+    return NotIncludable(tx.nonce < acc->nonce ? "nonce " + std::to_string(tx.nonce) + " already used (next is " +
+                                                     std::to_string(acc->nonce) + ")"
+                                               : "nonce " + std::to_string(tx.nonce) + " is ahead of the next nonce " +
+                                                     std::to_string(acc->nonce));
+  if (acc->balance < tx.fee)
+    return NotIncludable("balance " + std::to_string(acc->balance) + " cannot pay the fee " +
+                         std::to_string(tx.fee));
+  return acc;
+}
+
+namespace {
+
+// Runs the payload after fee and nonce are charged. Checks every stateful
+// rule before writing anything, so a failure changes nothing.
+Result<TxStatus> ApplyPayload(Overlay& ov, const TxBody& tx, uint64_t h, const ChainParams& params,
+                              Receipt* receipt) {
+  if (auto* t = std::get_if<TransferTx>(&tx.payload.body)) {
+    auto from = LoadAccount(ov, tx.from);
+    if (!from) return std::unexpected(from.error());
+    if (from->balance < t->amount) return TxStatus::kInsufficientBalance;
+    from->balance -= t->amount;
+    StoreAccount(ov, tx.from, *from);
+    auto to = LoadAccount(ov, t->to);
+    if (!to) return std::unexpected(to.error());
+    if (__builtin_add_overflow(to->balance, t->amount, &to->balance)) {
+      from->balance += t->amount;  // undo: nothing but fee and nonce changes
+      StoreAccount(ov, tx.from, *from);
+      return TxStatus::kBalanceOverflow;
+    }
+    StoreAccount(ov, t->to, *to);
+    return TxStatus::kOk;
+  }
+  if (auto* s = std::get_if<SetSignerTx>(&tx.payload.body)) {
+    auto acc = LoadAccount(ov, tx.from);
+    if (!acc) return std::unexpected(acc.error());
+    acc->signer = SignerBinding{s->algo, s->public_key};
+    StoreAccount(ov, tx.from, *acc);
+    return TxStatus::kOk;
+  }
+  if (auto* c = std::get_if<CodePutTx>(&tx.payload.body)) {
+    std::string key = schema::CodeKey(crypto::Sha256(c->code));
+    auto old = LoadObject(ov, key);
+    if (!old) return std::unexpected(old.error());
+    if (*old && h < (*old)->expire_block) return TxStatus::kCodeExists;
+    uint64_t expire;
+    if (__builtin_add_overflow(h, c->ttl, &expire)) return TxStatus::kExpiryOverflow;
+    if (*old) ov.Delete(schema::ExpiryKey((*old)->expire_block, key));
+    ov.Put(key, EncodeValue(StoredObject{h, expire, c->code}));
+    ov.Put(schema::ExpiryKey(expire, key), "");
+    receipt->expire_block = expire;
+    return TxStatus::kOk;
+  }
+  if (auto* k = std::get_if<KvPutTx>(&tx.payload.body)) {
+    std::string key = schema::KvKey(tx.from, k->ns, k->key);
+    uint64_t expire;
+    if (__builtin_add_overflow(h, k->ttl, &expire)) return TxStatus::kExpiryOverflow;
+    auto old = LoadObject(ov, key);
+    if (!old) return std::unexpected(old.error());
+    if (*old) ov.Delete(schema::ExpiryKey((*old)->expire_block, key));
+    ov.Put(key, EncodeValue(StoredObject{h, expire, k->value}));
+    ov.Put(schema::ExpiryKey(expire, key), "");
+    receipt->expire_block = expire;
+    return TxStatus::kOk;
+  }
+  if (auto* r = std::get_if<ValidatorRegisterTx>(&tx.payload.body)) {
+    std::string vkey = schema::ValidatorKey(tx.from);
+    auto existing = ov.Get(vkey);
+    if (!existing) return std::unexpected(existing.error());
+    if (*existing) return TxStatus::kValidatorExists;
+    if (r->stake < params.min_validator_stake) return TxStatus::kStakeBelowMinimum;
+    auto acc = LoadAccount(ov, tx.from);
+    if (!acc) return std::unexpected(acc.error());
+    if (acc->balance < r->stake) return TxStatus::kInsufficientBalance;
+    acc->balance -= r->stake;
+    StoreAccount(ov, tx.from, *acc);
+    ov.Put(vkey, EncodeValue(ValidatorInfo{r->consensus_algo, r->consensus_key, r->stake, 0, ""}));
+    return TxStatus::kOk;
+  }
+  if (auto* u = std::get_if<ValidatorUnbondTx>(&tx.payload.body)) {
+    std::string vkey = schema::ValidatorKey(tx.from);
+    auto raw = ov.Get(vkey);
+    if (!raw) return std::unexpected(raw.error());
+    if (!*raw) return TxStatus::kNotValidator;
+    auto info = DecodeValue<ValidatorInfo>(**raw, "validator");
+    if (!info) return std::unexpected(info.error());
+    if (info->stake < u->amount) return TxStatus::kInsufficientStake;
+    uint64_t release;
+    if (__builtin_add_overflow(h, params.unbonding_blocks, &release)) return TxStatus::kExpiryOverflow;
+    info->stake -= u->amount;
+    if (info->stake == 0) ov.Delete(vkey);
+    else ov.Put(vkey, EncodeValue(*info));
+    std::string ukey = schema::UnbondingKey(release, tx.from);
+    auto pending = ov.Get(ukey);
+    if (!pending) return std::unexpected(pending.error());
+    uint64_t amount = u->amount;
+    if (*pending) {
+      auto prev = DecodeUint(**pending);
+      if (!prev) return std::unexpected(prev.error());
+      amount += *prev;  // bounded by the stake it came from
+    }
+    ov.Put(ukey, EncodeUint(amount));
+    return TxStatus::kOk;
+  }
+  return Fail(ErrorCode::kInternal, "unhandled tx kind");
+}
+
+}  // namespace
+
+Result<ExecResult> Executor::Execute(uint64_t h, const Address& proposer, std::vector<SignedTx> txs,
+                                     const ExecOptions& opts, const LtHash& parent) const {
+  Overlay ov(store_);
+  ExecResult out;
+
+  // 1. Expiry.
+  std::vector<std::string> due;
+  GTOS_TRY(store_.Scan(schema::ExpiryPrefix(h), [&due](std::string_view k, std::string_view) {
+    due.emplace_back(k);
+    return true;
+  }));
+  for (const std::string& idx : due) {
+    std::string object_key = idx.substr(9);
+    auto obj = LoadObject(ov, object_key);
+    if (!obj) return std::unexpected(obj.error());
+    if (*obj && (*obj)->expire_block == h) ov.Delete(object_key);
+    ov.Delete(idx);
+  }
+
+  // 2. Unbonding releases.
+  std::vector<std::pair<std::string, std::string>> releases;
+  GTOS_TRY(store_.Scan(schema::UnbondingPrefix(h), [&releases](std::string_view k, std::string_view v) {
+    releases.emplace_back(k, v);
+    return true;
+  }));
+  for (const auto& [k, v] : releases) {
+    Address owner;
+    std::memcpy(owner.data(), k.data() + 9, 32);
+    auto amount = DecodeUint(v);
+    if (!amount) return std::unexpected(amount.error());
+    auto acc = LoadAccount(ov, owner);
+    if (!acc) return std::unexpected(acc.error());
+    acc->balance += *amount;  // it left this balance before: supply bounds it
+    StoreAccount(ov, owner, *acc);
+    ov.Delete(k);
+  }
+
+  // 3. Transactions.
+  const ChainParams& params = genesis_.params;
+  out.txs.reserve(txs.size());
+  for (size_t i = 0; i < txs.size(); ++i) {
+    SignedTx& stx = txs[i];
+    Hash32 id = stx.tx.Id();
+    auto acc = CheckIncludable(ov, stx, id, opts.verify_signatures);
+    if (!acc) {
+      if (acc.error().code != ErrorCode::kInvalid && acc.error().code != ErrorCode::kCrypto)
+        return std::unexpected(acc.error());
+      if (opts.mode == ExecMode::kValidate)
+        return std::unexpected(Wrap(acc.error(), "block " + std::to_string(h) + ": tx " + std::to_string(i) +
+                                                     " (" + ToHex0x(id) + ") is not includable"));
+      out.left_out.emplace_back(id, acc.error());
+      continue;
+    }
+    acc->balance -= stx.tx.fee;
+    acc->nonce += 1;
+    StoreAccount(ov, stx.tx.from, *acc);
+    out.fees += stx.tx.fee;  // fees come out of balances: the supply bounds the sum
+    Receipt r;
+    r.tx_id = id;
+    r.height = h;
+    r.index = out.txs.size();
+    r.fee = stx.tx.fee;
+    auto status = ApplyPayload(ov, stx.tx, h, params, &r);
+    if (!status) return std::unexpected(status.error());
+    r.status = static_cast<uint64_t>(*status);
+    if (*status != TxStatus::kOk) r.expire_block = 0;
+    out.receipts.push_back(r);
+    out.tx_ids.push_back(id);
+    out.txs.push_back(std::move(stx));
+  }
+
+  // 4. Fees to the proposer.
+  if (out.fees > 0) {
+    auto acc = LoadAccount(ov, proposer);
+    if (!acc) return std::unexpected(acc.error());
+    acc->balance += out.fees;
+    StoreAccount(ov, proposer, *acc);
+  }
+
+  // 5. Accumulator and write batch.
+  out.accumulator = parent;
+  ApplyChanges(ov, &out.accumulator);
+  out.state_root = out.accumulator.Digest();
+  for (const auto& [key, e] : ov.entries()) {
+    if (e.before == e.after) continue;
+    if (e.after) out.batch.Put(key, *e.after);
+    else out.batch.Delete(key);
+  }
+  return out;
+}
+
+}  // namespace gtos::state

@@ -1,0 +1,129 @@
+// Block execution: the state transition of GTOS (docs/state.md).
+//
+// Execute() applies one block at height h on top of the committed state:
+//   1. records whose expire_block == h disappear (expiry is part of the
+//      transition, so every node agrees whatever it deletes physically);
+//   2. unbonded stake whose release height is h returns to its owner;
+//   3. each tx: includability checks (chain id, parameters, signer, nonce,
+//      fee), then fee and nonce are charged, then the payload runs; a
+//      payload that breaks a stateful rule yields a failed receipt and no
+//      other change;
+//   4. fees go to the proposer;
+//   5. the state accumulator is updated with exactly the changed entries.
+// Everything is deterministic: ordered maps, no clock, no floating point.
+//
+// Thread safety: an Executor may be used by one thread at a time.
+#ifndef GTOS_STATE_EXECUTOR_H_
+#define GTOS_STATE_EXECUTOR_H_
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "state/lthash.h"
+#include "state/store.h"
+#include "types/chain.h"
+
+namespace gtos::state {
+
+// A block's pending writes over committed state. Reads see the block's own
+// earlier writes; changes are visited in key order.
+class Overlay {
+ public:
+  explicit Overlay(const Store& base) : base_(base) {}
+  Result<std::optional<std::string>> Get(const std::string& key);
+  void Put(const std::string& key, std::string value);
+  void Delete(const std::string& key);
+
+  struct Entry {
+    std::optional<std::string> before;  // committed value
+    std::optional<std::string> after;   // value after this block
+  };
+  const std::map<std::string, Entry>& entries() const { return entries_; }
+
+ private:
+  Result<Entry*> Load(const std::string& key);
+  const Store& base_;
+  std::map<std::string, Entry> entries_;
+};
+
+enum class ExecMode {
+  kPropose,   // txs that are not includable are left out of the block
+  kValidate,  // a tx that is not includable makes the block invalid
+};
+
+struct ExecOptions {
+  ExecMode mode = ExecMode::kValidate;
+  // False when every signature was checked before (mempool admission,
+  // replay of blocks whose signatures were checked when first applied).
+  bool verify_signatures = true;
+};
+
+struct ExecResult {
+  std::vector<SignedTx> txs;  // the txs in the block, in order
+  std::vector<Hash32> tx_ids;
+  std::vector<Receipt> receipts;
+  std::vector<std::pair<Hash32, Error>> left_out;  // kPropose only
+  LtHash accumulator;                              // after the block
+  Hash32 state_root;
+  WriteBatch batch;  // state changes only; the chain adds history
+  uint64_t fees = 0;
+};
+
+// Encodes / decodes a state value (an object's field array).
+template <class T>
+std::string EncodeValue(const T& t) {
+  codec::Writer w;
+  codec::EncodeObject(w, t);
+  const Bytes& b = w.bytes();
+  return std::string(b.begin(), b.end());
+}
+template <class T>
+Result<T> DecodeValue(std::string_view bytes, std::string_view what) {
+  size_t off = 0;
+  ByteView b(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
+  auto p = codec::ParseOne(b, &off);
+  if (!p || !*p || off != b.size()) return Fail(ErrorCode::kInternal, "corrupt " + std::string(what) + " in database");
+  codec::Reader r((*p)->handle.get(), (*p)->raw, std::string(what));
+  T t;
+  codec::DecodeVisitor v(r);
+  t.Fields(v);
+  auto st = r.Finish();
+  if (!st) return Fail(ErrorCode::kInternal, "corrupt " + std::string(what) + " in database: " + st.error().message);
+  return t;
+}
+
+// The accumulator element of a state entry: msgpack [key bin, value bin].
+Bytes StateElement(std::string_view key, std::string_view value);
+
+// The state a genesis creates: accounts, bonded validators.
+struct GenesisState {
+  WriteBatch batch;
+  LtHash accumulator;
+  Hash32 state_root;
+};
+Result<GenesisState> BuildGenesisState(const Genesis& genesis);
+
+class Executor {
+ public:
+  Executor(const Store& store, const Genesis& genesis) : store_(store), genesis_(genesis) {}
+
+  // REQUIRES: the store's committed state is that after height - 1, whose
+  // accumulator is `parent`.
+  Result<ExecResult> Execute(uint64_t height, const Address& proposer, std::vector<SignedTx> txs,
+                             const ExecOptions& opts, const LtHash& parent) const;
+
+  // The includability checks of step 3 against committed state plus
+  // `overlay` (used by the mempool as well). Returns the sender's account.
+  Result<Account> CheckIncludable(Overlay& overlay, const SignedTx& tx, const Hash32& id,
+                                  bool verify_signature) const;
+
+ private:
+  const Store& store_;
+  const Genesis& genesis_;
+};
+
+}  // namespace gtos::state
+
+#endif  // GTOS_STATE_EXECUTOR_H_

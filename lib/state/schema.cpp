@@ -1,0 +1,72 @@
+#include "state/schema.h"
+
+namespace gtos::state::schema {
+
+void AppendBE64(std::string* out, uint64_t v) {
+  for (int i = 7; i >= 0; --i) out->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+}
+
+uint64_t ReadBE64(std::string_view in) {
+  uint64_t v = 0;
+  for (size_t i = 0; i < 8 && i < in.size(); ++i) v = (v << 8) | static_cast<uint8_t>(in[i]);
+  return v;
+}
+
+static std::string WithPrefix(char p, ByteView b) {
+  std::string k(1, p);
+  k.append(reinterpret_cast<const char*>(b.data()), b.size());
+  return k;
+}
+
+std::string AccountKey(const Address& a) { return WithPrefix(kAccount, a.view()); }
+std::string CodeKey(const Hash32& h) { return WithPrefix(kCode, h.view()); }
+std::string ValidatorKey(const Address& a) { return WithPrefix(kValidator, a.view()); }
+
+std::string KvKey(const Address& owner, ByteView ns, ByteView key) {
+  std::string k = WithPrefix(kKv, owner.view());
+  k.push_back(static_cast<char>(ns.size() >> 8));
+  k.push_back(static_cast<char>(ns.size() & 0xff));
+  k.append(reinterpret_cast<const char*>(ns.data()), ns.size());
+  k.append(reinterpret_cast<const char*>(key.data()), key.size());
+  return k;
+}
+
+std::string UnbondingPrefix(uint64_t release_height) {
+  std::string k(1, kUnbonding);
+  AppendBE64(&k, release_height);
+  return k;
+}
+
+std::string UnbondingKey(uint64_t release_height, const Address& a) {
+  std::string k = UnbondingPrefix(release_height);
+  k.append(reinterpret_cast<const char*>(a.data()), 32);
+  return k;
+}
+
+std::string ExpiryPrefix(uint64_t expire_block) {
+  std::string k(1, kExpiry);
+  AppendBE64(&k, expire_block);
+  return k;
+}
+
+std::string ExpiryKey(uint64_t expire_block, std::string_view object_key) {
+  std::string k = ExpiryPrefix(expire_block);
+  k.append(object_key);
+  return k;
+}
+
+std::string HeightKey(char table, uint64_t height) {
+  std::string k(1, table);
+  AppendBE64(&k, height);
+  return k;
+}
+
+std::string TxIndexKey(const Hash32& id) { return WithPrefix(kTxIndex, id.view()); }
+
+std::string MetaKey(std::string_view name) {
+  std::string k(1, kMeta);
+  k.append(name);
+  return k;
+}
+
+}  // namespace gtos::state::schema

@@ -1,0 +1,72 @@
+// The LevelDB key schema (docs/storage.md). One byte of prefix per table;
+// integers in keys are big-endian so that keys sort by height.
+//
+//   A addr                      -> Account                 (state)
+//   C code_hash                 -> StoredObject (code)     (state)
+//   K addr u16(ns) ns key       -> StoredObject (KV value) (state)
+//   V addr                      -> ValidatorInfo           (state)
+//   U u64(release) addr         -> uint amount unbonding   (state)
+//   X u64(expire) object_key    -> ""  expiry index        (derived)
+//   H u64(height)               -> BlockHeader record      (history, kept)
+//   Q u64(height)               -> Commit                  (history, kept)
+//   B u64(height)               -> block body: txs, evidence (history, pruned)
+//   R u64(height)               -> receipts                (history, pruned)
+//   T tx_id                     -> u64(height) u32(index)  (history, pruned)
+//   M name                      -> metadata (head, accumulator, genesis)
+//
+// "state" tables are exactly what the state commitment covers.
+#ifndef GTOS_STATE_SCHEMA_H_
+#define GTOS_STATE_SCHEMA_H_
+
+#include <string>
+#include <string_view>
+
+#include "util/bytes.h"
+
+namespace gtos::state::schema {
+
+inline constexpr char kAccount = 'A';
+inline constexpr char kCode = 'C';
+inline constexpr char kKv = 'K';
+inline constexpr char kValidator = 'V';
+inline constexpr char kUnbonding = 'U';
+inline constexpr char kExpiry = 'X';
+inline constexpr char kHeader = 'H';
+inline constexpr char kCommit = 'Q';
+inline constexpr char kBody = 'B';
+inline constexpr char kReceipts = 'R';
+inline constexpr char kTxIndex = 'T';
+inline constexpr char kMeta = 'M';
+
+// True for keys whose entries the state commitment covers.
+inline bool IsStateKey(std::string_view key) {
+  if (key.empty()) return false;
+  char p = key[0];
+  return p == kAccount || p == kCode || p == kKv || p == kValidator || p == kUnbonding;
+}
+
+void AppendBE64(std::string* out, uint64_t v);
+uint64_t ReadBE64(std::string_view in);
+
+std::string AccountKey(const Address& a);
+std::string CodeKey(const Hash32& code_hash);
+std::string KvKey(const Address& owner, ByteView ns, ByteView key);
+std::string ValidatorKey(const Address& a);
+std::string UnbondingKey(uint64_t release_height, const Address& a);
+std::string UnbondingPrefix(uint64_t release_height);
+std::string ExpiryKey(uint64_t expire_block, std::string_view object_key);
+std::string ExpiryPrefix(uint64_t expire_block);
+std::string HeightKey(char table, uint64_t height);
+std::string TxIndexKey(const Hash32& tx_id);
+std::string MetaKey(std::string_view name);
+
+inline constexpr std::string_view kMetaHead = "head";            // u64 height
+inline constexpr std::string_view kMetaAccumulator = "lthash";   // 2048 bytes
+inline constexpr std::string_view kMetaGenesis = "genesis";      // genesis record
+inline constexpr std::string_view kMetaFormat = "format";        // schema version
+
+inline constexpr uint64_t kSchemaVersion = 1;
+
+}  // namespace gtos::state::schema
+
+#endif  // GTOS_STATE_SCHEMA_H_

@@ -1,0 +1,112 @@
+#include "state/store.h"
+
+#include <leveldb/cache.h>
+#include <leveldb/db.h>
+#include <leveldb/filter_policy.h>
+#include <leveldb/write_batch.h>
+
+namespace gtos::state {
+
+struct WriteBatch::Rep {
+  leveldb::WriteBatch batch;
+};
+
+WriteBatch::WriteBatch() : rep_(std::make_unique<Rep>()) {}
+WriteBatch::~WriteBatch() = default;
+WriteBatch::WriteBatch(WriteBatch&&) noexcept = default;
+WriteBatch& WriteBatch::operator=(WriteBatch&&) noexcept = default;
+void WriteBatch::Put(std::string_view key, std::string_view value) {
+  rep_->batch.Put(leveldb::Slice(key.data(), key.size()), leveldb::Slice(value.data(), value.size()));
+}
+void WriteBatch::Delete(std::string_view key) { rep_->batch.Delete(leveldb::Slice(key.data(), key.size())); }
+size_t WriteBatch::ApproximateSize() const { return rep_->batch.ApproximateSize(); }
+
+struct Store::Rep {
+  std::unique_ptr<leveldb::Cache> cache;
+  std::unique_ptr<const leveldb::FilterPolicy> filter;
+  std::unique_ptr<leveldb::DB> db;
+  bool sync = true;
+};
+
+Store::Store(std::unique_ptr<Rep> rep) : rep_(std::move(rep)) {}
+Store::~Store() {
+  if (rep_) rep_->db.reset();  // before the cache and filter it uses
+}
+
+static Error FromLevelDb(const leveldb::Status& s, const std::string& what) {
+  std::string msg = s.ToString();
+  if (msg.find("lock") != std::string::npos)
+    return Error{ErrorCode::kIO, what + ": the database is in use by another process (" + msg + ")",
+                 "stop the running gtos-node that uses this data directory"};
+  return Error{s.IsNotFound() ? ErrorCode::kNotFound : ErrorCode::kIO, what + ": " + msg, ""};
+}
+
+Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
+  auto rep = std::make_unique<Rep>();
+  rep->cache.reset(leveldb::NewLRUCache(options.block_cache_bytes));
+  rep->filter.reset(leveldb::NewBloomFilterPolicy(10));
+  rep->sync = options.sync;
+  leveldb::Options o;
+  o.create_if_missing = options.create_if_missing;
+  o.error_if_exists = options.error_if_exists;
+  o.block_cache = rep->cache.get();
+  o.filter_policy = rep->filter.get();
+  o.write_buffer_size = options.write_buffer_bytes;
+  o.max_file_size = 32 << 20;
+  leveldb::DB* db = nullptr;
+  leveldb::Status s = leveldb::DB::Open(o, options.path, &db);
+  if (!s.ok()) return std::unexpected(FromLevelDb(s, "unable to open database '" + options.path + "'"));
+  rep->db.reset(db);
+  return std::unique_ptr<Store>(new Store(std::move(rep)));
+}
+
+Result<std::optional<std::string>> Store::Get(std::string_view key) const {
+  std::string value;
+  leveldb::Status s = rep_->db->Get(leveldb::ReadOptions(), leveldb::Slice(key.data(), key.size()), &value);
+  if (s.IsNotFound()) return std::optional<std::string>();
+  if (!s.ok()) return std::unexpected(FromLevelDb(s, "database read failed"));
+  return std::optional<std::string>(std::move(value));
+}
+
+Status Store::Scan(std::string_view prefix,
+                   const std::function<bool(std::string_view, std::string_view)>& fn) const {
+  leveldb::ReadOptions ro;
+  ro.fill_cache = false;
+  std::unique_ptr<leveldb::Iterator> it(rep_->db->NewIterator(ro));
+  leveldb::Slice p(prefix.data(), prefix.size());
+  for (it->Seek(p); it->Valid() && it->key().starts_with(p); it->Next()) {
+    if (!fn(std::string_view(it->key().data(), it->key().size()),
+            std::string_view(it->value().data(), it->value().size())))
+      break;
+  }
+  if (!it->status().ok()) return std::unexpected(FromLevelDb(it->status(), "database scan failed"));
+  return Ok();
+}
+
+Status Store::Write(WriteBatch& batch) {
+  leveldb::WriteOptions wo;
+  wo.sync = rep_->sync;
+  leveldb::Status s = rep_->db->Write(wo, &batch.rep_->batch);
+  if (!s.ok()) return std::unexpected(FromLevelDb(s, "database write failed"));
+  return Ok();
+}
+
+Status Store::WriteUnsynced(WriteBatch& batch) {
+  leveldb::Status s = rep_->db->Write(leveldb::WriteOptions(), &batch.rep_->batch);
+  if (!s.ok()) return std::unexpected(FromLevelDb(s, "database write failed"));
+  return Ok();
+}
+
+void Store::CompactRange(std::string_view begin, std::string_view end) {
+  leveldb::Slice b(begin.data(), begin.size()), e(end.data(), end.size());
+  rep_->db->CompactRange(begin.empty() ? nullptr : &b, end.empty() ? nullptr : &e);
+}
+
+uint64_t Store::ApproximateSize(std::string_view begin, std::string_view end) const {
+  leveldb::Range r(leveldb::Slice(begin.data(), begin.size()), leveldb::Slice(end.data(), end.size()));
+  uint64_t size = 0;
+  rep_->db->GetApproximateSizes(&r, 1, &size);
+  return size;
+}
+
+}  // namespace gtos::state

@@ -1,0 +1,301 @@
+// Chain records: genesis, genesis validator records (gentx), block headers,
+// commit certificates, votes and evidence, blocks and receipts; and the
+// values stored in state (accounts, code, KV, validators). docs/formats.md
+// gives the byte layouts; docs/state.md the rules.
+//
+// Every hash below is SHA-256(domain || canonical encoding) with a domain
+// string per kind ("GTOS-HEADER-V1", ...), so no two kinds of object can
+// share a hash.
+#ifndef GTOS_TYPES_CHAIN_H_
+#define GTOS_TYPES_CHAIN_H_
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "codec/visit.h"
+#include "types/keys.h"
+#include "types/params.h"
+#include "types/record_type.h"
+#include "types/tx.h"
+
+namespace gtos {
+
+inline constexpr size_t kMaxP2pAddrBytes = 255;
+inline constexpr size_t kMaxGenesisEntries = 1 << 20;
+inline constexpr size_t kMaxBlockTxs = 1 << 20;
+inline constexpr size_t kMaxCommitSigs = 10'000;
+inline constexpr size_t kMaxEvidence = 1'000;
+
+// ---- genesis ---------------------------------------------------------------
+
+struct GenesisAccount {
+  Address address;
+  uint64_t balance = 0;
+  template <class V> void Fields(V& v) {
+    v.Fixed("address", address);
+    v.Uint("balance", balance);
+  }
+};
+
+// A validator's signed request to be in the genesis set ("gentx"). The key
+// is both the validator's operator (account) key and its consensus key.
+struct GenesisValidator {
+  static constexpr RecordType kType = RecordType::kGenesisValidator;
+  static constexpr uint64_t kVersion = 1;
+  std::string chain_id;
+  uint64_t algo = 0;
+  Bytes public_key;
+  uint64_t stake = 0;
+  std::string p2p_addr;  // "host:port", may be empty
+  Bytes signature;       // over SigningDigest() by public_key
+
+  template <class V> void Fields(V& v) {
+    v.Str("chain_id", chain_id, kMaxChainIdBytes);
+    v.Enum("algo", algo, AlgoName);
+    v.Bin("public_key", public_key, kMaxPublicKeyBytes);
+    v.Uint("stake", stake);
+    v.Str("p2p_addr", p2p_addr, kMaxP2pAddrBytes);
+    v.Bin("signature", signature, kMaxSignatureBytes);
+  }
+  Status Validate() const;         // sizes and key; not the signature
+  Status VerifySignature() const;  // Validate() + the signature
+  // SHA-256("GTOS-GENTX-V1" || [chain_id, algo, public_key, stake, p2p_addr]).
+  Hash32 SigningDigest() const;
+  Address address() const;
+};
+
+struct Genesis {
+  static constexpr RecordType kType = RecordType::kGenesis;
+  static constexpr uint64_t kVersion = 1;
+  std::string chain_id;
+  uint64_t genesis_time_ms = 0;
+  ChainParams params;
+  std::vector<GenesisAccount> accounts;      // sorted by address, unique
+  std::vector<GenesisValidator> validators;  // sorted by address, unique
+
+  template <class V> void Fields(V& v) {
+    v.Str("chain_id", chain_id, kMaxChainIdBytes);
+    v.Uint("genesis_time_ms", genesis_time_ms);
+    v.Object("params", params);
+    v.List("accounts", accounts, kMaxGenesisEntries);
+    v.List("validators", validators, kMaxGenesisEntries);
+  }
+  // Structure only: chain id, parameter ranges, order and uniqueness.
+  Status Validate() const;
+  // Everything a node checks before starting from it: Validate(), every
+  // validator signature and chain id, stakes covered by balances, at least
+  // one validator, supply does not overflow.
+  Status ValidateFull() const;
+  // SHA-256("GTOS-GENESIS-V1" || canonical genesis record).
+  Hash32 Hash() const;
+};
+
+// ---- consensus objects -------------------------------------------------------
+
+struct BlockHeader {
+  static constexpr RecordType kType = RecordType::kBlockHeader;
+  static constexpr uint64_t kVersion = 1;
+  std::string chain_id;
+  uint64_t height = 0;
+  uint64_t time_ms = 0;  // proposer's clock; strictly above the parent's
+  Hash32 parent_hash;
+  Address proposer;
+  Hash32 tx_root;        // MerkleRoot of the signed tx records' hashes
+  Hash32 receipts_root;  // MerkleRoot of the receipts' hashes
+  Hash32 state_root;     // state commitment after executing this block
+  Hash32 validators_hash;       // the set that signs this block
+  Hash32 next_validators_hash;  // the set that signs the next block
+  Hash32 evidence_root;
+
+  template <class V> void Fields(V& v) {
+    v.Str("chain_id", chain_id, kMaxChainIdBytes);
+    v.Uint("height", height);
+    v.Uint("time_ms", time_ms);
+    v.Fixed("parent_hash", parent_hash);
+    v.Fixed("proposer", proposer);
+    v.Fixed("tx_root", tx_root);
+    v.Fixed("receipts_root", receipts_root);
+    v.Fixed("state_root", state_root);
+    v.Fixed("validators_hash", validators_hash);
+    v.Fixed("next_validators_hash", next_validators_hash);
+    v.Fixed("evidence_root", evidence_root);
+  }
+  Status Validate() const { return CheckChainId(chain_id); }
+  Hash32 Hash() const;  // SHA-256("GTOS-HEADER-V1" || header array)
+};
+
+enum class VoteType : uint64_t { kPrevote = 1, kPrecommit = 2 };
+std::string_view VoteTypeName(uint64_t t);
+
+// A signed prevote or precommit. block_hash zero means nil.
+struct Vote {
+  uint64_t type = 0;
+  uint64_t height = 0;
+  uint64_t round = 0;
+  Hash32 block_hash;
+  Address validator;  // the validator's operator address
+  Bytes signature;    // by the validator's consensus key over SigningDigest()
+
+  template <class V> void Fields(V& v) {
+    v.Enum("type", type, VoteTypeName);
+    v.Uint("height", height);
+    v.Uint("round", round);
+    v.Fixed("block_hash", block_hash);
+    v.Fixed("validator", validator);
+    v.Bin("signature", signature, kMaxSignatureBytes);
+  }
+  // SHA-256("GTOS-VOTE-V1" || [chain_id, type, height, round, block_hash]).
+  Hash32 SigningDigest(std::string_view chain_id) const;
+};
+
+// Precommit signatures of more than 2/3 of the voting power for one block.
+struct CommitSig {
+  Address validator;
+  Bytes signature;
+  template <class V> void Fields(V& v) {
+    v.Fixed("validator", validator);
+    v.Bin("signature", signature, kMaxSignatureBytes);
+  }
+};
+
+struct Commit {
+  uint64_t height = 0;
+  uint64_t round = 0;
+  Hash32 block_hash;
+  std::vector<CommitSig> signatures;  // sorted by validator, unique
+
+  template <class V> void Fields(V& v) {
+    v.Uint("height", height);
+    v.Uint("round", round);
+    v.Fixed("block_hash", block_hash);
+    v.List("signatures", signatures, kMaxCommitSigs);
+  }
+  // The precommit vote that signature i stands for.
+  Vote VoteOf(size_t i) const;
+};
+
+// Two conflicting signed votes of one validator at the same height, round
+// and type (equivocation).
+struct Evidence {
+  Vote a;
+  Vote b;
+  template <class V> void Fields(V& v) {
+    v.Object("a", a);
+    v.Object("b", b);
+  }
+};
+
+struct Block {
+  static constexpr RecordType kType = RecordType::kBlock;
+  static constexpr uint64_t kVersion = 1;
+  BlockHeader header;
+  std::vector<SignedTx> txs;
+  std::vector<Evidence> evidence;
+  std::optional<Commit> commit;  // this block's certificate, when known
+
+  template <class V> void Fields(V& v) {
+    v.Object("header", header);
+    v.List("txs", txs, kMaxBlockTxs);
+    v.List("evidence", evidence, kMaxEvidence);
+    v.Optional("commit", commit);
+  }
+  Status Validate() const;  // header, each tx's structure
+};
+
+// Stable result codes of a tx in a block (docs/state.md). 0 is success.
+enum class TxStatus : uint64_t {
+  kOk = 0,
+  kInsufficientBalance = 1,
+  kCodeExists = 2,
+  kExpiryOverflow = 3,
+  kValidatorExists = 4,
+  kStakeBelowMinimum = 5,
+  kNotValidator = 6,
+  kInsufficientStake = 7,
+  kBalanceOverflow = 8,
+};
+std::string_view TxStatusName(uint64_t status);
+
+struct Receipt {
+  static constexpr RecordType kType = RecordType::kReceipt;
+  static constexpr uint64_t kVersion = 1;
+  Hash32 tx_id;
+  uint64_t height = 0;
+  uint64_t index = 0;    // position in the block
+  uint64_t status = 0;   // TxStatus
+  uint64_t fee = 0;      // charged, also on failure
+  uint64_t expire_block = 0;  // of the stored object for code/kv puts, else 0
+
+  template <class V> void Fields(V& v) {
+    v.Fixed("tx_id", tx_id);
+    v.Uint("height", height);
+    v.Uint("index", index);
+    v.Enum("status", status, TxStatusName);
+    v.Uint("fee", fee);
+    v.Uint("expire_block", expire_block);
+  }
+  Status Validate() const { return Ok(); }
+  Hash32 Hash() const;  // SHA-256("GTOS-RECEIPT-V1" || receipt array)
+};
+
+// ---- state values ------------------------------------------------------------
+
+struct SignerBinding {
+  uint64_t algo = 0;
+  Bytes public_key;
+  template <class V> void Fields(V& v) {
+    v.Enum("algo", algo, AlgoName);
+    v.Bin("public_key", public_key, kMaxPublicKeyBytes);
+  }
+};
+
+struct Account {
+  uint64_t balance = 0;
+  uint64_t nonce = 0;
+  std::optional<SignerBinding> signer;
+  template <class V> void Fields(V& v) {
+    v.Uint("balance", balance);
+    v.Uint("nonce", nonce);
+    v.Optional("signer", signer);
+  }
+};
+
+// A code object or KV record: exists at height n iff n < expire_block.
+struct StoredObject {
+  uint64_t created_block = 0;
+  uint64_t expire_block = 0;
+  Bytes data;  // code bytes or KV value
+  template <class V> void Fields(V& v) {
+    v.Uint("created_block", created_block);
+    v.Uint("expire_block", expire_block);
+    v.Bin("data", data, kMaxValueBytes > kMaxCodeBytes ? kMaxValueBytes : kMaxCodeBytes);
+  }
+};
+
+struct ValidatorInfo {
+  uint64_t consensus_algo = 0;
+  Bytes consensus_key;
+  uint64_t stake = 0;
+  uint64_t jailed = 0;  // 1 when jailed (no longer eligible)
+  std::string p2p_addr;
+  template <class V> void Fields(V& v) {
+    v.Enum("consensus_algo", consensus_algo, AlgoName);
+    v.Bin("consensus_key", consensus_key, kMaxPublicKeyBytes);
+    v.Uint("stake", stake);
+    v.Uint("jailed", jailed, 1);
+    v.Str("p2p_addr", p2p_addr, kMaxP2pAddrBytes);
+  }
+};
+
+// Binary Merkle root of 32-byte leaves: leaves are hashed as
+// SHA-256(0x00 || leaf), inner nodes as SHA-256(0x01 || left || right), an
+// odd node is promoted unchanged; the root of no leaves is all zeros.
+Hash32 MerkleRoot(const std::vector<Hash32>& leaves);
+
+// Hash of a signed tx record (for tx_root): SHA-256 of its record bytes.
+Hash32 SignedTxLeaf(const SignedTx& stx);
+
+}  // namespace gtos
+
+#endif  // GTOS_TYPES_CHAIN_H_
