@@ -10,7 +10,7 @@ WERROR   ?= ON
 endif
 WERROR   ?= OFF
 
-DEB_PACKAGES := cmake ninja-build g++ pkg-config python3 zsh fish clang libclang-rt-14-dev \
+DEB_PACKAGES := cmake ninja-build g++ pkg-config python3 zsh fish clang-16 libclang-rt-16-dev \
   libcli11-dev libleveldb-dev libsnappy-dev libcrypto++-dev libmsgpack-cxx-dev \
   libtomlplusplus-dev libcurl4-openssl-dev libssl-dev doctest-dev libsecp256k1-dev \
   libasio-dev libcpp-httplib-dev nlohmann-json3-dev libspdlog-dev libfmt-dev
@@ -44,14 +44,14 @@ test: build fuzz-build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
 fuzz-build: deps
-	@[ -f $(BUILD)-fuzz/build.ninja ] || CXX=clang++ cmake -S . -B $(BUILD)-fuzz -G Ninja \
+	@[ -f $(BUILD)-fuzz/build.ninja ] || CXX=clang++-16 cmake -S . -B $(BUILD)-fuzz -G Ninja \
 	  -DGTOS_FUZZ=ON -DBUILD_TESTING=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo
 	cmake --build $(BUILD)-fuzz -j $(JOBS) --target fuzz_record_decoder
 
 # A longer fuzz run than the test suite's.
 fuzz: fuzz-build
 	mkdir -p $(BUILD)-fuzz/corpus
-	$(BUILD)-fuzz/tests/fuzz_record_decoder -max_total_time=$(FUZZ_SECONDS) \
+	$(BUILD)-fuzz/tests/fuzz/fuzz_record_decoder -max_total_time=$(FUZZ_SECONDS) \
 	  $(BUILD)-fuzz/corpus tests/fuzz/corpus
 
 bench: build

@@ -6,6 +6,7 @@
 
 #include "cli/record_io.h"
 #include "cli/tool.h"
+#include "query.h"
 #include "types/json.h"
 #include "types/records.h"
 
@@ -82,12 +83,15 @@ int main(int argc, char** argv) {
   static gtos::inspect::Inspect inspect;
   static const gtos::cli::ToolSpec spec{
       "gtos-inspect",
-      "Decode any GTOS record stream to JSON lines, or encode JSON lines back to records.",
+      "Decode any GTOS record stream to JSON lines, or encode JSON lines back to records;\n"
+      "query a stopped node's data directory (db) or a running node (rpc).",
       "Examples:\n"
       "  gtos-inspect tx.signed\n"
       "  gtos-inspect tx.signed | gtos-inspect --encode > same.signed\n"
+      "  gtos-inspect db --datadir node1 block 12\n"
+      "  gtos-inspect rpc --rpc http://127.0.0.1:8545 kv 0x... app greeting\n"
       "Exit status: 0 success, 1 failure, 2 usage error.",
-      {},
+      {&gtos::inspect::DbCommand(), &gtos::inspect::RpcCommand()},
       &inspect};
   return gtos::cli::RunTool(spec, argc, argv);
 }

@@ -4,6 +4,7 @@
 #include "cli/passphrase.h"
 #include "cli/record_io.h"
 #include "commands.h"
+#include "rpc/client.h"
 #include "types/json.h"
 #include "types/records.h"
 #include "util/file.h"
@@ -182,9 +183,53 @@ class UnbondBuilder : public KindBuilder {
   std::string amount_;
 };
 
+// The sender's next nonce as the node counts it (txs in its mempool
+// included); 0 for an account the node does not know yet.
+Result<uint64_t> NodeNonce(rpc::Client& node, const Address& from) {
+  auto acc = node.CallRaw("tos_getAccount", Json::array({ToHex0x(from)}));
+  if (!acc) return std::unexpected(acc.error());
+  if (!*acc) {
+    if (acc->error().code == rpc::kNotFound) return 0;
+    return std::unexpected(Wrap(rpc::ToError(acc->error()), "tos_getAccount"));
+  }
+  const Json& j = **acc;
+  auto it = j.is_object() ? j.find("next_nonce") : j.end();
+  if (it == j.end() || !it->is_number_unsigned())
+    return Fail(ErrorCode::kInvalid,
+                "node at " + node.url() + " answered tos_getAccount without a next_nonce");
+  return it->get<uint64_t>();
+}
+
+// The chain's parameters from tos_chainProfile; the node must run the chain
+// the tx is for.
+Result<ChainParams> NodeParams(rpc::Client& node, const std::string& chain_id) {
+  auto profile = node.Call("tos_chainProfile", nullptr);
+  if (!profile) return std::unexpected(profile.error());
+  const Json& j = *profile;
+  if (!j.is_object() || !j.contains("chain_id") || !j.contains("params") || !j["params"].is_object())
+    return Fail(ErrorCode::kInvalid,
+                "node at " + node.url() + " answered tos_chainProfile without chain_id/params");
+  std::string node_chain =
+      j["chain_id"].is_string() ? j["chain_id"].get<std::string>() : j["chain_id"].dump();
+  if (node_chain != chain_id)
+    return Fail(ErrorCode::kInvalid,
+                "node at " + node.url() + " runs chain '" + node_chain + "', not '" + chain_id + "'",
+                "check --chain-id and --rpc");
+  ChainParams p;
+  for (const auto& [name, value] : j["params"].items()) {
+    if (!value.is_number_unsigned())
+      return Fail(ErrorCode::kInvalid,
+                  "node at " + node.url() + ": parameter '" + name + "' is not a number");
+    // A parameter this build does not know cannot change the fee formula
+    // it implements; skip it.
+    (void)p.Set(name, std::to_string(value.get<uint64_t>()));
+  }
+  return p;
+}
+
 // Flags every kind shares: chain id, sender, nonce, fee, output.
 struct CommonOptions {
-  std::string chain_id, from, from_key, nonce, fee, output;
+  std::string chain_id, from, from_key, nonce, fee, output, rpc;
   bool json = false;
 
   void Setup(CLI::App& app) {
@@ -193,9 +238,12 @@ struct CommonOptions {
     auto* fk = app.add_option("--from-key", from_key, "Sender's public or private key record")
                    ->type_name("FILE");
     f->excludes(fk);
-    app.add_option("--nonce", nonce, "Sender's next nonce")->type_name("N")->required();
-    app.add_option("--fee", fee, "Fee in base units (default: minimum under default parameters)")
+    app.add_option("--nonce", nonce, "Sender's next nonce (required unless --rpc is given)")->type_name("N");
+    app.add_option("--fee", fee,
+                   "Fee in base units (default: the minimum fee, under --rpc's chain parameters if given)")
         ->type_name("N");
+    app.add_option("--rpc", rpc, "Ask the node at URL for the nonce and the chain's fee parameters")
+        ->type_name("URL");
     app.add_option("-o,--output", output, "Write to FILE instead of stdout")->type_name("FILE");
     app.add_flag("--json", json, "Print a JSON line instead of a record");
   }
@@ -215,13 +263,30 @@ struct CommonOptions {
     } else {
       return cli::UsageError("one of --from ADDR or --from-key FILE is required");
     }
-    auto n = FlagUint(nonce, "--nonce");
-    if (!n) return std::unexpected(n.error());
-    tx.nonce = *n;
+    if (nonce.empty() && rpc.empty())
+      return cli::UsageError("--nonce is required", "pass --nonce N, or --rpc URL to ask the node for it");
+    // The node is asked only for what the flags leave out, and always
+    // checked to run the tx's chain when it is asked.
+    std::optional<rpc::Client> node;
+    ChainParams params;  // the defaults, offline
+    if (!rpc.empty() && (nonce.empty() || fee.empty())) {
+      node.emplace(rpc);
+      auto p = NodeParams(*node, chain_id);
+      if (!p) return std::unexpected(p.error());
+      params = *p;
+    }
+    if (!nonce.empty()) {
+      auto n = FlagUint(nonce, "--nonce");
+      if (!n) return std::unexpected(n.error());
+      tx.nonce = *n;
+    } else {
+      auto n = NodeNonce(*node, tx.from);
+      if (!n) return std::unexpected(n.error());
+      tx.nonce = *n;
+    }
     tx.payload = std::move(payload);
-    ChainParams defaults;
     if (fee.empty()) {
-      auto min = MinFee(tx, defaults);
+      auto min = MinFee(tx, params);
       if (!min) return std::unexpected(min.error());
       tx.fee = *min;
     } else {

@@ -185,14 +185,15 @@ const cli::ToolSpec& Spec() {
   static HashCmd hash;
   static const cli::ToolSpec spec{
       "gtos-tx",
-      "Build, sign, verify and hash GTOS transactions; records in, records out.",
+      "Build, sign, verify, hash and send GTOS transactions; records in, records out.",
       "Examples:\n"
       "  gtos-tx build transfer --chain-id gtos-dev --from-key alice.pub --nonce 0 \\\n"
       "      --to 0x$(printf '%064d' 0) --amount 5 -o tx.unsigned\n"
       "  gtos-tx sign --key alice.key --passphrase-file pass.txt tx.unsigned > tx.signed\n"
       "  gtos-tx verify tx.signed && gtos-tx hash tx.signed\n"
+      "  gtos-tx send --rpc http://127.0.0.1:8545 --wait --json tx.signed\n"
       "Exit status: 0 success, 1 failure, 2 usage error.",
-      {&BuildCommand(), &sign, &verify, &hash},
+      {&BuildCommand(), &sign, &verify, &hash, &SendCommand()},
       nullptr};
   return spec;
 }

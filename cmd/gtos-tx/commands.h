@@ -5,6 +5,7 @@
 
 namespace gtos::txtool {
 cli::Command& BuildCommand();
+cli::Command& SendCommand();
 const cli::ToolSpec& Spec();
 }  // namespace gtos::txtool
 

@@ -1,4 +1,4 @@
-// gtos-tx: build, sign, verify and hash transactions.
+// gtos-tx: build, sign, verify, hash and send transactions.
 #include "cli/tool.h"
 #include "commands.h"
 

@@ -1,5 +1,5 @@
 # fish completion for gtos-tx (man/gtos-tx.1). Flags follow
-# cmd/gtos-tx/build.cpp and cmd/gtos-tx/commands.cpp;
+# cmd/gtos-tx/build.cpp, cmd/gtos-tx/commands.cpp and cmd/gtos-tx/send.cpp;
 # tests/tools/check_docs.py checks that every flag of every --help appears
 # here. One file per tool: a new gtos-* tool gets its own gtos-<tool>.fish.
 
@@ -8,7 +8,7 @@
 function __gtos_tx_cmd
     set -l takes_value --chain-id --from --from-key --nonce --fee -o --output \
         --to --amount --namespace --key --value --value-file --ttl --code-file \
-        --signer-key --stake --consensus-key --passphrase-file -j --jobs
+        --signer-key --stake --consensus-key --passphrase-file -j --jobs --rpc --timeout
     set -l path
     set -l skip 0
     for tok in (commandline -opc)[2..-1]
@@ -22,7 +22,7 @@ function __gtos_tx_cmd
         end
         switch "$path"
             case ''
-                contains -- $tok build sign verify hash; and set path $tok
+                contains -- $tok build sign verify hash send; and set path $tok
             case build
                 contains -- $tok transfer kv-put code-put set-signer \
                     validator-register validator-unbond; and set path build $tok
@@ -44,6 +44,7 @@ complete -c gtos-tx -n '__gtos_tx_at ""' -a build -d 'Build an unsigned transact
 complete -c gtos-tx -n '__gtos_tx_at ""' -a sign -d 'Sign unsigned tx records; signed records out'
 complete -c gtos-tx -n '__gtos_tx_at ""' -a verify -d 'Check signed tx records'
 complete -c gtos-tx -n '__gtos_tx_at ""' -a hash -d 'Print the id of each unsigned or signed tx'
+complete -c gtos-tx -n '__gtos_tx_at ""' -a send -d 'Send signed tx records to a node'
 
 complete -c gtos-tx -n '__gtos_tx_at build' -a transfer -d 'Move AMOUNT to ADDR'
 complete -c gtos-tx -n '__gtos_tx_at build' -a kv-put -d 'Store VALUE at (from, NAMESPACE, KEY) for TTL blocks'
@@ -60,6 +61,7 @@ for kind in transfer kv-put code-put set-signer validator-register validator-unb
     complete -c gtos-tx -n $at -l from-key -r -F -d "Sender's public or private key record"
     complete -c gtos-tx -n $at -l nonce -x -d "Sender's next nonce"
     complete -c gtos-tx -n $at -l fee -x -d 'Fee in base units (default: minimum fee)'
+    complete -c gtos-tx -n $at -l rpc -x -d 'Ask the node at URL for the nonce and fee parameters'
     complete -c gtos-tx -n $at -s o -l output -r -F -d 'Write to FILE instead of stdout'
     complete -c gtos-tx -n $at -l json -d 'Print a JSON line instead of a record'
 end
@@ -94,3 +96,10 @@ complete -c gtos-tx -n '__gtos_tx_at verify' -l bound-signer -d 'Check only the 
 complete -c gtos-tx -n '__gtos_tx_at verify' -s j -l jobs -x -d 'Verification threads (default: all cores)'
 
 complete -c gtos-tx -n '__gtos_tx_at hash' -F
+
+complete -c gtos-tx -n '__gtos_tx_at send' -F
+complete -c gtos-tx -n '__gtos_tx_at send' -l rpc -x -d 'Node RPC URL (http://HOST:PORT)'
+complete -c gtos-tx -n '__gtos_tx_at send' -l wait -d 'Wait for every receipt and write it'
+complete -c gtos-tx -n '__gtos_tx_at send' -l timeout -x -d 'With --wait: give up after SECONDS'
+complete -c gtos-tx -n '__gtos_tx_at send' -l json -d 'Print JSON lines instead of ids or records'
+complete -c gtos-tx -n '__gtos_tx_at send' -s o -l output -r -F -d 'Write to FILE instead of stdout'

@@ -224,6 +224,12 @@ Result<AppliedBlock> Chain::Validate(const Block& block, bool verify_signatures)
 Status Chain::Commit(AppliedBlock applied, const gtos::Commit& commit) {
   const BlockHeader& hd = applied.block.header;
   uint64_t h = hd.height;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (h != head_.height + 1 || hd.parent_hash != head_.Hash())
+      return Fail(ErrorCode::kInvalid, "block " + std::to_string(h) + " does not extend the head " +
+                                           std::to_string(head_.height) + " (it was executed on another head)");
+  }
   state::WriteBatch& b = applied.exec.batch;
   b.Put(schema::HeightKey(schema::kHeader, h), ToString(EncodeRecord(hd)));
   b.Put(schema::HeightKey(schema::kCommit, h), state::EncodeValue(commit));

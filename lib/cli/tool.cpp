@@ -52,8 +52,11 @@ int RunTool(const ToolSpec& spec, int argc, char** argv) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
     std::string msg = e.what();
-    if (!msg.empty() && std::isupper(static_cast<unsigned char>(msg[0])))
-      msg[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(msg[0])));
+    // "The following ..." -> "the following ...", but keep the names of
+    // positionals as declared: "KEY is required", "N is required".
+    bool capitalised = msg.size() >= 2 && std::isupper(static_cast<unsigned char>(msg[0])) &&
+                       (std::islower(static_cast<unsigned char>(msg[1])) || msg.starts_with("A "));
+    if (capitalised) msg[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(msg[0])));
     PrintError(Error{ErrorCode::kUsage, msg, "see '" + spec.name + " --help'"});
     return kExitUsage;
   }

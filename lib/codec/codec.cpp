@@ -56,7 +56,7 @@ Reader::Reader(const msgpack::object& array, ByteView raw, std::string path)
     : state_(std::make_shared<State>()), path_(std::move(path)) {
   state_->raw = raw;
   if (array.type != msgpack::type::ARRAY) {
-    state_->error = Error{ErrorCode::kInvalid, path_ + ": expected a msgpack array"};
+    state_->error = Error{ErrorCode::kInvalid, (path_.empty() ? std::string("record") : "field '" + path_ + "'") + ": expected a msgpack array"};
     return;
   }
   items_ = array.via.array.ptr;

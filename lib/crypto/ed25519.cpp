@@ -113,6 +113,15 @@ Status CheckPublic(ByteView pub) {
   return Ok();
 }
 
+Result<Bytes> SignWithPublic(ByteView secret, ByteView pub, const Hash32& digest) {
+  if (secret.size() != kSecretSize || pub.size() != kPublicSize)
+    return Invalid("ed25519: expected a 32-byte secret and public key");
+  Bytes sig(kSignatureSize);
+  const int rc = CryptoPP::Donna::ed25519_sign(digest.data(), digest.size(), secret.data(), pub.data(), sig.data());
+  if (rc != 0) return Fail(ErrorCode::kCrypto, "ed25519: signing failed");
+  return sig;
+}
+
 Result<Bytes> Sign(ByteView secret, const Hash32& digest) {
   auto pub = DerivePublic(secret);
   if (!pub) return std::unexpected(pub.error());
@@ -145,6 +154,7 @@ extern const SigAlgo kEd25519Algo = {
     .check_public = &CheckPublic,
     .sign = &Sign,
     .verify = &Verify,
+    .sign_with_public = &SignWithPublic,
 };
 }  // namespace internal
 

@@ -80,4 +80,9 @@ SecretBytes& SecretBytes::operator=(SecretBytes&& o) noexcept {
 
 SecretBytes::~SecretBytes() { Wipe(b_); }
 
+Result<Bytes> SignDigest(const SigAlgo& algo, ByteView secret, ByteView pub, const Hash32& digest) {
+  if (algo.sign_with_public && pub.size() == algo.public_size) return algo.sign_with_public(secret, pub, digest);
+  return algo.sign(secret, digest);
+}
+
 }  // namespace gtos::crypto

@@ -42,7 +42,14 @@ struct SigAlgo {
   Result<Bytes> (*sign)(ByteView secret, const Hash32& digest);
   // True iff `sig` is a valid, canonical signature of `digest` by `pub`.
   bool (*verify)(ByteView pub, const Hash32& digest, ByteView sig);
+  // Optional: sign with the public key already known (ed25519 otherwise
+  // re-derives it, half the cost of a signature). REQUIRES: pub is
+  // derive_public(secret).
+  Result<Bytes> (*sign_with_public)(ByteView secret, ByteView pub, const Hash32& digest) = nullptr;
 };
+
+// Signs with sign_with_public when the algorithm has it, else sign.
+Result<Bytes> SignDigest(const SigAlgo& algo, ByteView secret, ByteView pub, const Hash32& digest);
 
 // nullptr when unknown.
 const SigAlgo* FindAlgo(AlgoId id);

@@ -7,19 +7,9 @@
 #include <vector>
 
 #include "chain/chain.h"
+#include "rpc/errors.h"  // the error codes (kTxRejected, ...)
 
 namespace gtos::rpc {
-
-// JSON-RPC error codes (docs/rpc.md).
-inline constexpr int kParseError = -32700;
-inline constexpr int kInvalidRequest = -32600;
-inline constexpr int kMethodNotFound = -32601;
-inline constexpr int kInvalidParams = -32602;
-inline constexpr int kInternalError = -32603;
-inline constexpr int kTxRejected = -38001;      // not admitted to the mempool
-inline constexpr int kMempoolFull = -38002;
-inline constexpr int kNotFound = -38004;        // missing or expired
-inline constexpr int kHistoryPruned = -38005;   // outside the retention window
 
 class Backend {
  public:

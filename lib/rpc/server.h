@@ -29,6 +29,8 @@ class Server {
   // Binds and starts serving in background threads. Fails (naming the
   // address) when the port cannot be bound.
   Status Start();
+  // Stops accepting, finishes requests in flight and returns once idle
+  // keep-alive connections have timed out (at most about 2 s).
   void Stop();
   int port() const;
 

@@ -4,6 +4,7 @@
 
 #include "crypto/hash.h"
 #include "state/schema.h"
+#include "types/records.h"
 
 namespace gtos::state {
 
@@ -152,13 +153,19 @@ Result<GenesisState> BuildGenesisState(const Genesis& g) {
 
 // ---- execution -----------------------------------------------------------------
 
-Result<Account> Executor::CheckIncludable(Overlay& ov, const SignedTx& stx, const Hash32& id,
+Result<Account> Executor::CheckIncludable(Overlay& ov, const SignedTx& stx, const Hash32& id, uint64_t height,
                                           bool verify_signature) const {
   const TxBody& tx = stx.tx;
   if (tx.chain_id != genesis_.chain_id)
     return NotIncludable("wrong chain id '" + tx.chain_id + "' (this chain is '" + genesis_.chain_id + "')");
   GTOS_TRY(stx.Validate());
   GTOS_TRY(CheckTxParams(tx, genesis_.params));
+  uint64_t ttl = 0, expire = 0;
+  if (auto* k = std::get_if<KvPutTx>(&tx.payload.body)) ttl = k->ttl;
+  if (auto* c = std::get_if<CodePutTx>(&tx.payload.body)) ttl = c->ttl;
+  if (__builtin_add_overflow(height, ttl, &expire))
+    return NotIncludable("ttl " + std::to_string(ttl) + " written at block " + std::to_string(height) +
+                         " overflows expire_block");
   auto acc = LoadAccount(ov, tx.from);
   if (!acc) return std::unexpected(acc.error());
   const crypto::SigAlgo* algo = crypto::FindAlgo(stx.algo);
@@ -322,10 +329,20 @@ Result<ExecResult> Executor::Execute(uint64_t h, const Address& proposer, std::v
   // 3. Transactions.
   const ChainParams& params = genesis_.params;
   out.txs.reserve(txs.size());
+  uint64_t block_bytes = 0;
   for (size_t i = 0; i < txs.size(); ++i) {
     SignedTx& stx = txs[i];
     Hash32 id = stx.tx.Id();
-    auto acc = CheckIncludable(ov, stx, id, opts.verify_signatures);
+    uint64_t tx_bytes = EncodeRecord(stx).size();
+    if (out.txs.size() + 1 > params.max_block_txs || block_bytes + tx_bytes > params.max_block_bytes) {
+      std::string why = out.txs.size() + 1 > params.max_block_txs
+                            ? "block would exceed max_block_txs " + std::to_string(params.max_block_txs)
+                            : "block would exceed max_block_bytes " + std::to_string(params.max_block_bytes);
+      if (opts.mode == ExecMode::kValidate) return Invalid("block " + std::to_string(h) + ": " + why);
+      out.left_out.emplace_back(id, Error{ErrorCode::kInvalid, why, ""});
+      continue;
+    }
+    auto acc = CheckIncludable(ov, stx, id, h, opts.verify_signatures);
     if (!acc) {
       if (acc.error().code != ErrorCode::kInvalid && acc.error().code != ErrorCode::kCrypto)
         return std::unexpected(acc.error());
@@ -339,6 +356,7 @@ Result<ExecResult> Executor::Execute(uint64_t h, const Address& proposer, std::v
     acc->nonce += 1;
     StoreAccount(ov, stx.tx.from, *acc);
     out.fees += stx.tx.fee;  // fees come out of balances: the supply bounds the sum
+    block_bytes += tx_bytes;
     Receipt r;
     r.tx_id = id;
     r.height = h;

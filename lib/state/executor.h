@@ -116,7 +116,8 @@ class Executor {
 
   // The includability checks of step 3 against committed state plus
   // `overlay` (used by the mempool as well). Returns the sender's account.
-  Result<Account> CheckIncludable(Overlay& overlay, const SignedTx& tx, const Hash32& id,
+  // `height` is the block the tx would be in.
+  Result<Account> CheckIncludable(Overlay& overlay, const SignedTx& tx, const Hash32& id, uint64_t height,
                                   bool verify_signature) const;
 
  private:

@@ -1,5 +1,8 @@
 #include "types/chain.h"
 
+#include <algorithm>
+#include <cstring>
+
 #include "crypto/hash.h"
 #include "types/records.h"
 

@@ -1,5 +1,6 @@
 #include "types/params.h"
 
+#include "types/chain.h"
 #include "types/tx.h"
 #include "util/bytes.h"
 
@@ -48,6 +49,7 @@ Status ChainParams::Validate() const {
   GTOS_TRY(AtLeast("retain_blocks", retain_blocks, 1));
   GTOS_TRY(AtLeast("snapshot_interval", snapshot_interval, 1));
   GTOS_TRY(AtLeast("epoch_length", epoch_length, 1));
+  GTOS_TRY(AtLeast("unbonding_blocks", unbonding_blocks, 1));
   GTOS_TRY(AtLeast("max_validators", max_validators, 1));
   GTOS_TRY(AtLeast("max_ttl", max_ttl, 1));
   GTOS_TRY(AtLeast("max_block_txs", max_block_txs, 1));
@@ -56,6 +58,11 @@ Status ChainParams::Validate() const {
   GTOS_TRY(AtMost("max_value_bytes", max_value_bytes, kMaxValueBytes));
   GTOS_TRY(AtMost("max_code_bytes", max_code_bytes, kMaxCodeBytes));
   GTOS_TRY(AtMost("max_tx_bytes", max_tx_bytes, codec::kMaxBinBytes));
+  // A block is one record: it must stay decodable.
+  GTOS_TRY(AtMost("max_block_bytes", max_block_bytes, codec::kMaxRecordBytes - (64 << 10)));
+  GTOS_TRY(AtMost("max_block_txs", max_block_txs, kMaxBlockTxs));
+  GTOS_TRY(AtMost("max_validators", max_validators, kMaxCommitSigs));
+  GTOS_TRY(AtMost("slash_double_sign_permille", slash_double_sign_permille, 1000));
   return Ok();
 }
 

@@ -161,7 +161,7 @@ Status VerifySignedTx(const SignedTx& stx, SignerCheck check, const Hash32& id) 
 
 Result<SignedTx> SignTx(const TxBody& tx, const crypto::SigAlgo& algo, ByteView secret,
                         const Bytes& public_key) {
-  auto sig = algo.sign(secret, tx.Id());
+  auto sig = crypto::SignDigest(algo, secret, public_key, tx.Id());
   if (!sig) return std::unexpected(sig.error());
   SignedTx stx;
   stx.tx = tx;

@@ -1,0 +1,215 @@
+#include "query.h"
+
+#include <CLI/CLI.hpp>
+
+#include "chain/chain.h"
+#include "cli/record_io.h"
+#include "rpc/client.h"
+#include "rpc/queries.h"
+
+namespace gtos::inspect {
+
+namespace {
+
+enum class What { kHead, kStats, kBlock, kAccount, kKv, kCode };
+
+// One parsed query: which, and its arguments in binary form.
+struct Query {
+  What what = What::kHead;
+  uint64_t height = 0;
+  Hash32 hash;  // address or code hash
+  Bytes ns, key;
+};
+
+// What a source answers: the JSON object to print, or an error.
+using Answer = Result<Json>;
+
+// The subcommands `db` and `rpc` share; a subclass adds where the data
+// comes from (--datadir or --rpc) and answers the queries.
+class QueryCommand : public cli::Command {
+ public:
+  void Setup(CLI::App& app) override {
+    SetupSource(app);
+    app.add_flag("--hex", hex_, "Take NS and KEY as hex (\"0x\" optional) instead of text");
+    app.require_subcommand(1);
+    auto add = [&](What w, const char* name, const char* help) {
+      CLI::App* sub = app.add_subcommand(name, help);
+      sub->fallthrough();  // the parent's options may follow the query's name
+      subs_.emplace_back(sub, w);
+      return sub;
+    };
+    add(What::kHead, "head", "The newest block's header");
+    if (HasStats())
+      add(What::kStats, "stats", "Head, retention window and table sizes of the data directory");
+    add(What::kBlock, "block", "Block N: header, hash, transactions, commit")
+        ->add_option("N", height_, "Block height")
+        ->required();
+    add(What::kAccount, "account", "Balance, nonce and signer of an account")
+        ->add_option("ADDR", addr_, "Account address (0x + 64 hex)")
+        ->required();
+    CLI::App* kv = add(What::kKv, "kv", "A KV record of ADDR: value, created_block, expire_block");
+    kv->add_option("ADDR", addr_, "Owner address (0x + 64 hex)")->required();
+    kv->add_option("NS", ns_, "Namespace (text, or hex with --hex)")->required();
+    kv->add_option("KEY", key_, "Key (text, or hex with --hex)")->required();
+    add(What::kCode, "code", "A code object: code, created_block, expire_block")
+        ->add_option("HASH", hash_, "Code hash (0x + 64 hex)")
+        ->required();
+  }
+
+  Status Run() override {
+    auto q = Parse();
+    if (!q) return std::unexpected(q.error());
+    Answer a = Ask(*q);
+    if (!a) return std::unexpected(a.error());
+    cli::Output out;
+    GTOS_TRY(out.Open("", cli::OutputKind::kText));
+    GTOS_TRY(out.WriteLine(a->dump(-1, ' ', false, Json::error_handler_t::replace)));
+    return out.Commit();
+  }
+
+ protected:
+  virtual void SetupSource(CLI::App& app) = 0;
+  virtual bool HasStats() const = 0;
+  virtual Answer Ask(const Query& q) = 0;
+
+  // A node's or the chain's error: kNotFound becomes "... not found" (exit 1).
+  static Error FromRpc(const rpc::RpcError& e) { return rpc::ToError(e); }
+
+ private:
+  Result<Bytes> BinaryArg(const std::string& value, std::string_view name) const {
+    if (!hex_) return Bytes(value.begin(), value.end());
+    auto b = FromHex(value, name);
+    if (!b) return cli::UsageError(b.error().message);
+    return b;
+  }
+
+  Result<Query> Parse() const {
+    Query q;
+    for (auto& [sub, w] : subs_)
+      if (sub->parsed()) q.what = w;
+    if (q.what == What::kBlock) {
+      auto h = ParseUint64(height_, "N");
+      if (!h) return cli::UsageError(h.error().message);
+      q.height = *h;
+    }
+    if (q.what == What::kAccount || q.what == What::kKv || q.what == What::kCode) {
+      const std::string& s = q.what == What::kCode ? hash_ : addr_;
+      auto h = Hash32FromHex(s, q.what == What::kCode ? "HASH" : "ADDR");
+      if (!h) return cli::UsageError(h.error().message);
+      q.hash = *h;
+    }
+    if (q.what == What::kKv) {
+      auto ns = BinaryArg(ns_, "NS");
+      if (!ns) return std::unexpected(ns.error());
+      auto key = BinaryArg(key_, "KEY");
+      if (!key) return std::unexpected(key.error());
+      q.ns = std::move(*ns);
+      q.key = std::move(*key);
+    }
+    return q;
+  }
+
+  bool hex_ = false;
+  std::string height_, addr_, ns_, key_, hash_;
+  std::vector<std::pair<CLI::App*, What>> subs_;
+};
+
+class Db : public QueryCommand {
+ public:
+  std::string_view name() const override { return "db"; }
+  std::string_view help() const override { return "Query a stopped node's data directory; JSON lines out"; }
+
+ protected:
+  void SetupSource(CLI::App& app) override {
+    app.add_option("--datadir", datadir_, "The node's data directory")->type_name("D")->required();
+  }
+  bool HasStats() const override { return true; }
+
+  Answer Ask(const Query& q) override {
+    chain::ChainOptions o;
+    o.datadir = datadir_;
+    o.sync = false;
+    o.cache_bytes = 8 << 20;
+    auto c = chain::Chain::Open(o);
+    if (!c) return std::unexpected(c.error());
+    const chain::Chain& ch = **c;
+    rpc::RpcResult r = [&]() -> rpc::RpcResult {
+      switch (q.what) {
+        case What::kHead:
+          return rpc::HeadHeader(ch);
+        case What::kStats:
+          return rpc::DbStats(ch);
+        case What::kBlock:
+          return rpc::BlockByNumber(ch, q.height, /*full_txs=*/true);
+        case What::kAccount:
+          return rpc::AccountInfo(ch, q.hash, std::nullopt);
+        case What::kKv:
+          return rpc::KvInfo(ch, q.hash, q.ns, q.key, /*with_value=*/true);
+        case What::kCode:
+          return rpc::CodeInfo(ch, q.hash, /*with_value=*/true);
+      }
+      return rpc::RpcFail(rpc::kInternalError, "unknown query");
+    }();
+    if (!r) return std::unexpected(FromRpc(r.error()));
+    return std::move(*r);
+  }
+
+ private:
+  std::string datadir_;
+};
+
+class Rpc : public QueryCommand {
+ public:
+  std::string_view name() const override { return "rpc"; }
+  std::string_view help() const override { return "Query a running node over JSON-RPC; JSON lines out"; }
+
+ protected:
+  void SetupSource(CLI::App& app) override {
+    app.add_option("--rpc", url_, "Node RPC URL (http://HOST:PORT)")->type_name("URL")->required();
+  }
+  bool HasStats() const override { return false; }
+
+  Answer Ask(const Query& q) override {
+    rpc::Client node(url_);
+    switch (q.what) {
+      case What::kHead: {
+        auto n = node.Call("tos_blockNumber", nullptr);
+        if (!n) return n;
+        auto b = node.Call("tos_getBlockByNumber", Json::array({*n}));
+        if (!b) return b;
+        if (!b->is_object())
+          return Fail(ErrorCode::kInvalid, "node at " + url_ + " answered a block that is not an object");
+        for (const char* k : {"txs", "evidence", "commit"}) b->erase(k);  // the header and its hash
+        return b;
+      }
+      case What::kStats:
+        break;
+      case What::kBlock:
+        return node.Call("tos_getBlockByNumber", Json::array({q.height, true}));
+      case What::kAccount:
+        return node.Call("tos_getAccount", Json::array({ToHex0x(q.hash)}));
+      case What::kKv:
+        return node.Call("tos_getKV", Json::array({ToHex0x(q.hash), ToHex0x(q.ns), ToHex0x(q.key)}));
+      case What::kCode:
+        return node.Call("tos_getCode", Json::array({ToHex0x(q.hash)}));
+    }
+    return Fail(ErrorCode::kInternal, "unknown query");
+  }
+
+ private:
+  std::string url_;
+};
+
+}  // namespace
+
+cli::Command& DbCommand() {
+  static Db db;
+  return db;
+}
+
+cli::Command& RpcCommand() {
+  static Rpc r;
+  return r;
+}
+
+}  // namespace gtos::inspect

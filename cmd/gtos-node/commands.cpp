@@ -1,0 +1,279 @@
+// The subcommands of gtos-node: init, run, replay, and --dev.
+#include "commands.h"
+
+#include <signal.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <filesystem>
+
+#include <CLI/CLI.hpp>
+
+#include "chain/chain.h"
+#include "cli/passphrase.h"
+#include "cli/record_io.h"
+#include "config.h"
+#include "node/log.h"
+#include "node/node.h"
+#include "types/records.h"
+#include "util/file.h"
+
+namespace gtos::nodecmd {
+
+namespace {
+
+std::atomic<bool> g_stop{false};
+
+void OnSignal(int) { g_stop.store(true); }
+
+void InstallSignalHandlers() {
+  struct sigaction sa{};
+  sa.sa_handler = OnSignal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+}
+
+// Flags shared by run and --dev; unset ones leave config/env values alone.
+struct RunFlags {
+  std::string config;
+  Settings flags;
+  std::vector<std::string> peers;
+
+  void Setup(CLI::App& app, bool dev) {
+    if (!dev) {
+      app.add_option("--config", config, "Read settings from this gtos.toml")->type_name("FILE");
+      app.add_option("--p2p-addr", flags.p2p_addr, "P2P listen address")->type_name("HOST:PORT");
+      app.add_option("--peer", peers, "Peer to connect to (repeatable)")->type_name("HOST:PORT");
+      app.add_option("--validator-key", flags.validator_key, "Validator key (default: D/validator.key)")
+          ->type_name("FILE");
+      app.add_option("--passphrase-file", flags.passphrase_file, "Passphrase of an encrypted validator key")
+          ->type_name("FILE");
+    }
+    app.add_option("--datadir", flags.datadir, dev ? "Data directory (default: a new temporary one)"
+                                                   : "Data directory")
+        ->type_name("D");
+    app.add_option("--rpc-addr", flags.rpc_addr, "JSON-RPC listen address (default 127.0.0.1:8545)")
+        ->type_name("HOST:PORT");
+    app.add_option("--log-format", flags.log_format, "Log lines as text or json (default text)")
+        ->check(CLI::IsMember({"text", "json"}));
+    app.add_option("--log-level", flags.log_level, "debug, info, warn or error (default info)")
+        ->check(CLI::IsMember({"debug", "info", "warn", "error"}));
+  }
+
+  Result<Resolved> Load() {
+    if (!peers.empty()) flags.peers = peers;
+    Settings s;
+    if (!config.empty()) {
+      auto t = LoadToml(config);
+      if (!t) return std::unexpected(t.error());
+      s.Merge(*t);
+    }
+    auto env = LoadEnv();
+    if (!env) return std::unexpected(env.error());
+    s.Merge(*env);
+    s.Merge(flags);
+    return Resolve(s);
+  }
+};
+
+Status RunNode(const Resolved& r) {
+  GTOS_TRY(node::LogInit(r.log_format, r.log_level));
+  if (!r.peers.empty() || !r.p2p_addr.empty())
+    node::Log(node::LogLevel::kWarn, "p2p is not in this build; --p2p-addr and --peer are ignored");
+  auto n = node::Node::Open(r.node);
+  if (!n) return std::unexpected(n.error());
+  InstallSignalHandlers();
+  return (*n)->Run(g_stop);
+}
+
+class InitCmd : public cli::Command {
+ public:
+  std::string_view name() const override { return "init"; }
+  std::string_view help() const override { return "Create a data directory from a genesis"; }
+  void Setup(CLI::App& app) override {
+    app.add_option("--datadir", datadir_, "Data directory to create")->type_name("D")->required();
+    app.add_option("--genesis", genesis_, "Genesis record file")->type_name("FILE")->required();
+    app.add_option("--key", key_, "Validator key to install as D/validator.key")->type_name("FILE");
+    app.add_option("--passphrase-file", passphrase_file_, "Check that this passphrase unlocks the key")
+        ->type_name("FILE");
+  }
+  Status Run() override {
+    auto rec = cli::ReadOneRecord(genesis_);
+    if (!rec) return std::unexpected(rec.error());
+    auto* g = std::get_if<Genesis>(&*rec);
+    if (!g) return Invalid("'" + genesis_ + "' holds a " + std::string(TypeNameOf(*rec)) + " record, not a genesis");
+    GTOS_TRY(g->ValidateFull());
+    Bytes key_bytes;
+    if (!key_.empty()) {
+      auto k = ReadFile(key_);
+      if (!k) return std::unexpected(k.error());
+      auto key = DecodeRecord<PrivateKey>(*k);
+      if (!key) return std::unexpected(Wrap(key.error(), "'" + key_ + "'"));
+      if (!passphrase_file_.empty()) {
+        auto unlocked = cli::LoadAndUnlockKey(key_, passphrase_file_);
+        if (!unlocked) return std::unexpected(unlocked.error());
+      }
+      key_bytes = std::move(*k);
+    }
+    GTOS_TRY(chain::Chain::Init(datadir_, *g));
+    if (!key_bytes.empty()) GTOS_TRY(WriteFileAtomic(datadir_ + "/validator.key", key_bytes, 0600));
+    std::fprintf(stderr, "gtos-node: initialised '%s' for chain '%s' (genesis %s)\n", datadir_.c_str(),
+                 g->chain_id.c_str(), ToHex0x(g->Hash()).c_str());
+    return Ok();
+  }
+
+ private:
+  std::string datadir_, genesis_, key_, passphrase_file_;
+};
+
+class RunCmd : public cli::Command {
+ public:
+  std::string_view name() const override { return "run"; }
+  std::string_view help() const override { return "Run a node on an initialised data directory"; }
+  void Setup(CLI::App& app) override { flags_.Setup(app, false); }
+  Status Run() override {
+    auto r = flags_.Load();
+    if (!r) return std::unexpected(r.error());
+    return RunNode(*r);
+  }
+
+ private:
+  RunFlags flags_;
+};
+
+class ReplayCmd : public cli::Command {
+ public:
+  std::string_view name() const override { return "replay"; }
+  std::string_view help() const override { return "Re-execute stored blocks and compare state roots"; }
+  void Setup(CLI::App& app) override {
+    app.add_option("--datadir", datadir_, "Data directory (the node must be stopped)")->type_name("D")->required();
+  }
+  Status Run() override {
+    chain::ChainOptions co;
+    co.datadir = datadir_;
+    auto c = chain::Chain::Open(co);
+    if (!c) return std::unexpected(c.error());
+    bool tty = ::isatty(2);
+    uint64_t top = (*c)->height();
+    auto start = std::chrono::steady_clock::now();
+    uint64_t txs = 0;
+    GTOS_TRY((*c)->Replay([&](uint64_t h) {
+      if (tty && (h % 100 == 0 || h == top)) std::fprintf(stderr, "\rreplayed %llu/%llu blocks", (unsigned long long)h, (unsigned long long)top);
+    }));
+    (void)txs;
+    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (tty) std::fprintf(stderr, "\n");
+    std::printf("replayed %llu blocks in %.2f s: every state root matches\n", (unsigned long long)top, secs);
+    return Ok();
+  }
+
+ private:
+  std::string datadir_;
+};
+
+// gtos-node --dev: a one-command single-validator chain.
+class Dev : public cli::Command {
+ public:
+  std::string_view name() const override { return ""; }
+  std::string_view help() const override { return "Start a development chain"; }
+  void Setup(CLI::App& app) override {
+    app.add_flag("--dev", dev_, "Create (or reuse) a single-validator dev chain and run it");
+    app.add_option("--param", params_, "Genesis parameter for a new dev chain (repeatable)")
+        ->type_name("NAME=VALUE");
+    flags_.Setup(app, true);
+  }
+  Status Run() override {
+    if (!dev_) return cli::UsageError("no command given", "see 'gtos-node --help'");
+    std::string dir;
+    if (flags_.flags.datadir) {
+      dir = *flags_.flags.datadir;
+    } else {
+      char tmpl[] = "/tmp/gtos-dev.XXXXXX";
+      if (!::mkdtemp(tmpl)) return Fail(ErrorCode::kIO, "unable to create a temporary data directory");
+      dir = tmpl;
+      flags_.flags.datadir = dir;
+    }
+    std::string key_path = dir + "/dev.key";
+    if (!std::filesystem::exists(dir + "/db")) {
+      GTOS_TRY(CreateDevChain(dir, key_path));
+    } else if (!params_.empty()) {
+      std::fprintf(stderr, "gtos-node: reusing the dev chain in '%s'; --param applies only to a new one\n",
+                   dir.c_str());
+    }
+    auto r = flags_.Load();
+    if (!r) return std::unexpected(r.error());
+    r->node.validator_key_file = key_path;
+    auto key = cli::LoadPublicKey(key_path);
+    if (!key) return std::unexpected(key.error());
+    std::fprintf(stderr,
+                 "gtos-node: dev chain in %s\ngtos-node: rpc http://%s:%d\ngtos-node: funded key %s (address %s)\n",
+                 dir.c_str(), r->node.rpc.host.c_str(), r->node.rpc.port, key_path.c_str(),
+                 ToHex0x(key->address()).c_str());
+    return RunNode(*r);
+  }
+
+ private:
+  Status CreateDevChain(const std::string& dir, const std::string& key_path) {
+    Genesis g;
+    g.chain_id = "gtos-dev";
+    g.genesis_time_ms = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                  std::chrono::system_clock::now().time_since_epoch())
+                                                  .count());
+    for (const std::string& p : params_) {
+      size_t eq = p.find('=');
+      if (eq == std::string::npos) return cli::UsageError("--param: '" + p + "' is not NAME=VALUE");
+      auto st = g.params.Set(p.substr(0, eq), p.substr(eq + 1));
+      if (!st) return cli::UsageError("--param: " + st.error().message);
+    }
+    if (auto st = g.params.Validate(); !st) return cli::UsageError("--param: " + st.error().message);
+    const crypto::SigAlgo* algo = crypto::FindAlgo(crypto::AlgoId::kEd25519);
+    crypto::SecretBytes secret(algo->generate());
+    auto key = MakePrivateKey(algo->id, secret.view(), std::nullopt);
+    if (!key) return std::unexpected(key.error());
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    GenesisValidator v;
+    v.chain_id = g.chain_id;
+    v.algo = key->algo;
+    v.public_key = key->public_key;
+    v.stake = g.params.min_validator_stake;
+    auto sig = algo->sign(secret.view(), v.SigningDigest());
+    if (!sig) return std::unexpected(sig.error());
+    v.signature = std::move(*sig);
+    g.accounts.push_back(GenesisAccount{key->address(), 1'000'000'000'000'000'000ull});
+    g.validators.push_back(v);
+    GTOS_TRY(chain::Chain::Init(dir, g));
+    return WriteFileAtomic(key_path, EncodeRecord(*key), 0600);
+  }
+
+  bool dev_ = false;
+  std::vector<std::string> params_;
+  RunFlags flags_;
+};
+
+}  // namespace
+
+const cli::ToolSpec& Spec() {
+  static InitCmd init;
+  static RunCmd run;
+  static ReplayCmd replay;
+  static Dev dev;
+  static const cli::ToolSpec spec{
+      "gtos-node",
+      "The GTOS node: storage, execution, mempool, JSON-RPC; init, run, replay, or a one-command --dev chain.",
+      "Examples:\n"
+      "  gtos-node --dev --datadir /tmp/dev      # dev chain, key in /tmp/dev/dev.key\n"
+      "  gtos-node init --datadir D --genesis genesis.bin --key validator.key\n"
+      "  gtos-node run --datadir D --config /etc/gtos/gtos.toml\n"
+      "  gtos-node replay --datadir D\n"
+      "Settings: gtos.toml < GTOS_* environment < flags. SIGINT/SIGTERM shut down cleanly.\n"
+      "Exit status: 0 success, 1 failure, 2 usage error.",
+      {&init, &run, &replay},
+      &dev};
+  return spec;
+}
+
+}  // namespace gtos::nodecmd

@@ -1,0 +1,168 @@
+#include "config.h"
+
+#include <cstdlib>
+
+#include <toml++/toml.h>
+
+#include "cli/tool.h"
+#include "util/bytes.h"
+
+namespace gtos::nodecmd {
+
+void Settings::Merge(const Settings& o) {
+  auto take = [](auto& mine, const auto& theirs) {
+    if (theirs) mine = theirs;
+  };
+  take(datadir, o.datadir);
+  take(rpc_addr, o.rpc_addr);
+  take(p2p_addr, o.p2p_addr);
+  take(peers, o.peers);
+  take(log_format, o.log_format);
+  take(log_level, o.log_level);
+  take(mempool_max_txs, o.mempool_max_txs);
+  take(mempool_max_bytes, o.mempool_max_bytes);
+  take(validator_key, o.validator_key);
+  take(passphrase_file, o.passphrase_file);
+  take(fsync, o.fsync);
+}
+
+Result<Settings> LoadToml(const std::string& path) {
+  toml::table t;
+  try {
+    t = toml::parse_file(path);
+  } catch (const toml::parse_error& e) {
+    const auto& src = e.source();
+    return Invalid("'" + path + "' line " + std::to_string(src.begin.line) + ": " + std::string(e.description()));
+  }
+  Settings s;
+  std::string err;
+  auto str = [&](const char* key, std::optional<std::string>& out) {
+    if (auto* n = t.get(key)) {
+      if (auto v = n->value<std::string>()) out = *v;
+      else if (err.empty()) err = std::string("key '") + key + "' must be a string";
+    }
+  };
+  auto num = [&](const char* key, std::optional<uint64_t>& out) {
+    if (auto* n = t.get(key)) {
+      auto v = n->value<int64_t>();
+      if (v && *v >= 0) out = static_cast<uint64_t>(*v);
+      else if (err.empty()) err = std::string("key '") + key + "' must be a non-negative integer";
+    }
+  };
+  str("datadir", s.datadir);
+  str("rpc_addr", s.rpc_addr);
+  str("p2p_addr", s.p2p_addr);
+  str("log_format", s.log_format);
+  str("log_level", s.log_level);
+  num("mempool_max_txs", s.mempool_max_txs);
+  num("mempool_max_bytes", s.mempool_max_bytes);
+  str("validator_key", s.validator_key);
+  str("passphrase_file", s.passphrase_file);
+  if (auto* n = t.get("fsync")) {
+    if (auto v = n->value<bool>()) s.fsync = *v;
+    else if (err.empty()) err = "key 'fsync' must be true or false";
+  }
+  if (auto* n = t.get("peers")) {
+    auto* arr = n->as_array();
+    std::vector<std::string> peers;
+    if (arr)
+      for (auto& e : *arr) {
+        if (auto v = e.value<std::string>()) peers.push_back(*v);
+        else arr = nullptr;
+        if (!arr) break;
+      }
+    if (!arr && err.empty()) err = "key 'peers' must be an array of \"host:port\" strings";
+    s.peers = peers;
+  }
+  static const char* kKnown[] = {"datadir",         "rpc_addr",      "p2p_addr",        "peers",
+                                 "log_format",      "log_level",     "mempool_max_txs", "mempool_max_bytes",
+                                 "validator_key",   "passphrase_file", "fsync"};
+  for (auto& [k, v] : t) {
+    (void)v;
+    bool known = false;
+    for (const char* name : kKnown) known = known || k.str() == name;
+    if (!known && err.empty()) err = "unknown key '" + std::string(k.str()) + "'";
+  }
+  if (!err.empty()) return Invalid("'" + path + "': " + err);
+  return s;
+}
+
+Result<Settings> LoadEnv() {
+  Settings s;
+  auto str = [](const char* name, std::optional<std::string>& out) {
+    if (const char* v = std::getenv(name); v && *v) out = v;
+  };
+  str("GTOS_DATADIR", s.datadir);
+  str("GTOS_RPC_ADDR", s.rpc_addr);
+  str("GTOS_P2P_ADDR", s.p2p_addr);
+  str("GTOS_LOG_FORMAT", s.log_format);
+  str("GTOS_LOG_LEVEL", s.log_level);
+  str("GTOS_VALIDATOR_KEY", s.validator_key);
+  str("GTOS_PASSPHRASE_FILE", s.passphrase_file);
+  for (auto [name, field] : {std::pair{"GTOS_MEMPOOL_MAX_TXS", &s.mempool_max_txs},
+                             std::pair{"GTOS_MEMPOOL_MAX_BYTES", &s.mempool_max_bytes}}) {
+    if (const char* v = std::getenv(name); v && *v) {
+      auto n = ParseUint64(v, name);
+      if (!n) return std::unexpected(n.error());
+      *field = *n;
+    }
+  }
+  if (const char* v = std::getenv("GTOS_FSYNC"); v && *v) {
+    std::string_view sv(v);
+    if (sv == "1" || sv == "true") s.fsync = true;
+    else if (sv == "0" || sv == "false") s.fsync = false;
+    else return Invalid("GTOS_FSYNC: '" + std::string(sv) + "' is not true or false");
+  }
+  if (const char* v = std::getenv("GTOS_PEERS"); v && *v) {
+    std::vector<std::string> peers;
+    std::string_view rest(v);
+    while (!rest.empty()) {
+      size_t c = rest.find(',');
+      std::string_view p = rest.substr(0, c);
+      if (!p.empty()) peers.emplace_back(p);
+      rest = c == std::string_view::npos ? std::string_view() : rest.substr(c + 1);
+    }
+    s.peers = peers;
+  }
+  return s;
+}
+
+Status ParseHostPort(const std::string& addr, std::string_view what, std::string* host, int* port) {
+  size_t colon = addr.rfind(':');
+  if (colon == std::string::npos || colon == 0)
+    return cli::UsageError(std::string(what) + ": '" + addr + "' is not HOST:PORT");
+  auto p = ParseUint64(std::string_view(addr).substr(colon + 1), what);
+  if (!p || *p > 65535) return cli::UsageError(std::string(what) + ": '" + addr + "' has no valid port");
+  *host = addr.substr(0, colon);
+  if (host->size() > 2 && host->front() == '[' && host->back() == ']') *host = host->substr(1, host->size() - 2);
+  *port = static_cast<int>(*p);
+  return Ok();
+}
+
+Result<Resolved> Resolve(const Settings& s) {
+  Resolved r;
+  if (!s.datadir) return cli::UsageError("no data directory", "pass --datadir D or set GTOS_DATADIR");
+  r.node.datadir = *s.datadir;
+  GTOS_TRY(ParseHostPort(s.rpc_addr.value_or("127.0.0.1:8545"), "rpc address", &r.node.rpc.host,
+                         &r.node.rpc.port));
+  if (s.log_format) {
+    auto f = node::ParseLogFormat(*s.log_format);
+    if (!f) return cli::UsageError(f.error().message);
+    r.log_format = *f;
+  }
+  if (s.log_level) {
+    auto l = node::ParseLogLevel(*s.log_level);
+    if (!l) return cli::UsageError(l.error().message);
+    r.log_level = *l;
+  }
+  if (s.mempool_max_txs) r.node.mempool.max_txs = *s.mempool_max_txs;
+  if (s.mempool_max_bytes) r.node.mempool.max_bytes = *s.mempool_max_bytes;
+  if (s.validator_key) r.node.validator_key_file = *s.validator_key;
+  if (s.passphrase_file) r.node.passphrase_file = *s.passphrase_file;
+  if (s.fsync) r.node.sync = *s.fsync;
+  r.p2p_addr = s.p2p_addr.value_or("");
+  r.peers = s.peers.value_or(std::vector<std::string>{});
+  return r;
+}
+
+}  // namespace gtos::nodecmd

@@ -1,0 +1,54 @@
+// gtos-node settings: gtos.toml, overridden by GTOS_* environment
+// variables, overridden by flags (man gtos-node(1), etc/gtos.toml). This is
+// the one place that turns them into node::NodeOptions.
+#ifndef GTOS_CMD_NODE_CONFIG_H_
+#define GTOS_CMD_NODE_CONFIG_H_
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "node/log.h"
+#include "node/node.h"
+
+namespace gtos::nodecmd {
+
+struct Settings {
+  std::optional<std::string> datadir;
+  std::optional<std::string> rpc_addr;
+  std::optional<std::string> p2p_addr;
+  std::optional<std::vector<std::string>> peers;
+  std::optional<std::string> log_format;
+  std::optional<std::string> log_level;
+  std::optional<uint64_t> mempool_max_txs;
+  std::optional<uint64_t> mempool_max_bytes;
+  std::optional<std::string> validator_key;
+  std::optional<std::string> passphrase_file;
+  std::optional<bool> fsync;
+
+  // Fields set in `over` replace this one's.
+  void Merge(const Settings& over);
+};
+
+// Reads gtos.toml; unknown keys and wrong types are errors naming the key.
+Result<Settings> LoadToml(const std::string& path);
+// Reads GTOS_DATADIR, GTOS_RPC_ADDR, GTOS_P2P_ADDR, GTOS_PEERS (comma
+// separated), GTOS_LOG_FORMAT, GTOS_LOG_LEVEL, GTOS_MEMPOOL_MAX_TXS,
+// GTOS_MEMPOOL_MAX_BYTES, GTOS_VALIDATOR_KEY, GTOS_PASSPHRASE_FILE, GTOS_FSYNC.
+Result<Settings> LoadEnv();
+
+struct Resolved {
+  node::NodeOptions node;
+  node::LogFormat log_format = node::LogFormat::kText;
+  node::LogLevel log_level = node::LogLevel::kInfo;
+  std::string p2p_addr;
+  std::vector<std::string> peers;
+};
+Result<Resolved> Resolve(const Settings& s);
+
+// "host:port" → host, port; a usage error naming `what` otherwise.
+Status ParseHostPort(const std::string& addr, std::string_view what, std::string* host, int* port);
+
+}  // namespace gtos::nodecmd
+
+#endif  // GTOS_CMD_NODE_CONFIG_H_

@@ -1,0 +1,147 @@
+#include "node/mempool.h"
+
+#include <queue>
+
+#include "types/records.h"
+
+namespace gtos::node {
+
+Result<Hash32> Mempool::Add(SignedTx tx) {
+  const ChainParams& params = chain_.params();
+  if (tx.tx.chain_id != chain_.genesis().chain_id)
+    return Invalid("wrong chain id '" + tx.tx.chain_id + "' (this chain is '" + chain_.genesis().chain_id + "')");
+  GTOS_TRY(CheckTxParams(tx.tx, params));
+  Hash32 id = tx.tx.Id();
+  auto acc = chain_.GetAccount(tx.tx.from);
+  if (!acc) return std::unexpected(acc.error());
+  Account account = acc->value_or(Account{});
+  SignerCheck check = SignerCheck::kFallback;
+  if (account.signer) {
+    if (account.signer->algo != tx.algo || account.signer->public_key != tx.public_key)
+      return Invalid("tx is not signed by the account's signer (bound to " +
+                     std::string(AlgoName(account.signer->algo)) + " key " + ToHex0x(account.signer->public_key) +
+                     ")");
+    check = SignerCheck::kAnyKey;
+  }
+  GTOS_TRY(VerifySignedTx(tx, check, id));  // outside the lock: parallel across RPC threads
+  if (tx.tx.nonce < account.nonce)
+    return Invalid("nonce " + std::to_string(tx.tx.nonce) + " already used (next is " +
+                   std::to_string(account.nonce) + ")");
+  if (account.balance < tx.tx.fee)
+    return Invalid("balance " + std::to_string(account.balance) + " cannot pay the fee " + std::to_string(tx.tx.fee));
+
+  size_t size = EncodeRecord(tx).size();
+  uint64_t height = chain_.height();
+  std::lock_guard<std::mutex> l(mu_);
+  if (ids_.count(id)) return Invalid("tx " + ToHex0x(id) + " is already in the mempool");
+  auto& queue = by_sender_[tx.tx.from];
+  // No gaps: a tx must carry the sender's next nonce counting the txs
+  // already waiting (or replace a waiting one).
+  uint64_t next = account.nonce;
+  for (auto it = queue.find(next); it != queue.end() && it->first == next; ++it) ++next;
+  if (tx.tx.nonce > next) {
+    if (queue.empty()) by_sender_.erase(tx.tx.from);
+    return Invalid("nonce " + std::to_string(tx.tx.nonce) + " leaves a gap: the next nonce is " +
+                   std::to_string(next));
+  }
+  auto same = queue.find(tx.tx.nonce);
+  if (same != queue.end()) {
+    if (tx.tx.fee <= same->second.tx.tx.fee)
+      return Invalid("nonce " + std::to_string(tx.tx.nonce) +
+                     " already has a waiting tx; a replacement must pay a higher fee");
+    RemoveLocked(tx.tx.from, tx.tx.nonce);
+  }
+  while (ids_.size() >= options_.max_txs || bytes_ + size > options_.max_bytes) {
+    if (by_fee_.empty() || std::get<0>(*by_fee_.begin()) >= tx.tx.fee) {
+      if (by_sender_[tx.tx.from].empty()) by_sender_.erase(tx.tx.from);
+      return Fail(ErrorCode::kUsage, "mempool is full; the fee must exceed " +
+                                         std::to_string(by_fee_.empty() ? 0 : std::get<0>(*by_fee_.begin())));
+    }
+    auto [fee, from, nonce] = *by_fee_.begin();
+    RemoveLocked(from, nonce);
+  }
+  Address from = tx.tx.from;
+  uint64_t nonce = tx.tx.nonce, fee = tx.tx.fee;
+  by_sender_[from][nonce] = Entry{std::move(tx), id, size, height};
+  by_fee_.emplace(fee, from, nonce);
+  ids_.insert(id);
+  bytes_ += size;
+  return id;
+}
+
+void Mempool::RemoveLocked(const Address& from, uint64_t nonce) {
+  auto s = by_sender_.find(from);
+  if (s == by_sender_.end()) return;
+  auto e = s->second.find(nonce);
+  if (e == s->second.end()) return;
+  by_fee_.erase(FeeKey{e->second.tx.tx.fee, from, nonce});
+  ids_.erase(e->second.id);
+  bytes_ -= e->second.bytes;
+  s->second.erase(e);
+  if (s->second.empty()) by_sender_.erase(s);
+}
+
+std::vector<SignedTx> Mempool::Select(size_t max_txs, size_t max_bytes) const {
+  std::vector<SignedTx> out;
+  std::lock_guard<std::mutex> l(mu_);
+  // Each sender's head must be its committed nonce; then the best fee wins.
+  struct Head {
+    uint64_t fee;
+    Address from;
+    std::map<uint64_t, Entry>::const_iterator it, end;
+    bool operator<(const Head& o) const { return fee != o.fee ? fee < o.fee : o.from < from; }
+  };
+  std::priority_queue<Head> heads;
+  for (const auto& [from, queue] : by_sender_) {
+    auto acc = chain_.GetAccount(from);
+    uint64_t next = (acc && *acc) ? (*acc)->nonce : 0;
+    auto it = queue.find(next);
+    if (it != queue.end()) heads.push(Head{it->second.tx.tx.fee, from, it, queue.end()});
+  }
+  size_t bytes = 0;
+  while (!heads.empty() && out.size() < max_txs) {
+    Head h = heads.top();
+    heads.pop();
+    if (bytes + h.it->second.bytes > max_bytes) continue;
+    bytes += h.it->second.bytes;
+    out.push_back(h.it->second.tx);
+    uint64_t nonce = h.it->first;
+    auto next = std::next(h.it);
+    if (next != h.end && next->first == nonce + 1) heads.push(Head{next->second.tx.tx.fee, h.from, next, h.end});
+  }
+  return out;
+}
+
+void Mempool::Committed(const BlockHeader& head) {
+  std::lock_guard<std::mutex> l(mu_);
+  std::vector<std::pair<Address, uint64_t>> drop;
+  for (const auto& [from, queue] : by_sender_) {
+    auto acc = chain_.GetAccount(from);
+    uint64_t next = (acc && *acc) ? (*acc)->nonce : 0;
+    for (const auto& [nonce, e] : queue)
+      if (nonce < next || head.height >= e.added_height + options_.max_age_blocks) drop.emplace_back(from, nonce);
+  }
+  for (const auto& [from, nonce] : drop) RemoveLocked(from, nonce);
+}
+
+uint64_t Mempool::NextNonce(const Address& a) const {
+  auto acc = chain_.GetAccount(a);
+  uint64_t next = (acc && *acc) ? (*acc)->nonce : 0;
+  std::lock_guard<std::mutex> l(mu_);
+  auto s = by_sender_.find(a);
+  if (s == by_sender_.end()) return next;
+  for (auto it = s->second.find(next); it != s->second.end() && it->first == next; ++it) ++next;
+  return next;
+}
+
+size_t Mempool::size() const {
+  std::lock_guard<std::mutex> l(mu_);
+  return ids_.size();
+}
+
+size_t Mempool::bytes() const {
+  std::lock_guard<std::mutex> l(mu_);
+  return bytes_;
+}
+
+}  // namespace gtos::node

@@ -1,0 +1,407 @@
+#include "rpc/methods.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <vector>
+
+#include "rpc/queries.h"
+#include "types/records.h"
+
+namespace gtos::rpc {
+
+namespace {
+
+// Up to three params per method; nullptr for an omitted optional one.
+using Args = std::array<const Json*, 3>;
+
+struct ParamSpec {
+  std::string_view name;
+  bool required = true;
+};
+
+struct Context {
+  Backend& backend;
+  std::string_view node_version;
+};
+
+struct MethodDef {
+  std::string_view name;
+  std::vector<ParamSpec> params;
+  RpcResult (*fn)(const Context&, const Args&);
+};
+
+// Serialises without ever throwing on invalid UTF-8 (it is replaced).
+std::string Dump(const Json& j) { return j.dump(-1, ' ', false, Json::error_handler_t::replace); }
+
+std::unexpected<RpcError> BadParam(std::string_view name, std::string_view what) {
+  return RpcFail(kInvalidParams, "param '" + std::string(name) + "': " + std::string(what));
+}
+
+std::expected<Bytes, RpcError> BytesParam(const Json* x, std::string_view name, size_t max) {
+  if (!x->is_string() || !x->get_ref<const std::string&>().starts_with("0x"))
+    return BadParam(name, "expected a \"0x...\" hex string");
+  const std::string& s = x->get_ref<const std::string&>();
+  if ((s.size() - 2) / 2 > max)
+    return BadParam(
+        name, std::to_string((s.size() - 2) / 2) + " bytes exceeds the maximum of " + std::to_string(max));
+  auto b = FromHex(s, "param '" + std::string(name) + "'");
+  if (!b) return RpcFail(kInvalidParams, b.error().message);
+  return std::move(*b);
+}
+
+std::expected<Hash32, RpcError> HashParam(const Json* x, std::string_view name) {
+  if (!x->is_string() || !x->get_ref<const std::string&>().starts_with("0x"))
+    return BadParam(name, "expected \"0x\" + 64 hex digits");
+  auto h = Hash32FromHex(x->get_ref<const std::string&>(), "param '" + std::string(name) + "'");
+  if (!h) return RpcFail(kInvalidParams, h.error().message);
+  return *h;
+}
+
+std::expected<uint64_t, RpcError> HeightParam(const Json* x, std::string_view name) {
+  if (!x->is_number_unsigned()) return BadParam(name, "expected a block height (a non-negative integer)");
+  return x->get<uint64_t>();
+}
+
+std::expected<bool, RpcError> BoolParam(const Json* x, std::string_view name, bool absent) {
+  if (!x) return absent;
+  if (!x->is_boolean()) return BadParam(name, "expected true or false");
+  return x->get<bool>();
+}
+
+// Propagates a failed param parse out of a method.
+#define GTOS_PARAM(var, expr) \
+  auto var = (expr);          \
+  if (!var) return std::unexpected(std::move(var.error()))
+
+RpcResult SendRaw(const Context& ctx, const Args& a) {
+  GTOS_PARAM(raw, BytesParam(a[0], "tx", codec::kMaxRecordBytes));
+  auto stx = DecodeRecord<SignedTx>(*raw);
+  if (!stx) return BadParam("tx", stx.error().message);
+  Hash32 id = stx->tx.Id();
+  auto r = ctx.backend.SubmitTx(std::move(*stx));
+  if (!r)
+    return RpcFail(r.error().code == ErrorCode::kUsage ? kMempoolFull : kTxRejected, r.error().message,
+                   Json{{"id", ToHex0x(id)}});
+  return ToHex0x(*r);
+}
+
+RpcResult GetAccount(const Context& ctx, const Args& a) {
+  GTOS_PARAM(addr, HashParam(a[0], "address"));
+  return AccountInfo(ctx.backend.chain(), *addr, ctx.backend.NextNonce(*addr));
+}
+
+RpcResult GetKv(const Context& ctx, const Args& a, bool with_value) {
+  GTOS_PARAM(addr, HashParam(a[0], "address"));
+  GTOS_PARAM(ns, BytesParam(a[1], "namespace", kMaxNamespaceBytes));
+  GTOS_PARAM(key, BytesParam(a[2], "key", kMaxKeyBytes));
+  return KvInfo(ctx.backend.chain(), *addr, *ns, *key, with_value);
+}
+
+RpcResult GetCode(const Context& ctx, const Args& a, bool with_value) {
+  GTOS_PARAM(hash, HashParam(a[0], "hash"));
+  return CodeInfo(ctx.backend.chain(), *hash, with_value);
+}
+
+const std::vector<MethodDef>& Methods() {
+  static const std::vector<MethodDef> methods = {
+      {"tos_chainProfile",
+       {},
+       [](const Context& c, const Args&) { return ChainProfile(c.backend.chain(), c.node_version); }},
+      {"tos_blockNumber",
+       {},
+       [](const Context& c, const Args&) -> RpcResult { return c.backend.chain().height(); }},
+      {"tos_getBlockByNumber",
+       {{"height"}, {"full_txs", false}},
+       [](const Context& c, const Args& a) -> RpcResult {
+         GTOS_PARAM(h, HeightParam(a[0], "height"));
+         GTOS_PARAM(full, BoolParam(a[1], "full_txs", false));
+         return BlockByNumber(c.backend.chain(), *h, *full);
+       }},
+      {"tos_getTransaction",
+       {{"id"}},
+       [](const Context& c, const Args& a) -> RpcResult {
+         GTOS_PARAM(id, HashParam(a[0], "id"));
+         return TransactionById(c.backend.chain(), *id);
+       }},
+      {"tos_getReceipt",
+       {{"id"}},
+       [](const Context& c, const Args& a) -> RpcResult {
+         GTOS_PARAM(id, HashParam(a[0], "id"));
+         return ReceiptById(c.backend.chain(), *id);
+       }},
+      {"tos_sendRawTransaction", {{"tx"}}, SendRaw},
+      {"tos_getAccount", {{"address"}}, GetAccount},
+      {"tos_getSigner",
+       {{"address"}},
+       [](const Context& c, const Args& a) -> RpcResult {
+         GTOS_PARAM(addr, HashParam(a[0], "address"));
+         return SignerInfo(c.backend.chain(), *addr);
+       }},
+      {"tos_getKV",
+       {{"address"}, {"namespace"}, {"key"}},
+       [](const Context& c, const Args& a) { return GetKv(c, a, true); }},
+      {"tos_getKVMeta",
+       {{"address"}, {"namespace"}, {"key"}},
+       [](const Context& c, const Args& a) { return GetKv(c, a, false); }},
+      {"tos_getCode", {{"hash"}}, [](const Context& c, const Args& a) { return GetCode(c, a, true); }},
+      {"tos_getCodeMeta", {{"hash"}}, [](const Context& c, const Args& a) { return GetCode(c, a, false); }},
+      {"tos_getRetentionPolicy",
+       {},
+       [](const Context& c, const Args&) { return RetentionPolicy(c.backend.chain()); }},
+      {"tos_getPruneWatermark",
+       {},
+       [](const Context& c, const Args&) { return PruneWatermark(c.backend.chain()); }},
+      {"dpos_getValidators", {}, [](const Context& c, const Args&) { return Validators(c.backend.chain()); }},
+      {"dpos_getEpochInfo", {}, [](const Context& c, const Args&) { return EpochInfo(c.backend.chain()); }},
+  };
+  return methods;
+}
+
+std::string ParamList(const MethodDef& m) {
+  std::string s;
+  for (const ParamSpec& p : m.params) s += (s.empty() ? "" : ", ") + std::string(p.name);
+  return s.empty() ? "no params" : s;
+}
+
+// Maps "params" (array by position, object by name) onto the method's
+// params. Omitted optional params and explicit nulls for them stay nullptr.
+std::expected<Args, RpcError> BindParams(const MethodDef& m, const Json* params) {
+  Args args{};
+  std::string method(m.name);
+  if (params && params->is_array()) {
+    if (params->size() > m.params.size())
+      return RpcFail(kInvalidParams, "too many params: " + method + " takes " + ParamList(m) + ", got " +
+                                         std::to_string(params->size()));
+    for (size_t i = 0; i < params->size(); ++i) args[i] = &(*params)[i];
+  } else if (params && params->is_object()) {
+    for (auto it = params->begin(); it != params->end(); ++it) {
+      size_t i = 0;
+      while (i < m.params.size() && m.params[i].name != it.key()) ++i;
+      if (i == m.params.size())
+        return RpcFail(kInvalidParams,
+                       "unknown param '" + it.key() + "': " + method + " takes " + ParamList(m));
+      args[i] = &*it;
+    }
+  }
+  for (size_t i = 0; i < m.params.size(); ++i) {
+    if (args[i] && args[i]->is_null() && !m.params[i].required) args[i] = nullptr;
+    if (!args[i] && m.params[i].required)
+      return RpcFail(kInvalidParams, "missing param '" + std::string(m.params[i].name) + "': " + method +
+                                         " takes " + ParamList(m));
+  }
+  return args;
+}
+
+uint64_t ResidentBytes() {
+  FILE* f = std::fopen("/proc/self/statm", "r");
+  if (!f) return 0;
+  unsigned long size = 0, resident = 0;
+  int n = std::fscanf(f, "%lu %lu", &size, &resident);
+  std::fclose(f);
+  if (n != 2) return 0;
+  return static_cast<uint64_t>(resident) * static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
+}
+
+}  // namespace
+
+std::span<const std::string_view> MethodNames() {
+  static const std::vector<std::string_view> names = [] {
+    std::vector<std::string_view> v;
+    for (const MethodDef& m : Methods()) v.push_back(m.name);
+    return v;
+  }();
+  return names;
+}
+
+Dispatcher::Dispatcher(Backend& backend, size_t max_batch, std::string node_version)
+    : backend_(backend), max_batch_(max_batch), node_version_(std::move(node_version)) {
+  static_assert(kMaxMethods >= 16);
+}
+
+RpcResult Dispatcher::Call(std::string_view method, const Json* params) {
+  const std::vector<MethodDef>& methods = Methods();
+  size_t i = 0;
+  while (i < methods.size() && methods[i].name != method) ++i;
+  requests_[i].fetch_add(1, std::memory_order_relaxed);  // i == size(): unknown
+  if (i == methods.size()) return RpcFail(kMethodNotFound, "method '" + std::string(method) + "' not found");
+  auto args = BindParams(methods[i], params);
+  if (!args) return std::unexpected(args.error());
+  try {
+    return methods[i].fn(Context{backend_, node_version_}, *args);
+  } catch (const std::exception& e) {
+    return RpcFail(kInternalError, std::string("internal error: ") + e.what());
+  }
+}
+
+Json Dispatcher::ErrorResponse(const RpcError& e, const Json& id) {
+  CountError();
+  Json err = {{"code", e.code}, {"message", e.message}};
+  if (!e.data.is_null()) err["data"] = e.data;
+  return Json{{"jsonrpc", "2.0"}, {"id", id}, {"error", std::move(err)}};
+}
+
+Json Dispatcher::HandleOne(const Json& request, bool* notification) {
+  *notification = false;
+  if (!request.is_object())
+    return ErrorResponse({kInvalidRequest, "invalid request: expected a JSON object", nullptr}, nullptr);
+  auto id_it = request.find("id");
+  Json id = nullptr;
+  if (id_it != request.end()) {
+    if (!id_it->is_string() && !id_it->is_number() && !id_it->is_null())
+      return ErrorResponse(
+          {kInvalidRequest, "invalid request: \"id\" must be a string, a number or null", nullptr}, nullptr);
+    id = *id_it;
+  }
+  auto v = request.find("jsonrpc");
+  if (v == request.end() || !v->is_string() || v->get_ref<const std::string&>() != "2.0")
+    return ErrorResponse({kInvalidRequest, "invalid request: \"jsonrpc\" must be \"2.0\"", nullptr}, id);
+  auto m = request.find("method");
+  if (m == request.end() || !m->is_string())
+    return ErrorResponse({kInvalidRequest, "invalid request: \"method\" must be a string", nullptr}, id);
+  auto p = request.find("params");
+  const Json* params = nullptr;
+  if (p != request.end() && !p->is_null()) {
+    if (!p->is_array() && !p->is_object())
+      return ErrorResponse(
+          {kInvalidRequest, "invalid request: \"params\" must be an array or an object", nullptr}, id);
+    params = &*p;
+  }
+  RpcResult r = Call(m->get_ref<const std::string&>(), params);
+  *notification = id_it == request.end();
+  if (!r) return ErrorResponse(r.error(), id);
+  return Json{{"jsonrpc", "2.0"}, {"id", id}, {"result", std::move(*r)}};
+}
+
+HttpReply Dispatcher::HandleJsonRpc(std::string_view body) {
+  Json request = Json::parse(body, nullptr, /*allow_exceptions=*/false);
+  if (request.is_discarded())
+    return {200, "application/json",
+            Dump(ErrorResponse({kParseError, "parse error: invalid JSON", nullptr}, nullptr))};
+  bool notification = false;
+  if (!request.is_array()) {
+    Json r = HandleOne(request, &notification);
+    if (notification) return {204, "application/json", ""};
+    return {200, "application/json", Dump(r)};
+  }
+  if (request.empty())
+    return {200, "application/json",
+            Dump(ErrorResponse({kInvalidRequest, "invalid request: empty batch", nullptr}, nullptr))};
+  if (request.size() > max_batch_)
+    return {413, "application/json",
+            Dump(ErrorResponse({kInvalidRequest,
+                                "batch of " + std::to_string(request.size()) +
+                                    " requests exceeds the limit of " + std::to_string(max_batch_),
+                                nullptr},
+                               nullptr))};
+  Json out = Json::array();
+  for (const Json& one : request) {
+    Json r = HandleOne(one, &notification);
+    if (!notification) out.push_back(std::move(r));
+  }
+  if (out.empty()) return {204, "application/json", ""};
+  return {200, "application/json", Dump(out)};
+}
+
+HttpReply Dispatcher::HandleTxRecords(ByteView body) {
+  auto error_entry = [this](int code, const std::string& message, Json data = nullptr) {
+    CountError();
+    Json err = {{"code", code}, {"message", message}};
+    if (!data.is_null()) err["data"] = std::move(data);
+    return Json{{"error", std::move(err)}};
+  };
+  // Frame every record first, so that an oversize batch is refused before
+  // anything is submitted.
+  std::vector<codec::Parsed> records;
+  std::optional<Error> frame_error;
+  for (size_t off = 0; off < body.size();) {
+    auto p = codec::ParseOne(body, &off);
+    if (!p) {
+      frame_error = p.error();
+      break;
+    }
+    if (!*p) {
+      frame_error = Error{ErrorCode::kInvalid, "truncated record"};
+      break;
+    }
+    records.push_back(std::move(**p));
+    if (records.size() > max_batch_) {
+      CountError();
+      Json e = {{"error",
+                 {{"code", kInvalidRequest},
+                  {"message", "more than " + std::to_string(max_batch_) + " records in one request"}}}};
+      return {413, "application/json", Dump(e)};
+    }
+  }
+  Json out = Json::array();
+  size_t slot = MethodNames().size() + 1;
+  for (size_t i = 0; i < records.size(); ++i) {
+    requests_[slot].fetch_add(1, std::memory_order_relaxed);
+    std::string where = "record " + std::to_string(i + 1);
+    auto stx = DecodeRecordFrom<SignedTx>(records[i]);
+    if (!stx) {
+      out.push_back(error_entry(kInvalidParams, where + ": " + stx.error().message));
+      return {200, "application/json", Dump(out)};
+    }
+    Hash32 id = stx->tx.Id();
+    auto r = backend_.SubmitTx(std::move(*stx));
+    if (r) {
+      out.push_back(Json{{"id", ToHex0x(*r)}});
+    } else {
+      int code = r.error().code == ErrorCode::kUsage ? kMempoolFull : kTxRejected;
+      out.push_back(error_entry(code, r.error().message, Json{{"id", ToHex0x(id)}, {"record", i + 1}}));
+    }
+  }
+  if (frame_error) {
+    requests_[slot].fetch_add(1, std::memory_order_relaxed);
+    out.push_back(error_entry(kInvalidParams,
+                              "record " + std::to_string(records.size() + 1) + ": " + frame_error->message));
+  }
+  return {200, "application/json", Dump(out)};
+}
+
+HttpReply Dispatcher::TooLarge(size_t limit, bool jsonrpc) {
+  std::string message = "request body exceeds the limit of " + std::to_string(limit) + " bytes";
+  if (jsonrpc)
+    return {413, "application/json", Dump(ErrorResponse({kInvalidRequest, message, nullptr}, nullptr))};
+  CountError();
+  return {413, "application/json", Dump(Json{{"error", {{"code", kInvalidRequest}, {"message", message}}}})};
+}
+
+HttpReply Dispatcher::Metrics() const {
+  std::string s;
+  auto line = [&s](std::string_view text) {
+    s += text;
+    s += '\n';
+  };
+  const chain::Chain& c = backend_.chain();
+  line("# HELP gtos_head_height Height of the newest committed block.");
+  line("# TYPE gtos_head_height gauge");
+  line("gtos_head_height " + std::to_string(c.height()));
+  line("# HELP gtos_oldest_available_height Lowest height whose block body is still stored.");
+  line("# TYPE gtos_oldest_available_height gauge");
+  line("gtos_oldest_available_height " + std::to_string(c.oldest_body()));
+  line("# HELP gtos_mempool_txs Transactions waiting in the mempool.");
+  line("# TYPE gtos_mempool_txs gauge");
+  line("gtos_mempool_txs " + std::to_string(backend_.MempoolSize()));
+  line("# HELP gtos_rpc_requests_total RPC requests by JSON-RPC method; \"/tx\" counts records on POST /tx.");
+  line("# TYPE gtos_rpc_requests_total counter");
+  auto names = MethodNames();
+  for (size_t i = 0; i <= names.size() + 1; ++i) {
+    std::string label = i < names.size() ? std::string(names[i]) : i == names.size() ? "unknown" : "/tx";
+    line("gtos_rpc_requests_total{method=\"" + label + "\"} " +
+         std::to_string(requests_[i].load(std::memory_order_relaxed)));
+  }
+  line("# HELP gtos_rpc_errors_total RPC error responses, including rejected /tx records.");
+  line("# TYPE gtos_rpc_errors_total counter");
+  line("gtos_rpc_errors_total " + std::to_string(errors_.load(std::memory_order_relaxed)));
+  line("# HELP process_resident_memory_bytes Resident memory size in bytes.");
+  line("# TYPE process_resident_memory_bytes gauge");
+  line("process_resident_memory_bytes " + std::to_string(ResidentBytes()));
+  std::string extra = backend_.Metrics();
+  if (!extra.empty() && extra.back() != '\n') extra += '\n';
+  s += extra;
+  return {200, "text/plain; version=0.0.4; charset=utf-8", std::move(s)};
+}
+
+}  // namespace gtos::rpc

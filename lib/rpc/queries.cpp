@@ -1,0 +1,244 @@
+#include "rpc/queries.h"
+
+#include "state/schema.h"
+#include "types/records.h"
+
+namespace gtos::rpc {
+
+namespace {
+
+// Chain parameters as a JSON object, in wire order. ChainParams has only
+// integer fields; a field of another kind would not compile here.
+class ParamsJson {
+ public:
+  static constexpr bool kDecoding = false;
+  explicit ParamsJson(Json& j) : j_(j) {}
+  void Uint(std::string_view n, uint64_t& v, uint64_t = 0) { j_[std::string(n)] = v; }
+
+ private:
+  Json& j_;
+};
+
+std::unexpected<RpcError> StoreFailure(const Error& e) { return RpcFail(kInternalError, e.message); }
+
+std::unexpected<RpcError> Pruned(const chain::Chain& c, uint64_t requested) {
+  Json data = {{"retain_blocks", c.params().retain_blocks},
+               {"oldest_available", c.oldest_body()},
+               {"requested", requested},
+               {"head", c.height()}};
+  return RpcFail(kHistoryPruned, "history_pruned", std::move(data));
+}
+
+// True when `height` is a block whose body has been pruned. Block 0 (the
+// genesis block) never has a body and is not pruned.
+bool IsPruned(const chain::Chain& c, uint64_t height) { return height > 0 && height < c.oldest_body(); }
+
+Json HeaderFields(const BlockHeader& h) {
+  Json j = ToJson(h);
+  j.erase("type");
+  j.erase("version");
+  return j;  // fields in wire order, then "hash"
+}
+
+// Where a tx is, or why it cannot be shown.
+std::expected<chain::TxLocation, RpcError> Locate(const chain::Chain& c, const Hash32& id) {
+  auto loc = c.GetTxLocation(id);
+  if (!loc) return StoreFailure(loc.error());
+  if (!*loc) return RpcFail(kNotFound, "transaction " + ToHex0x(id) + " not found");
+  if (IsPruned(c, (*loc)->height)) return Pruned(c, (*loc)->height);
+  return **loc;
+}
+
+}  // namespace
+
+RpcResult ChainProfile(const chain::Chain& c, std::string_view node_version) {
+  Json params = Json::object();
+  ParamsJson v(params);
+  ChainParams p = c.params();
+  p.Fields(v);
+  BlockHeader head = c.head();
+  return Json{{"chain_id", c.genesis().chain_id},
+              {"genesis_hash", ToHex0x(c.genesis_hash())},
+              {"genesis_time_ms", c.genesis().genesis_time_ms},
+              {"params", std::move(params)},
+              {"head", head.height},
+              {"head_hash", ToHex0x(head.Hash())},
+              {"node_version", std::string(node_version)}};
+}
+
+RpcResult HeadHeader(const chain::Chain& c) { return HeaderFields(c.head()); }
+
+RpcResult BlockByNumber(const chain::Chain& c, uint64_t height, bool full_txs) {
+  uint64_t head = c.height();
+  if (height > head)
+    return RpcFail(kNotFound,
+                   "block " + std::to_string(height) + " not found (head is " + std::to_string(head) + ")");
+  if (IsPruned(c, height)) return Pruned(c, height);
+  auto block = c.GetBlock(height);
+  if (!block) return StoreFailure(block.error());
+  if (!*block) return Pruned(c, height);  // pruned since the check above
+  const Block& b = **block;
+  Json j = HeaderFields(b.header);
+  Json txs = Json::array();
+  for (const SignedTx& t : b.txs) txs.push_back(full_txs ? ToJson(t) : Json(ToHex0x(t.tx.Id())));
+  j["txs"] = std::move(txs);
+  Json whole = ToJson(b);  // evidence and commit as the block record shows them
+  j["evidence"] = std::move(whole["evidence"]);
+  j["commit"] = std::move(whole["commit"]);
+  return j;
+}
+
+RpcResult TransactionById(const chain::Chain& c, const Hash32& id) {
+  auto loc = Locate(c, id);
+  if (!loc) return std::unexpected(loc.error());
+  auto block = c.GetBlock(loc->height);
+  if (!block) return StoreFailure(block.error());
+  if (!*block) return Pruned(c, loc->height);
+  if (loc->index >= (*block)->txs.size())
+    return RpcFail(kInternalError,
+                   "tx index of " + ToHex0x(id) + " points past block " + std::to_string(loc->height));
+  Json j = ToJson((*block)->txs[loc->index]);
+  j["height"] = loc->height;
+  j["index"] = loc->index;
+  return j;
+}
+
+RpcResult ReceiptById(const chain::Chain& c, const Hash32& id) {
+  auto loc = Locate(c, id);
+  if (!loc) return std::unexpected(loc.error());
+  auto receipts = c.GetReceipts(loc->height);
+  if (!receipts) return StoreFailure(receipts.error());
+  if (!*receipts) return Pruned(c, loc->height);
+  if (loc->index >= (*receipts)->size())
+    return RpcFail(kInternalError, "tx index of " + ToHex0x(id) + " points past the receipts of block " +
+                                       std::to_string(loc->height));
+  return ToJson((**receipts)[loc->index]);
+}
+
+RpcResult AccountInfo(const chain::Chain& c, const Address& a, std::optional<uint64_t> next_nonce) {
+  auto acc = c.GetAccount(a);
+  if (!acc) return StoreFailure(acc.error());
+  if (!*acc) return RpcFail(kNotFound, "account " + ToHex0x(a) + " not found");
+  const Account& x = **acc;
+  Json signer = nullptr;
+  if (x.signer)
+    signer = {{"algo", std::string(AlgoName(x.signer->algo))}, {"public_key", ToHex0x(x.signer->public_key)}};
+  return Json{{"address", ToHex0x(a)},
+              {"balance", x.balance},
+              {"nonce", x.nonce},
+              {"next_nonce", next_nonce.value_or(x.nonce)},
+              {"signer", std::move(signer)}};
+}
+
+RpcResult SignerInfo(const chain::Chain& c, const Address& a) {
+  auto acc = c.GetAccount(a);
+  if (!acc) return StoreFailure(acc.error());
+  if (*acc && (*acc)->signer) {
+    const SignerBinding& s = *(*acc)->signer;
+    return Json{
+        {"algo", std::string(AlgoName(s.algo))}, {"public_key", ToHex0x(s.public_key)}, {"fallback", false}};
+  }
+  return Json{{"fallback", true}, {"address", ToHex0x(a)}};
+}
+
+static Json ObjectJson(const chain::ObjectView& o, std::string_view value_name, bool with_value) {
+  Json j = Json::object();
+  if (with_value) j[std::string(value_name)] = ToHex0x(o.data);
+  j["created_block"] = o.created_block;
+  j["expire_block"] = o.expire_block;
+  if (!with_value) j["size"] = o.data.size();
+  return j;
+}
+
+RpcResult KvInfo(const chain::Chain& c, const Address& owner, ByteView ns, ByteView key, bool with_value) {
+  auto o = c.GetKv(owner, ns, key);
+  if (!o) return StoreFailure(o.error());
+  if (!*o)
+    return RpcFail(kNotFound, "kv " + ToHex0x(owner) + " namespace " + ToHex0x(ns) + " key " + ToHex0x(key) +
+                                  " not found (missing or expired)");
+  return ObjectJson(**o, "value", with_value);
+}
+
+RpcResult CodeInfo(const chain::Chain& c, const Hash32& code_hash, bool with_value) {
+  auto o = c.GetCode(code_hash);
+  if (!o) return StoreFailure(o.error());
+  if (!*o) return RpcFail(kNotFound, "code " + ToHex0x(code_hash) + " not found (missing or expired)");
+  return ObjectJson(**o, "code", with_value);
+}
+
+RpcResult RetentionPolicy(const chain::Chain& c) {
+  return Json{{"retain_blocks", c.params().retain_blocks},
+              {"snapshot_interval", c.params().snapshot_interval}};
+}
+
+RpcResult PruneWatermark(const chain::Chain& c) {
+  return Json{{"oldest_available", c.oldest_body()}, {"head", c.height()}};
+}
+
+RpcResult Validators(const chain::Chain& c) {
+  auto vs = c.GetValidators();
+  if (!vs) return StoreFailure(vs.error());
+  Json out = Json::array();
+  for (const auto& [addr, v] : *vs) {
+    out.push_back({{"address", ToHex0x(addr)},
+                   {"stake", v.stake},
+                   {"consensus_algo", std::string(AlgoName(v.consensus_algo))},
+                   {"consensus_key", ToHex0x(v.consensus_key)},
+                   {"jailed", v.jailed != 0},
+                   {"p2p_addr", v.p2p_addr}});
+  }
+  return out;
+}
+
+RpcResult EpochInfo(const chain::Chain& c) {
+  uint64_t len = std::max<uint64_t>(1, c.params().epoch_length);
+  uint64_t head = c.height();
+  uint64_t epoch = head / len;
+  return Json{{"epoch_length", len},
+              {"epoch", epoch},
+              {"epoch_start", epoch * len},
+              {"next_epoch_height", (epoch + 1) * len},
+              {"head", head}};
+}
+
+RpcResult DbStats(const chain::Chain& c) {
+  namespace schema = state::schema;
+  auto vs = c.GetValidators();
+  if (!vs) return StoreFailure(vs.error());
+  // Approximate bytes on disk of each table (LevelDB's estimate; cheap).
+  Json tables = Json::object();
+  struct Table {
+    char prefix;
+    const char* name;
+  };
+  static constexpr Table kTables[] = {
+      {schema::kAccount, "accounts"},
+      {schema::kCode, "code"},
+      {schema::kKv, "kv"},
+      {schema::kValidator, "validators"},
+      {schema::kUnbonding, "unbonding"},
+      {schema::kExpiry, "expiry_index"},
+      {schema::kHeader, "headers"},
+      {schema::kCommit, "commits"},
+      {schema::kBody, "bodies"},
+      {schema::kReceipts, "receipts"},
+      {schema::kTxIndex, "tx_index"},
+      {schema::kMeta, "meta"},
+  };
+  for (const Table& t : kTables) {
+    std::string begin(1, t.prefix), end(1, static_cast<char>(t.prefix + 1));
+    tables[t.name] = c.store().ApproximateSize(begin, end);
+  }
+  BlockHeader head = c.head();
+  return Json{{"chain_id", c.genesis().chain_id},
+              {"genesis_hash", ToHex0x(c.genesis_hash())},
+              {"head", head.height},
+              {"head_hash", ToHex0x(head.Hash())},
+              {"head_time_ms", head.time_ms},
+              {"oldest_available", c.oldest_body()},
+              {"retain_blocks", c.params().retain_blocks},
+              {"validators", vs->size()},
+              {"approximate_bytes", std::move(tables)}};
+}
+
+}  // namespace gtos::rpc

@@ -1,0 +1,61 @@
+// Read-only queries over a chain, answered as the JSON that the tos_* and
+// dpos_* methods return (docs/rpc.md). The RPC server answers with them, and
+// `gtos-inspect db` prints them for a stopped node's data directory, so both
+// show one shape.
+//
+// Every query fails with an RpcError: kNotFound (-38004) for what does not
+// exist or has expired, kHistoryPruned (-38005, message "history_pruned",
+// data {retain_blocks, oldest_available, requested, head}) for a block, tx or
+// receipt whose body lies below chain.oldest_body(), kInternalError for a
+// store failure.
+//
+// Thread safety: as chain::Chain's queries (any number of threads).
+#ifndef GTOS_RPC_QUERIES_H_
+#define GTOS_RPC_QUERIES_H_
+
+#include <optional>
+#include <string_view>
+
+#include "chain/chain.h"
+#include "rpc/errors.h"
+
+namespace gtos::rpc {
+
+// {chain_id, genesis_hash, genesis_time_ms, params{...all genesis params},
+//  head, head_hash, node_version}
+RpcResult ChainProfile(const chain::Chain& c, std::string_view node_version);
+// The head's header fields and "hash".
+RpcResult HeadHeader(const chain::Chain& c);
+// Header fields, "hash", "txs" (ids, or whole signed_tx objects when
+// full_txs), "evidence" and "commit" (null when absent).
+RpcResult BlockByNumber(const chain::Chain& c, uint64_t height, bool full_txs);
+// The signed_tx object (with "id") plus "height" and "index".
+RpcResult TransactionById(const chain::Chain& c, const Hash32& id);
+// The receipt record's JSON.
+RpcResult ReceiptById(const chain::Chain& c, const Hash32& id);
+// {address, balance, nonce, next_nonce, signer: {algo, public_key} | null};
+// next_nonce is the account's nonce when `next_nonce` is not given.
+RpcResult AccountInfo(const chain::Chain& c, const Address& a, std::optional<uint64_t> next_nonce);
+// {algo, public_key, fallback: false}, or {fallback: true, address} when
+// no signer is bound (also for accounts that do not exist).
+RpcResult SignerInfo(const chain::Chain& c, const Address& a);
+// {value, created_block, expire_block}; without the value but with "size"
+// when !with_value.
+RpcResult KvInfo(const chain::Chain& c, const Address& owner, ByteView ns, ByteView key, bool with_value);
+// {code, created_block, expire_block}; without the code but with "size"
+// when !with_value.
+RpcResult CodeInfo(const chain::Chain& c, const Hash32& code_hash, bool with_value);
+// {retain_blocks, snapshot_interval}
+RpcResult RetentionPolicy(const chain::Chain& c);
+// {oldest_available, head}
+RpcResult PruneWatermark(const chain::Chain& c);
+// [{address, stake, consensus_algo, consensus_key, jailed, p2p_addr}, ...]
+RpcResult Validators(const chain::Chain& c);
+// {epoch_length, epoch, epoch_start, next_epoch_height, head}
+RpcResult EpochInfo(const chain::Chain& c);
+// A data directory's summary for `gtos-inspect db stats`.
+RpcResult DbStats(const chain::Chain& c);
+
+}  // namespace gtos::rpc
+
+#endif  // GTOS_RPC_QUERIES_H_

@@ -1,0 +1,695 @@
+// The RPC server over real HTTP: a chain in a temporary directory, a backend
+// that commits every submitted tx in a block of its own, and the libcurl
+// client the tools use.
+#include <doctest/doctest.h>
+#include <stdlib.h>
+
+#include <filesystem>
+#include <mutex>
+
+#include "crypto/hash.h"
+#include "rpc/client.h"
+#include "rpc/methods.h"
+#include "rpc/server.h"
+#include "state/schema.h"
+#include "types/records.h"
+
+using namespace gtos;
+
+namespace {
+
+constexpr std::string_view kChainId = "gtos-rpc-test";
+
+struct TestKey {
+  Bytes secret;
+  Bytes pub;
+  Address address;
+};
+
+TestKey MakeKey(uint8_t fill) {
+  const crypto::SigAlgo* a = crypto::FindAlgo(crypto::AlgoId::kEd25519);
+  TestKey k;
+  k.secret.assign(32, fill);
+  k.pub = *a->derive_public(k.secret);
+  k.address = crypto::DeriveAddress(a->id, k.pub);
+  return k;
+}
+
+Genesis MakeGenesis(const TestKey& validator, const TestKey& funded) {
+  Genesis g;
+  g.chain_id = std::string(kChainId);
+  g.genesis_time_ms = 1'700'000'000'000;
+  g.params.epoch_length = 10;
+  g.accounts = {{validator.address, 10'000'000}, {funded.address, 1'000'000'000}};
+  std::sort(g.accounts.begin(), g.accounts.end(),
+            [](const GenesisAccount& x, const GenesisAccount& y) { return x.address < y.address; });
+  GenesisValidator v;
+  v.chain_id = g.chain_id;
+  v.algo = static_cast<uint64_t>(crypto::AlgoId::kEd25519);
+  v.public_key = validator.pub;
+  v.stake = g.params.min_validator_stake;
+  v.signature = *crypto::FindAlgo(v.algo)->sign(validator.secret, v.SigningDigest());
+  g.validators = {v};
+  return g;
+}
+
+// Commits each accepted tx at once, in a block of its own.
+class TestBackend : public rpc::Backend {
+ public:
+  TestBackend(chain::Chain& c, Address proposer) : chain_(c), proposer_(proposer) {}
+  const chain::Chain& chain() const override { return chain_; }
+  Result<Hash32> SubmitTx(SignedTx tx) override {
+    std::lock_guard<std::mutex> l(mu_);
+    if (mempool_full) return Fail(ErrorCode::kUsage, "mempool full");
+    Hash32 id = tx.tx.Id();
+    auto applied = chain_.Propose({std::move(tx)}, proposer_, 0, true);
+    if (!applied) return std::unexpected(applied.error());
+    if (!applied->exec.left_out.empty()) return std::unexpected(applied->exec.left_out[0].second);
+    GTOS_TRY(CommitLocked(std::move(*applied)));
+    return id;
+  }
+  uint64_t NextNonce(const Address& a) const override {
+    auto acc = chain_.GetAccount(a);
+    return acc && *acc ? (*acc)->nonce : 0;
+  }
+  size_t MempoolSize() const override { return 0; }
+  bool Ready() const override { return ready; }
+  std::string Metrics() const override { return "gtos_test_backend_metric 7"; }
+
+  // An empty block.
+  Status Advance() {
+    std::lock_guard<std::mutex> l(mu_);
+    auto applied = chain_.Propose({}, proposer_, 0, true);
+    if (!applied) return std::unexpected(applied.error());
+    return CommitLocked(std::move(*applied));
+  }
+
+  std::atomic<bool> ready{true};
+  std::atomic<bool> mempool_full{false};
+
+ private:
+  Status CommitLocked(chain::AppliedBlock applied) {
+    gtos::Commit c;
+    c.height = applied.block.header.height;
+    c.block_hash = applied.block.header.Hash();
+    return chain_.Commit(std::move(applied), c);
+  }
+  chain::Chain& chain_;
+  Address proposer_;
+  std::mutex mu_;
+};
+
+// A chain in a temporary directory with a server on a free port.
+struct Node {
+  TestKey validator = MakeKey(0x11);
+  TestKey alice = MakeKey(0x22);
+  std::string dir;
+  std::unique_ptr<chain::Chain> chain;
+  std::unique_ptr<TestBackend> backend;
+  std::unique_ptr<rpc::Server> server;
+  rpc::ServerOptions options;
+  uint64_t alice_nonce = 0;
+
+  explicit Node(rpc::ServerOptions o = {}) : options(o) {
+    char tmpl[] = "/tmp/gtos-rpc-test-XXXXXX";
+    REQUIRE(mkdtemp(tmpl) != nullptr);
+    dir = tmpl;
+    REQUIRE(chain::Chain::Init(dir + "/data", MakeGenesis(validator, alice)));
+    Start();
+  }
+  ~Node() {
+    Stop();
+    std::error_code ec;
+    std::filesystem::remove_all(dir, ec);
+  }
+  void Start() {
+    chain::ChainOptions co;
+    co.datadir = dir + "/data";
+    co.sync = false;
+    auto c = chain::Chain::Open(co);
+    REQUIRE(c);
+    chain = std::move(*c);
+    backend = std::make_unique<TestBackend>(*chain, validator.address);
+    options.port = 0;
+    server = std::make_unique<rpc::Server>(*backend, options);
+    auto st = server->Start();
+    REQUIRE(st);
+  }
+  void Stop() {
+    server.reset();
+    backend.reset();
+    chain.reset();
+  }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(server->port()); }
+
+  SignedTx Sign(TxPayload payload, std::optional<uint64_t> nonce = {}) {
+    TxBody tx;
+    tx.chain_id = std::string(kChainId);
+    tx.from = alice.address;
+    tx.nonce = nonce ? *nonce : alice_nonce++;
+    tx.payload = std::move(payload);
+    tx.fee = *MinFee(tx, chain->params());
+    return *SignTx(tx, *crypto::FindAlgo(crypto::AlgoId::kEd25519), alice.secret, alice.pub);
+  }
+};
+
+template <class T>
+TxPayload Payload(T t) {
+  TxPayload p;
+  p.body = std::move(t);
+  return p;
+}
+
+TransferTx Transfer(uint64_t amount) {
+  TransferTx t;
+  t.to.v.fill(0x77);
+  t.amount = amount;
+  return t;
+}
+
+KvPutTx KvPut(std::string ns, std::string key, std::string value, uint64_t ttl) {
+  KvPutTx k;
+  k.ns.assign(ns.begin(), ns.end());
+  k.key.assign(key.begin(), key.end());
+  k.value.assign(value.begin(), value.end());
+  k.ttl = ttl;
+  return k;
+}
+
+std::string Hex(std::string_view text) { return ToHex0x(AsBytes(text)); }
+
+// The node's error for a call that must fail.
+rpc::RpcError CallError(rpc::Client& c, std::string_view method, Json params) {
+  auto r = c.CallRaw(method, std::move(params));
+  REQUIRE(r);
+  REQUIRE_MESSAGE(!*r, "expected an error from " << method << ", got " << (*r)->dump());
+  return r->error();
+}
+
+Json CallOk(rpc::Client& c, std::string_view method, Json params = nullptr) {
+  auto r = c.CallRaw(method, std::move(params));
+  REQUIRE(r);
+  REQUIRE_MESSAGE(*r, method << " failed: " << r->error().code << " " << r->error().message);
+  return **r;
+}
+
+rpc::HttpResponse PostJson(rpc::Client& c, std::string_view body) {
+  auto r = c.Post("/", "application/json", AsBytes(body));
+  REQUIRE(r);
+  return *r;
+}
+
+}  // namespace
+
+TEST_CASE("rpc: chain profile, blocks, transactions, receipts") {
+  Node node;
+  rpc::Client c(node.url());
+
+  Json profile = CallOk(c, "tos_chainProfile");
+  CHECK(profile["chain_id"] == kChainId);
+  CHECK(profile["genesis_hash"] == ToHex0x(node.chain->genesis_hash()));
+  CHECK(profile["params"]["epoch_length"] == 10);
+  CHECK(profile["params"]["retain_blocks"] == 200);
+  CHECK(profile["params"].size() == 19);
+  CHECK(profile["head"] == 0);
+  CHECK(profile["node_version"].get<std::string>().starts_with("gtos "));
+  // The client-side view of the parameters rebuilds ChainParams exactly.
+  ChainParams p;
+  for (auto& [name, value] : profile["params"].items())
+    REQUIRE(p.Set(name, std::to_string(value.get<uint64_t>())));
+  CHECK(state::EncodeValue(p) == state::EncodeValue(node.chain->params()));
+
+  CHECK(CallOk(c, "tos_blockNumber") == 0);
+  Json b0 = CallOk(c, "tos_getBlockByNumber", {0});
+  CHECK(b0["height"] == 0);
+  CHECK(b0["txs"].empty());
+  CHECK(b0["commit"].is_null());
+  CHECK(b0["hash"] == ToHex0x(node.chain->head().Hash()));
+
+  SignedTx stx = node.Sign(Payload(Transfer(5)));
+  std::string id = ToHex0x(stx.tx.Id());
+  CHECK(CallOk(c, "tos_sendRawTransaction", {ToHex0x(EncodeRecord(stx))}) == id);
+  CHECK(CallOk(c, "tos_blockNumber") == 1);
+
+  Json b1 = CallOk(c, "tos_getBlockByNumber", {1});
+  CHECK(b1["height"] == 1);
+  CHECK(b1["txs"] == Json::array({id}));
+  CHECK(b1["commit"]["height"] == 1);
+  CHECK(b1["hash"] == b1["commit"]["block_hash"]);
+  Json b1full = CallOk(c, "tos_getBlockByNumber", {1, true});
+  CHECK(b1full["txs"][0]["id"] == id);
+  CHECK(b1full["txs"][0]["tx"]["payload"]["amount"] == 5);
+  // Named params work too.
+  CHECK(CallOk(c, "tos_getBlockByNumber", {{"height", 1}, {"full_txs", false}})["txs"] == Json::array({id}));
+
+  Json tx = CallOk(c, "tos_getTransaction", {id});
+  CHECK(tx["type"] == "signed_tx");
+  CHECK(tx["id"] == id);
+  CHECK(tx["height"] == 1);
+  CHECK(tx["index"] == 0);
+  Json receipt = CallOk(c, "tos_getReceipt", {id});
+  CHECK(receipt["type"] == "receipt");
+  CHECK(receipt["tx_id"] == id);
+  CHECK(receipt["status"] == "ok");
+  CHECK(receipt["height"] == 1);
+  // The receipt JSON is the record's: it decodes back.
+  CHECK(FromJson(receipt));
+
+  auto e = CallError(c, "tos_getBlockByNumber", {2});
+  CHECK(e.code == rpc::kNotFound);
+  CHECK(e.message.find("block 2") != std::string::npos);
+  std::string missing = ToHex0x(crypto::Sha256(AsBytes(std::string_view("nothing"))));
+  CHECK(CallError(c, "tos_getTransaction", {missing}).code == rpc::kNotFound);
+  CHECK(CallError(c, "tos_getReceipt", {missing}).code == rpc::kNotFound);
+}
+
+TEST_CASE("rpc: accounts, signer, code, validators, epoch, retention") {
+  Node node;
+  rpc::Client c(node.url());
+  std::string alice = ToHex0x(node.alice.address);
+
+  Json acc = CallOk(c, "tos_getAccount", {alice});
+  CHECK(acc["address"] == alice);
+  CHECK(acc["balance"] == 1'000'000'000);
+  CHECK(acc["nonce"] == 0);
+  CHECK(acc["next_nonce"] == 0);
+  CHECK(acc["signer"].is_null());
+  Json signer = CallOk(c, "tos_getSigner", {alice});
+  CHECK(signer["fallback"] == true);
+  CHECK(signer["address"] == alice);
+  std::string nobody = "0x" + std::string(64, '9');
+  auto e = CallError(c, "tos_getAccount", {nobody});
+  CHECK(e.code == rpc::kNotFound);
+  CHECK(e.message.find(nobody) != std::string::npos);
+
+  // Bind a signer, then read it back.
+  TestKey other = MakeKey(0x33);
+  SetSignerTx ss;
+  ss.algo = static_cast<uint64_t>(crypto::AlgoId::kEd25519);
+  ss.public_key = other.pub;
+  CallOk(c, "tos_sendRawTransaction", {ToHex0x(EncodeRecord(node.Sign(Payload(ss))))});
+  signer = CallOk(c, "tos_getSigner", {alice});
+  CHECK(signer["algo"] == "ed25519");
+  CHECK(signer["public_key"] == ToHex0x(other.pub));
+  acc = CallOk(c, "tos_getAccount", {alice});
+  CHECK(acc["nonce"] == 1);
+  CHECK(acc["next_nonce"] == 1);
+  CHECK(acc["signer"]["public_key"] == ToHex0x(other.pub));
+  CHECK(acc["balance"].get<uint64_t>() < 1'000'000'000);
+
+  // Code, addressed by SHA-256 of its bytes.
+  CodePutTx cp;
+  std::string code_text = "\x01\x02\x03 code";
+  cp.code.assign(code_text.begin(), code_text.end());
+  cp.ttl = 50;
+  // The account's signer is now `other`: sign with it.
+  TxBody body;
+  body.chain_id = std::string(kChainId);
+  body.from = node.alice.address;
+  body.nonce = 1;
+  body.payload = Payload(cp);
+  body.fee = *MinFee(body, node.chain->params());
+  SignedTx stx = *SignTx(body, *crypto::FindAlgo(crypto::AlgoId::kEd25519), other.secret, other.pub);
+  CallOk(c, "tos_sendRawTransaction", {ToHex0x(EncodeRecord(stx))});
+  std::string code_hash = ToHex0x(crypto::Sha256(cp.code));
+  Json code = CallOk(c, "tos_getCode", {code_hash});
+  CHECK(code["code"] == ToHex0x(cp.code));
+  CHECK(code["created_block"] == 2);
+  CHECK(code["expire_block"] == 52);
+  Json meta = CallOk(c, "tos_getCodeMeta", {code_hash});
+  CHECK(meta.find("code") == meta.end());
+  CHECK(meta["size"] == cp.code.size());
+  CHECK(meta["expire_block"] == 52);
+  CHECK(CallError(c, "tos_getCode", {nobody}).code == rpc::kNotFound);
+  CHECK(CallError(c, "tos_getCodeMeta", {nobody}).code == rpc::kNotFound);
+
+  Json vs = CallOk(c, "dpos_getValidators");
+  REQUIRE(vs.size() == 1);
+  CHECK(vs[0]["address"] == ToHex0x(node.validator.address));
+  CHECK(vs[0]["stake"] == node.chain->params().min_validator_stake);
+  CHECK(vs[0]["consensus_algo"] == "ed25519");
+  CHECK(vs[0]["consensus_key"] == ToHex0x(node.validator.pub));
+  CHECK(vs[0]["jailed"] == false);
+
+  for (int i = 0; i < 9; ++i) REQUIRE(node.backend->Advance());
+  Json epoch = CallOk(c, "dpos_getEpochInfo");  // head 11
+  CHECK(epoch["epoch_length"] == 10);
+  CHECK(epoch["epoch"] == 1);
+  CHECK(epoch["next_epoch_height"] == 20);
+  CHECK(epoch["head"] == 11);
+
+  Json policy = CallOk(c, "tos_getRetentionPolicy");
+  CHECK(policy == Json{{"retain_blocks", 200}, {"snapshot_interval", 1000}});
+  Json wm = CallOk(c, "tos_getPruneWatermark");
+  CHECK(wm == Json{{"oldest_available", 1}, {"head", 11}});
+}
+
+TEST_CASE("rpc: kv with ttl 2 is readable at h and h+1, gone from h+2") {
+  Node node;
+  rpc::Client c(node.url());
+  std::string alice = ToHex0x(node.alice.address);
+  SignedTx stx = node.Sign(Payload(KvPut("app", "greeting", "hello", 2)));
+  CallOk(c, "tos_sendRawTransaction", {ToHex0x(EncodeRecord(stx))});
+  uint64_t h = CallOk(c, "tos_blockNumber").get<uint64_t>();
+  Json params = {alice, Hex("app"), Hex("greeting")};
+
+  Json kv = CallOk(c, "tos_getKV", params);
+  CHECK(kv["value"] == Hex("hello"));
+  CHECK(kv["created_block"] == h);
+  CHECK(kv["expire_block"] == h + 2);
+  Json meta = CallOk(c, "tos_getKVMeta", params);
+  CHECK(meta == Json{{"created_block", h}, {"expire_block", h + 2}, {"size", 5}});
+
+  REQUIRE(node.backend->Advance());  // h + 1
+  CHECK(CallOk(c, "tos_getKV", params)["value"] == Hex("hello"));
+  REQUIRE(node.backend->Advance());  // h + 2
+  auto e = CallError(c, "tos_getKV", params);
+  CHECK(e.code == rpc::kNotFound);
+  CHECK(CallError(c, "tos_getKVMeta", params).code == rpc::kNotFound);
+  REQUIRE(node.backend->Advance());  // h + 3
+  CHECK(CallError(c, "tos_getKV", params).code == rpc::kNotFound);
+  CHECK(CallError(c, "tos_getKV", {alice, Hex("app"), Hex("other")}).code == rpc::kNotFound);
+  // Empty namespace and key are valid byte strings ("0x").
+  CHECK(CallError(c, "tos_getKV", {alice, "0x", "0x"}).code == rpc::kNotFound);
+}
+
+TEST_CASE("rpc: malformed params are -32602 naming the param") {
+  Node node;
+  rpc::Client c(node.url());
+  std::string alice = ToHex0x(node.alice.address);
+  struct Case {
+    const char* method;
+    Json params;
+    const char* names;  // in the message
+  };
+  std::vector<Case> cases = {
+      {"tos_getBlockByNumber", {"1"}, "'height'"},
+      {"tos_getBlockByNumber", {-1}, "'height'"},
+      {"tos_getBlockByNumber", {1.5}, "'height'"},
+      {"tos_getBlockByNumber", Json::array(), "'height'"},
+      {"tos_getBlockByNumber", {0, "yes"}, "'full_txs'"},
+      {"tos_getBlockByNumber", {0, false, 1}, "too many params"},
+      {"tos_getBlockByNumber", {{"height", 0}, {"bogus", 1}}, "'bogus'"},
+      {"tos_getAccount", {"0x12"}, "'address'"},
+      {"tos_getAccount", {std::string(64, 'a')}, "'address'"},  // no 0x
+      {"tos_getAccount", {"0x" + std::string(63, 'a') + "g"}, "'address'"},
+      {"tos_getAccount", {12}, "'address'"},
+      {"tos_getAccount", Json::array(), "'address'"},
+      {"tos_getAccount", Json::object(), "'address'"},
+      {"tos_getAccount", {alice, alice}, "too many params"},
+      {"tos_getSigner", {nullptr}, "'address'"},
+      {"tos_getKV", {alice, "0xzz", "0x00"}, "'namespace'"},
+      {"tos_getKV", {alice, "0x00", "text"}, "'key'"},
+      {"tos_getKV", {alice, "0x00"}, "'key'"},
+      {"tos_getKVMeta", {alice, "0x" + std::string(2 * 2000, 'a'), "0x00"}, "'namespace'"},
+      {"tos_getCode", {true}, "'hash'"},
+      {"tos_getCodeMeta", {"0x"}, "'hash'"},
+      {"tos_getTransaction", {"0x1"}, "'id'"},
+      {"tos_getReceipt", {{"id", 5}}, "'id'"},
+      {"tos_sendRawTransaction", {"0x00"}, "'tx'"},
+      {"tos_sendRawTransaction", {"0xc1"}, "'tx'"},
+      {"tos_sendRawTransaction", {"nothex"}, "'tx'"},
+      {"tos_blockNumber", {1}, "too many params"},
+      {"tos_chainProfile", {{"x", 1}}, "'x'"},
+  };
+  for (const Case& k : cases) {
+    CAPTURE(k.method);
+    CAPTURE(k.params.dump());
+    auto e = CallError(c, k.method, k.params);
+    CHECK(e.code == rpc::kInvalidParams);
+    CHECK_MESSAGE(e.message.find(k.names) != std::string::npos, e.message);
+  }
+  // Every method refuses an unexpected param of the wrong type.
+  for (std::string_view m : rpc::MethodNames()) {
+    CAPTURE(m);
+    CHECK(CallError(c, m, {Json::object(), Json::object(), Json::object(), Json::object()}).code ==
+          rpc::kInvalidParams);
+    CHECK(CallError(c, m, {Json::object()}).code == rpc::kInvalidParams);
+  }
+  CHECK(rpc::MethodNames().size() == 16);
+}
+
+TEST_CASE("rpc: JSON-RPC envelope: errors, ids, batches, notifications") {
+  Node node;
+  rpc::Client c(node.url());
+  auto e = CallError(c, "tos_noSuchMethod", nullptr);
+  CHECK(e.code == rpc::kMethodNotFound);
+  CHECK(e.message.find("tos_noSuchMethod") != std::string::npos);
+
+  auto r = PostJson(c, "{\"jsonrpc\":\"2.0\",\"id\":1,");
+  CHECK(r.status == 200);
+  Json j = Json::parse(r.body);
+  CHECK(j["error"]["code"] == rpc::kParseError);
+  CHECK(j["id"].is_null());
+  CHECK(Json::parse(PostJson(c, "").body)["error"]["code"] == rpc::kParseError);
+  CHECK(Json::parse(PostJson(c, "\xff\xfe").body)["error"]["code"] == rpc::kParseError);
+
+  // Invalid requests, with the id echoed when it could be read.
+  j = Json::parse(PostJson(c, R"({"jsonrpc":"1.0","id":"a","method":"tos_blockNumber"})").body);
+  CHECK(j["error"]["code"] == rpc::kInvalidRequest);
+  CHECK(j["id"] == "a");
+  j = Json::parse(PostJson(c, R"({"jsonrpc":"2.0","id":7,"method":5})").body);
+  CHECK(j["error"]["code"] == rpc::kInvalidRequest);
+  CHECK(j["id"] == 7);
+  j = Json::parse(PostJson(c, R"({"jsonrpc":"2.0","id":7,"method":"tos_blockNumber","params":"x"})").body);
+  CHECK(j["error"]["code"] == rpc::kInvalidRequest);
+  j = Json::parse(PostJson(c, R"({"jsonrpc":"2.0","id":{"a":1},"method":"tos_blockNumber"})").body);
+  CHECK(j["error"]["code"] == rpc::kInvalidRequest);
+  CHECK(j["id"].is_null());
+  j = Json::parse(PostJson(c, R"(5)").body);
+  CHECK(j["error"]["code"] == rpc::kInvalidRequest);
+
+  // Ids come back as sent.
+  j = Json::parse(PostJson(c, R"({"jsonrpc":"2.0","id":"req-1","method":"tos_blockNumber"})").body);
+  CHECK(j == Json{{"jsonrpc", "2.0"}, {"id", "req-1"}, {"result", 0}});
+  j = Json::parse(PostJson(c, R"({"jsonrpc":"2.0","id":null,"method":"tos_blockNumber"})").body);
+  CHECK(j["id"].is_null());
+  CHECK(j["result"] == 0);
+
+  // Batch: responses for requests only, invalid entries answered.
+  r = PostJson(c, R"([{"jsonrpc":"2.0","id":1,"method":"tos_blockNumber"},
+                      {"jsonrpc":"2.0","method":"tos_blockNumber"},
+                      {"jsonrpc":"2.0","id":2,"method":"nope"},
+                      1,
+                      {"jsonrpc":"2.0","id":3,"method":"tos_getAccount","params":["0x"]}])");
+  CHECK(r.status == 200);
+  j = Json::parse(r.body);
+  REQUIRE(j.size() == 4);
+  CHECK(j[0]["id"] == 1);
+  CHECK(j[0]["result"] == 0);
+  CHECK(j[1]["id"] == 2);
+  CHECK(j[1]["error"]["code"] == rpc::kMethodNotFound);
+  CHECK(j[2]["error"]["code"] == rpc::kInvalidRequest);
+  CHECK(j[3]["id"] == 3);
+  CHECK(j[3]["error"]["code"] == rpc::kInvalidParams);
+  j = Json::parse(PostJson(c, "[]").body);
+  CHECK(j["error"]["code"] == rpc::kInvalidRequest);
+
+  // Notifications only: no content.
+  r = PostJson(c, R"({"jsonrpc":"2.0","method":"tos_blockNumber"})");
+  CHECK(r.status == 204);
+  CHECK(r.body.empty());
+  r = PostJson(c, R"([{"jsonrpc":"2.0","method":"tos_blockNumber"},{"jsonrpc":"2.0","method":"nope"}])");
+  CHECK(r.status == 204);
+
+  // The client's batch call.
+  auto batch = c.CallBatch({{"tos_blockNumber", nullptr}, {"tos_getAccount", Json{"0x00"}}});
+  REQUIRE(batch);
+  REQUIRE(batch->size() == 2);
+  CHECK((*batch)[0]);
+  CHECK(!(*batch)[1]);
+}
+
+TEST_CASE("rpc: limits: body size and batch length") {
+  rpc::ServerOptions o;
+  o.max_body_bytes = 64 << 10;
+  o.max_batch = 20;
+  Node node(o);
+  rpc::Client c(node.url());
+  std::string big = R"({"jsonrpc":"2.0","id":1,"method":"tos_blockNumber","params":[")" +
+                    std::string(100 << 10, 'a') + "\"]}";
+  auto r = PostJson(c, big);
+  CHECK(r.status == 413);
+  Json j = Json::parse(r.body);
+  CHECK(j["error"]["code"] == rpc::kInvalidRequest);
+  CHECK(j["error"]["message"].get<std::string>().find("65536") != std::string::npos);
+  auto tx = c.Post("/tx", "application/msgpack", AsBytes(big));
+  REQUIRE(tx);
+  CHECK(tx->status == 413);
+  CHECK(Json::parse(tx->body)["error"]["code"] == rpc::kInvalidRequest);
+
+  Json batch = Json::array();
+  for (int i = 0; i < 21; ++i)
+    batch.push_back({{"jsonrpc", "2.0"}, {"id", i}, {"method", "tos_blockNumber"}});
+  r = PostJson(c, batch.dump());
+  CHECK(r.status == 413);
+  CHECK(Json::parse(r.body)["error"]["code"] == rpc::kInvalidRequest);
+  batch.erase(batch.begin());
+  r = PostJson(c, batch.dump());
+  CHECK(r.status == 200);
+  CHECK(Json::parse(r.body).size() == 20);
+
+  // 21 records on POST /tx: refused before any is submitted.
+  Bytes records;
+  for (int i = 0; i < 21; ++i) {
+    Bytes one = EncodeRecord(node.Sign(Payload(Transfer(1)), static_cast<uint64_t>(i)));
+    records.insert(records.end(), one.begin(), one.end());
+  }
+  tx = c.Post("/tx", "application/msgpack", records);
+  REQUIRE(tx);
+  CHECK(tx->status == 413);
+  CHECK(CallOk(c, "tos_blockNumber") == 0);
+  // The server still answers.
+  CHECK(CallOk(c, "tos_blockNumber") == 0);
+}
+
+TEST_CASE("rpc: POST /tx submits records in order; errors per record") {
+  Node node;
+  rpc::Client c(node.url());
+  SignedTx a = node.Sign(Payload(Transfer(1)));
+  SignedTx b = node.Sign(Payload(Transfer(2)));
+  SignedTx stale = node.Sign(Payload(Transfer(3)), 0);  // nonce 0 again: refused
+  SignedTx d = node.Sign(Payload(Transfer(4)));
+  Bytes body;
+  for (const SignedTx* t : {&a, &b, &stale, &d}) {
+    Bytes one = EncodeRecord(*t);
+    body.insert(body.end(), one.begin(), one.end());
+  }
+  body.push_back(0xc1);  // never valid msgpack
+  Bytes tail = EncodeRecord(node.Sign(Payload(Transfer(5))));
+  body.insert(body.end(), tail.begin(), tail.end());
+  auto r = c.Post("/tx", "application/msgpack", body);
+  REQUIRE(r);
+  CHECK(r->status == 200);
+  Json j = Json::parse(r->body);
+  REQUIRE(j.size() == 5);
+  CHECK(j[0] == Json{{"id", ToHex0x(a.tx.Id())}});
+  CHECK(j[1] == Json{{"id", ToHex0x(b.tx.Id())}});
+  CHECK(j[2]["error"]["code"] == rpc::kTxRejected);
+  CHECK(j[2]["error"]["data"]["id"] == ToHex0x(stale.tx.Id()));
+  CHECK(j[3] == Json{{"id", ToHex0x(d.tx.Id())}});
+  CHECK(j[4]["error"]["code"] == rpc::kInvalidParams);
+  CHECK(j[4]["error"]["message"].get<std::string>().starts_with("record 5: "));
+  CHECK(CallOk(c, "tos_blockNumber") == 3);  // a, b and d committed
+
+  // A record of another type stops the processing there.
+  PublicKey pk{static_cast<uint64_t>(crypto::AlgoId::kEd25519), node.alice.pub};
+  body = EncodeRecord(pk);
+  r = c.Post("/tx", "application/msgpack", body);
+  REQUIRE(r);
+  j = Json::parse(r->body);
+  REQUIRE(j.size() == 1);
+  CHECK(j[0]["error"]["message"].get<std::string>().starts_with("record 1: "));
+  r = c.Post("/tx", "application/msgpack", {});
+  REQUIRE(r);
+  CHECK(Json::parse(r->body) == Json::array());
+
+  // A full mempool is -38002, on both paths.
+  node.backend->mempool_full = true;
+  SignedTx e = node.Sign(Payload(Transfer(6)));
+  auto err = CallError(c, "tos_sendRawTransaction", {ToHex0x(EncodeRecord(e))});
+  CHECK(err.code == rpc::kMempoolFull);
+  r = c.Post("/tx", "application/msgpack", EncodeRecord(e));
+  REQUIRE(r);
+  CHECK(Json::parse(r->body)[0]["error"]["code"] == rpc::kMempoolFull);
+  node.backend->mempool_full = false;
+  // Rejection on the JSON-RPC path: -38001 with the backend's reason.
+  err = CallError(c, "tos_sendRawTransaction", {ToHex0x(EncodeRecord(stale))});
+  CHECK(err.code == rpc::kTxRejected);
+  CHECK(!err.message.empty());
+}
+
+TEST_CASE("rpc: health, readiness and metrics") {
+  Node node;
+  rpc::Client c(node.url());
+  auto r = c.Get("/healthz");
+  REQUIRE(r);
+  CHECK(r->status == 200);
+  CHECK(r->body == "ok");
+  r = c.Get("/readyz");
+  REQUIRE(r);
+  CHECK(r->status == 200);
+  node.backend->ready = false;
+  r = c.Get("/readyz");
+  REQUIRE(r);
+  CHECK(r->status == 503);
+  r = c.Get("/nowhere");
+  REQUIRE(r);
+  CHECK(r->status == 404);
+
+  CallOk(c, "tos_getRetentionPolicy");
+  CallOk(c, "tos_getRetentionPolicy");
+  CallError(c, "tos_getAccount", {"0x"});
+  r = c.Get("/metrics");
+  REQUIRE(r);
+  CHECK(r->status == 200);
+  CHECK(r->content_type.starts_with("text/plain"));
+  const std::string& m = r->body;
+  CHECK(m.find("\ngtos_head_height 0\n") != std::string::npos);
+  CHECK(m.find("\ngtos_mempool_txs 0\n") != std::string::npos);
+  CHECK(m.find("gtos_rpc_requests_total{method=\"tos_getRetentionPolicy\"} 2\n") != std::string::npos);
+  CHECK(m.find("gtos_rpc_requests_total{method=\"tos_getAccount\"} 1\n") != std::string::npos);
+  CHECK(m.find("\ngtos_rpc_errors_total 1\n") != std::string::npos);
+  CHECK(m.find("\nprocess_resident_memory_bytes ") != std::string::npos);
+  CHECK(m.find("\ngtos_test_backend_metric 7\n") != std::string::npos);
+}
+
+TEST_CASE("rpc: pruned history is -38005 history_pruned with the window") {
+  Node node;
+  SignedTx stx = node.Sign(Payload(Transfer(1)));
+  std::string id = ToHex0x(stx.tx.Id());
+  {
+    rpc::Client c(node.url());                                          // closed before the server stops
+    CallOk(c, "tos_sendRawTransaction", {ToHex0x(EncodeRecord(stx))});  // block 1
+  }
+  for (int i = 0; i < 4; ++i) REQUIRE(node.backend->Advance());  // head 5
+  // Prune bodies and receipts of blocks 1-2 as gtos-prune would, offline.
+  node.Stop();
+  {
+    state::StoreOptions so;
+    so.path = node.dir + "/data/db";
+    auto store = state::Store::Open(so);
+    REQUIRE(store);
+    state::WriteBatch b;
+    for (uint64_t h = 1; h <= 2; ++h) {
+      b.Delete(state::schema::HeightKey(state::schema::kBody, h));
+      b.Delete(state::schema::HeightKey(state::schema::kReceipts, h));
+    }
+    REQUIRE((*store)->Write(b));
+  }
+  node.Start();
+  rpc::Client c2(node.url());
+  Json want = {{"retain_blocks", 200}, {"oldest_available", 3}, {"requested", 1}, {"head", 5}};
+  for (auto [method, params] : std::vector<std::pair<const char*, Json>>{
+           {"tos_getBlockByNumber", {1}}, {"tos_getTransaction", {id}}, {"tos_getReceipt", {id}}}) {
+    CAPTURE(method);
+    auto e = CallError(c2, method, params);
+    CHECK(e.code == rpc::kHistoryPruned);
+    CHECK(e.message == "history_pruned");
+    CHECK(e.data == want);
+  }
+  CHECK(CallError(c2, "tos_getBlockByNumber", {2}).data["requested"] == 2);
+  CHECK(CallOk(c2, "tos_getBlockByNumber", {3})["height"] == 3);
+  CHECK(CallOk(c2, "tos_getBlockByNumber", {0})["height"] == 0);  // headers stay
+  CHECK(CallOk(c2, "tos_getPruneWatermark") == Json{{"oldest_available", 3}, {"head", 5}});
+  // The client's Call turns the node's error into an Error carrying the data.
+  auto r = c2.Call("tos_getBlockByNumber", {1});
+  REQUIRE(!r);
+  CHECK(r.error().message.starts_with("history_pruned {"));
+}
+
+TEST_CASE("rpc: unreachable node and a taken port") {
+  rpc::Client c("http://127.0.0.1:1");
+  auto r = c.Call("tos_blockNumber", nullptr);
+  REQUIRE(!r);
+  CHECK(r.error().code == ErrorCode::kIO);
+  CHECK(r.error().message.starts_with("unable to reach http://127.0.0.1:1: "));
+
+  Node node;
+  rpc::ServerOptions o;
+  o.port = node.server->port();
+  rpc::Server second(*node.backend, o);
+  auto st = second.Start();
+  REQUIRE(!st);
+  CHECK(st.error().message.find(std::to_string(o.port)) != std::string::npos);
+}

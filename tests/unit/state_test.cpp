@@ -1,0 +1,1355 @@
+// The state transition and the state commitment (docs/state.md), tested
+// through chain::Chain against the rules of product.md section 4: TTL
+// boundaries, execution outcomes, signer resolution, replay protection, fees,
+// validator bonding, the LtHash state root, commit atomicity and replay.
+//
+// Every block committed by TestChain is followed by a full scan of the state
+// tables (A, C, K, V, U) whose LtHash must equal the head's state root and
+// the stored accumulator: exactly what snapshot verification recomputes.
+#include <doctest/doctest.h>
+
+#include <stdlib.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "chain/chain.h"
+#include "crypto/hash.h"
+#include "crypto/sig.h"
+#include "state/executor.h"
+#include "state/lthash.h"
+#include "state/schema.h"
+#include "state/store.h"
+#include "types/records.h"
+
+using namespace gtos;
+namespace fs = std::filesystem;
+namespace schema = gtos::state::schema;
+
+namespace {
+
+constexpr std::string_view kChainId = "gtos-state-test";
+constexpr uint64_t kGenesisTime = 1'700'000'000'000;
+constexpr uint64_t kMaxTtl = 50;
+constexpr uint64_t kUnbonding = 4;
+constexpr uint64_t kMinStake = 1'000'000;
+constexpr uint64_t kRich = 1'000'000'000;
+constexpr uint64_t kPoor = 500;  // below every minimum fee
+
+std::string H(const Hash32& h) { return ToHex0x(h); }
+Bytes B(std::string_view s) { return Bytes(s.begin(), s.end()); }
+
+template <class T>
+void RequireOk(const Result<T>& r, std::string_view what) {
+  if (!r) FAIL(what, ": ", r.error().message);
+}
+
+// ---- keys ------------------------------------------------------------------------
+
+struct TestKey {
+  const crypto::SigAlgo* algo = nullptr;
+  Bytes secret;
+  Bytes pub;
+  Address addr;
+};
+
+// A fixed key: the secret is SHA-256 of `seed`.
+TestKey MakeKey(std::string_view algo_name, std::string_view seed) {
+  TestKey k;
+  k.algo = crypto::FindAlgo(algo_name);
+  REQUIRE(k.algo != nullptr);
+  Hash32 s = crypto::Sha256(AsBytes(seed));
+  REQUIRE(k.algo->secret_size == 32);
+  k.secret.assign(s.v.begin(), s.v.end());
+  auto pub = k.algo->derive_public(k.secret);
+  RequireOk(pub, "derive_public");
+  k.pub = *pub;
+  k.addr = crypto::DeriveAddress(k.algo->id, k.pub);
+  return k;
+}
+
+struct Keys {
+  TestKey validator = MakeKey("ed25519", "gtos-state-test/validator");
+  TestKey alice = MakeKey("ed25519", "gtos-state-test/alice");
+  TestKey bob = MakeKey("secp256k1", "gtos-state-test/bob");
+  TestKey carol = MakeKey("secp256r1", "gtos-state-test/carol");
+  TestKey dave = MakeKey("ed25519", "gtos-state-test/dave");
+  TestKey poor = MakeKey("ed25519", "gtos-state-test/poor");
+  // Not in the genesis.
+  TestKey alice2 = MakeKey("ed25519", "gtos-state-test/alice-rotated");
+  TestKey alice_k1 = MakeKey("secp256k1", "gtos-state-test/alice-k1");
+  TestKey alice_r1 = MakeKey("secp256r1", "gtos-state-test/alice-r1");
+  TestKey consensus = MakeKey("ed25519", "gtos-state-test/consensus");
+  TestKey nobody = MakeKey("ed25519", "gtos-state-test/nobody");
+};
+
+const Keys& K() {
+  static const Keys keys;
+  return keys;
+}
+
+// ---- genesis -----------------------------------------------------------------------
+
+Genesis TestGenesis(const std::function<void(ChainParams&)>& tweak = {}) {
+  const Keys& k = K();
+  Genesis g;
+  g.chain_id = std::string(kChainId);
+  g.genesis_time_ms = kGenesisTime;
+  g.params.max_ttl = kMaxTtl;
+  g.params.unbonding_blocks = kUnbonding;
+  g.params.min_validator_stake = kMinStake;
+  if (tweak) tweak(g.params);
+  for (const TestKey* a : {&k.validator, &k.alice, &k.bob, &k.carol, &k.dave})
+    g.accounts.push_back(GenesisAccount{a->addr, kRich});
+  g.accounts.push_back(GenesisAccount{k.poor.addr, kPoor});
+  std::sort(g.accounts.begin(), g.accounts.end(),
+            [](const GenesisAccount& x, const GenesisAccount& y) { return x.address < y.address; });
+  GenesisValidator v;
+  v.chain_id = g.chain_id;
+  v.algo = static_cast<uint64_t>(k.validator.algo->id);
+  v.public_key = k.validator.pub;
+  v.stake = kMinStake;
+  auto sig = k.validator.algo->sign(k.validator.secret, v.SigningDigest());
+  RequireOk(sig, "sign gentx");
+  v.signature = *sig;
+  g.validators.push_back(v);
+  RequireOk(g.ValidateFull(), "genesis");
+  return g;
+}
+
+// ---- transactions --------------------------------------------------------------------
+
+TxPayload Transfer(const Address& to, uint64_t amount) { return TxPayload{TransferTx{to, amount}}; }
+TxPayload SetSigner(const TestKey& k) {
+  return TxPayload{SetSignerTx{static_cast<uint64_t>(k.algo->id), k.pub}};
+}
+TxPayload CodePut(std::string_view code, uint64_t ttl) { return TxPayload{CodePutTx{B(code), ttl}}; }
+TxPayload KvPut(std::string_view ns, std::string_view key, std::string_view value, uint64_t ttl) {
+  return TxPayload{KvPutTx{B(ns), B(key), B(value), ttl}};
+}
+TxPayload Register(uint64_t stake, const TestKey& consensus) {
+  return TxPayload{ValidatorRegisterTx{stake, static_cast<uint64_t>(consensus.algo->id), consensus.pub}};
+}
+TxPayload Unbond(uint64_t amount) { return TxPayload{ValidatorUnbondTx{amount}}; }
+
+uint64_t MinFeeOf(const TxPayload& p, const ChainParams& params) {
+  TxBody b;
+  b.chain_id = std::string(kChainId);
+  b.payload = p;
+  auto f = MinFee(b, params);
+  RequireOk(f, "min fee");
+  return *f;
+}
+
+// A tx from `from` signed by `signer`. fee 0 means the minimum fee under the
+// test genesis parameters.
+SignedTx MakeTx(const TestKey& signer, const Address& from, uint64_t nonce, const TxPayload& p, uint64_t fee = 0,
+                std::string_view chain_id = kChainId) {
+  TxBody b;
+  b.chain_id = std::string(chain_id);
+  b.from = from;
+  b.nonce = nonce;
+  b.payload = p;
+  b.fee = fee ? fee : MinFeeOf(p, TestGenesis().params);
+  auto stx = SignTx(b, *signer.algo, signer.secret, signer.pub);
+  RequireOk(stx, "sign tx");
+  return *stx;
+}
+SignedTx Tx(const TestKey& k, uint64_t nonce, const TxPayload& p, uint64_t fee = 0) {
+  return MakeTx(k, k.addr, nonce, p, fee);
+}
+
+// ---- the state tables ------------------------------------------------------------------
+
+using StateMap = std::map<std::string, std::string>;
+
+constexpr char kStateTables[] = {schema::kAccount, schema::kCode, schema::kKv, schema::kValidator,
+                                 schema::kUnbonding};
+
+StateMap ReadState(const chain::Chain& c) {
+  StateMap m;
+  for (char t : kStateTables)
+    RequireOk(c.store().Scan(std::string(1, t),
+                             [&m](std::string_view k, std::string_view v) {
+                               m.emplace(k, v);
+                               return true;
+                             }),
+              "scan");
+  return m;
+}
+
+// The keys whose value differs between two states.
+std::set<std::string> Changed(const StateMap& a, const StateMap& b) {
+  std::set<std::string> out;
+  for (const auto& [k, v] : a) {
+    auto it = b.find(k);
+    if (it == b.end() || it->second != v) out.insert(k);
+  }
+  for (const auto& [k, v] : b)
+    if (!a.contains(k)) out.insert(k);
+  return out;
+}
+
+// What snapshot verification does: sums every live entry of the state
+// tables and compares with the head's state root and the stored accumulator.
+// Also checks that expired objects are gone from the tables and that the
+// expiry index (X) lists exactly the stored objects at their expire_block.
+void CheckStateMatchesRoot(const chain::Chain& c) {
+  uint64_t height = c.height();
+  state::LtHash sum;
+  size_t dead = 0, corrupt = 0;
+  std::set<std::string> want_index;
+  for (char t : kStateTables) {
+    RequireOk(c.store().Scan(std::string(1, t),
+                             [&](std::string_view k, std::string_view v) {
+                               if (t == schema::kCode || t == schema::kKv) {
+                                 auto o = state::DecodeValue<StoredObject>(v, "stored object");
+                                 if (!o) {
+                                   ++corrupt;
+                                   return true;
+                                 }
+                                 if (height >= o->expire_block) {
+                                   ++dead;
+                                   return true;
+                                 }
+                                 want_index.insert(schema::ExpiryKey(o->expire_block, k));
+                               }
+                               sum.Add(state::StateElement(k, v));
+                               return true;
+                             }),
+              "scan");
+  }
+  std::set<std::string> index;
+  RequireOk(c.store().Scan(std::string(1, schema::kExpiry),
+                           [&index](std::string_view k, std::string_view) {
+                             index.emplace(k);
+                             return true;
+                           }),
+            "scan expiry index");
+  INFO("height ", height);
+  CHECK(corrupt == 0);
+  CHECK(dead == 0);
+  CHECK(index == want_index);
+  CHECK(H(sum.Digest()) == H(c.head().state_root));
+  CHECK(sum == c.accumulator());
+}
+
+// ---- a chain in a temporary directory ----------------------------------------------------
+
+struct TempDir {
+  std::string path;
+  TempDir() {
+    std::string t = (fs::temp_directory_path() / "gtos-state-test-XXXXXX").string();
+    REQUIRE(mkdtemp(t.data()) != nullptr);
+    path = t;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+};
+
+struct Produced {
+  BlockHeader header;
+  std::vector<SignedTx> txs;
+  std::vector<Receipt> receipts;
+  std::vector<std::pair<Hash32, Error>> left_out;
+};
+
+gtos::Commit EmptyCommit(const BlockHeader& h) {
+  gtos::Commit c;
+  c.height = h.height;
+  c.block_hash = h.Hash();
+  return c;
+}
+
+class TestChain {
+ public:
+  explicit TestChain(const Genesis& g = TestGenesis()) : path_(dir_.path + "/chain") {
+    RequireOk(chain::Chain::Init(path_, g), "init");
+    Reopen();
+  }
+  void Reopen(bool sync = false) {
+    c_.reset();
+    chain::ChainOptions o;
+    o.datadir = path_;
+    o.sync = sync;
+    auto c = chain::Chain::Open(o);
+    RequireOk(c, "open");
+    c_ = std::move(*c);
+  }
+  void Close() { c_.reset(); }
+  chain::Chain& operator*() { return *c_; }
+  chain::Chain* operator->() { return c_.get(); }
+  const std::string& path() const { return path_; }
+
+  Result<chain::AppliedBlock> Propose(std::vector<SignedTx> txs, bool verify = true) {
+    return c_->Propose(std::move(txs), K().validator.addr, c_->head().time_ms + 1000, verify);
+  }
+
+  // Proposes a block from `txs` (non-includable ones are left out),
+  // commits it, and checks the state tables against the new root.
+  Produced Next(std::vector<SignedTx> txs = {}) {
+    auto a = Propose(std::move(txs));
+    RequireOk(a, "propose");
+    Produced p{a->block.header, a->block.txs, a->exec.receipts, a->exec.left_out};
+    RequireOk(c_->Commit(std::move(*a), EmptyCommit(p.header)), "commit");
+    CHECK(c_->height() == p.header.height);
+    CheckStateMatchesRoot(*c_);
+    return p;
+  }
+  // Commits empty blocks until the head is `height`.
+  void RunTo(uint64_t height) {
+    REQUIRE(c_->height() <= height);
+    while (c_->height() < height) Next();
+  }
+
+  Account Acc(const Address& a) {
+    auto r = c_->GetAccount(a);
+    RequireOk(r, "get account");
+    return r->value_or(Account{});
+  }
+  uint64_t Nonce(const TestKey& k) { return Acc(k.addr).nonce; }
+  uint64_t Balance(const TestKey& k) { return Acc(k.addr).balance; }
+  std::optional<chain::ObjectView> Kv(const TestKey& owner, std::string_view ns, std::string_view key) {
+    auto r = c_->GetKv(owner.addr, AsBytes(ns), AsBytes(key));
+    RequireOk(r, "get kv");
+    return *r;
+  }
+  std::optional<chain::ObjectView> Code(std::string_view code) {
+    auto r = c_->GetCode(crypto::Sha256(AsBytes(code)));
+    RequireOk(r, "get code");
+    return *r;
+  }
+  Hash32 Root() { return c_->head().state_root; }
+  StateMap State() { return ReadState(*c_); }
+
+ private:
+  TempDir dir_;
+  std::string path_;
+  std::unique_ptr<chain::Chain> c_;
+};
+
+// The one left-out tx of a block, with its reason.
+std::string LeftOutReason(const Produced& p, const SignedTx& tx) {
+  Hash32 id = tx.tx.Id();
+  for (const auto& [lid, err] : p.left_out)
+    if (lid == id) return err.message;
+  return "";
+}
+
+bool Contains(std::string_view hay, std::string_view needle) { return hay.find(needle) != std::string_view::npos; }
+
+// ---- independent ChaCha20 (RFC 8439 section 2.3) for the LtHash check --------------------
+
+uint32_t Rotl(uint32_t v, int c) { return (v << c) | (v >> (32 - c)); }
+void QuarterRound(uint32_t* x, int a, int b, int c, int d) {
+  x[a] += x[b]; x[d] ^= x[a]; x[d] = Rotl(x[d], 16);
+  x[c] += x[d]; x[b] ^= x[c]; x[b] = Rotl(x[b], 12);
+  x[a] += x[b]; x[d] ^= x[a]; x[d] = Rotl(x[d], 8);
+  x[c] += x[d]; x[b] ^= x[c]; x[b] = Rotl(x[b], 7);
+}
+uint32_t Le32(const uint8_t* p) { return p[0] | (p[1] << 8) | (p[2] << 16) | (uint32_t{p[3]} << 24); }
+// One 64-byte keystream block.
+void ChaChaBlock(const uint8_t key[32], uint32_t counter, const uint8_t nonce[12], uint8_t out[64]) {
+  uint32_t s[16] = {0x61707865, 0x3320646e, 0x79622d32, 0x6b206574};
+  for (int i = 0; i < 8; ++i) s[4 + i] = Le32(key + 4 * i);
+  s[12] = counter;
+  for (int i = 0; i < 3; ++i) s[13 + i] = Le32(nonce + 4 * i);
+  uint32_t x[16];
+  std::copy(s, s + 16, x);
+  for (int i = 0; i < 10; ++i) {
+    QuarterRound(x, 0, 4, 8, 12); QuarterRound(x, 1, 5, 9, 13);
+    QuarterRound(x, 2, 6, 10, 14); QuarterRound(x, 3, 7, 11, 15);
+    QuarterRound(x, 0, 5, 10, 15); QuarterRound(x, 1, 6, 11, 12);
+    QuarterRound(x, 2, 7, 8, 13); QuarterRound(x, 3, 4, 9, 14);
+  }
+  for (int i = 0; i < 16; ++i) {
+    uint32_t v = x[i] + s[i];
+    for (int j = 0; j < 4; ++j) out[4 * i + j] = static_cast<uint8_t>(v >> (8 * j));
+  }
+}
+
+}  // namespace
+
+// ======================================================================================
+// LtHash
+// ======================================================================================
+
+TEST_CASE("lthash: the reference ChaCha20 of this test matches RFC 8439 section 2.3.2") {
+  uint8_t key[32];
+  for (int i = 0; i < 32; ++i) key[i] = static_cast<uint8_t>(i);
+  const uint8_t nonce[12] = {0, 0, 0, 0x09, 0, 0, 0, 0x4a, 0, 0, 0, 0};
+  uint8_t out[64];
+  ChaChaBlock(key, 1, nonce, out);
+  CHECK(ToHex({out, 64}) ==
+        "10f1e7e4d13b5915500fdd1fa32071c4c7d1f4c733c068030422aa9ac3d46c4e"
+        "d2826446079faa0914c2d705d98b02a2b5129cd1de164eb9cbd083e8a2503c4e");
+}
+
+TEST_CASE("lthash: an element's expansion is the ChaCha20 keystream of SHA-256(tag || element)") {
+  for (std::string_view e : {std::string_view(""), std::string_view("a"), std::string_view("GTOS state element")}) {
+    state::LtHash::Lanes lanes;
+    state::LtHash::Expand(AsBytes(e), &lanes);
+    Hash32 seed = crypto::Sha256Tagged("GTOS-LTHASH-V1", AsBytes(e));
+    const uint8_t nonce[12] = {};
+    Bytes stream(state::LtHash::kBytes);
+    for (uint32_t blk = 0; blk < state::LtHash::kBytes / 64; ++blk) ChaChaBlock(seed.data(), blk, nonce, &stream[64 * blk]);
+    bool same = true;
+    for (size_t i = 0; i < state::LtHash::kLanes; ++i)
+      same &= lanes[i] == static_cast<uint16_t>(stream[2 * i] | (stream[2 * i + 1] << 8));
+    CHECK_MESSAGE(same, "element '", e, "'");
+  }
+}
+
+TEST_CASE("lthash: Add and Remove are inverse, and the order of operations does not matter") {
+  state::LtHash empty;
+  state::LtHash a;
+  a.Add(AsBytes("x"));
+  CHECK(a != empty);
+  a.Remove(AsBytes("x"));
+  CHECK(a == empty);
+
+  state::LtHash one, two;
+  one.Add(AsBytes("a"));
+  one.Add(AsBytes("b"));
+  one.Add(AsBytes("c"));
+  two.Add(AsBytes("c"));
+  two.Add(AsBytes("a"));
+  two.Add(AsBytes("b"));
+  CHECK(one == two);
+  CHECK(H(one.Digest()) == H(two.Digest()));
+
+  // Remove before add (the lanes wrap around) reaches the same sum.
+  state::LtHash three;
+  three.Remove(AsBytes("z"));
+  three.Add(AsBytes("b"));
+  three.Add(AsBytes("z"));
+  three.Add(AsBytes("a"));
+  three.Add(AsBytes("c"));
+  CHECK(three == one);
+
+  // Combine adds another sum.
+  state::LtHash ab, c;
+  ab.Add(AsBytes("a"));
+  ab.Add(AsBytes("b"));
+  c.Add(AsBytes("c"));
+  ab.Combine(c);
+  CHECK(ab == one);
+
+  // A multiset: adding an element twice is not adding it once.
+  state::LtHash twice;
+  twice.Add(AsBytes("a"));
+  twice.Add(AsBytes("a"));
+  state::LtHash once;
+  once.Add(AsBytes("a"));
+  CHECK(twice != once);
+}
+
+TEST_CASE("lthash: Serialize / Parse round trip; Parse rejects other sizes") {
+  state::LtHash h;
+  h.Add(AsBytes("a"));
+  h.Add(AsBytes("b"));
+  Bytes s = h.Serialize();
+  CHECK(s.size() == state::LtHash::kBytes);
+  auto back = state::LtHash::Parse(s);
+  RequireOk(back, "parse");
+  CHECK(*back == h);
+  CHECK(H(back->Digest()) == H(h.Digest()));
+  // The digest is SHA-256("GTOS-STATE-V1" || the serialized lanes).
+  CHECK(H(h.Digest()) == H(crypto::Sha256Tagged("GTOS-STATE-V1", s)));
+  Bytes short_by_one(s.begin(), s.end() - 1);
+  CHECK(!state::LtHash::Parse(short_by_one));
+  Bytes longer = s;
+  longer.push_back(0);
+  CHECK(!state::LtHash::Parse(longer));
+  CHECK(!state::LtHash::Parse({}));
+}
+
+TEST_CASE("lthash: pinned digests") {
+  state::LtHash empty;
+  CHECK(H(empty.Digest()) == H(crypto::Sha256Tagged("GTOS-STATE-V1", Bytes(state::LtHash::kBytes, 0))));
+  CHECK(H(empty.Digest()) == "0xd3cb022124f17a30ad5f59c232f2c366d087c6c72ac8e7e58ec5801663fc14d3");
+
+  state::LtHash h;
+  h.Add(state::StateElement("key-1", "value-1"));
+  h.Add(state::StateElement("key-2", "value-2"));
+  h.Add(state::StateElement("key-3", ""));
+  CHECK(H(h.Digest()) == "0x0d30e516d1f783491efc653c9f5a213255212cad624ff927cd36976d8812c072");
+  // The element is msgpack [bin key, bin value].
+  CHECK(ToHex(state::StateElement("k", "vv")) == "92c4016bc4027676");
+}
+
+// ======================================================================================
+// Genesis
+// ======================================================================================
+
+TEST_CASE("state: the genesis state is the accounts and the bonded validator, and matches its root") {
+  TestChain c;
+  CHECK(c->height() == 0);
+  CheckStateMatchesRoot(*c);
+  CHECK(c.Balance(K().alice) == kRich);
+  CHECK(c.Balance(K().validator) == kRich - kMinStake);  // the stake left the balance
+  auto v = c->GetValidator(K().validator.addr);
+  RequireOk(v, "get validator");
+  REQUIRE(v->has_value());
+  CHECK((*v)->stake == kMinStake);
+  StateMap s = c.State();
+  CHECK(s.size() == 7);  // 6 accounts + 1 validator
+}
+
+// ======================================================================================
+// TTL
+// ======================================================================================
+
+TEST_CASE("ttl: a kv written in block h with ttl t exists at h .. h+t-1 and is gone from h+t") {
+  for (uint64_t ttl : {uint64_t{1}, uint64_t{2}, uint64_t{5}}) {
+    CAPTURE(ttl);
+    TestChain c;
+    c.Next();
+    auto p = c.Next({Tx(K().alice, 0, KvPut("app", "k", "v1", ttl))});
+    uint64_t h = p.header.height;
+    REQUIRE(p.receipts.size() == 1);
+    CHECK(p.receipts[0].status == 0);
+    CHECK(p.receipts[0].expire_block == h + ttl);
+    for (uint64_t n = h; n < h + ttl; ++n) {
+      c.RunTo(n);
+      auto kv = c.Kv(K().alice, "app", "k");
+      REQUIRE_MESSAGE(kv.has_value(), "height ", n);
+      CHECK(kv->created_block == h);
+      CHECK(kv->expire_block == h + ttl);
+      CHECK(kv->data == B("v1"));
+    }
+    c.RunTo(h + ttl);
+    CHECK(!c.Kv(K().alice, "app", "k").has_value());
+    // Physically gone from the state table too (expiry is part of the transition).
+    CHECK(!c.State().contains(schema::KvKey(K().alice.addr, AsBytes("app"), AsBytes("k"))));
+    c.RunTo(h + ttl + 2);
+    CHECK(!c.Kv(K().alice, "app", "k").has_value());
+  }
+}
+
+TEST_CASE("ttl: ttl == max_ttl is accepted and expires exactly max_ttl blocks later") {
+  TestChain c;
+  auto p = c.Next({Tx(K().alice, 0, KvPut("app", "k", "v", kMaxTtl))});
+  REQUIRE(p.receipts.size() == 1);
+  uint64_t h = p.header.height;
+  c.RunTo(h + kMaxTtl - 1);
+  CHECK(c.Kv(K().alice, "app", "k").has_value());
+  c.RunTo(h + kMaxTtl);
+  CHECK(!c.Kv(K().alice, "app", "k").has_value());
+}
+
+TEST_CASE("ttl: kv lives in the sender's own space (from, namespace, key)") {
+  TestChain c;
+  auto p = c.Next({Tx(K().alice, 0, KvPut("app", "k", "alice's", 10)), Tx(K().bob, 0, KvPut("app", "k", "bob's", 3)),
+                   Tx(K().alice, 1, KvPut("ap", "pk", "other ns", 10))});
+  REQUIRE(p.receipts.size() == 3);
+  CHECK(c.Kv(K().alice, "app", "k")->data == B("alice's"));
+  CHECK(c.Kv(K().bob, "app", "k")->data == B("bob's"));
+  CHECK(c.Kv(K().alice, "ap", "pk")->data == B("other ns"));
+  CHECK(!c.Kv(K().alice, "ap", "k").has_value());
+  CHECK(!c.Kv(K().carol, "app", "k").has_value());
+  c.RunTo(p.header.height + 3);
+  CHECK(!c.Kv(K().bob, "app", "k").has_value());
+  CHECK(c.Kv(K().alice, "app", "k").has_value());
+}
+
+TEST_CASE("ttl: code exists at h .. h+t-1; a second put while it exists fails with code_exists; after expiry it succeeds") {
+  TestChain c;
+  const std::string code = "\x01\x02 some code bytes";
+  const uint64_t ttl = 3;
+  auto p = c.Next({Tx(K().alice, 0, CodePut(code, ttl))});
+  uint64_t h = p.header.height;
+  REQUIRE(p.receipts.size() == 1);
+  CHECK(p.receipts[0].status == 0);
+  CHECK(p.receipts[0].expire_block == h + ttl);
+  auto obj = c.Code(code);
+  REQUIRE(obj.has_value());
+  CHECK(obj->created_block == h);
+  CHECK(obj->expire_block == h + ttl);
+  CHECK(obj->data == B(code));
+
+  // Blocks h+1 .. h+t-1: the same bytes again, from another sender and with a
+  // longer ttl: code_exists (2), fee and nonce charged, nothing else.
+  for (uint64_t n = h + 1; n < h + ttl; ++n) {
+    CAPTURE(n);
+    StateMap before = c.State();
+    Account bob_before = c.Acc(K().bob.addr);
+    Account prop_before = c.Acc(K().validator.addr);
+    SignedTx again = Tx(K().bob, c.Nonce(K().bob), CodePut(code, ttl + 10));
+    auto q = c.Next({again});
+    REQUIRE(q.receipts.size() == 1);
+    CHECK(q.header.height == n);
+    CHECK(q.receipts[0].status == static_cast<uint64_t>(TxStatus::kCodeExists));
+    CHECK(TxStatusName(q.receipts[0].status) == "code_exists");
+    CHECK(q.receipts[0].expire_block == 0);
+    CHECK(q.receipts[0].fee == again.tx.fee);
+    Account bob_after = c.Acc(K().bob.addr);
+    CHECK(bob_after.balance == bob_before.balance - again.tx.fee);
+    CHECK(bob_after.nonce == bob_before.nonce + 1);
+    CHECK(c.Acc(K().validator.addr).balance == prop_before.balance + again.tx.fee);
+    CHECK(Changed(before, c.State()) ==
+          std::set<std::string>{schema::AccountKey(K().bob.addr), schema::AccountKey(K().validator.addr)});
+    obj = c.Code(code);
+    REQUIRE(obj.has_value());
+    CHECK(obj->created_block == h);  // no update, no TTL extension
+    CHECK(obj->expire_block == h + ttl);
+  }
+
+  // Block h+t: expired at the start of the block, so the same bytes succeed.
+  CHECK(c->height() == h + ttl - 1);
+  auto r = c.Next({Tx(K().bob, c.Nonce(K().bob), CodePut(code, 7))});
+  CHECK(r.header.height == h + ttl);
+  REQUIRE(r.receipts.size() == 1);
+  CHECK(r.receipts[0].status == 0);
+  CHECK(r.receipts[0].expire_block == h + ttl + 7);
+  obj = c.Code(code);
+  REQUIRE(obj.has_value());
+  CHECK(obj->created_block == h + ttl);
+  CHECK(obj->expire_block == h + ttl + 7);
+  c.RunTo(h + ttl + 6);
+  CHECK(c.Code(code).has_value());
+  c.RunTo(h + ttl + 7);
+  CHECK(!c.Code(code).has_value());
+}
+
+TEST_CASE("ttl: code that expired without being re-put reads as not-found from h+t") {
+  TestChain c;
+  auto p = c.Next({Tx(K().alice, 0, CodePut("lonely code", 2))});
+  uint64_t h = p.header.height;
+  c.RunTo(h + 1);
+  CHECK(c.Code("lonely code").has_value());
+  c.RunTo(h + 2);
+  CHECK(!c.Code("lonely code").has_value());
+  CHECK(!c.State().contains(schema::CodeKey(crypto::Sha256(AsBytes("lonely code")))));
+}
+
+TEST_CASE("ttl: two puts of the same code in one block: the second fails with code_exists") {
+  TestChain c;
+  auto p = c.Next({Tx(K().alice, 0, CodePut("dup", 5)), Tx(K().bob, 0, CodePut("dup", 9))});
+  REQUIRE(p.receipts.size() == 2);
+  CHECK(p.receipts[0].status == 0);
+  CHECK(p.receipts[1].status == static_cast<uint64_t>(TxStatus::kCodeExists));
+  CHECK(c.Code("dup")->expire_block == p.header.height + 5);
+}
+
+TEST_CASE("ttl: a kv overwrite sets created_block and expire_block anew; the old expiry no longer removes it") {
+  TestChain c;
+  c.Next();
+  auto p = c.Next({Tx(K().alice, 0, KvPut("app", "k", "first", 5))});
+  uint64_t h = p.header.height;
+  c.RunTo(h + 1);
+  auto q = c.Next({Tx(K().alice, 1, KvPut("app", "k", "second", 10))});
+  REQUIRE(q.header.height == h + 2);
+  REQUIRE(q.receipts.size() == 1);
+  CHECK(q.receipts[0].status == 0);
+  CHECK(q.receipts[0].expire_block == h + 12);
+  auto kv = c.Kv(K().alice, "app", "k");
+  REQUIRE(kv.has_value());
+  CHECK(kv->data == B("second"));
+  CHECK(kv->created_block == h + 2);
+  CHECK(kv->expire_block == h + 12);
+  c.RunTo(h + 5);  // the old expire_block
+  kv = c.Kv(K().alice, "app", "k");
+  REQUIRE(kv.has_value());
+  CHECK(kv->data == B("second"));
+  CHECK(kv->expire_block == h + 12);
+  c.RunTo(h + 11);
+  CHECK(c.Kv(K().alice, "app", "k").has_value());
+  c.RunTo(h + 12);
+  CHECK(!c.Kv(K().alice, "app", "k").has_value());
+}
+
+TEST_CASE("ttl: a kv overwrite with a shorter ttl expires at the new, earlier block") {
+  TestChain c;
+  auto p = c.Next({Tx(K().alice, 0, KvPut("app", "k", "long", 20))});
+  uint64_t h = p.header.height;
+  c.Next({Tx(K().alice, 1, KvPut("app", "k", "short", 2))});  // at h+1, expires h+3
+  c.RunTo(h + 2);
+  CHECK(c.Kv(K().alice, "app", "k")->data == B("short"));
+  c.RunTo(h + 3);
+  CHECK(!c.Kv(K().alice, "app", "k").has_value());
+  c.RunTo(h + 20);
+  CHECK(!c.Kv(K().alice, "app", "k").has_value());
+}
+
+TEST_CASE("ttl: a kv overwritten in its own expiry block is a fresh write") {
+  TestChain c;
+  auto p = c.Next({Tx(K().alice, 0, KvPut("app", "k", "old", 2))});
+  uint64_t h = p.header.height;
+  c.RunTo(h + 1);
+  auto q = c.Next({Tx(K().alice, 1, KvPut("app", "k", "new", 2))});  // block h+2 = old expire_block
+  REQUIRE(q.header.height == h + 2);
+  auto kv = c.Kv(K().alice, "app", "k");
+  REQUIRE(kv.has_value());
+  CHECK(kv->data == B("new"));
+  CHECK(kv->created_block == h + 2);
+  CHECK(kv->expire_block == h + 4);
+  c.RunTo(h + 4);
+  CHECK(!c.Kv(K().alice, "app", "k").has_value());
+}
+
+TEST_CASE("ttl: 0 and above max_ttl are left out of a proposed block with the reason") {
+  TestChain c;
+  SignedTx zero_kv = Tx(K().alice, 0, KvPut("app", "k", "v", 0), 100'000);
+  SignedTx zero_code = Tx(K().bob, 0, CodePut("c", 0), 100'000);
+  SignedTx big_kv = Tx(K().carol, 0, KvPut("app", "k", "v", kMaxTtl + 1), 100'000);
+  SignedTx big_code = Tx(K().dave, 0, CodePut("c", kMaxTtl + 1), 100'000);
+  SignedTx huge = Tx(K().dave, 0, KvPut("app", "k", "v", UINT64_MAX), 100'000);
+  StateMap before = c.State();
+  Hash32 root = c.Root();
+  auto p = c.Next({zero_kv, zero_code, big_kv, big_code, huge});
+  CHECK(p.txs.empty());
+  CHECK(p.receipts.empty());
+  REQUIRE(p.left_out.size() == 5);
+  CHECK(Contains(LeftOutReason(p, zero_kv), "field 'payload.ttl': must be at least 1"));
+  CHECK(Contains(LeftOutReason(p, zero_code), "field 'payload.ttl': must be at least 1"));
+  CHECK(Contains(LeftOutReason(p, big_kv), "exceeds max_ttl 50"));
+  CHECK(Contains(LeftOutReason(p, big_code), "exceeds max_ttl 50"));
+  CHECK(Contains(LeftOutReason(p, huge), "exceeds max_ttl"));
+  CHECK(H(c.Root()) == H(root));
+  CHECK(Changed(before, c.State()).empty());  // no fee, no nonce
+}
+
+TEST_CASE("ttl: a block containing a tx with ttl 0 or ttl > max_ttl is invalid in Validate mode") {
+  for (uint64_t bad_ttl : {uint64_t{0}, kMaxTtl + 1}) {
+    for (bool code : {false, true}) {
+      CAPTURE(bad_ttl);
+      CAPTURE(code);
+      TestChain c;
+      auto good = c.Propose({Tx(K().alice, 0, Transfer(K().bob.addr, 5))});
+      RequireOk(good, "propose");
+      RequireOk(c->Validate(good->block, true), "validate the good block");
+      Block bad = good->block;
+      bad.txs.push_back(Tx(K().bob, 0, code ? CodePut("c", bad_ttl) : KvPut("n", "k", "v", bad_ttl), 100'000));
+      auto v = c->Validate(bad, true);
+      REQUIRE(!v);
+      CHECK(Contains(v.error().message, "is not includable"));
+      CHECK(Contains(v.error().message, "tx 1"));
+      CHECK(Contains(v.error().message, "payload.ttl"));
+      CHECK(c->height() == 0);
+    }
+  }
+}
+
+TEST_CASE("limits: sizes above the genesis limits are left out, not a crash") {
+  TestChain c;
+  std::string big_value(TestGenesis().params.max_value_bytes + 1, 'v');
+  SignedTx too_big = Tx(K().alice, 0, KvPut("app", "k", big_value, 1), 10'000'000);
+  SignedTx empty_code = Tx(K().bob, 0, CodePut("", 1), 100'000);
+  SignedTx low_fee = Tx(K().carol, 0, KvPut("app", "k", "v", 10), 1);
+  auto p = c.Next({too_big, empty_code, low_fee});
+  CHECK(p.txs.empty());
+  CHECK(Contains(LeftOutReason(p, too_big), "exceeds max_value_bytes"));
+  CHECK(Contains(LeftOutReason(p, empty_code), "must not be empty"));
+  CHECK(Contains(LeftOutReason(p, low_fee), "below the minimum fee"));
+}
+
+// ======================================================================================
+// Signers
+// ======================================================================================
+
+TEST_CASE("signer: fallback to the address, then only the bound key, across algorithms") {
+  const Keys& k = K();
+  TestChain c;
+  // Fallback: the key derives to `from`.
+  auto p = c.Next({Tx(k.alice, 0, Transfer(k.dave.addr, 1)), Tx(k.bob, 0, Transfer(k.dave.addr, 1)),
+                   Tx(k.carol, 0, Transfer(k.dave.addr, 1))});
+  CHECK(p.left_out.empty());
+  CHECK(p.receipts.size() == 3);
+
+  // Without a binding, a key that does not derive to `from` is left out.
+  SignedTx foreign = MakeTx(k.bob, k.alice.addr, 1, Transfer(k.dave.addr, 1));
+  p = c.Next({foreign});
+  CHECK(p.txs.empty());
+  CHECK(Contains(LeftOutReason(p, foreign), "does not derive to 'from'"));
+
+  // Bind alice to another ed25519 key.
+  p = c.Next({Tx(k.alice, 1, SetSigner(k.alice2))});
+  REQUIRE(p.receipts.size() == 1);
+  CHECK(p.receipts[0].status == 0);
+  auto acc = c.Acc(k.alice.addr);
+  REQUIRE(acc.signer.has_value());
+  CHECK(acc.signer->algo == static_cast<uint64_t>(crypto::AlgoId::kEd25519));
+  CHECK(acc.signer->public_key == k.alice2.pub);
+
+  // The old (address) key is no longer accepted; the new one is.
+  SignedTx by_old = Tx(k.alice, 2, Transfer(k.dave.addr, 1));
+  SignedTx by_new = MakeTx(k.alice2, k.alice.addr, 2, Transfer(k.dave.addr, 1));
+  p = c.Next({by_old, by_new});
+  CHECK(Contains(LeftOutReason(p, by_old), "not signed by the account's signer"));
+  REQUIRE(p.txs.size() == 1);
+  CHECK(p.txs[0].tx.Id() == by_new.tx.Id());
+  CHECK(c.Nonce(k.alice) == 3);
+
+  // Rotation must be authorised by the current signer: the old key cannot.
+  SignedTx rotate_by_old = Tx(k.alice, 3, SetSigner(k.alice));
+  p = c.Next({rotate_by_old});
+  CHECK(Contains(LeftOutReason(p, rotate_by_old), "not signed by the account's signer"));
+  CHECK(c.Acc(k.alice.addr).signer->public_key == k.alice2.pub);
+
+  // Rotate to a secp256k1 key (authorised by the current ed25519 signer).
+  p = c.Next({MakeTx(k.alice2, k.alice.addr, 3, SetSigner(k.alice_k1))});
+  REQUIRE(p.receipts.size() == 1);
+  acc = c.Acc(k.alice.addr);
+  CHECK(acc.signer->algo == static_cast<uint64_t>(crypto::AlgoId::kSecp256k1));
+  SignedTx by_ed = MakeTx(k.alice2, k.alice.addr, 4, Transfer(k.dave.addr, 1));
+  SignedTx by_k1 = MakeTx(k.alice_k1, k.alice.addr, 4, Transfer(k.dave.addr, 1));
+  p = c.Next({by_ed, by_k1});
+  CHECK(Contains(LeftOutReason(p, by_ed), "not signed by the account's signer"));
+  REQUIRE(p.txs.size() == 1);
+  CHECK(p.txs[0].tx.Id() == by_k1.tx.Id());
+
+  // And to a secp256r1 key, then back to the address key.
+  p = c.Next({MakeTx(k.alice_k1, k.alice.addr, 5, SetSigner(k.alice_r1))});
+  REQUIRE(p.receipts.size() == 1);
+  SignedTx by_k1_again = MakeTx(k.alice_k1, k.alice.addr, 6, Transfer(k.dave.addr, 1));
+  SignedTx by_r1 = MakeTx(k.alice_r1, k.alice.addr, 6, KvPut("n", "k", "v", 3));
+  p = c.Next({by_k1_again, by_r1});
+  CHECK(Contains(LeftOutReason(p, by_k1_again), "not signed by the account's signer"));
+  REQUIRE(p.receipts.size() == 1);
+  CHECK(p.receipts[0].status == 0);
+  CHECK(c.Kv(k.alice, "n", "k").has_value());  // the space is still the account's
+  p = c.Next({MakeTx(k.alice_r1, k.alice.addr, 7, SetSigner(k.alice))});
+  REQUIRE(p.receipts.size() == 1);
+  p = c.Next({Tx(k.alice, 8, Transfer(k.dave.addr, 1))});
+  CHECK(p.receipts.size() == 1);
+}
+
+TEST_CASE("signer: a bad signature is left out of a proposed block and invalidates a validated one") {
+  const Keys& k = K();
+  TestChain c;
+  SignedTx bad = Tx(k.alice, 0, Transfer(k.dave.addr, 1));
+  bad.signature[0] ^= 1;
+  auto p = c.Next({bad});
+  CHECK(p.txs.empty());
+  CHECK(Contains(LeftOutReason(p, bad), "signature does not verify"));
+
+  auto good = c.Propose({Tx(k.alice, 0, Transfer(k.dave.addr, 1))});
+  RequireOk(good, "propose");
+  Block b = good->block;
+  b.txs[0].signature[5] ^= 0x40;
+  auto v = c->Validate(b, true);
+  REQUIRE(!v);
+  CHECK(Contains(v.error().message, "signature does not verify"));
+}
+
+// ======================================================================================
+// Replay protection
+// ======================================================================================
+
+TEST_CASE("replay: the same tx twice, a wrong chain id and a nonce gap are left out") {
+  const Keys& k = K();
+  TestChain c;
+  SignedTx t = Tx(k.alice, 0, Transfer(k.dave.addr, 10));
+  auto p = c.Next({t, t});
+  REQUIRE(p.txs.size() == 1);
+  REQUIRE(p.left_out.size() == 1);
+  CHECK(Contains(p.left_out[0].second.message, "nonce 0 already used (next is 1)"));
+
+  // The same tx in a later block.
+  p = c.Next({t});
+  CHECK(p.txs.empty());
+  CHECK(Contains(LeftOutReason(p, t), "already used"));
+
+  // A tx for another chain, otherwise valid.
+  SignedTx other = MakeTx(k.alice, k.alice.addr, 1, Transfer(k.dave.addr, 10), 0, "other-chain");
+  p = c.Next({other});
+  CHECK(p.txs.empty());
+  CHECK(Contains(LeftOutReason(p, other), "wrong chain id 'other-chain'"));
+
+  // A nonce gap.
+  SignedTx ahead = Tx(k.alice, 3, Transfer(k.dave.addr, 10));
+  p = c.Next({ahead});
+  CHECK(p.txs.empty());
+  CHECK(Contains(LeftOutReason(p, ahead), "nonce 3 is ahead of the next nonce 1"));
+
+  // Consecutive nonces in one block are fine; the gap closes.
+  p = c.Next({Tx(k.alice, 1, Transfer(k.dave.addr, 10)), Tx(k.alice, 2, Transfer(k.dave.addr, 10)), ahead});
+  CHECK(p.txs.size() == 3);
+  CHECK(c.Nonce(k.alice) == 4);
+  CHECK(c.Balance(k.dave) == kRich + 40);
+
+  // In Validate mode each of them makes the block invalid.
+  for (const SignedTx& bad : {t, other, Tx(k.alice, 9, Transfer(k.dave.addr, 1))}) {
+    auto good = c.Propose({Tx(k.bob, 0, Transfer(k.dave.addr, 1))});
+    RequireOk(good, "propose");
+    Block b = good->block;
+    b.txs.push_back(bad);
+    CHECK(!c->Validate(b, true));
+  }
+}
+
+// ======================================================================================
+// Fees and execution outcome
+// ======================================================================================
+
+TEST_CASE("fees: charged on success and failure, summed to the proposer; unpayable fee is left out") {
+  const Keys& k = K();
+  TestChain c;
+  StateMap before = c.State();
+  uint64_t prop0 = c.Balance(k.validator);
+  SignedTx ok = Tx(k.alice, 0, Transfer(k.dave.addr, 100), 5'000);  // above the minimum: all of it is charged
+  SignedTx too_much = Tx(k.bob, 0, Transfer(k.dave.addr, kRich));    // balance - fee < amount
+  SignedTx poor = Tx(k.poor, 0, Transfer(k.dave.addr, 1));
+  SignedTx nobody = Tx(k.nobody, 0, Transfer(k.dave.addr, 0));
+  REQUIRE(poor.tx.fee > kPoor);
+  auto p = c.Next({ok, too_much, poor, nobody});
+  REQUIRE(p.receipts.size() == 2);
+  CHECK(p.receipts[0].status == 0);
+  CHECK(p.receipts[0].fee == 5'000);
+  CHECK(p.receipts[1].status == static_cast<uint64_t>(TxStatus::kInsufficientBalance));
+  CHECK(TxStatusName(p.receipts[1].status) == "insufficient_balance");
+  CHECK(p.receipts[1].fee == too_much.tx.fee);
+  CHECK(Contains(LeftOutReason(p, poor), "balance 500 cannot pay the fee"));
+  CHECK(Contains(LeftOutReason(p, nobody), "balance 0 cannot pay the fee"));
+
+  CHECK(c.Balance(k.alice) == kRich - 5'000 - 100);
+  CHECK(c.Balance(k.dave) == kRich + 100);
+  // The failed transfer: only fee and nonce.
+  Account bob = c.Acc(k.bob.addr);
+  CHECK(bob.balance == kRich - too_much.tx.fee);
+  CHECK(bob.nonce == 1);
+  CHECK(c.Balance(k.poor) == kPoor);
+  CHECK(c.Nonce(k.poor) == 0);
+  CHECK(!c->GetAccount(k.nobody.addr)->has_value());
+  CHECK(c.Balance(k.validator) == prop0 + 5'000 + too_much.tx.fee);
+  CHECK(Changed(before, c.State()) ==
+        std::set<std::string>{schema::AccountKey(k.alice.addr), schema::AccountKey(k.bob.addr),
+                              schema::AccountKey(k.dave.addr), schema::AccountKey(k.validator.addr)});
+}
+
+TEST_CASE("fees: a failed transfer changes only the sender's fee and nonce (and the proposer's fees)") {
+  const Keys& k = K();
+  TestChain c;
+  StateMap before = c.State();
+  SignedTx t = Tx(k.bob, 0, Transfer(k.carol.addr, kRich + 1));
+  auto p = c.Next({t});
+  REQUIRE(p.receipts.size() == 1);
+  CHECK(p.receipts[0].status == 1);
+  CHECK(c.Balance(k.carol) == kRich);
+  CHECK(Changed(before, c.State()) ==
+        std::set<std::string>{schema::AccountKey(k.bob.addr), schema::AccountKey(k.validator.addr)});
+}
+
+TEST_CASE("fees: the proposer's own tx pays the fee and gets it back at the end of the block") {
+  const Keys& k = K();
+  TestChain c;
+  uint64_t b0 = c.Balance(k.validator);
+  SignedTx t = Tx(k.validator, 0, Transfer(k.dave.addr, 7));
+  auto p = c.Next({t});
+  REQUIRE(p.receipts.size() == 1);
+  CHECK(c.Balance(k.validator) == b0 - 7);
+}
+
+TEST_CASE("fees: a sender can spend in one block what it received earlier in the same block") {
+  const Keys& k = K();
+  TestChain c;
+  uint64_t fee = MinFeeOf(Transfer(k.dave.addr, 1), TestGenesis().params);
+  // poor (and nobody) cannot pay the fee before the funding transfer.
+  SignedTx fund_poor = Tx(k.alice, 0, Transfer(k.poor.addr, 10 * fee));
+  SignedTx spend_poor = Tx(k.poor, 0, Transfer(k.dave.addr, 1));
+  SignedTx fund_nobody = Tx(k.alice, 1, Transfer(k.nobody.addr, 10 * fee));
+  SignedTx spend_nobody = Tx(k.nobody, 0, Transfer(k.dave.addr, 1));
+  auto p = c.Next({fund_poor, spend_poor, spend_nobody, fund_nobody});
+  CHECK(p.txs.size() == 3);
+  CHECK(c.Nonce(k.poor) == 1);
+  CHECK(Contains(LeftOutReason(p, spend_nobody), "balance 0 cannot pay the fee"));
+  CHECK(c.Nonce(k.nobody) == 0);
+  CHECK(c.Balance(k.nobody) == 10 * fee);
+}
+
+// ======================================================================================
+// Validators
+// ======================================================================================
+
+TEST_CASE("validators: register bonds stake, unbond returns it exactly unbonding_blocks later") {
+  const Keys& k = K();
+  TestChain c;
+  StateMap before = c.State();
+  SignedTx reg = Tx(k.alice, 0, Register(3 * kMinStake, k.consensus));
+  auto p = c.Next({reg});
+  REQUIRE(p.receipts.size() == 1);
+  CHECK(p.receipts[0].status == 0);
+  CHECK(c.Balance(k.alice) == kRich - reg.tx.fee - 3 * kMinStake);
+  auto v = c->GetValidator(k.alice.addr);
+  RequireOk(v, "get validator");
+  REQUIRE(v->has_value());
+  CHECK((*v)->stake == 3 * kMinStake);
+  CHECK((*v)->consensus_key == k.consensus.pub);
+  CHECK((*v)->consensus_algo == static_cast<uint64_t>(crypto::AlgoId::kEd25519));
+  CHECK(Changed(before, c.State()) ==
+        std::set<std::string>{schema::AccountKey(k.alice.addr), schema::AccountKey(k.validator.addr),
+                              schema::ValidatorKey(k.alice.addr)});
+  auto all = c->GetValidators();
+  RequireOk(all, "validators");
+  CHECK(all->size() == 2);
+
+  // Two unbonds in one block share one unbonding entry.
+  SignedTx u1 = Tx(k.alice, 1, Unbond(kMinStake));
+  SignedTx u2 = Tx(k.alice, 2, Unbond(kMinStake / 2));
+  p = c.Next({u1, u2});
+  uint64_t h = p.header.height;
+  REQUIRE(p.receipts.size() == 2);
+  CHECK(p.receipts[0].status == 0);
+  CHECK(p.receipts[1].status == 0);
+  uint64_t bal = c.Balance(k.alice);
+  CHECK(c->GetValidator(k.alice.addr)->value().stake == 3 * kMinStake - kMinStake - kMinStake / 2);
+  StateMap s = c.State();
+  REQUIRE(s.contains(schema::UnbondingKey(h + kUnbonding, k.alice.addr)));
+
+  c.RunTo(h + kUnbonding - 1);
+  CHECK(c.Balance(k.alice) == bal);
+  c.RunTo(h + kUnbonding);
+  CHECK(c.Balance(k.alice) == bal + kMinStake + kMinStake / 2);
+  CHECK(!c.State().contains(schema::UnbondingKey(h + kUnbonding, k.alice.addr)));
+  c.RunTo(h + kUnbonding + 2);
+  CHECK(c.Balance(k.alice) == bal + kMinStake + kMinStake / 2);
+
+  // Unbonding the rest removes the validator; it may register again later.
+  p = c.Next({Tx(k.alice, 3, Unbond(3 * kMinStake / 2))});
+  REQUIRE(p.receipts.size() == 1);
+  CHECK(p.receipts[0].status == 0);
+  CHECK(!c->GetValidator(k.alice.addr)->has_value());
+  uint64_t h2 = p.header.height;
+  bal = c.Balance(k.alice);
+  c.RunTo(h2 + kUnbonding);
+  CHECK(c.Balance(k.alice) == bal + 3 * kMinStake / 2);
+  p = c.Next({Tx(k.alice, 4, Register(kMinStake, k.consensus))});
+  CHECK(p.receipts[0].status == 0);
+}
+
+TEST_CASE("validators: the genesis validator can unbond its genesis stake") {
+  const Keys& k = K();
+  TestChain c;
+  SignedTx u = Tx(k.validator, 0, Unbond(kMinStake));
+  auto p = c.Next({u});
+  REQUIRE(p.receipts.size() == 1);
+  CHECK(p.receipts[0].status == 0);
+  CHECK(!c->GetValidator(k.validator.addr)->has_value());
+  uint64_t bal = c.Balance(k.validator);
+  c.RunTo(p.header.height + kUnbonding);
+  CHECK(c.Balance(k.validator) == bal + kMinStake);
+}
+
+TEST_CASE("validators: errors stake_below_minimum, not_validator, insufficient_stake, validator_exists, insufficient_balance") {
+  const Keys& k = K();
+  TestChain c;
+  auto check_failed = [&c](const SignedTx& t, TxStatus want, std::string_view name) {
+    CAPTURE(name);
+    StateMap before = c.State();
+    auto p = c.Next({t});
+    REQUIRE(p.receipts.size() == 1);
+    CHECK(p.receipts[0].status == static_cast<uint64_t>(want));
+    CHECK(TxStatusName(p.receipts[0].status) == name);
+    CHECK(p.receipts[0].fee == t.tx.fee);
+    CHECK(Changed(before, c.State()) ==
+          std::set<std::string>{schema::AccountKey(t.tx.from), schema::AccountKey(K().validator.addr)});
+  };
+  check_failed(Tx(k.alice, 0, Register(kMinStake - 1, k.consensus)), TxStatus::kStakeBelowMinimum,
+               "stake_below_minimum");
+  check_failed(Tx(k.bob, 0, Unbond(1)), TxStatus::kNotValidator, "not_validator");
+  check_failed(Tx(k.validator, 0, Unbond(kMinStake + 1)), TxStatus::kInsufficientStake, "insufficient_stake");
+  check_failed(Tx(k.validator, 1, Register(kMinStake, k.consensus)), TxStatus::kValidatorExists,
+               "validator_exists");
+  check_failed(Tx(k.carol, 0, Register(kRich, k.consensus)), TxStatus::kInsufficientBalance,
+               "insufficient_balance");
+  CHECK(c->GetValidator(k.validator.addr)->value().stake == kMinStake);
+}
+
+// ======================================================================================
+// State commitment
+// ======================================================================================
+
+TEST_CASE("state root: every state change changes it; an empty block keeps it unless something expires") {
+  const Keys& k = K();
+  TestChain c;
+  Hash32 root = c.Root();
+  auto changes = [&](std::vector<SignedTx> txs, std::string_view what) {
+    CAPTURE(what);
+    auto p = c.Next(std::move(txs));
+    CHECK(p.left_out.empty());
+    CHECK(H(p.header.state_root) != H(root));
+    root = p.header.state_root;
+  };
+  auto keeps = [&](std::string_view what) {
+    CAPTURE(what);
+    auto p = c.Next();
+    CHECK(H(p.header.state_root) == H(root));
+  };
+  keeps("empty block at genesis state");
+  changes({Tx(k.alice, 0, Transfer(k.dave.addr, 1))}, "transfer");
+  changes({Tx(k.alice, 1, Transfer(k.alice.addr, 0))}, "self transfer of 0 (fee and nonce)");
+  changes({Tx(k.bob, 0, Transfer(k.dave.addr, kRich * 2))}, "failed transfer (fee and nonce)");
+  changes({Tx(k.alice, 2, KvPut("n", "k", "v", 3))}, "kv put");
+  uint64_t kv_expiry = c->height() + 3;
+  changes({Tx(k.alice, 3, KvPut("n", "k", "v", 20))}, "kv overwrite with the same value, new ttl");
+  kv_expiry = c->height() + 20;
+  changes({Tx(k.alice, 4, CodePut("code", 10))}, "code put");
+  uint64_t code_expiry = c->height() + 10;
+  changes({Tx(k.bob, 1, CodePut("code", 4))}, "code_exists (fee and nonce)");
+  changes({Tx(k.carol, 0, SetSigner(k.carol))}, "set signer (to the address key itself)");
+  changes({Tx(k.alice, 5, Register(kMinStake, k.consensus))}, "validator register");
+  changes({Tx(k.alice, 6, Unbond(1))}, "validator unbond");
+  uint64_t release = c->height() + kUnbonding;
+  REQUIRE(code_expiry > c->height());
+  while (c->height() + 1 < std::min(code_expiry, release)) keeps("empty block, nothing due");
+  REQUIRE(code_expiry != release);
+  // The code expires, and the unbonded stake is released: both change the root.
+  changes({}, code_expiry < release ? "code expiry" : "unbonding release");
+  while (c->height() + 1 < std::max(code_expiry, release)) keeps("empty block, nothing due");
+  changes({}, code_expiry < release ? "unbonding release" : "code expiry");
+  while (c->height() + 1 < kv_expiry) keeps("empty block, nothing due");
+  changes({}, "kv expiry");
+  keeps("empty block after everything expired");
+}
+
+TEST_CASE("state root: independent of the order in which the same changes are applied") {
+  const Keys& k = K();
+  std::vector<SignedTx> txs = {Tx(k.alice, 0, Transfer(k.carol.addr, 100)), Tx(k.bob, 0, Transfer(k.dave.addr, 200)),
+                               Tx(k.carol, 0, KvPut("n", "k", "carol", 5)), Tx(k.dave, 0, CodePut("d", 5))};
+  TestChain a, b;
+  auto pa = a.Next(txs);
+  std::vector<SignedTx> rev(txs.rbegin(), txs.rend());
+  auto pb = b.Next(rev);
+  REQUIRE(pa.txs.size() == 4);
+  REQUIRE(pb.txs.size() == 4);
+  CHECK(H(pa.header.tx_root) != H(pb.header.tx_root));  // different blocks...
+  CHECK(H(pa.header.state_root) == H(pb.header.state_root));  // ...same state
+  CHECK(a->accumulator() == b->accumulator());
+  // And they stay equal through the expiries.
+  a.RunTo(6);
+  b.RunTo(6);
+  CHECK(H(a.Root()) == H(b.Root()));
+
+  // Transfers spread over two blocks instead of one reach the same state.
+  TestChain one, two;
+  one.Next({txs[0], txs[1]});
+  one.Next();
+  two.Next({txs[1]});
+  two.Next({txs[0]});
+  CHECK(H(one.Root()) == H(two.Root()));
+}
+
+TEST_CASE("state root: after a record expires it equals the root of a chain where it was never written") {
+  const Keys& k = K();
+  const uint64_t fee = 100'000;  // the same fee for every tx below, above every minimum
+  SUBCASE("kv, ttl 1") {
+    TestChain a, b;
+    a.Next({Tx(k.alice, 0, KvPut("n", "k", "v", 1), fee)});
+    b.Next({Tx(k.alice, 0, Transfer(k.alice.addr, 0), fee)});
+    CHECK(H(a.Root()) != H(b.Root()));
+    a.Next();
+    b.Next();
+    CHECK(H(a.Root()) == H(b.Root()));
+    CHECK(a.State() == b.State());
+  }
+  SUBCASE("code, ttl 3") {
+    TestChain a, b;
+    a.Next({Tx(k.alice, 0, CodePut("code", 3), fee)});
+    b.Next({Tx(k.alice, 0, Transfer(k.alice.addr, 0), fee)});
+    a.RunTo(3);
+    b.RunTo(3);
+    CHECK(H(a.Root()) != H(b.Root()));
+    a.Next();
+    b.Next();
+    CHECK(H(a.Root()) == H(b.Root()));
+  }
+  SUBCASE("kv overwritten, then expired; the old expiry block passes without effect") {
+    TestChain a, b;
+    a.Next({Tx(k.alice, 0, KvPut("n", "k", "v1", 6), fee)});
+    b.Next({Tx(k.alice, 0, Transfer(k.alice.addr, 0), fee)});
+    a.Next({Tx(k.alice, 1, KvPut("n", "k", "v2", 2), fee)});  // expires at 4
+    b.Next({Tx(k.alice, 1, Transfer(k.alice.addr, 0), fee)});
+    a.RunTo(3);
+    b.RunTo(3);
+    CHECK(H(a.Root()) != H(b.Root()));
+    for (uint64_t n = 4; n <= 8; ++n) {
+      a.RunTo(n);
+      b.RunTo(n);
+      CHECK(H(a.Root()) == H(b.Root()));
+    }
+  }
+}
+
+// ======================================================================================
+// Commit atomicity, reopen, replay
+// ======================================================================================
+
+TEST_CASE("commit: after closing and reopening, head, state root and accumulator are those committed") {
+  const Keys& k = K();
+  TestChain c;
+  c.Reopen(/*sync=*/true);
+  c.Next({Tx(k.alice, 0, KvPut("n", "k", "v", 3)), Tx(k.bob, 0, CodePut("c", 2))});
+  c.Next({Tx(k.alice, 1, Register(kMinStake, k.consensus))});
+  c.Next({Tx(k.alice, 2, Unbond(kMinStake))});
+  c.Next();
+  BlockHeader head = c->head();
+  state::LtHash acc = c->accumulator();
+  StateMap state = c.State();
+
+  // A proposed block that is never committed leaves no trace.
+  auto pending = c.Propose({Tx(k.dave, 0, Transfer(k.alice.addr, 5))});
+  RequireOk(pending, "propose");
+  c.Close();
+  c.Reopen(true);
+  CHECK(H(c->head().Hash()) == H(head.Hash()));
+  CHECK(H(c->head().state_root) == H(head.state_root));
+  CHECK(c->accumulator() == acc);
+  CHECK(c.State() == state);
+  CHECK(c.Nonce(k.dave) == 0);
+  CheckStateMatchesRoot(*c);
+
+  // Everything the commit wrote is there: header, commit, body, receipts, tx index.
+  for (uint64_t h = 1; h <= head.height; ++h) {
+    auto blk = c->GetBlock(h);
+    RequireOk(blk, "get block");
+    REQUIRE(blk->has_value());
+    CHECK((*blk)->commit.has_value());
+    CHECK(H((*blk)->commit->block_hash) == H((*blk)->header.Hash()));
+    auto rs = c->GetReceipts(h);
+    RequireOk(rs, "receipts");
+    REQUIRE(rs->has_value());
+    CHECK((*rs)->size() == (*blk)->txs.size());
+    for (size_t i = 0; i < (*blk)->txs.size(); ++i) {
+      auto loc = c->GetTxLocation((*blk)->txs[i].tx.Id());
+      RequireOk(loc, "tx location");
+      REQUIRE(loc->has_value());
+      CHECK((*loc)->height == h);
+      CHECK((*loc)->index == i);
+    }
+  }
+
+  // The chain continues from the reopened head.
+  auto p = c.Next({Tx(k.dave, 0, Transfer(k.alice.addr, 5))});
+  CHECK(p.header.height == head.height + 1);
+  CHECK(H(p.header.parent_hash) == H(head.Hash()));
+
+  // Init refuses a directory that already holds a chain.
+  c.Close();
+  CHECK(!chain::Chain::Init(c.path(), TestGenesis()));
+}
+
+TEST_CASE("replay: re-derives every stored state root; a tampered root fails naming the block") {
+  const Keys& k = K();
+  TestChain c;
+  c.Next({Tx(k.alice, 0, KvPut("n", "k", "v", 2)), Tx(k.bob, 0, CodePut("c", 3))});
+  c.Next({Tx(k.alice, 1, Register(kMinStake, k.consensus)), Tx(k.carol, 0, SetSigner(k.alice_k1))});
+  c.Next({Tx(k.alice, 2, Unbond(kMinStake)), Tx(k.bob, 1, Transfer(k.dave.addr, kRich * 2))});
+  c.RunTo(3 + kUnbonding + 1);
+  uint64_t top = c->height();
+
+  std::vector<uint64_t> seen;
+  auto st = c->Replay([&seen](uint64_t h) { seen.push_back(h); });
+  RequireOk(st, "replay");
+  REQUIRE(seen.size() == top);
+  for (uint64_t i = 0; i < top; ++i) CHECK(seen[i] == i + 1);
+  CHECK(!fs::exists(c.path() + "/replay.tmp"));
+
+  // Tamper with the state root of block 3, as stored.
+  const uint64_t bad = 3;
+  auto hdr = c->GetHeader(bad);
+  RequireOk(hdr, "header");
+  REQUIRE(hdr->has_value());
+  BlockHeader t = **hdr;
+  t.state_root.v[0] ^= 0x01;
+  state::WriteBatch batch;
+  Bytes enc = EncodeRecord(t);
+  batch.Put(schema::HeightKey(schema::kHeader, bad), AsChars(enc));
+  RequireOk(c->store().Write(batch), "tamper");
+  seen.clear();
+  st = c->Replay([&seen](uint64_t h) { seen.push_back(h); });
+  REQUIRE(!st);
+  CHECK(Contains(st.error().message, "replay of block 3"));
+  CHECK(Contains(st.error().message, "state_root"));
+  CHECK(seen.size() == bad - 1);
+}
+
+TEST_CASE("state root: a large block (the accumulator's two-thread path) and its mass expiry match the scan") {
+  const Keys& k = K();
+  TestChain c;
+  std::vector<SignedTx> txs;
+  for (uint64_t i = 0; i < 600; ++i)
+    txs.push_back(Tx(k.alice, i, KvPut("bulk", "key-" + std::to_string(i), "value-" + std::to_string(i), 1 + i % 2)));
+  auto p = c.Next(txs);  // CheckStateMatchesRoot runs after every block
+  REQUIRE(p.receipts.size() == 600);
+  CHECK(c.State().size() == 7 + 600);
+  c.Next();  // 300 expire
+  CHECK(c.State().size() == 7 + 300);
+  c.Next();  // the other 300
+  CHECK(c.State().size() == 7);
+}
+
+TEST_CASE("ttl: an expire_block that overflows 64 bits is rejected: the tx never enters a block") {
+  // Reachable only when max_ttl is near 2^64 and storage is free (otherwise
+  // the minimum fee overflows first and the tx is left out).
+  Genesis g = TestGenesis([](ChainParams& p) {
+    p.max_ttl = UINT64_MAX;
+    p.fee_per_byte_block = 0;
+  });
+  const Keys& k = K();
+  TestChain c(g);
+  StateMap before = c.State();
+  SignedTx t = Tx(k.alice, 0, KvPut("n", "k", "v", UINT64_MAX), 100'000);
+  auto p = c.Next({t});
+  CHECK(p.receipts.empty());
+  CHECK(Contains(LeftOutReason(p, t), "overflows expire_block"));
+  CHECK(Changed(before, c.State()).empty());
+  // With the default fee parameters the same tx has no minimum fee: left out.
+  TestChain d(TestGenesis([](ChainParams& params) { params.max_ttl = UINT64_MAX; }));
+  p = d.Next({t});
+  CHECK(Contains(LeftOutReason(p, t), "minimum fee overflows"));
+}
+
+// ======================================================================================
+// Former deviations (fixed): unbonding_blocks = 0, block limits, stale commits.
+// ======================================================================================
+
+TEST_CASE("unbonding_blocks = 0 is refused by parameter validation (stake would be lost)") {
+  ChainParams p;
+  p.unbonding_blocks = 0;
+  auto st = p.Validate();
+  REQUIRE(!st);
+  CHECK(Contains(st.error().message, "unbonding_blocks must be at least 1"));
+}
+
+TEST_CASE("max_block_txs is enforced by Propose and Validate") {
+  const Keys& k = K();
+  TestChain c(TestGenesis([](ChainParams& p) { p.max_block_txs = 2; }));
+  std::vector<SignedTx> txs = {Tx(k.alice, 0, Transfer(k.dave.addr, 1)), Tx(k.bob, 0, Transfer(k.dave.addr, 1)),
+                               Tx(k.carol, 0, Transfer(k.dave.addr, 1))};
+  auto a = c.Propose(txs);
+  RequireOk(a, "propose");
+  CHECK(a->block.txs.size() <= 2);
+  // A block of 3 txs built by hand must not validate either.
+  Block b = a->block;
+  b.txs = txs;
+  CHECK(!c->Validate(b, true));
+}
+
+TEST_CASE("Commit refuses a block proposed on a head that is no longer current") {
+  // Committing a stale block would replace the head with a sibling and apply
+  // the state changes of both blocks.
+  const Keys& k = K();
+  TestChain c;
+  auto first = c.Propose({Tx(k.alice, 0, Transfer(k.dave.addr, 1))});
+  auto second = c.Propose({Tx(k.bob, 0, Transfer(k.dave.addr, 1))});
+  RequireOk(first, "propose");
+  RequireOk(second, "propose");
+  BlockHeader h1 = first->block.header;
+  BlockHeader h2 = second->block.header;
+  RequireOk(c->Commit(std::move(*first), EmptyCommit(h1)), "commit first");
+  auto st = c->Commit(std::move(*second), EmptyCommit(h2));
+  CHECK(!st);
+  CHECK(H(c->head().Hash()) == H(h1.Hash()));
+  CheckStateMatchesRoot(*c);
+}
