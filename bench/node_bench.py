@@ -74,6 +74,7 @@ def signed_batches(key, chain, start_nonce, count, per_batch, prefix, ttl):
         for i in range(b, min(count, b + per_batch)):
             t = template
             t["tx"]["nonce"] = start_nonce + i
+            t["tx"]["fee"] = 1_000_000_000  # above the minimum for these keys and ttls
             t["tx"]["payload"]["key"] = "0x" + f"{prefix}-{i}".encode().hex()
             lines.append(json.dumps(t))
         unsigned = run(["gtos-inspect", "--encode"], stdin=("\n".join(lines) + "\n").encode())

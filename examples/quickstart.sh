@@ -50,7 +50,6 @@ grep -q '"value":"0x68656c6c6f2c2073746f72616765"' "$work/kv.json"
 while :; do
   head=$(gtos-inspect rpc --rpc "$rpc" head | sed -n 's/.*"height":\([0-9]*\).*/\1/p')
   if gtos-inspect rpc --rpc "$rpc" kv "$addr" app greeting > /dev/null 2>&1; then
-    seen=$(gtos-inspect rpc --rpc "$rpc" head | sed -n 's/.*"height":\([0-9]*\).*/\1/p')
     # Found: the read happened at a height in [head, seen], all below expire.
     [ "$head" -lt "$expire" ] || { echo "still readable at height $head >= $expire" >&2; exit 1; }
   else

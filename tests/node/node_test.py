@@ -147,6 +147,14 @@ def send_ok(node, signed):
     return receipts[-1]
 
 
+def send_receipt(node, signed):
+    """The receipt of a committed tx, whether it succeeded or failed."""
+    code, out, err = send(node, signed)
+    receipts = [json.loads(l) for l in out.splitlines() if l.strip()]
+    check(receipts, f"no receipt (exit {code}): {err}")
+    return receipts[-1]
+
+
 def rejected(node, signed, fragment):
     code, out, err = send(node, signed, wait=False)
     check(code == 1, f"expected rejection containing {fragment!r}, got exit {code}: {out} {err}")
@@ -226,13 +234,15 @@ def scenario_ttl_rejections(work):
             f.write(b"\x00\x01program bytes")
         r1 = send_ok(n, build(n, "code-put", "--code-file", code, "--ttl", "3"))
         check(receipt_ok(r1), f"first code-put {r1}")
-        r2 = send_ok(n, build(n, "code-put", "--code-file", code, "--ttl", "3"))
+        r2 = send_receipt(n, build(n, "code-put", "--code-file", code, "--ttl", "3"))
         check(r2["status"] in ("code_exists", 2), f"second code-put should fail with code_exists: {r2}")
         acct = n.call("tos_getAccount", addr)
         n.wait_height(int(r1["expire_block"]))
         r3 = send_ok(n, build(n, "code-put", "--code-file", code, "--ttl", "3"))
         check(receipt_ok(r3), f"code-put after expiry {r3}")
-        check(int(acct["nonce"]) >= 3, "nonce charged on failure")
+        # The failed put still used its nonce (0 and 1 used: next is 2) and paid its fee.
+        check(int(acct["nonce"]) == 2, f"nonce after a failed code-put: {acct}")
+        check(int(r2["fee"]) > 0, f"fee of the failed code-put: {r2}")
     finally:
         n.stop()
 
@@ -263,7 +273,9 @@ def scenario_replay_protection(work):
         signed = build(n, "transfer", "--to", addr, "--amount", "1")
         send_ok(n, signed)
         rejected(n, signed, "already used")
-        rejected(n, build(n, "transfer", "--to", addr, "--amount", "1", chain="other-chain"), "wrong chain id")
+        nonce = int(n.call("tos_getAccount", addr)["next_nonce"])
+        rejected(n, build(n, "transfer", "--to", addr, "--amount", "1", chain="other-chain", nonce=nonce),
+                 "wrong chain id")
         nonce = int(n.call("tos_getAccount", addr)["next_nonce"])
         rejected(n, build(n, "transfer", "--to", addr, "--amount", "1", nonce=nonce + 5), "gap")
     finally:
@@ -274,11 +286,12 @@ def make_batches(work, node, count, per_batch, start_nonce):
     """Signed kv-put batches (one file each) with consecutive nonces."""
     template = json.loads(run(["gtos-tx", "build", "kv-put", "--chain-id", "gtos-dev", "--from-key", node.key,
                                "--nonce", "0", "--namespace", "load", "--key", "k", "--value", "x" * 128,
-                               "--ttl", "100000", "--json"]).stdout)
+                               "--ttl", "1000", "--json"]).stdout)
     lines = []
     for i in range(count * per_batch):
         t = json.loads(json.dumps(template))
         t["tx"]["nonce"] = start_nonce + i
+        t["tx"]["fee"] = 10_000_000  # above the minimum for any key length
         t["tx"]["payload"]["key"] = "0x" + f"k{i}".encode().hex()
         t.pop("id", None)
         lines.append(json.dumps(t))
@@ -303,6 +316,7 @@ def scenario_kill9(work):
     addr = addr_of(n.key)
     batches = make_batches(work, n, 30, 100, int(n.call("tos_getAccount", addr)["next_nonce"]))
     committed = set()
+    errors = []
     stop = threading.Event()
 
     def load():
@@ -310,9 +324,11 @@ def scenario_kill9(work):
             if stop.is_set():
                 return
             try:
-                post_tx(n, body)
-            except Exception:
+                reply = post_tx(n, body)
+            except Exception as e:
+                errors.append(repr(e))
                 return
+            errors.extend(str(e["error"]) for e in reply if "error" in e)
             time.sleep(0.05)
 
     t = threading.Thread(target=load)
@@ -333,6 +349,7 @@ def scenario_kill9(work):
     n.proc.wait()
     stop.set()
     t.join()
+    check(not errors, f"load was refused: {errors[:3]}")
     check(committed, "no tx was committed before the kill")
     n2 = Node(work, name="dev-restart", datadir=n.datadir).start()
     try:
