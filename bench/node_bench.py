@@ -231,7 +231,10 @@ def main():
     finally:
         if bench.proc and bench.proc.poll() is None:
             bench.proc.kill()
-        shutil.rmtree(bench.work, ignore_errors=True)
+        if os.environ.get("GTOS_BENCH_KEEP"):
+            print(f"kept {bench.work}")
+        else:
+            shutil.rmtree(bench.work, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include <filesystem>
+#include <future>
 
 #include "state/schema.h"
 #include "types/records.h"
@@ -99,6 +100,7 @@ Result<std::unique_ptr<Chain>> Chain::Open(const ChainOptions& options) {
   state::StoreOptions so;
   so.path = DbPath(options.datadir);
   so.sync = options.sync;
+  so.compress = options.compress;
   so.block_cache_bytes = options.cache_bytes;
   auto store = state::Store::Open(so);
   if (!store) return std::unexpected(store.error());
@@ -172,11 +174,9 @@ Result<AppliedBlock> Chain::Execute(Block block, bool verify, state::ExecMode mo
   hd.chain_id = genesis_.chain_id;
   hd.height = h;
   hd.parent_hash = parent.Hash();
+  hd.tx_root = MerkleRoot(exec->tx_leaves);
   std::vector<Hash32> leaves;
-  leaves.reserve(exec->txs.size());
-  for (const SignedTx& t : exec->txs) leaves.push_back(SignedTxLeaf(t));
-  hd.tx_root = MerkleRoot(leaves);
-  leaves.clear();
+  leaves.reserve(exec->receipts.size());
   for (const Receipt& r : exec->receipts) leaves.push_back(r.Hash());
   hd.receipts_root = MerkleRoot(leaves);
   hd.state_root = exec->state_root;
@@ -197,16 +197,16 @@ Result<AppliedBlock> Chain::Propose(std::vector<SignedTx> txs, const Address& pr
   return applied;
 }
 
-Result<AppliedBlock> Chain::Validate(const Block& block, bool verify_signatures) const {
+Result<AppliedBlock> Chain::Validate(Block block, bool verify_signatures) const {
   BlockHeader parent = head();
-  const BlockHeader& want = block.header;
+  const BlockHeader want = block.header;
   if (want.chain_id != genesis_.chain_id)
     return Invalid("block for chain '" + want.chain_id + "', not '" + genesis_.chain_id + "'");
   if (want.height != parent.height + 1)
     return Invalid("block height " + std::to_string(want.height) + " does not follow head " +
                    std::to_string(parent.height));
   if (want.time_ms <= parent.time_ms) return Invalid("block time is not after its parent's");
-  auto applied = Execute(block, verify_signatures, state::ExecMode::kValidate);
+  auto applied = Execute(std::move(block), verify_signatures, state::ExecMode::kValidate);
   if (!applied) return applied;
   const BlockHeader& got = applied->block.header;
   if (got.parent_hash != want.parent_hash) return Invalid("block parent hash does not match the head");
@@ -232,12 +232,14 @@ Status Chain::Commit(AppliedBlock applied, const gtos::Commit& commit) {
   }
   state::WriteBatch& b = applied.exec.batch;
   b.Put(schema::HeightKey(schema::kHeader, h), ToString(EncodeRecord(hd)));
-  b.Put(schema::HeightKey(schema::kCommit, h), state::EncodeValue(commit));
-  Body body{applied.block.txs, applied.block.evidence};
-  b.Put(schema::HeightKey(schema::kBody, h), state::EncodeValue(body));
-  b.Put(schema::HeightKey(schema::kReceipts, h), state::EncodeValue(ReceiptList{applied.exec.receipts}));
-  for (size_t i = 0; i < applied.exec.tx_ids.size(); ++i)
-    b.Put(schema::TxIndexKey(applied.exec.tx_ids[i]), state::EncodeValue(TxLoc{h, i}));
+  if (options_.store_history) {
+    b.Put(schema::HeightKey(schema::kCommit, h), state::EncodeValue(commit));
+    Body body{std::move(applied.block.txs), std::move(applied.block.evidence)};
+    b.Put(schema::HeightKey(schema::kBody, h), state::EncodeValue(body));
+    b.Put(schema::HeightKey(schema::kReceipts, h), state::EncodeValue(ReceiptList{applied.exec.receipts}));
+    for (size_t i = 0; i < applied.exec.tx_ids.size(); ++i)
+      b.Put(schema::TxIndexKey(applied.exec.tx_ids[i]), state::EncodeValue(TxLoc{h, i}));
+  }
   std::string head;
   schema::AppendBE64(&head, h);
   b.Put(schema::MetaKey(schema::kMetaHead), head);
@@ -380,6 +382,8 @@ Status Chain::Replay(const std::function<void(uint64_t)>& progress) const {
   ChainOptions so;
   so.datadir = scratch;
   so.sync = false;
+  so.store_history = false;
+  so.compress = false;
   auto copy = Open(so);
   if (!copy) return std::unexpected(copy.error());
   uint64_t top = height();
@@ -387,13 +391,20 @@ Status Chain::Replay(const std::function<void(uint64_t)>& progress) const {
   if (first > 1)
     return Fail(ErrorCode::kInvalid, "blocks below " + std::to_string(first) +
                                          " were pruned; replay needs every body from height 1");
+  // Block h+1 is read and decoded on another thread while h executes.
+  auto load = [this](uint64_t h) { return GetBlock(h); };
+  std::future<Result<std::optional<Block>>> next;
+  if (top >= 1) next = std::async(std::launch::async, load, 1);
   for (uint64_t h = 1; h <= top; ++h) {
-    auto block = GetBlock(h);
+    auto block = next.get();
+    if (h < top) next = std::async(std::launch::async, load, h + 1);
     if (!block) return std::unexpected(block.error());
     if (!*block) return Fail(ErrorCode::kNotFound, "block " + std::to_string(h) + " is missing");
-    auto applied = (*copy)->Validate(**block, /*verify_signatures=*/false);
+    if (!(*block)->commit) return Fail(ErrorCode::kNotFound, "block " + std::to_string(h) + " has no commit");
+    gtos::Commit commit = *(*block)->commit;
+    auto applied = (*copy)->Validate(std::move(**block), /*verify_signatures=*/false);
     if (!applied) return std::unexpected(Wrap(applied.error(), "replay of block " + std::to_string(h)));
-    GTOS_TRY((*copy)->Commit(std::move(*applied), *(*block)->commit));
+    GTOS_TRY((*copy)->Commit(std::move(*applied), commit));
     if (progress) progress(h);
   }
   return Ok();

@@ -32,6 +32,10 @@ struct ChainOptions {
   std::string datadir;
   bool sync = true;  // fsync each block (off only in benchmarks)
   size_t cache_bytes = 64 << 20;
+  // Store bodies, receipts, commits and the tx index. Off for the scratch
+  // chain of Replay, which needs only state and headers.
+  bool store_history = true;
+  bool compress = true;  // LevelDB block compression (snappy)
 };
 
 // A block together with everything its execution produced.
@@ -75,7 +79,7 @@ class Chain {
                                bool verify_signatures) const;
   // Re-executes a received block on top of the head and checks every header
   // field it derives (roots, parent, height, chain id).
-  Result<AppliedBlock> Validate(const Block& block, bool verify_signatures) const;
+  Result<AppliedBlock> Validate(Block block, bool verify_signatures) const;
   // Commits an applied block with its commit certificate. REQUIRES: the
   // block was produced by Propose/Validate on the current head.
   Status Commit(AppliedBlock applied, const gtos::Commit& commit);

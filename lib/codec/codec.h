@@ -27,7 +27,7 @@ namespace gtos::codec {
 
 // Hard caps that bound what any decoder will allocate. Genesis parameters
 // may set lower limits for transactions; these are absolute.
-inline constexpr size_t kMaxRecordBytes = 8 << 20;  // one whole record
+inline constexpr size_t kMaxRecordBytes = 64 << 20;  // one whole record (a block)
 inline constexpr size_t kMaxBinBytes = 4 << 20;     // one byte string
 inline constexpr size_t kMaxStrBytes = 1 << 16;     // one text string
 inline constexpr size_t kMaxArrayLen = 1 << 20;     // one array

@@ -33,12 +33,18 @@ Result<Hash32> Mempool::Add(SignedTx tx) {
   size_t size = EncodeRecord(tx).size();
   uint64_t height = chain_.height();
   std::lock_guard<std::mutex> l(mu_);
+  // A block may have committed since the read above; Committed() then
+  // dropped the sender's included txs, so count from the fresh nonce.
+  if (auto fresh = chain_.GetAccount(tx.tx.from); fresh && *fresh) account.nonce = (*fresh)->nonce;
+  if (tx.tx.nonce < account.nonce)
+    return Invalid("nonce " + std::to_string(tx.tx.nonce) + " already used (next is " +
+                   std::to_string(account.nonce) + ")");
   if (ids_.count(id)) return Invalid("tx " + ToHex0x(id) + " is already in the mempool");
   auto& queue = by_sender_[tx.tx.from];
   // No gaps: a tx must carry the sender's next nonce counting the txs
-  // already waiting (or replace a waiting one).
-  uint64_t next = account.nonce;
-  for (auto it = queue.find(next); it != queue.end() && it->first == next; ++it) ++next;
+  // already waiting (or replace a waiting one). Queues hold consecutive
+  // nonces, so the next one follows the last.
+  uint64_t next = NextAfter(queue, account.nonce);
   if (tx.tx.nonce > next) {
     if (queue.empty()) by_sender_.erase(tx.tx.from);
     return Invalid("nonce " + std::to_string(tx.tx.nonce) + " leaves a gap: the next nonce is " +
@@ -58,7 +64,13 @@ Result<Hash32> Mempool::Add(SignedTx tx) {
                                          std::to_string(by_fee_.empty() ? 0 : std::get<0>(*by_fee_.begin())));
     }
     auto [fee, from, nonce] = *by_fee_.begin();
-    RemoveLocked(from, nonce);
+    // Later nonces of that sender could never be included: drop them too,
+    // keeping every queue consecutive.
+    auto s = by_sender_.find(from);
+    uint64_t last = s->second.rbegin()->first;
+    for (uint64_t n = last + 1; n-- > nonce;) RemoveLocked(from, n);
+    if (from == tx.tx.from && tx.tx.nonce > nonce)
+      return Fail(ErrorCode::kUsage, "mempool is full; this sender's earlier txs were evicted");
   }
   Address from = tx.tx.from;
   uint64_t nonce = tx.tx.nonce, fee = tx.tx.fee;
@@ -67,6 +79,11 @@ Result<Hash32> Mempool::Add(SignedTx tx) {
   ids_.insert(id);
   bytes_ += size;
   return id;
+}
+
+uint64_t Mempool::NextAfter(const std::map<uint64_t, Entry>& queue, uint64_t committed) {
+  if (queue.empty()) return committed;
+  return std::max(committed, queue.rbegin()->first + 1);
 }
 
 void Mempool::RemoveLocked(const Address& from, uint64_t nonce) {
@@ -130,8 +147,7 @@ uint64_t Mempool::NextNonce(const Address& a) const {
   std::lock_guard<std::mutex> l(mu_);
   auto s = by_sender_.find(a);
   if (s == by_sender_.end()) return next;
-  for (auto it = s->second.find(next); it != s->second.end() && it->first == next; ++it) ++next;
-  return next;
+  return NextAfter(s->second, next);
 }
 
 size_t Mempool::size() const {

@@ -59,6 +59,7 @@ class Mempool {
   using FeeKey = std::tuple<uint64_t, Address, uint64_t>;
 
   void RemoveLocked(const Address& from, uint64_t nonce);  // REQUIRES: mu_ held
+  static uint64_t NextAfter(const std::map<uint64_t, Entry>& queue, uint64_t committed);
 
   const chain::Chain& chain_;
   MempoolOptions options_;

@@ -83,11 +83,14 @@ int Node::rpc_port() const { return rpc_->port(); }
 
 Status Node::ProduceBlock() {
   const ChainParams& p = chain_->params();
+  auto t0 = std::chrono::steady_clock::now();
   std::vector<SignedTx> txs = mempool_->Select(p.max_block_txs, p.max_block_bytes);
+  auto t1 = std::chrono::steady_clock::now();
   // Signatures were verified at mempool admission; signer bindings,
   // nonces and balances are checked again by execution.
   auto applied = chain_->Propose(std::move(txs), validator_address_, NowMs(), /*verify_signatures=*/false);
   if (!applied) return std::unexpected(applied.error());
+  auto t2 = std::chrono::steady_clock::now();
   BlockHeader& hd = applied->block.header;
   Commit commit;
   commit.height = hd.height;
@@ -107,7 +110,12 @@ Status Node::ProduceBlock() {
   applied->block.commit = commit;
   BlockHeader committed = hd;
   GTOS_TRY(chain_->Commit(std::move(*applied), commit));
+  auto t3 = std::chrono::steady_clock::now();
   mempool_->Committed(committed);
+  auto t4 = std::chrono::steady_clock::now();
+  auto ms = [](auto a, auto b) {
+    return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(b - a).count());
+  };
   blocks_committed_++;
   txs_committed_ += ntx;
   last_block_txs_ = ntx;
@@ -117,6 +125,10 @@ Status Node::ProduceBlock() {
        {"txs", static_cast<uint64_t>(ntx)},
        {"left_out", static_cast<uint64_t>(left_out)},
        {"mempool", static_cast<uint64_t>(mempool_->size())},
+       {"select_ms", ms(t0, t1)},
+       {"execute_ms", ms(t1, t2)},
+       {"commit_ms", ms(t2, t3)},
+       {"mempool_ms", ms(t3, t4)},
        {"state_root", ToHex0x(committed.state_root)}});
   return Ok();
 }

@@ -126,6 +126,41 @@ void ApplyChanges(const Overlay& ov, LtHash* acc) {
   acc->Combine(other);
 }
 
+// What execution needs to know of each tx that does not depend on state:
+// computed for a whole block up front, on both cores for large blocks.
+struct TxDigests {
+  Hash32 id;
+  Hash32 leaf;
+  size_t body_bytes = 0;
+  size_t record_bytes = 0;
+};
+
+std::vector<TxDigests> Digest(const std::vector<SignedTx>& txs) {
+  std::vector<TxDigests> out(txs.size());
+  auto work = [&](size_t begin, size_t end) {
+    codec::Writer w;
+    for (size_t i = begin; i < end; ++i) {
+      w.Clear();
+      codec::EncodeObject(w, txs[i].tx);
+      out[i].body_bytes = w.bytes().size();
+      out[i].id = TxBody::IdOf(w.bytes());
+      w.Clear();
+      EncodeRecordTo(w, txs[i]);
+      out[i].record_bytes = w.bytes().size();
+      out[i].leaf = crypto::Sha256(w.bytes());
+    }
+  };
+  if (txs.size() < 256) {
+    work(0, txs.size());
+  } else {
+    size_t half = txs.size() / 2;
+    std::thread t(work, half, txs.size());
+    work(0, half);
+    t.join();
+  }
+  return out;
+}
+
 }  // namespace
 
 // ---- genesis -------------------------------------------------------------------
@@ -154,12 +189,12 @@ Result<GenesisState> BuildGenesisState(const Genesis& g) {
 // ---- execution -----------------------------------------------------------------
 
 Result<Account> Executor::CheckIncludable(Overlay& ov, const SignedTx& stx, const Hash32& id, uint64_t height,
-                                          bool verify_signature) const {
+                                          bool verify_signature, size_t body_bytes) const {
   const TxBody& tx = stx.tx;
   if (tx.chain_id != genesis_.chain_id)
     return NotIncludable("wrong chain id '" + tx.chain_id + "' (this chain is '" + genesis_.chain_id + "')");
   GTOS_TRY(stx.Validate());
-  GTOS_TRY(CheckTxParams(tx, genesis_.params));
+  GTOS_TRY(CheckTxParams(tx, genesis_.params, body_bytes));
   uint64_t ttl = 0, expire = 0;
   if (auto* k = std::get_if<KvPutTx>(&tx.payload.body)) ttl = k->ttl;
   if (auto* c = std::get_if<CodePutTx>(&tx.payload.body)) ttl = c->ttl;
@@ -329,11 +364,12 @@ Result<ExecResult> Executor::Execute(uint64_t h, const Address& proposer, std::v
   // 3. Transactions.
   const ChainParams& params = genesis_.params;
   out.txs.reserve(txs.size());
+  std::vector<TxDigests> pre = Digest(txs);
   uint64_t block_bytes = 0;
   for (size_t i = 0; i < txs.size(); ++i) {
     SignedTx& stx = txs[i];
-    Hash32 id = stx.tx.Id();
-    uint64_t tx_bytes = EncodeRecord(stx).size();
+    const Hash32& id = pre[i].id;
+    uint64_t tx_bytes = pre[i].record_bytes;
     if (out.txs.size() + 1 > params.max_block_txs || block_bytes + tx_bytes > params.max_block_bytes) {
       std::string why = out.txs.size() + 1 > params.max_block_txs
                             ? "block would exceed max_block_txs " + std::to_string(params.max_block_txs)
@@ -342,7 +378,7 @@ Result<ExecResult> Executor::Execute(uint64_t h, const Address& proposer, std::v
       out.left_out.emplace_back(id, Error{ErrorCode::kInvalid, why, ""});
       continue;
     }
-    auto acc = CheckIncludable(ov, stx, id, h, opts.verify_signatures);
+    auto acc = CheckIncludable(ov, stx, id, h, opts.verify_signatures, pre[i].body_bytes);
     if (!acc) {
       if (acc.error().code != ErrorCode::kInvalid && acc.error().code != ErrorCode::kCrypto)
         return std::unexpected(acc.error());
@@ -368,6 +404,7 @@ Result<ExecResult> Executor::Execute(uint64_t h, const Address& proposer, std::v
     if (*status != TxStatus::kOk) r.expire_block = 0;
     out.receipts.push_back(r);
     out.tx_ids.push_back(id);
+    out.tx_leaves.push_back(pre[i].leaf);
     out.txs.push_back(std::move(stx));
   }
 

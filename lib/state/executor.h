@@ -63,6 +63,7 @@ struct ExecOptions {
 struct ExecResult {
   std::vector<SignedTx> txs;  // the txs in the block, in order
   std::vector<Hash32> tx_ids;
+  std::vector<Hash32> tx_leaves;  // SignedTxLeaf of each tx (for tx_root)
   std::vector<Receipt> receipts;
   std::vector<std::pair<Hash32, Error>> left_out;  // kPropose only
   LtHash accumulator;                              // after the block
@@ -118,7 +119,7 @@ class Executor {
   // `overlay` (used by the mempool as well). Returns the sender's account.
   // `height` is the block the tx would be in.
   Result<Account> CheckIncludable(Overlay& overlay, const SignedTx& tx, const Hash32& id, uint64_t height,
-                                  bool verify_signature) const;
+                                  bool verify_signature, size_t body_bytes = 0) const;
 
  private:
   const Store& store_;

@@ -53,6 +53,7 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
   o.filter_policy = rep->filter.get();
   o.write_buffer_size = options.write_buffer_bytes;
   o.max_file_size = 32 << 20;
+  if (!options.compress) o.compression = leveldb::kNoCompression;
   leveldb::DB* db = nullptr;
   leveldb::Status s = leveldb::DB::Open(o, options.path, &db);
   if (!s.ok()) return std::unexpected(FromLevelDb(s, "unable to open database '" + options.path + "'"));

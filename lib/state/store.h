@@ -24,6 +24,7 @@ struct StoreOptions {
   size_t write_buffer_bytes = 64 << 20;
   // fsync every committed batch (a block); off only for tests and benches.
   bool sync = true;
+  bool compress = true;  // snappy block compression
 };
 
 class WriteBatch {

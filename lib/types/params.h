@@ -29,7 +29,7 @@ struct ChainParams {
   uint64_t max_code_bytes = 512 << 10;
   uint64_t max_tx_bytes = 640 << 10;
   uint64_t max_block_txs = 50'000;
-  uint64_t max_block_bytes = 4 << 20;
+  uint64_t max_block_bytes = 16 << 20;
 
   // Fees: min_fee = fee_base + fee_per_byte * payload_bytes
   //                + fee_per_byte_block * stored_bytes * ttl  (docs/fees.md)

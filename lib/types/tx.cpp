@@ -71,7 +71,9 @@ Bytes TxBody::Encode() const {
   return w.Take();
 }
 
-Hash32 TxBody::Id() const { return crypto::Sha256Tagged(kTxDomain, Encode()); }
+Hash32 TxBody::Id() const { return IdOf(Encode()); }
+
+Hash32 TxBody::IdOf(ByteView encoded_body) { return crypto::Sha256Tagged(kTxDomain, encoded_body); }
 
 Status SignedTx::Validate() const {
   GTOS_TRY(tx.Validate());
@@ -120,7 +122,7 @@ static Status CheckSize(std::string_view field, size_t size, uint64_t max, std::
   return Ok();
 }
 
-Status CheckTxParams(const TxBody& tx, const ChainParams& params) {
+Status CheckTxParams(const TxBody& tx, const ChainParams& params, size_t body_bytes) {
   GTOS_TRY(tx.Validate());
   if (auto ttl = TtlOf(tx.payload)) {
     if (*ttl == 0) return Invalid("field 'payload.ttl': must be at least 1");
@@ -137,7 +139,7 @@ Status CheckTxParams(const TxBody& tx, const ChainParams& params) {
     if (c->code.empty()) return Invalid("field 'payload.code': must not be empty");
     GTOS_TRY(CheckSize("payload.code", c->code.size(), params.max_code_bytes, "max_code_bytes"));
   }
-  GTOS_TRY(CheckSize("tx", tx.Encode().size(), params.max_tx_bytes, "max_tx_bytes"));
+  GTOS_TRY(CheckSize("tx", body_bytes ? body_bytes : tx.Encode().size(), params.max_tx_bytes, "max_tx_bytes"));
   auto min_fee = MinFee(tx, params);
   if (!min_fee) return std::unexpected(min_fee.error());
   if (tx.fee < *min_fee)

@@ -138,6 +138,8 @@ struct TxBody {
   // The canonical encoding of the body array, which the id hashes.
   Bytes Encode() const;
   Hash32 Id() const;
+  // The id of a body from its canonical encoding (Encode()).
+  static Hash32 IdOf(ByteView encoded_body);
 };
 
 struct UnsignedTx {
@@ -169,8 +171,9 @@ struct SignedTx {
 Status CheckChainId(std::string_view chain_id);
 
 // Checks a tx against chain parameters without chain state: sizes, ttl
-// range, fee >= minimum fee.
-Status CheckTxParams(const TxBody& tx, const ChainParams& params);
+// range, fee >= minimum fee. `body_bytes` is tx.Encode().size() when the
+// caller knows it (0: computed here).
+Status CheckTxParams(const TxBody& tx, const ChainParams& params, size_t body_bytes = 0);
 
 // Minimum fee of a tx body under `params` (docs/fees.md); fails on overflow.
 Result<uint64_t> MinFee(const TxBody& tx, const ChainParams& params);
