@@ -54,12 +54,18 @@ fuzz: fuzz-build
 	$(BUILD)-fuzz/tests/fuzz/fuzz_record_decoder -max_total_time=$(FUZZ_SECONDS) \
 	  $(BUILD)-fuzz/corpus tests/fuzz/corpus
 
+# Tool throughput and start-up (issue 2), then the single-node chain:
+# committed kv-put throughput, replay, RSS with RSS_RECORDS live records.
+RSS_RECORDS ?= 1000000
 bench: build
 	bench/run.sh $(BUILD)
+	python3 bench/node_bench.py --bin $(BUILD)/cmd --txs 200000 --senders 4 --rss-records $(RSS_RECORDS)
 
-# The main job: until gtos-node exists, the offline signing walk-through.
+# The main job: a dev chain (single validator, 1 s blocks) in DEV_DIR, its
+# funded key in DEV_DIR/dev.key; Ctrl-C stops it cleanly.
+DEV_DIR ?= /tmp/gtos-dev
 run: build
-	GTOS_BIN=$(BUILD)/cmd examples/offline-signing.sh
+	$(BUILD)/cmd/gtos-node --dev --datadir $(DEV_DIR)
 
 install: build
 	cmake --install $(BUILD) --prefix $(PREFIX)
