@@ -40,37 +40,52 @@ Result<Hash32> Mempool::Add(SignedTx tx) {
     return Invalid("nonce " + std::to_string(tx.tx.nonce) + " already used (next is " +
                    std::to_string(account.nonce) + ")");
   if (ids_.count(id)) return Invalid("tx " + ToHex0x(id) + " is already in the mempool");
-  auto& queue = by_sender_[tx.tx.from];
+  static const std::map<uint64_t, Entry> kNoQueue;
+  auto qit = by_sender_.find(tx.tx.from);
+  const std::map<uint64_t, Entry>& queue = qit == by_sender_.end() ? kNoQueue : qit->second;
   // No gaps: a tx must carry the sender's next nonce counting the txs
   // already waiting (or replace a waiting one). Queues hold consecutive
   // nonces, so the next one follows the last.
   uint64_t next = NextAfter(queue, account.nonce);
   if (tx.tx.nonce > next) {
-    if (queue.empty()) by_sender_.erase(tx.tx.from);
     return Invalid("nonce " + std::to_string(tx.tx.nonce) + " leaves a gap: the next nonce is " +
                    std::to_string(next));
   }
   auto same = queue.find(tx.tx.nonce);
+  if (same != queue.end() && tx.tx.fee <= same->second.tx.tx.fee)
+    return Invalid("nonce " + std::to_string(tx.tx.nonce) +
+                   " already has a waiting tx; a replacement must pay a higher fee");
+  // Plan before changing anything: the replaced tx and, when the pool is
+  // full, the cheapest txs of other senders (each with that sender's later
+  // nonces, which could not be included without it). Nothing changes unless
+  // the new tx then fits.
+  size_t count = ids_.size() + 1, total = bytes_ + size;
   if (same != queue.end()) {
-    if (tx.tx.fee <= same->second.tx.tx.fee)
-      return Invalid("nonce " + std::to_string(tx.tx.nonce) +
-                     " already has a waiting tx; a replacement must pay a higher fee");
-    RemoveLocked(tx.tx.from, tx.tx.nonce);
+    count -= 1;
+    total -= same->second.bytes;
   }
-  while (ids_.size() >= options_.max_txs || bytes_ + size > options_.max_bytes) {
-    if (by_fee_.empty() || std::get<0>(*by_fee_.begin()) >= tx.tx.fee) {
-      if (by_sender_[tx.tx.from].empty()) by_sender_.erase(tx.tx.from);
-      return Fail(ErrorCode::kUsage, "mempool is full; the fee must exceed " +
-                                         std::to_string(by_fee_.empty() ? 0 : std::get<0>(*by_fee_.begin())));
+  std::vector<std::pair<Address, uint64_t>> evict;  // (sender, first nonce dropped)
+  std::set<Address> evicted_senders;
+  for (auto it = by_fee_.begin(); (count > options_.max_txs || total > options_.max_bytes) && it != by_fee_.end();
+       ++it) {
+    const auto& [fee, from, nonce] = *it;
+    if (fee >= tx.tx.fee)
+      return Fail(ErrorCode::kUsage, "mempool is full; the fee must exceed " + std::to_string(fee));
+    if (from == tx.tx.from || evicted_senders.count(from)) continue;
+    evicted_senders.insert(from);
+    evict.emplace_back(from, nonce);
+    const auto& q = by_sender_.at(from);
+    for (auto e = q.lower_bound(nonce); e != q.end(); ++e) {
+      count -= 1;
+      total -= e->second.bytes;
     }
-    auto [fee, from, nonce] = *by_fee_.begin();
-    // Later nonces of that sender could never be included: drop them too,
-    // keeping every queue consecutive.
-    auto s = by_sender_.find(from);
-    uint64_t last = s->second.rbegin()->first;
-    for (uint64_t n = last + 1; n-- > nonce;) RemoveLocked(from, n);
-    if (from == tx.tx.from && tx.tx.nonce > nonce)
-      return Fail(ErrorCode::kUsage, "mempool is full; this sender's earlier txs were evicted");
+  }
+  if (count > options_.max_txs || total > options_.max_bytes)
+    return Fail(ErrorCode::kUsage, "mempool is full and no cheaper txs of other senders can make room");
+  if (same != queue.end()) RemoveLocked(tx.tx.from, tx.tx.nonce);
+  for (const auto& [from, first] : evict) {
+    uint64_t last = by_sender_.at(from).rbegin()->first;
+    for (uint64_t n = last + 1; n-- > first;) RemoveLocked(from, n);
   }
   Address from = tx.tx.from;
   uint64_t nonce = tx.tx.nonce, fee = tx.tx.fee;
@@ -135,8 +150,11 @@ void Mempool::Committed(const BlockHeader& head) {
   for (const auto& [from, queue] : by_sender_) {
     auto acc = chain_.GetAccount(from);
     uint64_t next = (acc && *acc) ? (*acc)->nonce : 0;
-    for (const auto& [nonce, e] : queue)
-      if (nonce < next || head.height >= e.added_height + options_.max_age_blocks) drop.emplace_back(from, nonce);
+    bool aged = false;  // once one tx ages out, its later nonces go too
+    for (const auto& [nonce, e] : queue) {
+      aged = aged || (nonce >= next && head.height >= e.added_height + options_.max_age_blocks);
+      if (nonce < next || aged) drop.emplace_back(from, nonce);
+    }
   }
   for (const auto& [from, nonce] : drop) RemoveLocked(from, nonce);
 }
