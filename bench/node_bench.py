@@ -135,8 +135,11 @@ class Bench:
 
     def load(self, keys, per_sender, ttl, prefix):
         t0 = time.time()
-        streams = [signed_batches(k, "gtos-dev", 0, per_sender, 1000, f"{prefix}{i}", ttl)
-                   for i, k in enumerate(keys)]
+        streams = []
+        for i, k in enumerate(keys):
+            addr = run(["gtos-keys", "addr", k]).decode().strip()
+            nonce = int(rpc(self.url, "tos_getAccount", addr)["next_nonce"])
+            streams.append(signed_batches(k, "gtos-dev", nonce, per_sender, 1000, f"{prefix}{i}", ttl))
         print(f"  generated and signed {per_sender * len(keys)} txs in {time.time() - t0:.1f}s", flush=True)
         submitted = {}  # id -> submit time
         committed = {}  # id -> commit observation time
