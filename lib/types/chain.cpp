@@ -17,16 +17,6 @@ Hash32 TaggedHashOf(std::string_view domain, const T& t) {
   return crypto::Sha256Tagged(domain, w.bytes());
 }
 
-Status CheckKeyFor(std::string_view field, uint64_t algo, const Bytes& pub) {
-  const crypto::SigAlgo* a = crypto::FindAlgo(algo);
-  if (!a) return Invalid("field '" + std::string(field) + "': unknown algorithm " + std::to_string(algo));
-  if (pub.size() != a->public_size)
-    return Invalid("field '" + std::string(field) + "': expected " + std::to_string(a->public_size) +
-                   " bytes for " + std::string(a->name) + ", got " + std::to_string(pub.size()));
-  auto st = a->check_public(pub);
-  if (!st) return Invalid("field '" + std::string(field) + "': " + st.error().message);
-  return Ok();
-}
 
 }  // namespace
 
@@ -34,7 +24,7 @@ Status CheckKeyFor(std::string_view field, uint64_t algo, const Bytes& pub) {
 
 Status GenesisValidator::Validate() const {
   GTOS_TRY(CheckChainId(chain_id));
-  GTOS_TRY(CheckKeyFor("public_key", algo, public_key));
+  GTOS_TRY(CheckPublicKey("public_key", algo, public_key));
   if (stake == 0) return Invalid("field 'stake': must be greater than 0");
   const crypto::SigAlgo* a = crypto::FindAlgo(algo);
   if (signature.size() != a->signature_size)

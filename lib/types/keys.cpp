@@ -9,16 +9,17 @@ std::string_view AlgoName(uint64_t id) {
   return a ? a->name : std::string_view();
 }
 
-static Status CheckPublic(uint64_t algo, const Bytes& pub) {
+Status CheckPublicKey(std::string_view field, uint64_t algo, const Bytes& pub) {
   const crypto::SigAlgo* a = crypto::FindAlgo(algo);
-  if (!a) return Invalid("field 'algo': unknown value " + std::to_string(algo));
+  if (!a) return Invalid("field '" + std::string(field) + "': unknown algorithm " + std::to_string(algo));
   if (pub.size() != a->public_size)
-    return Invalid("field 'public_key': expected " + std::to_string(a->public_size) + " bytes for " +
-                   std::string(a->name) + ", got " + std::to_string(pub.size()));
+    return Invalid("field '" + std::string(field) + "': expected " + std::to_string(a->public_size) +
+                   " bytes for " + std::string(a->name) + ", got " + std::to_string(pub.size()));
   auto st = a->check_public(pub);
-  if (!st) return Invalid("field 'public_key': " + st.error().message);
+  if (!st) return Invalid("field '" + std::string(field) + "': " + st.error().message);
   return Ok();
 }
+
 
 // Authenticated data of an encrypted key: binds the ciphertext to the
 // algorithm and public key stored beside it.
@@ -31,7 +32,7 @@ static Bytes KeyAad(uint64_t algo, const Bytes& pub) {
 }
 
 Status PrivateKey::Validate() const {
-  GTOS_TRY(CheckPublic(algo, public_key));
+  GTOS_TRY(CheckPublicKey("public_key", algo, public_key));
   const crypto::SigAlgo* a = crypto::FindAlgo(algo);
   size_t want = a->secret_size + (encryption ? 16 : 0);
   if (secret.size() != want)
@@ -54,7 +55,7 @@ Address PrivateKey::address() const {
   return crypto::DeriveAddress(static_cast<crypto::AlgoId>(algo), public_key);
 }
 
-Status PublicKey::Validate() const { return CheckPublic(algo, public_key); }
+Status PublicKey::Validate() const { return CheckPublicKey("public_key", algo, public_key); }
 
 Address PublicKey::address() const {
   return crypto::DeriveAddress(static_cast<crypto::AlgoId>(algo), public_key);

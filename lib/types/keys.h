@@ -15,6 +15,10 @@ namespace gtos {
 // Wire name of a signature algorithm id; empty when unknown.
 std::string_view AlgoName(uint64_t id);
 
+// Checks that `pub` is a well-formed public key of algorithm `algo`; the
+// error names `field`.
+Status CheckPublicKey(std::string_view field, uint64_t algo, const Bytes& pub);
+
 // How a private key's secret is protected. Absent (nil) means plain.
 struct KeyEncryption {
   static constexpr uint64_t kScryptChaCha20Poly1305 = 1;

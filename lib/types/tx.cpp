@@ -10,16 +10,6 @@ constexpr std::string_view kKindNames[] = {"",         "transfer",           "se
                                            "code_put", "kv_put",             "validator_register",
                                            "validator_unbond"};
 
-Status CheckKey(std::string_view field, uint64_t algo, const Bytes& pub) {
-  const crypto::SigAlgo* a = crypto::FindAlgo(algo);
-  if (!a) return Invalid("field '" + std::string(field) + "': unknown algorithm " + std::to_string(algo));
-  if (pub.size() != a->public_size)
-    return Invalid("field '" + std::string(field) + "': expected " + std::to_string(a->public_size) +
-                   " bytes for " + std::string(a->name) + ", got " + std::to_string(pub.size()));
-  auto st = a->check_public(pub);
-  if (!st) return Invalid("field '" + std::string(field) + "': " + st.error().message);
-  return Ok();
-}
 }  // namespace
 
 std::string_view TxKindName(uint64_t kind) {
@@ -55,10 +45,10 @@ Status CheckChainId(std::string_view id) {
 Status TxBody::Validate() const {
   GTOS_TRY(CheckChainId(chain_id));
   if (auto* s = std::get_if<SetSignerTx>(&payload.body))
-    return CheckKey("payload.public_key", s->algo, s->public_key);
+    return CheckPublicKey("payload.public_key", s->algo, s->public_key);
   if (auto* r = std::get_if<ValidatorRegisterTx>(&payload.body)) {
     if (r->stake == 0) return Invalid("field 'payload.stake': must be greater than 0");
-    return CheckKey("payload.consensus_key", r->consensus_algo, r->consensus_key);
+    return CheckPublicKey("payload.consensus_key", r->consensus_algo, r->consensus_key);
   }
   if (auto* u = std::get_if<ValidatorUnbondTx>(&payload.body))
     if (u->amount == 0) return Invalid("field 'payload.amount': must be greater than 0");
