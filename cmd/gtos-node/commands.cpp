@@ -188,6 +188,8 @@ class Dev : public cli::Command {
   Status Run() override {
     if (!dev_) return cli::UsageError("no command given", "see 'gtos-node --help'");
     std::string dir;
+    if (!flags_.flags.datadir)
+      if (const char* env = std::getenv("GTOS_DATADIR"); env && *env) flags_.flags.datadir = env;
     if (flags_.flags.datadir) {
       dir = *flags_.flags.datadir;
     } else {
