@@ -1,0 +1,282 @@
+// The Tendermint consensus state machine of one height (docs/consensus.md):
+// Algorithm 1 of Buchman, Kwon, Milosevic, "The latest gossip on BFT
+// consensus" (2018, arXiv:1807.04938), implemented from the paper. Comments
+// in tendermint.cpp cite its line numbers.
+//
+// Pure and deterministic: no clock, no threads, no sockets, no I/O. The
+// driver feeds inputs (Start, OnProposal, OnVote, OnTimeout) and drains
+// TakeOutputs(): messages to gossip, timeouts to schedule on its own clock,
+// the decision with its commit certificate, and equivocation evidence. The
+// same inputs in the same order always give the same outputs.
+//
+// One object decides one height (lines 49-54 reset all state for h+1, so
+// the driver simply builds a new Tendermint for the next height, with that
+// height's validator set). After Decide, further inputs are ignored.
+//
+// Choices the paper leaves to the implementation:
+//  - Signatures are checked inside: every vote must be signed by the
+//    consensus key of its validator, every proposal by the key of
+//    Proposer(round). Bad messages are refused with an error and not
+//    counted, so the driver may pass on whatever the network delivers.
+//  - Block validity valid(v) is asked of the driver through `validate`,
+//    once per block hash (cached), and only when a rule needs it.
+//  - The machine signs through a Signer the driver supplies, so a
+//    double-sign-protected private validator (consensus/privval.h) sits
+//    behind every signature. A refused signature means the message is not
+//    sent (as if lost); the machine goes on and reports SignFailed.
+//  - Block identity id(v) is v.header.Hash(); a zero hash means nil.
+//
+// Thread safety: none; one thread drives one object.
+#ifndef GTOS_CONSENSUS_TENDERMINT_H_
+#define GTOS_CONSENSUS_TENDERMINT_H_
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "consensus/validator_set.h"
+#include "types/chain.h"
+
+namespace gtos::consensus {
+
+// Rounds above this are refused: with growing timeouts they are never
+// reached honestly (round 2^20 is years away even with 1 ms increments),
+// and the bound caps what a faulty validator can make us compute and store.
+inline constexpr uint64_t kMaxRound = 1ull << 20;
+
+// A signed block proposal ⟨PROPOSAL, h, r, v, vr⟩ (line 17).
+struct Proposal {
+  uint64_t height = 0;
+  uint64_t round = 0;
+  int64_t valid_round = -1;  // vr: -1 when the proposer had no validValue
+  Block block;
+  Address proposer;          // must be ValidatorSet::Proposer(round)
+  Bytes signature;           // by the proposer's consensus key over SigningDigest()
+
+  Hash32 BlockHash() const { return block.header.Hash(); }
+  // SHA-256("GTOS-PROPOSAL-V1" || msgpack [chain_id, height, round,
+  // valid_round + 1, block hash]); valid_round + 1 so that "none" is 0.
+  Hash32 SigningDigest(std::string_view chain_id) const;
+};
+
+// Per-round timeouts grow linearly: base + round * increment (saturating),
+// so that after GST some round is long enough for every correct process
+// (the paper's assumption on timeoutPropose/Prevote/Precommit(round)).
+struct Timeouts {
+  uint64_t propose_ms = 3000;
+  uint64_t propose_increment_ms = 500;
+  uint64_t prevote_ms = 1000;
+  uint64_t prevote_increment_ms = 500;
+  uint64_t precommit_ms = 1000;
+  uint64_t precommit_increment_ms = 500;
+};
+
+enum class TimeoutKind : uint8_t { kPropose = 1, kPrevote = 2, kPrecommit = 3 };
+std::string_view TimeoutKindName(TimeoutKind k);
+uint64_t TimeoutFor(const Timeouts& t, TimeoutKind kind, uint64_t round);
+
+// Signs on behalf of this validator. Implementations must refuse to sign
+// two different messages for the same (height, round, step), across
+// restarts: consensus/privval.h's PrivValidator has exactly these methods
+// (see PrivValSigner below).
+class Signer {
+ public:
+  virtual ~Signer() = default;
+  // The signature of v.SigningDigest(chain_id).
+  virtual Result<Bytes> SignVote(const Vote& v) = 0;
+  // The signature of `digest`, a Proposal::SigningDigest.
+  virtual Result<Bytes> SignProposal(uint64_t height, uint64_t round, const Hash32& digest) = 0;
+};
+
+// Adapts any object with PrivValidator's SignVote/SignProposal (a
+// template, so this header need not include privval.h).
+template <class P>
+class PrivValSigner : public Signer {
+ public:
+  explicit PrivValSigner(P* p) : p_(p) {}
+  Result<Bytes> SignVote(const Vote& v) override { return p_->SignVote(v); }
+  Result<Bytes> SignProposal(uint64_t h, uint64_t r, const Hash32& d) override {
+    return p_->SignProposal(h, r, d);
+  }
+
+ private:
+  P* p_;
+};
+
+// ---- outputs -----------------------------------------------------------------
+
+struct BroadcastProposal {
+  Proposal proposal;
+};
+struct BroadcastVote {
+  Vote vote;
+};
+// Call OnTimeout(kind, height, round) after `after_ms` of the driver's clock.
+struct ScheduleTimeout {
+  TimeoutKind kind;
+  uint64_t height = 0;
+  uint64_t round = 0;
+  uint64_t after_ms = 0;
+};
+// The height is decided: `block` is final, `commit` holds the precommits
+// of more than 2/3 of the power for it (sorted by validator address).
+struct Decide {
+  uint64_t height = 0;
+  uint64_t round = 0;
+  Block block;
+  Commit commit;
+};
+// A validator signed two different votes of one (height, round, type).
+struct EvidenceFound {
+  Evidence evidence;
+};
+// The Signer refused (e.g. double-sign protection after a restart); nothing
+// was sent.
+struct SignFailed {
+  std::string what;  // "prevote h=1 r=0"
+  Error error;
+};
+using Output = std::variant<BroadcastProposal, BroadcastVote, ScheduleTimeout, Decide, EvidenceFound, SignFailed>;
+
+// ---- vote accounting ---------------------------------------------------------
+
+// The votes of one (round, type): at most one counted vote per validator,
+// power summed per block hash (zero hash = nil).
+class VoteSet {
+ public:
+  enum class AddResult { kAdded, kDuplicate, kConflict };
+  explicit VoteSet(size_t validators = 0) : votes_(validators) {}
+
+  // REQUIRES: index < validators, the vote checked. A second, different
+  // vote of the same validator is not counted (kConflict; `first` gets
+  // the counted one).
+  AddResult Add(size_t index, uint64_t power, const Vote& v, Vote* first = nullptr);
+  uint64_t PowerFor(const Hash32& block_hash) const;
+  uint64_t TotalPower() const { return total_; }
+  const std::optional<Vote>& VoteOf(size_t index) const { return votes_[index]; }
+  size_t size() const { return votes_.size(); }
+
+ private:
+  std::vector<std::optional<Vote>> votes_;  // by validator index
+  std::map<Hash32, uint64_t> power_;        // ordered: deterministic
+  uint64_t total_ = 0;
+};
+
+// ---- the machine ---------------------------------------------------------------
+
+struct TendermintConfig {
+  std::string chain_id;
+  uint64_t height = 0;  // >= 1
+  ValidatorSet validators;
+  // This node's validator address; nullopt (or an address outside the set)
+  // makes an observer that follows and decides but never signs.
+  std::optional<Address> self;
+  Timeouts timeouts;
+};
+
+struct TendermintHooks {
+  // getValue() of line 16: a new block for this height. Required for a
+  // validator.
+  std::function<Block()> get_value;
+  // valid(v): the driver's full check of a proposed block (structure,
+  // parent, execution). Required.
+  std::function<bool(const Block&)> validate;
+  // Required for a validator; not owned, must outlive the machine.
+  Signer* signer = nullptr;
+};
+
+enum class Step : uint8_t { kPropose = 1, kPrevote = 2, kPrecommit = 3 };
+
+class Tendermint {
+ public:
+  static Result<Tendermint> Make(TendermintConfig config, TendermintHooks hooks);
+
+  // Line 10: StartRound(0). Call once.
+  Status Start();
+  // Errors: wrong height/chain, round too large, not from the round's
+  // proposer, bad signature. A second, different proposal of the same
+  // proposer and round is ignored (the first one stands).
+  Status OnProposal(const Proposal& p);
+  // Errors: wrong height, unknown type, round too large, not a validator,
+  // bad signature. Equivocation is not an error: it yields EvidenceFound.
+  Status OnVote(const Vote& v);
+  // Lines 57, 61, 65. Stale timeouts are ignored.
+  void OnTimeout(TimeoutKind kind, uint64_t height, uint64_t round);
+
+  std::vector<Output> TakeOutputs();
+
+  uint64_t height() const { return height_; }
+  uint64_t round() const { return round_; }
+  Step step() const { return step_; }
+  bool is_validator() const { return self_index_.has_value(); }
+  const std::optional<Decide>& decision() const { return decision_; }
+  // lockedRound / validRound (-1: none) and the hash of the value.
+  int64_t locked_round() const { return locked_round_; }
+  int64_t valid_round() const { return valid_round_; }
+  std::optional<Hash32> locked_hash() const;
+
+ private:
+  struct RoundState {
+    std::optional<Proposal> proposal;  // the round proposer's first proposal
+    Hash32 proposal_hash;
+    VoteSet prevotes;
+    VoteSet precommits;
+    std::vector<bool> sent;  // validators heard from in this round (line 55)
+    uint64_t sent_power = 0;
+    bool prevote_timeout_scheduled = false;    // line 34 "for the first time"
+    bool precommit_timeout_scheduled = false;  // line 47 "for the first time"
+    bool polka_seen = false;                   // line 36 "for the first time"
+    std::vector<bool> evidence_reported[2];    // per type, per validator
+  };
+
+  Tendermint() = default;
+  RoundState& Round(uint64_t r);
+  bool Valid(const Proposal& p);
+  Address ProposerOf(uint64_t round);  // proposer(h_p, round), cached
+  void NoteSender(RoundState& rs, size_t index);
+  void AddVote(size_t index, const Vote& v);
+
+  void Run();  // applies the upon-rules until none fires
+  void StartRound(uint64_t round);
+  void Broadcast(VoteType type, const Hash32& block_hash);
+  void Schedule(TimeoutKind kind, uint64_t round);
+  bool Rule22Or28();
+  bool Rule34();
+  bool Rule36();
+  bool Rule44();
+  bool Rule47();
+  bool Rule49();
+  bool Rule55();
+
+  std::string chain_id_;
+  ValidatorSet validators_;
+  Timeouts timeouts_;
+  TendermintHooks hooks_;
+  std::optional<size_t> self_index_;
+  std::map<Hash32, bool> validity_;  // valid(v) by block hash, asked once
+  std::map<uint64_t, Address> proposers_;  // ValidatorSet::Proposer is O(round)
+
+  // Algorithm 1, lines 2-9 (h_p is fixed per object; decision_p[h_p] is
+  // decision_).
+  uint64_t height_ = 0;
+  uint64_t round_ = 0;
+  Step step_ = Step::kPropose;
+  std::optional<Block> locked_value_;
+  int64_t locked_round_ = -1;
+  std::optional<Block> valid_value_;
+  int64_t valid_round_ = -1;
+  std::optional<Decide> decision_;
+
+  bool started_ = false;
+  std::map<uint64_t, RoundState> rounds_;  // the message log, by round
+  std::deque<Output> outputs_;
+};
+
+}  // namespace gtos::consensus
+
+#endif  // GTOS_CONSENSUS_TENDERMINT_H_
