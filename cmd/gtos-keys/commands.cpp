@@ -140,7 +140,7 @@ class ImportCommand : public cli::Command {
   }
   Status Run() override {
     const crypto::SigAlgo* a = crypto::FindAlgo(algo_);
-    auto hex = cli::ReadSecretFile(hex_file_, "hex");
+    auto hex = ReadSecretFile(hex_file_, "hex");
     if (!hex) return std::unexpected(hex.error());
     std::string_view trimmed = *hex;
     while (!trimmed.empty() && std::isspace(static_cast<unsigned char>(trimmed.back()))) trimmed.remove_suffix(1);

@@ -180,7 +180,7 @@ Result<AppliedBlock> Chain::Execute(Block block, bool verify, state::ExecMode mo
   for (const Receipt& r : exec->receipts) leaves.push_back(r.Hash());
   hd.receipts_root = MerkleRoot(leaves);
   hd.state_root = exec->state_root;
-  block.txs = exec->txs;
+  block.txs = std::move(exec->txs);  // the block owns them; exec keeps ids, leaves, receipts
   return AppliedBlock{std::move(block), std::move(*exec)};
 }
 

@@ -65,9 +65,6 @@ class Output {
   AtomicOutput out_;
 };
 
-// The text of a passphrase, secret file or similar small file: its contents
-// without one trailing newline.
-Result<std::string> ReadSecretFile(const std::string& path, std::string_view what);
 
 }  // namespace gtos::cli
 

@@ -10,8 +10,9 @@ Result<Hash32> Mempool::Add(SignedTx tx) {
   const ChainParams& params = chain_.params();
   if (tx.tx.chain_id != chain_.genesis().chain_id)
     return Invalid("wrong chain id '" + tx.tx.chain_id + "' (this chain is '" + chain_.genesis().chain_id + "')");
-  GTOS_TRY(CheckTxParams(tx.tx, params));
-  Hash32 id = tx.tx.Id();
+  Bytes body = tx.tx.Encode();  // once: for the size limit and the id
+  GTOS_TRY(CheckTxParams(tx.tx, params, body.size()));
+  Hash32 id = TxBody::IdOf(body);
   auto acc = chain_.GetAccount(tx.tx.from);
   if (!acc) return std::unexpected(acc.error());
   Account account = acc->value_or(Account{});
@@ -113,8 +114,25 @@ void Mempool::RemoveLocked(const Address& from, uint64_t nonce) {
   if (s->second.empty()) by_sender_.erase(s);
 }
 
+std::map<Address, uint64_t> Mempool::CommittedNonces() const {
+  std::vector<Address> senders;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    senders.reserve(by_sender_.size());
+    for (const auto& [from, queue] : by_sender_) senders.push_back(from);
+  }
+  // Database reads outside the lock: admission goes on meanwhile.
+  std::map<Address, uint64_t> nonces;
+  for (const Address& a : senders) {
+    auto acc = chain_.GetAccount(a);
+    nonces[a] = (acc && *acc) ? (*acc)->nonce : 0;
+  }
+  return nonces;
+}
+
 std::vector<SignedTx> Mempool::Select(size_t max_txs, size_t max_bytes) const {
   std::vector<SignedTx> out;
+  std::map<Address, uint64_t> nonces = CommittedNonces();
   std::lock_guard<std::mutex> l(mu_);
   // Each sender's head must be its committed nonce; then the best fee wins.
   struct Head {
@@ -125,9 +143,9 @@ std::vector<SignedTx> Mempool::Select(size_t max_txs, size_t max_bytes) const {
   };
   std::priority_queue<Head> heads;
   for (const auto& [from, queue] : by_sender_) {
-    auto acc = chain_.GetAccount(from);
-    uint64_t next = (acc && *acc) ? (*acc)->nonce : 0;
-    auto it = queue.find(next);
+    auto n = nonces.find(from);
+    if (n == nonces.end()) continue;  // a sender new since the read: next block
+    auto it = queue.find(n->second);
     if (it != queue.end()) heads.push(Head{it->second.tx.tx.fee, from, it, queue.end()});
   }
   size_t bytes = 0;
@@ -145,11 +163,13 @@ std::vector<SignedTx> Mempool::Select(size_t max_txs, size_t max_bytes) const {
 }
 
 void Mempool::Committed(const BlockHeader& head) {
+  std::map<Address, uint64_t> nonces = CommittedNonces();
   std::lock_guard<std::mutex> l(mu_);
   std::vector<std::pair<Address, uint64_t>> drop;
   for (const auto& [from, queue] : by_sender_) {
-    auto acc = chain_.GetAccount(from);
-    uint64_t next = (acc && *acc) ? (*acc)->nonce : 0;
+    auto n = nonces.find(from);
+    if (n == nonces.end()) continue;  // added after the read: nothing of it is committed yet
+    uint64_t next = n->second;
     bool aged = false;  // once one tx ages out, its later nonces go too
     for (const auto& [nonce, e] : queue) {
       aged = aged || (nonce >= next && head.height >= e.added_height + options_.max_age_blocks);

@@ -60,6 +60,8 @@ class Mempool {
 
   void RemoveLocked(const Address& from, uint64_t nonce);  // REQUIRES: mu_ held
   static uint64_t NextAfter(const std::map<uint64_t, Entry>& queue, uint64_t committed);
+  // The committed nonce of every waiting sender, read without holding mu_.
+  std::map<Address, uint64_t> CommittedNonces() const;
 
   const chain::Chain& chain_;
   MempoolOptions options_;

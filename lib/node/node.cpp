@@ -40,17 +40,12 @@ Result<std::unique_ptr<Node>> Node::Open(const NodeOptions& options) {
   if (!key) return std::unexpected(Wrap(key.error(), "'" + key_file + "'"));
   std::optional<std::string> passphrase;
   if (key->encrypted()) {
-    std::string pf = options.passphrase_file;
-    if (pf.empty())
-      if (const char* env = std::getenv("GTOS_PASSPHRASE_FILE")) pf = env;
-    if (pf.empty())
+    if (options.passphrase_file.empty())
       return Fail(ErrorCode::kUsage, "validator key '" + key_file + "' is encrypted and no passphrase was given",
                   "pass --passphrase-file FILE or set GTOS_PASSPHRASE_FILE");
-    auto p = ReadFile(pf);
+    auto p = ReadSecretFile(options.passphrase_file, "passphrase");
     if (!p) return std::unexpected(p.error());
-    std::string s(p->begin(), p->end());
-    if (s.ends_with("\n")) s.pop_back();
-    passphrase = s;
+    passphrase = std::move(*p);
   }
   auto secret = UnlockPrivateKey(*key, passphrase);
   if (!secret) return std::unexpected(Wrap(secret.error(), "validator key '" + key_file + "'"));

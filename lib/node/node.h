@@ -27,7 +27,8 @@ struct NodeOptions {
   rpc::ServerOptions rpc;
   MempoolOptions mempool;
   std::string validator_key_file;  // default: D/validator.key
-  std::string passphrase_file;     // for an encrypted validator key
+  std::string passphrase_file;     // for an encrypted validator key (the tool maps
+                                   // GTOS_PASSPHRASE_FILE here; the core reads no env)
   bool sync = true;                // fsync every block
 };
 

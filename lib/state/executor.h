@@ -61,7 +61,7 @@ struct ExecOptions {
 };
 
 struct ExecResult {
-  std::vector<SignedTx> txs;  // the txs in the block, in order
+  std::vector<SignedTx> txs;  // the txs in the block, in order (Chain moves them into the block)
   std::vector<Hash32> tx_ids;
   std::vector<Hash32> tx_leaves;  // SignedTxLeaf of each tx (for tx_root)
   std::vector<Receipt> receipts;

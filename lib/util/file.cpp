@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <cstring>
 
 namespace gtos {
@@ -31,6 +32,17 @@ Result<Bytes> ReadFile(const std::string& path) {
   }
   if (fd != 0) ::close(fd);
   return out;
+}
+
+Result<std::string> ReadSecretFile(const std::string& path, std::string_view what) {
+  auto data = ReadFile(path);
+  if (!data) return std::unexpected(data.error());
+  std::string s(data->begin(), data->end());
+  std::fill(data->begin(), data->end(), 0);
+  if (s.ends_with("\r\n")) s.resize(s.size() - 2);
+  else if (s.ends_with("\n")) s.resize(s.size() - 1);
+  if (s.empty()) return Invalid(std::string(what) + " file '" + path + "' is empty");
+  return s;
 }
 
 AtomicOutput::~AtomicOutput() {

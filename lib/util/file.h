@@ -13,6 +13,11 @@ namespace gtos {
 // Reads a whole file; "-" reads standard input.
 Result<Bytes> ReadFile(const std::string& path);
 
+// The text of a passphrase, hex secret or similar small file: its contents
+// without one trailing newline ("\n" or "\r\n"); an empty result is an error
+// naming `what` ("passphrase file 'p.txt' is empty").
+Result<std::string> ReadSecretFile(const std::string& path, std::string_view what);
+
 // Output that appears all at once or not at all.
 //
 // For a path, bytes go to a temporary file in the same directory, which
