@@ -41,12 +41,17 @@ struct RunFlags {
   std::string config;
   Settings flags;
   std::vector<std::string> peers;
+  bool equivocate = false;
 
   void Setup(CLI::App& app, bool dev) {
     if (!dev) {
       app.add_option("--config", config, "Read settings from this gtos.toml")->type_name("FILE");
       app.add_option("--p2p-addr", flags.p2p_addr, "P2P listen address")->type_name("HOST:PORT");
       app.add_option("--peer", peers, "Peer to connect to (repeatable)")->type_name("HOST:PORT");
+      app.add_option("--p2p-external", flags.p2p_external, "P2P address advertised to peers (default: --p2p-addr)")
+          ->type_name("HOST:PORT");
+      app.add_flag("--unsafe-equivocate", equivocate,
+                   "TESTS ONLY: double-sign every prevote (the validator gets slashed and jailed)");
       app.add_option("--validator-key", flags.validator_key, "Validator key (default: D/validator.key)")
           ->type_name("FILE");
       app.add_option("--passphrase-file", flags.passphrase_file, "Passphrase of an encrypted validator key")
@@ -75,14 +80,14 @@ struct RunFlags {
     if (!env) return std::unexpected(env.error());
     s.Merge(*env);
     s.Merge(flags);
-    return Resolve(s);
+    auto r = Resolve(s);
+    if (r) r->node.equivocate_for_tests = equivocate;
+    return r;
   }
 };
 
 Status RunNode(const Resolved& r) {
   GTOS_TRY(node::LogInit(r.log_format, r.log_level));
-  if (!r.peers.empty() || !r.p2p_addr.empty())
-    node::Log(node::LogLevel::kWarn, "p2p is not in this build; --p2p-addr and --peer are ignored");
   auto n = node::Node::Open(r.node);
   if (!n) return std::unexpected(n.error());
   InstallSignalHandlers();
@@ -119,6 +124,7 @@ class InitCmd : public cli::Command {
       key_bytes = std::move(*k);
     }
     GTOS_TRY(chain::Chain::Init(datadir_, *g));
+    GTOS_TRY(node::EnsureNodeKey(datadir_));
     if (!key_bytes.empty()) GTOS_TRY(WriteFileAtomic(datadir_ + "/validator.key", key_bytes, 0600));
     std::fprintf(stderr, "gtos-node: initialised '%s' for chain '%s' (genesis %s)\n", datadir_.c_str(),
                  g->chain_id.c_str(), ToHex0x(g->Hash()).c_str());

@@ -17,6 +17,9 @@ void Settings::Merge(const Settings& o) {
   take(rpc_addr, o.rpc_addr);
   take(p2p_addr, o.p2p_addr);
   take(peers, o.peers);
+  take(p2p_external, o.p2p_external);
+  take(max_peers, o.max_peers);
+  take(p2p_discovery, o.p2p_discovery);
   take(log_format, o.log_format);
   take(log_level, o.log_level);
   take(mempool_max_txs, o.mempool_max_txs);
@@ -52,6 +55,12 @@ Result<Settings> LoadToml(const std::string& path) {
   str("datadir", s.datadir);
   str("rpc_addr", s.rpc_addr);
   str("p2p_addr", s.p2p_addr);
+  str("p2p_external", s.p2p_external);
+  num("max_peers", s.max_peers);
+  if (auto* n = t.get("p2p_discovery")) {
+    if (auto v = n->value<bool>()) s.p2p_discovery = *v;
+    else if (err.empty()) err = "key 'p2p_discovery' must be true or false";
+  }
   str("log_format", s.log_format);
   str("log_level", s.log_level);
   num("mempool_max_txs", s.mempool_max_txs);
@@ -76,7 +85,8 @@ Result<Settings> LoadToml(const std::string& path) {
   }
   static const char* kKnown[] = {"datadir",         "rpc_addr",      "p2p_addr",        "peers",
                                  "log_format",      "log_level",     "mempool_max_txs", "mempool_max_bytes",
-                                 "validator_key",   "passphrase_file", "fsync"};
+                                 "validator_key",   "passphrase_file", "fsync",           "p2p_external",
+                                 "max_peers",       "p2p_discovery"};
   for (auto& [k, v] : t) {
     (void)v;
     bool known = false;
@@ -95,23 +105,27 @@ Result<Settings> LoadEnv() {
   str("GTOS_DATADIR", s.datadir);
   str("GTOS_RPC_ADDR", s.rpc_addr);
   str("GTOS_P2P_ADDR", s.p2p_addr);
+  str("GTOS_P2P_EXTERNAL", s.p2p_external);
   str("GTOS_LOG_FORMAT", s.log_format);
   str("GTOS_LOG_LEVEL", s.log_level);
   str("GTOS_VALIDATOR_KEY", s.validator_key);
   str("GTOS_PASSPHRASE_FILE", s.passphrase_file);
   for (auto [name, field] : {std::pair{"GTOS_MEMPOOL_MAX_TXS", &s.mempool_max_txs},
-                             std::pair{"GTOS_MEMPOOL_MAX_BYTES", &s.mempool_max_bytes}}) {
+                             std::pair{"GTOS_MEMPOOL_MAX_BYTES", &s.mempool_max_bytes},
+                             std::pair{"GTOS_MAX_PEERS", &s.max_peers}}) {
     if (const char* v = std::getenv(name); v && *v) {
       auto n = ParseUint64(v, name);
       if (!n) return std::unexpected(n.error());
       *field = *n;
     }
   }
-  if (const char* v = std::getenv("GTOS_FSYNC"); v && *v) {
-    std::string_view sv(v);
-    if (sv == "1" || sv == "true") s.fsync = true;
-    else if (sv == "0" || sv == "false") s.fsync = false;
-    else return Invalid("GTOS_FSYNC: '" + std::string(sv) + "' is not true or false");
+  for (auto [name, field] : {std::pair{"GTOS_FSYNC", &s.fsync}, std::pair{"GTOS_P2P_DISCOVERY", &s.p2p_discovery}}) {
+    if (const char* v = std::getenv(name); v && *v) {
+      std::string_view sv(v);
+      if (sv == "1" || sv == "true") *field = true;
+      else if (sv == "0" || sv == "false") *field = false;
+      else return Invalid(std::string(name) + ": '" + std::string(sv) + "' is not true or false");
+    }
   }
   if (const char* v = std::getenv("GTOS_PEERS"); v && *v) {
     std::vector<std::string> peers;
@@ -160,8 +174,23 @@ Result<Resolved> Resolve(const Settings& s) {
   if (s.validator_key) r.node.validator_key_file = *s.validator_key;
   if (s.passphrase_file) r.node.passphrase_file = *s.passphrase_file;
   if (s.fsync) r.node.sync = *s.fsync;
-  r.p2p_addr = s.p2p_addr.value_or("");
-  r.peers = s.peers.value_or(std::vector<std::string>{});
+  std::string host;
+  int port = 0;
+  node::P2pOptions& p2p = r.node.p2p;
+  p2p.listen = s.p2p_addr.value_or("");
+  if (!p2p.listen.empty()) GTOS_TRY(ParseHostPort(p2p.listen, "p2p address", &host, &port));
+  p2p.external = s.p2p_external.value_or("");
+  if (!p2p.external.empty()) GTOS_TRY(ParseHostPort(p2p.external, "p2p external address", &host, &port));
+  p2p.peers = s.peers.value_or(std::vector<std::string>{});
+  for (const std::string& peer : p2p.peers) {
+    GTOS_TRY(ParseHostPort(peer, "peer", &host, &port));
+    if (port == 0) return cli::UsageError("peer: '" + peer + "' has port 0");
+  }
+  if (s.max_peers) {
+    if (*s.max_peers == 0 || *s.max_peers > 1000) return cli::UsageError("max_peers must be 1..1000");
+    p2p.max_peers = *s.max_peers;
+  }
+  if (s.p2p_discovery) p2p.discovery = *s.p2p_discovery;
   return r;
 }
 

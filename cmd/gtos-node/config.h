@@ -18,6 +18,9 @@ struct Settings {
   std::optional<std::string> rpc_addr;
   std::optional<std::string> p2p_addr;
   std::optional<std::vector<std::string>> peers;
+  std::optional<std::string> p2p_external;
+  std::optional<uint64_t> max_peers;
+  std::optional<bool> p2p_discovery;
   std::optional<std::string> log_format;
   std::optional<std::string> log_level;
   std::optional<uint64_t> mempool_max_txs;
@@ -33,7 +36,7 @@ struct Settings {
 // Reads gtos.toml; unknown keys and wrong types are errors naming the key.
 Result<Settings> LoadToml(const std::string& path);
 // Reads GTOS_DATADIR, GTOS_RPC_ADDR, GTOS_P2P_ADDR, GTOS_PEERS (comma
-// separated), GTOS_LOG_FORMAT, GTOS_LOG_LEVEL, GTOS_MEMPOOL_MAX_TXS,
+// separated), GTOS_P2P_EXTERNAL, GTOS_MAX_PEERS, GTOS_P2P_DISCOVERY, GTOS_LOG_FORMAT, GTOS_LOG_LEVEL, GTOS_MEMPOOL_MAX_TXS,
 // GTOS_MEMPOOL_MAX_BYTES, GTOS_VALIDATOR_KEY, GTOS_PASSPHRASE_FILE, GTOS_FSYNC.
 Result<Settings> LoadEnv();
 
@@ -41,8 +44,6 @@ struct Resolved {
   node::NodeOptions node;
   node::LogFormat log_format = node::LogFormat::kText;
   node::LogLevel log_level = node::LogLevel::kInfo;
-  std::string p2p_addr;
-  std::vector<std::string> peers;
 };
 Result<Resolved> Resolve(const Settings& s);
 

@@ -7,7 +7,7 @@
 # skipping options and the values of options that take one.
 function __gtos_node_cmd
     set -l takes_value --param --datadir --rpc-addr --log-format --log-level --genesis --key \
-        --passphrase-file --config --p2p-addr --peer --validator-key
+        --passphrase-file --config --p2p-addr --peer --p2p-external --validator-key
     set -l skip 0
     for tok in (commandline -opc)[2..-1]
         if test $skip = 1
@@ -52,8 +52,10 @@ for cmd in '""' run
 end
 
 complete -c gtos-node -n '__gtos_node_at run' -l config -r -F -d 'Read settings from this gtos.toml'
-complete -c gtos-node -n '__gtos_node_at run' -l p2p-addr -x -d 'P2P listen address (ignored in this build)'
-complete -c gtos-node -n '__gtos_node_at run' -l peer -x -d 'Peer to connect to, repeatable (ignored in this build)'
+complete -c gtos-node -n '__gtos_node_at run' -l p2p-addr -x -d 'P2P listen address'
+complete -c gtos-node -n '__gtos_node_at run' -l peer -x -d 'Peer to connect to (repeatable)'
+complete -c gtos-node -n '__gtos_node_at run' -l p2p-external -x -d 'P2P address advertised to peers (default: --p2p-addr)'
+complete -c gtos-node -n '__gtos_node_at run' -l unsafe-equivocate -d 'TESTS ONLY: double-sign every prevote (gets slashed and jailed)'
 complete -c gtos-node -n '__gtos_node_at run' -l validator-key -r -F -d 'Validator key (default D/validator.key)'
 complete -c gtos-node -n '__gtos_node_at run' -l passphrase-file -r -F -d 'Passphrase of an encrypted validator key'
 

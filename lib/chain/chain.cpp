@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <future>
 
@@ -54,6 +55,16 @@ struct TxLoc {
 
 }  // namespace
 
+Result<consensus::ValidatorSet> MakeValidatorSet(const ActiveSet& set) {
+  std::vector<consensus::Validator> vs;
+  vs.reserve(set.validators.size());
+  for (const ActiveValidator& v : set.validators)
+    vs.push_back(consensus::Validator{v.address, v.consensus_algo, v.consensus_key, v.power, 0});
+  auto made = consensus::ValidatorSet::Make(std::move(vs));
+  if (!made) return Fail(ErrorCode::kInternal, "stored validator set: " + made.error().message);
+  return made;
+}
+
 Status Chain::Init(const std::string& datadir, const Genesis& genesis) {
   auto gs = state::BuildGenesisState(genesis);
   if (!gs) return std::unexpected(gs.error());
@@ -81,6 +92,7 @@ Status Chain::Init(const std::string& datadir, const Genesis& genesis) {
   b.Put(schema::MetaKey(schema::kMetaGenesis), ToString(genesis_bytes));
   b.Put(schema::MetaKey(schema::kMetaAccumulator), ToString(gs->accumulator.Serialize()));
   b.Put(schema::HeightKey(schema::kHeader, 0), ToString(EncodeRecord(h0)));
+  b.Put(schema::SetHistoryKey(gs->active_set.first_height), state::EncodeValue(gs->active_set));
   std::string head;
   schema::AppendBE64(&head, 0);
   b.Put(schema::MetaKey(schema::kMetaHead), head);
@@ -106,6 +118,14 @@ Result<std::unique_ptr<Chain>> Chain::Open(const ChainOptions& options) {
   if (!store) return std::unexpected(store.error());
   c->store_ = std::move(*store);
 
+  auto format = c->store_->Get(schema::MetaKey(schema::kMetaFormat));
+  if (!format) return std::unexpected(format.error());
+  uint64_t version = *format && (*format)->size() == 8 ? schema::ReadBE64(**format) : 0;
+  if (version != schema::kSchemaVersion)
+    return Fail(ErrorCode::kInvalid,
+                "'" + options.datadir + "' has database schema version " + std::to_string(version) +
+                    "; this build reads version " + std::to_string(schema::kSchemaVersion),
+                "initialise a new data directory from the same genesis and sync it");
   auto g = c->store_->Get(schema::MetaKey(schema::kMetaGenesis));
   if (!g) return std::unexpected(g.error());
   if (!*g) return Fail(ErrorCode::kInternal, "database has no genesis record");
@@ -168,9 +188,17 @@ Result<AppliedBlock> Chain::Execute(Block block, bool verify, state::ExecMode mo
   }
   uint64_t h = parent.height + 1;
   state::ExecOptions eo{mode, verify};
-  auto exec = executor_->Execute(h, block.header.proposer, std::move(block.txs), eo, acc);
+  auto exec = executor_->Execute(h, block.header.proposer, std::move(block.txs), std::move(block.evidence), eo, acc);
   if (!exec) return std::unexpected(exec.error());
+  auto before = MakeValidatorSet(exec->set_before);
+  if (!before) return std::unexpected(before.error());
+  auto after = MakeValidatorSet(exec->set_after);
+  if (!after) return std::unexpected(after.error());
   BlockHeader& hd = block.header;
+  hd.validators_hash = before->Hash();
+  hd.next_validators_hash = after->Hash();
+  hd.evidence_root = MerkleRoot(exec->evidence_hashes);
+  block.evidence = exec->evidence;
   hd.chain_id = genesis_.chain_id;
   hd.height = h;
   hd.parent_hash = parent.Hash();
@@ -185,16 +213,13 @@ Result<AppliedBlock> Chain::Execute(Block block, bool verify, state::ExecMode mo
 }
 
 Result<AppliedBlock> Chain::Propose(std::vector<SignedTx> txs, const Address& proposer, uint64_t time_ms,
-                                    bool verify_signatures) const {
+                                    bool verify_signatures, std::vector<Evidence> evidence) const {
   Block b;
   b.header.proposer = proposer;
   b.header.time_ms = std::max(time_ms, head().time_ms + 1);
   b.txs = std::move(txs);
-  auto applied = Execute(std::move(b), verify_signatures, state::ExecMode::kPropose);
-  if (!applied) return applied;
-  // The validator set does not change yet (single-set chains): it signs
-  // this block and the next. Consensus fills these in from the set.
-  return applied;
+  b.evidence = std::move(evidence);
+  return Execute(std::move(b), verify_signatures, state::ExecMode::kPropose);
 }
 
 Result<AppliedBlock> Chain::Validate(Block block, bool verify_signatures) const {
@@ -217,6 +242,18 @@ Result<AppliedBlock> Chain::Validate(Block block, bool verify_signatures) const 
   if (got.state_root != want.state_root)
     return Invalid("block state_root " + ToHex0x(want.state_root) + " differs from re-execution " +
                    ToHex0x(got.state_root));
+  if (got.validators_hash != want.validators_hash)
+    return Invalid("block validators_hash " + ToHex0x(want.validators_hash) +
+                   " is not the hash of the set for its height " + ToHex0x(got.validators_hash));
+  if (got.next_validators_hash != want.next_validators_hash)
+    return Invalid("block next_validators_hash " + ToHex0x(want.next_validators_hash) + " differs from re-execution " +
+                   ToHex0x(got.next_validators_hash));
+  if (got.evidence_root != want.evidence_root) return Invalid("block evidence_root does not match its evidence");
+  const auto& members = applied->exec.set_before.validators;
+  if (!std::any_of(members.begin(), members.end(),
+                   [&want](const ActiveValidator& v) { return v.address == want.proposer; }))
+    return Invalid("block proposer " + ToHex0x(want.proposer) + " is not in the validator set of height " +
+                   std::to_string(want.height));
   applied->block.header = want;
   return applied;
 }
@@ -240,6 +277,9 @@ Status Chain::Commit(AppliedBlock applied, const gtos::Commit& commit) {
     for (size_t i = 0; i < applied.exec.tx_ids.size(); ++i)
       b.Put(schema::TxIndexKey(applied.exec.tx_ids[i]), state::EncodeValue(TxLoc{h, i}));
   }
+  // The set history is kept whatever store_history says: validation needs it.
+  if (applied.exec.new_epoch)
+    b.Put(schema::SetHistoryKey(applied.exec.set_after.first_height), state::EncodeValue(applied.exec.set_after));
   std::string head;
   schema::AppendBE64(&head, h);
   b.Put(schema::MetaKey(schema::kMetaHead), head);
@@ -249,6 +289,47 @@ Status Chain::Commit(AppliedBlock applied, const gtos::Commit& commit) {
   head_ = hd;
   accumulator_ = applied.exec.accumulator;
   return Ok();
+}
+
+// ---- validator sets ----------------------------------------------------------------
+
+Result<consensus::ValidatorSet> Chain::ValidatorSetFor(uint64_t height) const {
+  uint64_t head = this->height();
+  if (height == 0 || height > head + 1)
+    return Fail(ErrorCode::kNotFound, "no validator set for height " + std::to_string(height) + " (head is " +
+                                          std::to_string(head) + ")");
+  auto set = state::LoadSetFor(*store_, height, genesis_.params.epoch_length);
+  if (!set) return std::unexpected(set.error());
+  if (!*set)
+    return Fail(ErrorCode::kInternal, "database has no validator set history for height " + std::to_string(height));
+  auto vs = MakeValidatorSet(**set);
+  if (!vs) return vs;
+  for (uint64_t i = (*set)->first_height; i < height; ++i) vs->IncrementPriority();
+  return vs;
+}
+
+Status Chain::VerifyCommit(const BlockHeader& header, const gtos::Commit& commit) const {
+  if (commit.height != header.height)
+    return Invalid("commit is for height " + std::to_string(commit.height) + ", not " +
+                   std::to_string(header.height));
+  if (commit.block_hash != header.Hash()) return Invalid("commit is for another block hash");
+  auto vs = ValidatorSetFor(header.height);
+  if (!vs) return std::unexpected(vs.error());
+  if (vs->Hash() != header.validators_hash)
+    return Invalid("header validators_hash is not the hash of the set for height " + std::to_string(header.height));
+  return vs->VerifyCommit(header.chain_id, commit);
+}
+
+Result<EpochInfo> Chain::GetEpochInfo() const {
+  auto set = state::LoadActiveSet(*store_);
+  if (!set) return std::unexpected(set.error());
+  EpochInfo e;
+  e.epoch_length = std::max<uint64_t>(1, genesis_.params.epoch_length);
+  e.epoch = (set->first_height - 1) / e.epoch_length;
+  e.first_height = set->first_height;
+  e.last_height = e.first_height - 1 + e.epoch_length;  // may wrap only past 2^64 heights
+  e.active_set = std::move(*set);
+  return e;
 }
 
 // ---- queries -------------------------------------------------------------------

@@ -22,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "consensus/validator_set.h"
 #include "state/executor.h"
 #include "state/store.h"
 #include "types/chain.h"
@@ -56,6 +57,22 @@ struct TxLocation {
   uint64_t index = 0;
 };
 
+// Where the chain stands in its epochs (docs/consensus.md, "Validator set
+// and epochs"). Epoch k is heights [k * epoch_length + 1, (k + 1) *
+// epoch_length]; the "current" epoch is that of the next block (head + 1),
+// which the active set signs.
+struct EpochInfo {
+  uint64_t epoch = 0;
+  uint64_t epoch_length = 0;
+  uint64_t first_height = 0;  // first height of the current epoch
+  uint64_t last_height = 0;   // its last height: the boundary block, whose execution chooses the next set
+  ActiveSet active_set;       // the set that signs head + 1 (the S entry)
+};
+
+// A consensus::ValidatorSet of the members of `set`, priorities fresh
+// (all zero, as after ValidatorSet::Make).
+Result<consensus::ValidatorSet> MakeValidatorSet(const ActiveSet& set);
+
 class Chain {
  public:
   // Creates D/db and D/genesis.bin from `genesis` (which must pass
@@ -72,17 +89,35 @@ class Chain {
   BlockHeader head() const;
   uint64_t height() const { return head().height; }
 
-  // Builds the next block from candidate txs (those not includable are left
-  // out), with the given proposer and time; the header is complete but the
-  // block is not committed. time_ms is raised to parent time + 1 if needed.
+  // Builds the next block from candidate txs and candidate evidence (those
+  // not includable / not valid are left out, see exec.left_out and
+  // exec.left_out_evidence), with the given proposer and time; the header is
+  // complete (roots, validators_hash, next_validators_hash, evidence_root)
+  // but the block is not committed. time_ms is raised to parent time + 1 if
+  // needed. The proposer is not checked against the set here; Validate
+  // checks it.
   Result<AppliedBlock> Propose(std::vector<SignedTx> txs, const Address& proposer, uint64_t time_ms,
-                               bool verify_signatures) const;
+                               bool verify_signatures, std::vector<Evidence> evidence) const;
   // Re-executes a received block on top of the head and checks every header
-  // field it derives (roots, parent, height, chain id).
+  // field it derives (roots, parent, height, chain id, validators_hash,
+  // next_validators_hash, evidence_root) and that the proposer is a member
+  // of the set for its height. Any invalid evidence makes the block invalid.
   Result<AppliedBlock> Validate(Block block, bool verify_signatures) const;
   // Commits an applied block with its commit certificate. REQUIRES: the
   // block was produced by Propose/Validate on the current head.
   Status Commit(AppliedBlock applied, const gtos::Commit& commit);
+
+  // The validator set that signs block `height`, 1 <= height <= head + 1,
+  // with proposer priorities advanced IncrementPriority() (height -
+  // first height of its epoch) times from fresh: proposer rotation is a
+  // pure function of the chain. kNotFound outside that range.
+  Result<consensus::ValidatorSet> ValidatorSetFor(uint64_t height) const;
+  // Checks that `commit` certifies `header`: same height and block hash,
+  // header.validators_hash is the hash of ValidatorSetFor(header.height),
+  // and ValidatorSet::VerifyCommit holds for that set.
+  Status VerifyCommit(const BlockHeader& header, const gtos::Commit& commit) const;
+  // The active set (the S entry: signs head + 1) and the epoch it belongs to.
+  Result<EpochInfo> GetEpochInfo() const;
 
   // Queries against the committed head. Objects are returned only while
   // they exist (head height < expire_block); otherwise nullopt.

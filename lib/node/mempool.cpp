@@ -13,6 +13,7 @@ Result<Hash32> Mempool::Add(SignedTx tx) {
   Bytes body = tx.tx.Encode();  // once: for the size limit and the id
   GTOS_TRY(CheckTxParams(tx.tx, params, body.size()));
   Hash32 id = TxBody::IdOf(body);
+  if (Contains(id)) return Invalid("tx " + ToHex0x(id) + " is already in the mempool");  // before the signature check
   auto acc = chain_.GetAccount(tx.tx.from);
   if (!acc) return std::unexpected(acc.error());
   Account account = acc->value_or(Account{});
@@ -196,6 +197,11 @@ size_t Mempool::size() const {
 size_t Mempool::bytes() const {
   std::lock_guard<std::mutex> l(mu_);
   return bytes_;
+}
+
+bool Mempool::Contains(const Hash32& id) const {
+  std::lock_guard<std::mutex> l(mu_);
+  return ids_.count(id) > 0;
 }
 
 }  // namespace gtos::node

@@ -47,6 +47,8 @@ class Mempool {
   uint64_t NextNonce(const Address& a) const;
   size_t size() const;
   size_t bytes() const;
+  // Whether a tx with this id is waiting (its signature was checked).
+  bool Contains(const Hash32& id) const;
 
  private:
   struct Entry {

@@ -1,8 +1,10 @@
 #include "node/node.h"
 
-#include <chrono>
-#include <thread>
+#include <algorithm>
+#include <filesystem>
+#include <future>
 
+#include "crypto/hash.h"
 #include "node/log.h"
 #include "types/records.h"
 #include "util/file.h"
@@ -11,13 +13,75 @@ namespace gtos::node {
 
 namespace {
 
+namespace fs = std::filesystem;
+using consensus::TimeoutKind;
+
 uint64_t NowMs() {
   return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
                                    std::chrono::system_clock::now().time_since_epoch())
                                    .count());
 }
 
+template <class D>
+uint64_t Ms(D d) {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(d).count());
+}
+
+// Most blocks a GetBlocks answer carries, and the share of a frame they may fill.
+constexpr uint64_t kSyncBatch = 64;
+// Messages buffered for heights not started yet.
+constexpr size_t kMaxPending = 20'000;
+// Txs from peers waiting for admission; beyond it gossip is dropped.
+constexpr size_t kMaxGossipIn = 200'000;
+// Txs per gossip message.
+constexpr size_t kGossipBatch = 4'000;
+// Evidence kept for inclusion.
+constexpr size_t kMaxEvidencePool = 1'000;
+// Messages of rounds further ahead of the local round are dropped: this
+// bounds the machine's message log (one vote per validator and round).
+// Honest validators are never this far apart (growing timeouts).
+constexpr uint64_t kMaxRoundsAhead = 1'000;
+
+Hash32 MessageHash(const net::Message& m) { return crypto::Sha256(net::EncodeMessage(m)); }
+
+Result<Bytes> ReadNodeKeySecret(const std::string& path, Bytes* public_key) {
+  auto raw = ReadFile(path);
+  if (!raw) return std::unexpected(raw.error());
+  auto key = DecodeRecord<PrivateKey>(*raw);
+  if (!key) return std::unexpected(Wrap(key.error(), "node key '" + path + "'"));
+  if (key->encrypted() || key->algo != static_cast<uint64_t>(crypto::AlgoId::kEd25519))
+    return Fail(ErrorCode::kInvalid, "node key '" + path + "' must be an unencrypted ed25519 key");
+  auto secret = UnlockPrivateKey(*key, std::nullopt);
+  if (!secret) return std::unexpected(Wrap(secret.error(), "node key '" + path + "'"));
+  *public_key = key->public_key;
+  return Bytes(secret->view().begin(), secret->view().end());
+}
+
+// The timeouts of one round, derived from the block interval T: propose
+// 3T, prevote and precommit T, each growing by T/2 per round.
+consensus::Timeouts TimeoutsFor(uint64_t interval_ms) {
+  consensus::Timeouts t;
+  uint64_t T = std::max<uint64_t>(interval_ms, 20);
+  t.propose_ms = 3 * T;
+  t.propose_increment_ms = T / 2;
+  t.prevote_ms = T;
+  t.prevote_increment_ms = T / 2;
+  t.precommit_ms = T;
+  t.precommit_increment_ms = T / 2;
+  return t;
+}
+
 }  // namespace
+
+Status EnsureNodeKey(const std::string& datadir) {
+  std::string path = datadir + "/node.key";
+  if (fs::exists(path)) return Ok();
+  const crypto::SigAlgo* algo = crypto::FindAlgo(static_cast<uint64_t>(crypto::AlgoId::kEd25519));
+  crypto::SecretBytes secret(algo->generate());
+  auto key = MakePrivateKey(crypto::AlgoId::kEd25519, secret.view(), std::nullopt);
+  if (!key) return std::unexpected(key.error());
+  return WriteFileAtomic(path, EncodeRecord(*key), 0600);
+}
 
 Result<std::unique_ptr<Node>> Node::Open(const NodeOptions& options) {
   std::unique_ptr<Node> n(new Node());
@@ -29,134 +93,669 @@ Result<std::unique_ptr<Node>> Node::Open(const NodeOptions& options) {
   if (!chain) return std::unexpected(chain.error());
   n->chain_ = std::move(*chain);
 
-  // The validator key, unlocked once at start.
+  // The validator key, unlocked once at start. Without one the node follows.
   std::string key_file = options.validator_key_file.empty() ? options.datadir + "/validator.key"
                                                             : options.validator_key_file;
-  auto raw = ReadFile(key_file);
-  if (!raw)
+  bool have_key = fs::exists(key_file);
+  if (!have_key && !options.validator_key_file.empty())
     return Fail(ErrorCode::kNotFound, "no validator key at '" + key_file + "'",
                 "give one with 'gtos-node init --key FILE' or --validator-key FILE");
-  auto key = DecodeRecord<PrivateKey>(*raw);
-  if (!key) return std::unexpected(Wrap(key.error(), "'" + key_file + "'"));
-  std::optional<std::string> passphrase;
-  if (key->encrypted()) {
-    if (options.passphrase_file.empty())
-      return Fail(ErrorCode::kUsage, "validator key '" + key_file + "' is encrypted and no passphrase was given",
-                  "pass --passphrase-file FILE or set GTOS_PASSPHRASE_FILE");
-    auto p = ReadSecretFile(options.passphrase_file, "passphrase");
-    if (!p) return std::unexpected(p.error());
-    passphrase = std::move(*p);
+  if (have_key) {
+    auto raw = ReadFile(key_file);
+    if (!raw) return std::unexpected(raw.error());
+    auto key = DecodeRecord<PrivateKey>(*raw);
+    if (!key) return std::unexpected(Wrap(key.error(), "'" + key_file + "'"));
+    std::optional<std::string> passphrase;
+    if (key->encrypted()) {
+      if (options.passphrase_file.empty())
+        return Fail(ErrorCode::kUsage, "validator key '" + key_file + "' is encrypted and no passphrase was given",
+                    "pass --passphrase-file FILE or set GTOS_PASSPHRASE_FILE");
+      auto p = ReadSecretFile(options.passphrase_file, "passphrase");
+      if (!p) return std::unexpected(p.error());
+      passphrase = std::move(*p);
+    }
+    auto secret = UnlockPrivateKey(*key, passphrase);
+    if (!secret) return std::unexpected(Wrap(secret.error(), "validator key '" + key_file + "'"));
+    const crypto::SigAlgo* algo = crypto::FindAlgo(key->algo);
+    consensus::PrivValidatorOptions po;
+    po.allow_double_sign_for_tests = options.equivocate_for_tests;
+    auto pv = consensus::PrivValidator::Open(options.datadir + "/privval_state.bin", std::move(*secret), *algo,
+                                             key->public_key, n->chain_->genesis().chain_id, po);
+    if (!pv) return std::unexpected(Wrap(pv.error(), "private validator"));
+    n->privval_ = std::move(*pv);
+    n->signer_ = std::make_unique<consensus::PrivValSigner<consensus::PrivValidator>>(n->privval_.get());
+    n->validator_address_ = key->address();
   }
-  auto secret = UnlockPrivateKey(*key, passphrase);
-  if (!secret) return std::unexpected(Wrap(secret.error(), "validator key '" + key_file + "'"));
-  n->validator_secret_.assign(secret->view().begin(), secret->view().end());
-  n->validator_algo_ = crypto::FindAlgo(key->algo);
-  n->validator_public_ = key->public_key;
-  n->validator_address_ = key->address();
 
-  auto validators = n->chain_->GetValidators();
-  if (!validators) return std::unexpected(validators.error());
-  if (validators->size() != 1)
-    return Fail(ErrorCode::kInvalid,
-                "this chain has " + std::to_string(validators->size()) +
-                    " validators; this build produces blocks only for single-validator chains");
-  if ((*validators)[0].first != n->validator_address_)
-    return Fail(ErrorCode::kInvalid, "validator key " + ToHex0x(n->validator_address_) +
-                                         " is not the chain's validator " + ToHex0x((*validators)[0].first));
+  GTOS_TRY(EnsureNodeKey(options.datadir));
+  auto ns = ReadNodeKeySecret(options.datadir + "/node.key", &n->node_public_);
+  if (!ns) return std::unexpected(ns.error());
+  n->node_secret_ = std::move(*ns);
 
+  n->timeouts_ = TimeoutsFor(n->chain_->params().target_block_interval_ms);
   n->mempool_ = std::make_unique<Mempool>(*n->chain_, options.mempool);
   n->rpc_ = std::make_unique<rpc::Server>(*n, options.rpc);
   return n;
 }
 
 Node::~Node() {
+  if (net_) net_->Stop();
+  {
+    std::lock_guard<std::mutex> l(gossip_mu_);
+    gossip_stop_ = true;
+  }
+  gossip_cv_.notify_all();
+  if (gossip_thread_.joinable()) gossip_thread_.join();
   if (rpc_) rpc_->Stop();
-  std::fill(validator_secret_.begin(), validator_secret_.end(), 0);
+  std::fill(node_secret_.begin(), node_secret_.end(), 0);
 }
 
 int Node::rpc_port() const { return rpc_->port(); }
+int Node::p2p_port() const { return net_ ? net_->port() : 0; }
 
-Status Node::ProduceBlock() {
+// ---- rpc::Backend and tx gossip ------------------------------------------------
+
+Result<Hash32> Node::SubmitTx(SignedTx tx) {
+  if (!net_) return mempool_->Add(std::move(tx));
+  SignedTx copy = tx;
+  auto id = mempool_->Add(std::move(tx));
+  if (id) {
+    std::lock_guard<std::mutex> l(gossip_mu_);
+    gossip_out_.push_back(std::move(copy));
+  }
+  return id;
+}
+
+void Node::GossipLoop() {
+  std::unique_lock<std::mutex> l(gossip_mu_);
+  while (!gossip_stop_) {
+    gossip_cv_.wait_for(l, std::chrono::milliseconds(20), [this] { return gossip_stop_ || !gossip_in_.empty(); });
+    if (gossip_stop_) break;
+    // Admit what peers sent; what is new goes on to our other peers.
+    while (!gossip_in_.empty()) {
+      auto [peer, txs] = std::move(gossip_in_.front());
+      gossip_in_.pop_front();
+      gossip_in_txs_ -= txs.size();
+      l.unlock();
+      std::vector<SignedTx> fresh;
+      for (SignedTx& tx : txs) {
+        SignedTx copy = tx;
+        if (mempool_->Add(std::move(tx))) fresh.push_back(std::move(copy));
+      }
+      l.lock();
+      for (SignedTx& tx : fresh) gossip_out_.push_back(std::move(tx));
+    }
+    if (!gossip_out_.empty() && net_) {
+      std::vector<SignedTx> out;
+      out.swap(gossip_out_);
+      l.unlock();
+      for (size_t i = 0; i < out.size(); i += kGossipBatch) {
+        net::Txs batch;
+        size_t end = std::min(out.size(), i + kGossipBatch);
+        batch.txs.assign(std::make_move_iterator(out.begin() + static_cast<ptrdiff_t>(i)),
+                         std::make_move_iterator(out.begin() + static_cast<ptrdiff_t>(end)));
+        net_->Broadcast(batch);
+      }
+      l.lock();
+    }
+  }
+}
+
+// ---- net::Handler (I/O thread) ---------------------------------------------------
+
+void Node::OnConnected(const net::PeerInfo& peer) {
+  std::lock_guard<std::mutex> l(ev_mu_);
+  events_.push_back(Event{Event::kConnected, peer.id, std::nullopt, peer});
+  ev_cv_.notify_one();
+}
+
+void Node::OnDisconnected(net::PeerId peer) {
+  std::lock_guard<std::mutex> l(ev_mu_);
+  events_.push_back(Event{Event::kDisconnected, peer, std::nullopt, {}});
+  ev_cv_.notify_one();
+}
+
+void Node::OnMessage(net::PeerId peer, net::Message msg) {
+  if (auto* txs = std::get_if<net::Txs>(&msg)) {
+    std::lock_guard<std::mutex> l(gossip_mu_);
+    if (gossip_in_txs_ + txs->txs.size() > kMaxGossipIn) return;  // overloaded: gossip is best effort
+    gossip_in_txs_ += txs->txs.size();
+    gossip_in_.emplace_back(peer, std::move(txs->txs));
+    gossip_cv_.notify_one();
+    return;
+  }
+  std::lock_guard<std::mutex> l(ev_mu_);
+  if (events_.size() >= 100'000) return;  // the consensus thread is far behind; peers re-send
+  events_.push_back(Event{Event::kMessage, peer, std::move(msg), {}});
+  ev_cv_.notify_one();
+}
+
+// ---- consensus thread -------------------------------------------------------------
+
+void Node::Send(net::PeerId peer, const net::Message& m) {
+  if (net_) net_->Send(peer, m);
+}
+void Node::Broadcast(const net::Message& m, std::optional<net::PeerId> except) {
+  if (net_) net_->Broadcast(m, except);
+}
+void Node::Penalize(net::PeerId peer, int points, const std::string& why) {
+  bad_messages_++;
+  Log(LogLevel::kWarn, "bad message from peer", {{"peer", peer}, {"why", why}});
+  if (net_) net_->Penalize(peer, points, why);
+}
+
+Status Node::StartHeight() {
+  uint64_t h = chain_->height() + 1;
+  auto set = chain_->ValidatorSetFor(h);
+  if (!set) return std::unexpected(set.error());
+  own_power_ = 0;
+  if (validator_address_)
+    if (auto i = set->IndexOf(*validator_address_)) own_power_ = set->validators()[*i].power;
+  total_power_ = set->total_power();
+  validators_active_ = set->size();
+  consensus::TendermintConfig cfg;
+  cfg.chain_id = chain_->genesis().chain_id;
+  cfg.height = h;
+  cfg.validators = std::move(*set);
+  cfg.self = validator_address_;
+  cfg.timeouts = timeouts_;
+  consensus::TendermintHooks hooks;
+  hooks.get_value = [this] { return MakeProposal(); };
+  hooks.validate = [this](const Block& b) { return ValidateProposal(b); };
+  hooks.signer = signer_.get();
+  auto tm = consensus::Tendermint::Make(std::move(cfg), std::move(hooks));
+  if (!tm) return std::unexpected(tm.error());
+  tm_.emplace(std::move(*tm));
+  height_started_ = Clock::now();
+  cur_round_ = 0;
+  GTOS_TRY(tm_->Start());
+  GTOS_TRY(Drain());
+  // Messages that arrived before this height started.
+  auto it = pending_.find(h);
+  if (it != pending_.end()) {
+    std::vector<net::Message> msgs = std::move(it->second);
+    pending_.erase(it);
+    pending_count_ -= msgs.size();
+    for (net::Message& m : msgs) {
+      if (!tm_ || tm_->height() != h) break;  // decided meanwhile
+      if (auto* p = std::get_if<net::ProposalMsg>(&m)) DeliverProposal(std::nullopt, p->proposal);
+      if (auto* v = std::get_if<net::VoteMsg>(&m)) DeliverVote(std::nullopt, v->vote);
+    }
+  }
+  return Drain();
+}
+
+Block Node::MakeProposal() {
   const ChainParams& p = chain_->params();
-  auto t0 = std::chrono::steady_clock::now();
   std::vector<SignedTx> txs = mempool_->Select(p.max_block_txs, p.max_block_bytes);
-  auto t1 = std::chrono::steady_clock::now();
+  std::vector<Evidence> ev;
+  for (const auto& [k, e] : evidence_) ev.push_back(e);
   // Signatures were verified at mempool admission; signer bindings,
   // nonces and balances are checked again by execution.
-  auto applied = chain_->Propose(std::move(txs), validator_address_, NowMs(), /*verify_signatures=*/false);
-  if (!applied) return std::unexpected(applied.error());
-  auto t2 = std::chrono::steady_clock::now();
-  BlockHeader& hd = applied->block.header;
-  Commit commit;
-  commit.height = hd.height;
-  commit.round = 0;
-  commit.block_hash = hd.Hash();
-  Vote vote;
-  vote.type = static_cast<uint64_t>(VoteType::kPrecommit);
-  vote.height = hd.height;
-  vote.block_hash = commit.block_hash;
-  auto sig = crypto::SignDigest(*validator_algo_, validator_secret_, validator_public_, vote.SigningDigest(hd.chain_id));
-  if (!sig) return std::unexpected(sig.error());
-  commit.signatures.push_back(CommitSig{validator_address_, std::move(*sig)});
-  size_t ntx = applied->block.txs.size();
-  size_t left_out = applied->exec.left_out.size();
+  auto applied = chain_->Propose(std::move(txs), *validator_address_, NowMs(), /*verify_signatures=*/false, ev);
+  if (!applied) {
+    // Cannot happen short of a database error; propose an empty block.
+    Log(LogLevel::kError, "building a block failed", {{"error", applied.error().message}});
+    applied = chain_->Propose({}, *validator_address_, NowMs(), false, {});
+    if (!applied) return Block{};
+  }
   for (const auto& [id, err] : applied->exec.left_out)
     Log(LogLevel::kDebug, "tx left out", {{"id", ToHex0x(id)}, {"reason", err.message}});
-  applied->block.commit = commit;
-  BlockHeader committed = hd;
-  GTOS_TRY(chain_->Commit(std::move(*applied), commit));
-  auto t3 = std::chrono::steady_clock::now();
-  mempool_->Committed(committed);
-  auto t4 = std::chrono::steady_clock::now();
-  auto ms = [](auto a, auto b) {
-    return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(b - a).count());
+  Block b = applied->block;
+  applied_.emplace(b.header.Hash(), std::move(*applied));
+  return b;
+}
+
+Status Node::VerifyUnknownTxs(const Block& block) const {
+  // Txs in our mempool had their signature checked at admission.
+  std::vector<size_t> todo;
+  std::vector<Hash32> ids(block.txs.size());
+  for (size_t i = 0; i < block.txs.size(); ++i) {
+    ids[i] = block.txs[i].tx.Id();
+    if (!mempool_->Contains(ids[i])) todo.push_back(i);
+  }
+  if (todo.empty()) return Ok();
+  auto check = [&](size_t from, size_t to) -> Status {
+    for (size_t k = from; k < to; ++k) {
+      size_t i = todo[k];
+      // The signer binding is checked by execution; here only the signature.
+      GTOS_TRY(VerifySignedTx(block.txs[i], SignerCheck::kAnyKey, ids[i]));
+    }
+    return Ok();
   };
+  if (todo.size() < 64) return check(0, todo.size());
+  size_t mid = todo.size() / 2;
+  auto other = std::async(std::launch::async, check, mid, todo.size());
+  Status a = check(0, mid);
+  Status b = other.get();
+  return a ? b : a;
+}
+
+bool Node::ValidateProposal(const Block& block) {
+  Hash32 hash = block.header.Hash();
+  if (applied_.count(hash)) return true;
+  if (invalid_.count(hash)) return false;
+  auto t0 = Clock::now();
+  Status sigs = VerifyUnknownTxs(block);
+  Result<chain::AppliedBlock> applied =
+      sigs ? chain_->Validate(block, /*verify_signatures=*/false) : Result<chain::AppliedBlock>(std::unexpected(sigs.error()));
+  if (!applied) {
+    Log(LogLevel::kWarn, "proposed block is invalid",
+        {{"height", block.header.height}, {"hash", ToHex0x(hash)}, {"error", applied.error().message}});
+    invalid_[hash] = true;
+    return false;
+  }
+  Log(LogLevel::kDebug, "proposed block valid",
+      {{"height", block.header.height}, {"txs", static_cast<uint64_t>(block.txs.size())},
+       {"execute_ms", Ms(Clock::now() - t0)}});
+  applied_.emplace(hash, std::move(*applied));
+  return true;
+}
+
+void Node::DeliverProposal(std::optional<net::PeerId> from, const consensus::Proposal& p) {
+  net::Message m = net::ProposalMsg{p};
+  uint64_t h = chain_->height() + 1;
+  if (p.height != h || !tm_) {
+    if ((p.height == h || p.height == h + 1) && pending_count_ < kMaxPending) {
+      pending_[p.height].push_back(std::move(m));
+      pending_count_++;
+    }
+    return;
+  }
+  if (p.round > tm_->round() + kMaxRoundsAhead) return;
+  Hash32 key = MessageHash(m);
+  if (!seen_.insert(key).second) return;
+  auto st = tm_->OnProposal(p);
+  if (!st) {
+    if (from) Penalize(*from, 25, "proposal: " + st.error().message);
+    return;
+  }
+  height_msgs_.push_back(m);
+  Broadcast(m, from);
+}
+
+void Node::DeliverVote(std::optional<net::PeerId> from, const Vote& v) {
+  net::Message m = net::VoteMsg{v};
+  uint64_t h = chain_->height() + 1;
+  if (v.height != h || !tm_) {
+    if ((v.height == h || v.height == h + 1) && pending_count_ < kMaxPending) {
+      pending_[v.height].push_back(std::move(m));
+      pending_count_++;
+    }
+    return;
+  }
+  if (v.round > tm_->round() + kMaxRoundsAhead) return;
+  Hash32 key = MessageHash(m);
+  if (!seen_.insert(key).second) return;
+  auto st = tm_->OnVote(v);
+  if (!st) {
+    if (from) Penalize(*from, 25, "vote: " + st.error().message);
+    return;
+  }
+  height_msgs_.push_back(m);
+  Broadcast(m, from);
+}
+
+void Node::AddEvidence(std::optional<net::PeerId> from, const Evidence& e) {
+  const Vote& a = e.a;
+  const Vote& b = e.b;
+  auto bad = [&](const std::string& why) {
+    if (from) Penalize(*from, 25, "evidence: " + why);
+  };
+  if (a.type != b.type || a.height != b.height || a.round != b.round || a.validator != b.validator ||
+      a.block_hash == b.block_hash)
+    return bad("the two votes do not conflict");
+  if (a.height == 0 || a.height > chain_->height() + 1) return bad("evidence height is not known yet");
+  auto key = std::make_tuple(a.validator, a.height, a.round, a.type);
+  if (evidence_.count(key)) return;
+  auto set = chain_->ValidatorSetFor(a.height);
+  if (!set) return;  // too old to check here; execution decides
+  auto idx = set->IndexOf(a.validator);
+  if (!idx) return bad("the validator was not in the set of that height");
+  const consensus::Validator& val = set->validators()[*idx];
+  const crypto::SigAlgo* algo = crypto::FindAlgo(val.consensus_algo);
+  std::string_view chain_id = chain_->genesis().chain_id;
+  if (!algo || !algo->verify(val.consensus_key, a.SigningDigest(chain_id), a.signature) ||
+      !algo->verify(val.consensus_key, b.SigningDigest(chain_id), b.signature))
+    return bad("bad signature");
+  if (evidence_.size() >= kMaxEvidencePool) return;
+  evidence_.emplace(key, e);
+  evidence_pool_ = evidence_.size();
+  Log(LogLevel::kWarn, "equivocation evidence",
+      {{"validator", ToHex0x(a.validator)}, {"height", a.height}, {"round", a.round}, {"type", a.type}});
+  Broadcast(net::EvidenceMsg{e}, from);
+}
+
+Status Node::Drain() {
+  while (tm_) {
+    std::vector<consensus::Output> outs = tm_->TakeOutputs();
+    if (outs.empty()) break;
+    for (consensus::Output& o : outs) {
+      if (auto* p = std::get_if<consensus::BroadcastProposal>(&o)) {
+        net::Message m = net::ProposalMsg{p->proposal};
+        seen_.insert(MessageHash(m));
+        height_msgs_.push_back(m);
+        Broadcast(m);
+      } else if (auto* v = std::get_if<consensus::BroadcastVote>(&o)) {
+        net::Message m = net::VoteMsg{v->vote};
+        seen_.insert(MessageHash(m));
+        height_msgs_.push_back(m);
+        Broadcast(m);
+        if (options_.equivocate_for_tests && v->vote.type == static_cast<uint64_t>(VoteType::kPrevote)) {
+          // TESTS ONLY: a second prevote of the same position for another block.
+          Vote twin = v->vote;
+          Bytes tag(twin.block_hash.v.begin(), twin.block_hash.v.end());
+          tag.push_back(0xEE);
+          twin.block_hash = crypto::Sha256(tag);
+          auto sig = privval_->SignVote(twin);
+          if (sig) {
+            twin.signature = std::move(*sig);
+            Log(LogLevel::kWarn, "TEST SWITCH: sent a conflicting prevote",
+                {{"height", twin.height}, {"round", twin.round}});
+            Broadcast(net::VoteMsg{twin});
+          }
+        }
+      } else if (auto* t = std::get_if<consensus::ScheduleTimeout>(&o)) {
+        timers_.emplace(Clock::now() + std::chrono::milliseconds(t->after_ms), Timer{t->kind, t->height, t->round});
+      } else if (auto* d = std::get_if<consensus::Decide>(&o)) {
+        Hash32 hash = d->block.header.Hash();
+        auto it = applied_.find(hash);
+        std::optional<chain::AppliedBlock> applied;
+        if (it != applied_.end()) {
+          applied = std::move(it->second);
+          applied_.erase(it);
+        } else {
+          auto a = chain_->Validate(d->block, /*verify_signatures=*/true);
+          if (!a) return std::unexpected(Wrap(a.error(), "decided block " + std::to_string(d->height)));
+          applied = std::move(*a);
+        }
+        return CommitBlock(std::move(*applied), d->commit, /*decided_here=*/true, d->round);
+      } else if (auto* e = std::get_if<consensus::EvidenceFound>(&o)) {
+        AddEvidence(std::nullopt, e->evidence);
+      } else if (auto* f = std::get_if<consensus::SignFailed>(&o)) {
+        sign_failures_++;
+        Log(LogLevel::kWarn, "refused to sign", {{"what", f->what}, {"error", f->error.message}});
+      }
+    }
+    if (tm_) cur_round_ = tm_->round();
+  }
+  return Ok();
+}
+
+Status Node::CommitBlock(chain::AppliedBlock applied, const Commit& commit, bool decided_here, uint64_t round) {
+  auto t0 = Clock::now();
+  applied.block.commit = commit;
+  BlockHeader hd = applied.block.header;
+  size_t ntx = applied.block.txs.size();
+  std::vector<Evidence> included = applied.block.evidence;
+  GTOS_TRY(chain_->Commit(std::move(applied), commit));
+  auto t1 = Clock::now();
+  mempool_->Committed(hd);
+  // Evidence that is in the block, or whose validator is now jailed, is done.
+  for (auto it = evidence_.begin(); it != evidence_.end();) {
+    bool done = false;
+    for (const Evidence& e : included)
+      if (e.a.validator == it->second.a.validator) done = true;
+    if (!done) {
+      auto v = chain_->GetValidator(it->second.a.validator);
+      done = !v || !*v || (*v)->jailed;
+    }
+    it = done ? evidence_.erase(it) : std::next(it);
+  }
+  evidence_pool_ = evidence_.size();
   blocks_committed_++;
+  if (!decided_here) blocks_synced_++;
   txs_committed_ += ntx;
   last_block_txs_ = ntx;
   last_commit_ms_ = NowMs();
-  Log(LogLevel::kInfo, "block committed",
-      {{"height", committed.height},
+  last_decide_round_ = round;
+  last_progress_ = Clock::now();
+  Log(LogLevel::kInfo, decided_here ? "block committed" : "block synced",
+      {{"height", hd.height},
+       {"round", round},
        {"txs", static_cast<uint64_t>(ntx)},
-       {"left_out", static_cast<uint64_t>(left_out)},
        {"mempool", static_cast<uint64_t>(mempool_->size())},
-       {"select_ms", ms(t0, t1)},
-       {"execute_ms", ms(t1, t2)},
-       {"commit_ms", ms(t2, t3)},
-       {"mempool_ms", ms(t3, t4)},
-       {"state_root", ToHex0x(committed.state_root)}});
+       {"commit_ms", Ms(t1 - t0)},
+       {"height_ms", Ms(t1 - height_started_)},
+       {"proposer", ToHex0x(hd.proposer)},
+       {"state_root", ToHex0x(hd.state_root)}});
+  // Next height: a fresh machine after the rhythm's pause.
+  tm_.reset();
+  applied_.clear();
+  invalid_.clear();
+  timers_.clear();
+  height_msgs_.clear();
+  seen_.clear();
+  pending_count_ = 0;
+  for (auto it = pending_.begin(); it != pending_.end();) {
+    if (it->first <= hd.height) it = pending_.erase(it);
+    else pending_count_ += (it++)->second.size();
+  }
+  auto interval = std::chrono::milliseconds(chain_->params().target_block_interval_ms);
+  next_start_ = decided_here ? std::max(Clock::now(), height_started_ + interval) : Clock::now();
+  if (net_) net_->SetLocalHeight(hd.height);
+  Broadcast(net::Status{hd.height, hd.Hash()});
+  return Ok();
+}
+
+void Node::ServeBlocks(net::PeerId peer, const net::GetBlocks& req) {
+  uint64_t head = chain_->height();
+  net::Blocks out;
+  uint64_t bytes = 0;
+  uint64_t budget = chain_->params().max_block_bytes / 2 + (1 << 20);
+  for (uint64_t h = std::max<uint64_t>(req.from, 1); h <= head && out.blocks.size() < std::min(req.max, kSyncBatch);
+       ++h) {
+    auto b = chain_->GetBlock(h);
+    if (!b || !*b || !(*b)->commit) break;  // pruned: the peer needs state sync
+    bytes += EncodeRecord(**b).size();
+    if (!out.blocks.empty() && bytes > budget) break;
+    out.blocks.push_back(std::move(**b));
+  }
+  Send(peer, out);
+}
+
+Status Node::ApplySyncedBlocks(net::PeerId peer, std::vector<Block> blocks) {
+  if (sync_peer_ == peer) sync_peer_.reset();
+  for (Block& b : blocks) {
+    uint64_t head = chain_->height();
+    if (b.header.height <= head) continue;
+    if (b.header.height != head + 1) break;
+    if (!b.commit) {
+      Penalize(peer, 50, "synced block without commit");
+      return Ok();
+    }
+    Commit commit = *b.commit;
+    auto st = chain_->VerifyCommit(b.header, commit);
+    if (!st) {
+      Penalize(peer, 100, "synced block " + std::to_string(b.header.height) + ": " + st.error().message);
+      return Ok();
+    }
+    // The certificate makes the block final; execution must agree with it.
+    st = VerifyUnknownTxs(b);
+    if (!st) {
+      Penalize(peer, 100, "synced block " + std::to_string(b.header.height) + ": " + st.error().message);
+      return Ok();
+    }
+    auto applied = chain_->Validate(std::move(b), /*verify_signatures=*/false);
+    if (!applied) {
+      Penalize(peer, 100, "synced block: " + applied.error().message);
+      return Ok();
+    }
+    GTOS_TRY(CommitBlock(std::move(*applied), commit, /*decided_here=*/false, commit.round));
+  }
+  MaybeRequestBlocks(Clock::now());
+  return Ok();
+}
+
+void Node::MaybeRequestBlocks(Clock::time_point now) {
+  if (sync_peer_ && now - sync_sent_ < std::chrono::seconds(5)) return;
+  sync_peer_.reset();
+  uint64_t head = chain_->height();
+  std::optional<net::PeerId> best;
+  uint64_t best_h = head;
+  for (const auto& [peer, h] : peer_heights_)
+    if (h > best_h) best_h = h, best = peer;
+  if (!best) return;
+  sync_peer_ = best;
+  sync_sent_ = now;
+  Send(*best, net::GetBlocks{head + 1, kSyncBatch});
+}
+
+void Node::Regossip(std::optional<net::PeerId> to) {
+  for (const net::Message& m : height_msgs_) {
+    if (to) Send(*to, m);
+    else Broadcast(m);
+  }
+  std::vector<Evidence> ev;
+  for (const auto& [k, e] : evidence_) {
+    if (to) Send(*to, net::EvidenceMsg{e});
+    else Broadcast(net::EvidenceMsg{e});
+  }
+}
+
+Status Node::HandleMessage(net::PeerId peer, net::Message& msg) {
+  if (auto* p = std::get_if<net::ProposalMsg>(&msg)) {
+    DeliverProposal(peer, p->proposal);
+  } else if (auto* v = std::get_if<net::VoteMsg>(&msg)) {
+    DeliverVote(peer, v->vote);
+  } else if (auto* e = std::get_if<net::EvidenceMsg>(&msg)) {
+    AddEvidence(peer, e->evidence);
+  } else if (auto* s = std::get_if<net::Status>(&msg)) {
+    peer_heights_[peer] = s->height;
+    if (s->height > chain_->height()) MaybeRequestBlocks(Clock::now());
+  } else if (auto* g = std::get_if<net::GetBlocks>(&msg)) {
+    ServeBlocks(peer, *g);
+  } else if (auto* b = std::get_if<net::Blocks>(&msg)) {
+    return ApplySyncedBlocks(peer, std::move(b->blocks));
+  }
+  return Ok();
+}
+
+Status Node::HandleEvent(Event ev) {
+  switch (ev.kind) {
+    case Event::kConnected: {
+      peer_heights_[ev.peer] = ev.info.height;
+      BlockHeader head = chain_->head();
+      Send(ev.peer, net::Status{head.height, head.Hash()});
+      Regossip(ev.peer);
+      if (ev.info.height > head.height) MaybeRequestBlocks(Clock::now());
+      return Ok();
+    }
+    case Event::kDisconnected:
+      peer_heights_.erase(ev.peer);
+      if (sync_peer_ == ev.peer) sync_peer_.reset();
+      return Ok();
+    case Event::kMessage:
+      return HandleMessage(ev.peer, *ev.msg);
+  }
+  return Ok();
+}
+
+Status Node::Step(Clock::time_point now) {
+  if (!tm_ && now >= next_start_) GTOS_TRY(StartHeight());
+  // Due timeouts.
+  while (!timers_.empty() && timers_.begin()->first <= now && tm_) {
+    Timer t = timers_.begin()->second;
+    timers_.erase(timers_.begin());
+    tm_->OnTimeout(t.kind, t.height, t.round);
+    GTOS_TRY(Drain());
+  }
+  // Status every second; re-send this height's messages when stuck.
+  if (now - last_status_ >= std::chrono::seconds(1)) {
+    last_status_ = now;
+    BlockHeader head = chain_->head();
+    Broadcast(net::Status{head.height, head.Hash()});
+    MaybeRequestBlocks(now);
+  }
+  auto stuck = std::max<std::chrono::milliseconds>(std::chrono::milliseconds(2 * chain_->params().target_block_interval_ms),
+                                                   std::chrono::milliseconds(500));
+  if (tm_ && now - last_progress_ >= stuck && now - last_regossip_ >= stuck) {
+    last_regossip_ = now;
+    Regossip(std::nullopt);
+  }
   return Ok();
 }
 
 Status Node::Run(const std::atomic<bool>& stop) {
   GTOS_TRY(rpc_->Start());
+  const P2pOptions& p2p = options_.p2p;
+  if (!p2p.listen.empty() || !p2p.peers.empty()) {
+    net::NetOptions no;
+    no.listen = p2p.listen;
+    no.external = p2p.external;
+    no.seeds = p2p.peers;
+    no.chain_id = chain_->genesis().chain_id;
+    no.genesis_hash = chain_->genesis_hash();
+    no.node_secret = node_secret_;
+    no.node_public = node_public_;
+    no.max_peers = p2p.max_peers;
+    no.max_frame_bytes = chain_->params().max_block_bytes + (1 << 20);
+    no.discovery = p2p.discovery;
+    no.log = [](const std::string& line) { Log(LogLevel::kDebug, "p2p", {{"event", line}}); };
+    auto host = net::Host::Start(std::move(no), this);
+    if (!host) {
+      rpc_->Stop();
+      return std::unexpected(Wrap(host.error(), "p2p"));
+    }
+    net_ = std::move(*host);
+    gossip_thread_ = std::thread([this] { GossipLoop(); });
+  } else if (chain_->genesis().validators.size() > 1) {
+    Log(LogLevel::kWarn, "this chain has several validators but no --p2p-addr or --peer was given");
+  }
   BlockHeader head = chain_->head();
   Log(LogLevel::kInfo, "node started",
       {{"chain_id", chain_->genesis().chain_id},
        {"height", head.height},
        {"rpc", "http://" + options_.rpc.host + ":" + std::to_string(rpc_->port())},
-       {"validator", ToHex0x(validator_address_)}});
+       {"p2p", net_ ? p2p.listen.empty() ? std::string("outbound only") : p2p.listen + " (port " + std::to_string(net_->port()) + ")"
+                    : std::string("off")},
+       {"validator", validator_address_ ? ToHex0x(*validator_address_) : std::string("none (observer)")},
+       {"node_key", ToHex0x(node_public_)}});
+  if (options_.equivocate_for_tests)
+    Log(LogLevel::kWarn, "TEST SWITCH --unsafe-equivocate is on: this validator double-signs and will be slashed");
   ready_ = true;
-  auto interval = std::chrono::milliseconds(chain_->params().target_block_interval_ms);
-  auto next = std::chrono::steady_clock::now() + interval;
+  auto now = Clock::now();
+  next_start_ = now;
+  last_progress_ = now;
+  last_status_ = now;
+  last_regossip_ = now;
   Status result = Ok();
   while (!stop.load()) {
-    auto now = std::chrono::steady_clock::now();
-    if (now < next) {
-      std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(next - now,
-                                                                               std::chrono::milliseconds(20)));
-      continue;
-    }
-    next += interval;
-    if (next < now) next = now + interval;  // fell behind: do not burst
-    auto st = ProduceBlock();
+    now = Clock::now();
+    auto st = Step(now);
     if (!st) {
-      Log(LogLevel::kError, "block production failed", {{"error", st.error().message}});
+      result = st;
+      break;
+    }
+    // Wait for an event, the next timer or the next height, 20 ms at most.
+    auto until = now + std::chrono::milliseconds(20);
+    if (!timers_.empty()) until = std::min(until, timers_.begin()->first);
+    if (!tm_) until = std::min(until, next_start_);
+    std::deque<Event> batch;
+    {
+      std::unique_lock<std::mutex> l(ev_mu_);
+      ev_cv_.wait_until(l, until, [this] { return !events_.empty(); });
+      batch.swap(events_);
+    }
+    for (Event& ev : batch) {
+      st = HandleEvent(std::move(ev));
+      if (st) st = Drain();
+      if (!st) break;
+    }
+    if (!st) {
       result = st;
       break;
     }
   }
+  if (!result) Log(LogLevel::kError, "consensus stopped", {{"error", result.error().message}});
   ready_ = false;
+  if (net_) net_->Stop();
+  {
+    std::lock_guard<std::mutex> l(gossip_mu_);
+    gossip_stop_ = true;
+  }
+  gossip_cv_.notify_all();
+  if (gossip_thread_.joinable()) gossip_thread_.join();
   rpc_->Stop();
   Log(LogLevel::kInfo, "node stopped", {{"height", chain_->height()}});
   return result;
@@ -170,11 +769,33 @@ std::string Node::Metrics() const {
     m += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n" + name + " " +
          std::to_string(v) + "\n";
   };
-  line("gtos_blocks_committed_total", "Blocks this process committed.", blocks_committed_);
+  line("gtos_blocks_committed_total", "Blocks this process committed (decided or synced).", blocks_committed_);
+  line("gtos_blocks_synced_total", "Blocks this process committed through block sync.", blocks_synced_);
   line("gtos_txs_committed_total", "Transactions this process committed.", txs_committed_);
   line("gtos_last_block_txs", "Transactions in the last committed block.", last_block_txs_);
   line("gtos_last_commit_time_ms", "Wall-clock time of the last commit (ms since epoch).", last_commit_ms_);
   line("gtos_mempool_bytes", "Bytes of transactions in the mempool.", mempool_->bytes());
+  line("gtos_consensus_height", "Height being decided (committed head + 1).", chain_->height() + 1);
+  line("gtos_consensus_round", "Round of the height being decided.", cur_round_);
+  line("gtos_consensus_last_decide_round", "Round in which the last block was decided.", last_decide_round_);
+  line("gtos_consensus_validator_power", "Voting power of this node's validator in the current set (0: none).",
+       own_power_);
+  line("gtos_consensus_total_power", "Total voting power of the current validator set.", total_power_);
+  line("gtos_consensus_validators", "Validators in the current set.", validators_active_);
+  line("gtos_consensus_evidence_pending", "Equivocation evidence waiting for inclusion.", evidence_pool_);
+  line("gtos_consensus_sign_refused_total", "Signatures the private validator refused.", sign_failures_);
+  line("gtos_p2p_bad_messages_total", "Messages from peers refused by consensus (bad signature, ...).",
+       bad_messages_);
+  net::NetStats ns = net_ ? net_->Stats() : net::NetStats{};
+  line("gtos_p2p_peers", "Connected peers.", ns.peers);
+  line("gtos_p2p_frames_in_total", "Frames received.", ns.frames_in);
+  line("gtos_p2p_frames_out_total", "Frames sent.", ns.frames_out);
+  line("gtos_p2p_bytes_in_total", "Bytes received.", ns.bytes_in);
+  line("gtos_p2p_bytes_out_total", "Bytes sent.", ns.bytes_out);
+  line("gtos_p2p_dropped_frames_total", "Frames dropped as malformed, oversized or unexpected.", ns.dropped_frames);
+  line("gtos_p2p_dropped_gossip_total", "Gossip messages dropped because a peer's send queue was full.",
+       ns.dropped_gossip);
+  line("gtos_p2p_penalty_disconnects_total", "Peers disconnected for misbehaviour.", ns.disconnects_penalty);
   return m;
 }
 

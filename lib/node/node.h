@@ -1,72 +1,216 @@
-// A running node: chain + mempool + RPC server + block production.
+// A running node: chain + mempool + consensus + p2p + RPC (docs/node.md,
+// docs/consensus.md "The driver").
 //
-// In this version a node produces blocks when its validator key is the
-// chain's only validator (a dev chain or a single-validator network):
-// every target_block_interval_ms it takes txs from the mempool, executes
-// them, signs the commit certificate and commits. Multi-validator consensus
-// plugs in here (lib/consensus) without changing the chain or RPC layers.
+// Every node, from a one-validator dev chain to a network of validators,
+// agrees on blocks the same way: one consensus::Tendermint machine per
+// height, driven by the node's consensus thread (the one calling Run()).
+// The driver feeds the machine proposals and votes from peers and its own
+// timeouts, proposes blocks built from the mempool when it is the round's
+// proposer, validates proposed blocks by executing them on the head, and
+// commits the decided block with its commit certificate. A validator signs
+// through a PrivValidator (double-sign protection, fsynced state file
+// D/privval_state.bin); a node without a validator key follows as an
+// observer.
 //
-// Thread safety: Run() on one thread; the rpc::Backend methods are
-// thread-safe and called from RPC threads.
+// Besides consensus the driver:
+//  - keeps a 1 s rhythm: height h+1 starts target_block_interval_ms after
+//    height h started (immediately when behind);
+//  - relays valid proposals and votes once, re-sends the current height's
+//    messages to new peers and whenever no block was decided for a while;
+//  - block-syncs: when a peer reports a higher height it asks for blocks,
+//    checks each commit certificate against the validator set, executes and
+//    commits them;
+//  - collects equivocation evidence (from its machine or from peers),
+//    gossips it and puts it into its proposals;
+//  - gossips txs admitted to its mempool (a separate thread admits txs
+//    received from peers, so signature checks never stall consensus).
+//
+// Threads: Run() is the consensus thread; the p2p host has an I/O thread;
+// a gossip thread admits peers' txs and sends tx batches; RPC threads call
+// the rpc::Backend methods, which are thread-safe.
 #ifndef GTOS_NODE_NODE_H_
 #define GTOS_NODE_NODE_H_
 
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <map>
 #include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "chain/chain.h"
+#include "consensus/privval.h"
+#include "consensus/tendermint.h"
+#include "net/net.h"
 #include "node/mempool.h"
 #include "rpc/backend.h"
 #include "rpc/server.h"
 
 namespace gtos::node {
 
+struct P2pOptions {
+  std::string listen;                // "host:port"; empty: no listener
+  std::string external;              // advertised address; empty: listen
+  std::vector<std::string> peers;    // dialled and redialled forever
+  size_t max_peers = 32;
+  bool discovery = true;
+};
+
 struct NodeOptions {
   std::string datadir;
   rpc::ServerOptions rpc;
   MempoolOptions mempool;
-  std::string validator_key_file;  // default: D/validator.key
+  P2pOptions p2p;
+  // The validator key. Empty: D/validator.key if it exists, otherwise the
+  // node runs as an observer (a full node that follows and serves).
+  std::string validator_key_file;
   std::string passphrase_file;     // for an encrypted validator key (the tool maps
                                    // GTOS_PASSPHRASE_FILE here; the core reads no env)
   bool sync = true;                // fsync every block
+  // !!! TESTS ONLY: sign a second, conflicting prevote for every prevote,
+  // to prove that equivocation is detected, committed and slashed.
+  bool equivocate_for_tests = false;
 };
 
-class Node : public rpc::Backend {
+// The node key (p2p identity): D/node.key, an unencrypted ed25519
+// private_key record (mode 0600). Created when missing.
+Status EnsureNodeKey(const std::string& datadir);
+
+class Node : public rpc::Backend, private net::Handler {
  public:
   static Result<std::unique_ptr<Node>> Open(const NodeOptions& options);
   ~Node() override;
 
-  // Serves RPC and produces blocks until `stop` becomes true; then stops the
-  // RPC server and returns after the block in progress is committed.
+  // Serves RPC and p2p and runs consensus until `stop` becomes true; then
+  // stops and returns. A failed commit (e.g. disk error) stops the node
+  // with that error.
   Status Run(const std::atomic<bool>& stop);
   int rpc_port() const;
+  int p2p_port() const;
 
   // rpc::Backend
   const chain::Chain& chain() const override { return *chain_; }
-  Result<Hash32> SubmitTx(SignedTx tx) override { return mempool_->Add(std::move(tx)); }
+  Result<Hash32> SubmitTx(SignedTx tx) override;
   uint64_t NextNonce(const Address& a) const override { return mempool_->NextNonce(a); }
   size_t MempoolSize() const override { return mempool_->size(); }
   bool Ready() const override { return ready_.load(); }
   std::string Metrics() const override;
 
  private:
+  using Clock = std::chrono::steady_clock;
+  struct Event {
+    enum Kind { kMessage, kConnected, kDisconnected } kind = kMessage;
+    net::PeerId peer = 0;
+    std::optional<net::Message> msg;
+    net::PeerInfo info;
+  };
+  struct Timer {
+    consensus::TimeoutKind kind;
+    uint64_t height = 0;
+    uint64_t round = 0;
+  };
+
   Node() = default;
-  Status ProduceBlock();
+
+  // net::Handler (I/O thread): enqueue and return.
+  void OnConnected(const net::PeerInfo& peer) override;
+  void OnDisconnected(net::PeerId peer) override;
+  void OnMessage(net::PeerId peer, net::Message msg) override;
+
+  // Consensus thread.
+  Status Step(Clock::time_point now);
+  Status StartHeight();
+  Status Drain();
+  Status HandleEvent(Event ev);
+  Status HandleMessage(net::PeerId peer, net::Message& msg);
+  void DeliverProposal(std::optional<net::PeerId> from, const consensus::Proposal& p);
+  void DeliverVote(std::optional<net::PeerId> from, const Vote& v);
+  void AddEvidence(std::optional<net::PeerId> from, const Evidence& e);
+  Block MakeProposal();
+  bool ValidateProposal(const Block& block);
+  Status VerifyUnknownTxs(const Block& block) const;
+  Status CommitBlock(chain::AppliedBlock applied, const Commit& commit, bool decided_here, uint64_t round);
+  void ServeBlocks(net::PeerId peer, const net::GetBlocks& req);
+  Status ApplySyncedBlocks(net::PeerId peer, std::vector<Block> blocks);
+  void MaybeRequestBlocks(Clock::time_point now);
+  void Regossip(std::optional<net::PeerId> to);
+  void Send(net::PeerId peer, const net::Message& m);
+  void Broadcast(const net::Message& m, std::optional<net::PeerId> except = std::nullopt);
+  void Penalize(net::PeerId peer, int points, const std::string& why);
+
+  // Gossip thread.
+  void GossipLoop();
 
   NodeOptions options_;
   std::unique_ptr<chain::Chain> chain_;
   std::unique_ptr<Mempool> mempool_;
   std::unique_ptr<rpc::Server> rpc_;
-  Bytes validator_secret_;
-  Bytes validator_public_;
-  const crypto::SigAlgo* validator_algo_ = nullptr;
-  Address validator_address_;
+  std::unique_ptr<net::Host> net_;
+  Bytes node_secret_, node_public_;
+
+  // Validator identity (absent for an observer).
+  std::optional<Address> validator_address_;
+  std::unique_ptr<consensus::PrivValidator> privval_;
+  std::unique_ptr<consensus::Signer> signer_;
+
+  // ---- consensus thread state ----
+  std::optional<consensus::Tendermint> tm_;  // the machine of head + 1, once started
+  consensus::Timeouts timeouts_;
+  Clock::time_point next_start_;             // when head + 1 may start
+  Clock::time_point height_started_;
+  Clock::time_point last_progress_;
+  Clock::time_point last_status_;
+  Clock::time_point last_regossip_;
+  std::map<Hash32, chain::AppliedBlock> applied_;  // executed candidates of head + 1
+  std::map<Hash32, bool> invalid_;                 // candidates that failed validation
+  std::multimap<Clock::time_point, Timer> timers_;
+  // Valid messages of the current height, in arrival order: re-sent to new
+  // peers and when stuck. seen_ dedups by the message's hash.
+  std::vector<net::Message> height_msgs_;
+  std::set<Hash32> seen_;
+  // Messages for heights not started yet (head + 1 while waiting, head + 2).
+  std::map<uint64_t, std::vector<net::Message>> pending_;
+  size_t pending_count_ = 0;
+  std::map<std::tuple<Address, uint64_t, uint64_t, uint64_t>, Evidence> evidence_;  // (validator, h, r, type)
+  std::map<net::PeerId, uint64_t> peer_heights_;
+  std::optional<net::PeerId> sync_peer_;
+  Clock::time_point sync_sent_;
+
+  // ---- events from the I/O thread ----
+  std::mutex ev_mu_;
+  std::condition_variable ev_cv_;
+  std::deque<Event> events_;  // GUARDED_BY(ev_mu_)
+
+  // ---- gossip thread ----
+  std::thread gossip_thread_;
+  std::mutex gossip_mu_;
+  std::condition_variable gossip_cv_;
+  std::deque<std::pair<net::PeerId, std::vector<SignedTx>>> gossip_in_;  // GUARDED_BY(gossip_mu_)
+  size_t gossip_in_txs_ = 0;                                            // GUARDED_BY(gossip_mu_)
+  std::vector<SignedTx> gossip_out_;                                     // GUARDED_BY(gossip_mu_)
+  bool gossip_stop_ = false;                                             // GUARDED_BY(gossip_mu_)
+
+  // ---- metrics ----
   std::atomic<bool> ready_{false};
   std::atomic<uint64_t> blocks_committed_{0};
+  std::atomic<uint64_t> blocks_synced_{0};
   std::atomic<uint64_t> txs_committed_{0};
   std::atomic<uint64_t> last_block_txs_{0};
   std::atomic<uint64_t> last_commit_ms_{0};
+  std::atomic<uint64_t> cur_round_{0};
+  std::atomic<uint64_t> last_decide_round_{0};
+  std::atomic<uint64_t> own_power_{0};
+  std::atomic<uint64_t> total_power_{0};
+  std::atomic<uint64_t> validators_active_{0};
+  std::atomic<uint64_t> evidence_pool_{0};
+  std::atomic<uint64_t> bad_messages_{0};
+  std::atomic<uint64_t> sign_failures_{0};
 };
 
 }  // namespace gtos::node

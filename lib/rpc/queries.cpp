@@ -1,5 +1,7 @@
 #include "rpc/queries.h"
 
+#include <algorithm>
+
 #include "state/schema.h"
 #include "types/records.h"
 
@@ -178,27 +180,41 @@ RpcResult PruneWatermark(const chain::Chain& c) {
 RpcResult Validators(const chain::Chain& c) {
   auto vs = c.GetValidators();
   if (!vs) return StoreFailure(vs.error());
+  auto epoch = c.GetEpochInfo();
+  if (!epoch) return StoreFailure(epoch.error());
+  const std::vector<ActiveValidator>& active = epoch->active_set.validators;  // sorted by address
   Json out = Json::array();
   for (const auto& [addr, v] : *vs) {
+    auto it = std::lower_bound(active.begin(), active.end(), addr,
+                               [](const ActiveValidator& a, const Address& x) { return a.address < x; });
+    bool in_set = it != active.end() && it->address == addr;
     out.push_back({{"address", ToHex0x(addr)},
                    {"stake", v.stake},
                    {"consensus_algo", std::string(AlgoName(v.consensus_algo))},
                    {"consensus_key", ToHex0x(v.consensus_key)},
                    {"jailed", v.jailed != 0},
-                   {"p2p_addr", v.p2p_addr}});
+                   {"p2p_addr", v.p2p_addr},
+                   {"active", in_set},
+                   {"power", in_set ? it->power : 0}});
   }
   return out;
 }
 
 RpcResult EpochInfo(const chain::Chain& c) {
-  uint64_t len = std::max<uint64_t>(1, c.params().epoch_length);
   uint64_t head = c.height();
-  uint64_t epoch = head / len;
-  return Json{{"epoch_length", len},
-              {"epoch", epoch},
-              {"epoch_start", epoch * len},
-              {"next_epoch_height", (epoch + 1) * len},
-              {"head", head}};
+  auto e = c.GetEpochInfo();
+  if (!e) return StoreFailure(e.error());
+  auto set = chain::MakeValidatorSet(e->active_set);
+  if (!set) return StoreFailure(set.error());
+  return Json{{"epoch_length", e->epoch_length},
+              {"epoch", e->epoch},
+              {"epoch_start", e->first_height},
+              {"epoch_end", e->last_height},
+              {"next_epoch_height", e->last_height},
+              {"head", head},
+              {"active_set_hash", ToHex0x(set->Hash())},
+              {"total_power", set->total_power()},
+              {"active_count", set->size()}};
 }
 
 RpcResult DbStats(const chain::Chain& c) {

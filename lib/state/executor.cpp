@@ -1,5 +1,7 @@
 #include "state/executor.h"
 
+#include <algorithm>
+#include <set>
 #include <thread>
 
 #include "crypto/hash.h"
@@ -43,6 +45,20 @@ void Overlay::Put(const std::string& key, std::string value) {
 void Overlay::Delete(const std::string& key) {
   auto e = Load(key);
   if (e) (*e)->after.reset();
+}
+
+Result<std::map<std::string, std::string>> Overlay::Scan(std::string_view prefix) {
+  std::map<std::string, std::string> out;
+  GTOS_TRY(base_.Scan(prefix, [&out](std::string_view k, std::string_view v) {
+    out.emplace(std::string(k), std::string(v));
+    return true;
+  }));
+  for (auto it = entries_.lower_bound(std::string(prefix));
+       it != entries_.end() && std::string_view(it->first).starts_with(prefix); ++it) {
+    if (it->second.after) out[it->first] = *it->second.after;
+    else out.erase(it->first);
+  }
+  return out;
 }
 
 // ---- helpers -------------------------------------------------------------------
@@ -170,14 +186,21 @@ Result<GenesisState> BuildGenesisState(const Genesis& g) {
   std::map<std::string, std::string> entries;
   std::map<Address, Account> accounts;
   for (const GenesisAccount& a : g.accounts) accounts[a.address].balance = a.balance;
+  std::vector<std::pair<Address, ValidatorInfo>> bonded;
   for (const GenesisValidator& v : g.validators) {
     Address addr = v.address();
     accounts[addr].balance -= v.stake;  // ValidateFull checked it is covered
     ValidatorInfo info{v.algo, v.public_key, v.stake, 0, v.p2p_addr};
     entries[schema::ValidatorKey(addr)] = EncodeValue(info);
+    bonded.emplace_back(addr, std::move(info));
   }
   for (const auto& [addr, acc] : accounts) entries[schema::AccountKey(addr)] = EncodeValue(acc);
   GenesisState out;
+  out.active_set.first_height = 1;
+  out.active_set.validators = SelectValidators(bonded, g.params);
+  if (out.active_set.validators.empty())
+    return Invalid("genesis has no validator that can be in the active set (total power must stay below 2^62)");
+  entries[schema::ActiveSetKey()] = EncodeValue(out.active_set);
   for (const auto& [k, v] : entries) {
     out.batch.Put(k, v);
     out.accumulator.Add(StateElement(k, v));
@@ -186,7 +209,165 @@ Result<GenesisState> BuildGenesisState(const Genesis& g) {
   return out;
 }
 
+// ---- validator sets and epochs ---------------------------------------------------
+
+uint64_t EpochFirstHeight(uint64_t height, uint64_t epoch_length) {
+  uint64_t len = std::max<uint64_t>(1, epoch_length);
+  return height == 0 ? 1 : (height - 1) / len * len + 1;
+}
+
+std::vector<ActiveValidator> SelectValidators(const std::vector<std::pair<Address, ValidatorInfo>>& candidates,
+                                              const ChainParams& params) {
+  std::vector<const std::pair<Address, ValidatorInfo>*> eligible;
+  for (const auto& c : candidates)
+    if (c.second.jailed == 0 && c.second.stake >= params.min_validator_stake && c.second.stake > 0)
+      eligible.push_back(&c);
+  std::sort(eligible.begin(), eligible.end(), [](const auto* x, const auto* y) {
+    if (x->second.stake != y->second.stake) return x->second.stake > y->second.stake;
+    return x->first < y->first;
+  });
+  std::vector<ActiveValidator> out;
+  uint64_t total = 0;
+  for (const auto* c : eligible) {
+    if (out.size() >= params.max_validators) break;
+    uint64_t next;
+    if (__builtin_add_overflow(total, c->second.stake, &next) || next >= kMaxTotalPower) break;
+    total = next;
+    out.push_back(ActiveValidator{c->first, c->second.consensus_algo, c->second.consensus_key, c->second.stake});
+  }
+  std::sort(out.begin(), out.end(),
+            [](const ActiveValidator& x, const ActiveValidator& y) { return x.address < y.address; });
+  return out;
+}
+
+Result<ActiveSet> LoadActiveSet(const Store& store) {
+  auto v = store.Get(schema::ActiveSetKey());
+  if (!v) return std::unexpected(v.error());
+  if (!*v) return Fail(ErrorCode::kInternal, "database has no active validator set");
+  return DecodeValue<ActiveSet>(**v, "active validator set");
+}
+
+Result<std::optional<ActiveSet>> LoadSetFor(const Store& store, uint64_t height, uint64_t epoch_length) {
+  auto v = store.Get(schema::SetHistoryKey(EpochFirstHeight(height, epoch_length)));
+  if (!v) return std::unexpected(v.error());
+  if (!*v) return std::optional<ActiveSet>();
+  auto set = DecodeValue<ActiveSet>(**v, "validator set history");
+  if (!set) return std::unexpected(set.error());
+  return std::optional<ActiveSet>(std::move(*set));
+}
+
+Status Executor::CheckEvidence(Overlay& ov, const Evidence& e, uint64_t h) const {
+  const Vote& a = e.a;
+  const Vote& b = e.b;
+  if (a.type != b.type || (a.type != static_cast<uint64_t>(VoteType::kPrevote) &&
+                           a.type != static_cast<uint64_t>(VoteType::kPrecommit)))
+    return Invalid("the votes are not of one type (prevote or precommit)");
+  if (a.height != b.height || a.round != b.round)
+    return Invalid("the votes are for different heights or rounds");
+  if (a.validator != b.validator) return Invalid("the votes are by different validators");
+  if (a.block_hash == b.block_hash) return Invalid("the votes are for the same block");
+  if (a.height == 0 || a.height >= h)
+    return Invalid("vote height " + std::to_string(a.height) + " is not below the block height " +
+                   std::to_string(h));
+  if (h - a.height > genesis_.params.unbonding_blocks)
+    return Invalid("vote height " + std::to_string(a.height) + " is more than unbonding_blocks (" +
+                   std::to_string(genesis_.params.unbonding_blocks) + ") below the block");
+  auto set = LoadSetFor(store_, a.height, genesis_.params.epoch_length);
+  if (!set) return std::unexpected(set.error());
+  if (!*set)
+    return Fail(ErrorCode::kInternal, "no validator set recorded for height " + std::to_string(a.height));
+  const auto& members = (*set)->validators;
+  auto it = std::lower_bound(members.begin(), members.end(), a.validator,
+                             [](const ActiveValidator& v, const Address& x) { return v.address < x; });
+  if (it == members.end() || it->address != a.validator)
+    return Invalid("validator " + ToHex0x(a.validator) + " was not in the set of height " +
+                   std::to_string(a.height));
+  const crypto::SigAlgo* algo = crypto::FindAlgo(it->consensus_algo);
+  if (!algo) return Fail(ErrorCode::kInternal, "unknown consensus key algorithm in the validator set");
+  if (!algo->verify(it->consensus_key, a.SigningDigest(genesis_.chain_id), a.signature) ||
+      !algo->verify(it->consensus_key, b.SigningDigest(genesis_.chain_id), b.signature))
+    return Fail(ErrorCode::kCrypto, "a vote signature does not verify under the validator's consensus key");
+  auto raw = ov.Get(schema::ValidatorKey(a.validator));
+  if (!raw) return std::unexpected(raw.error());
+  if (!*raw) return Invalid("validator " + ToHex0x(a.validator) + " has no validator record");
+  auto info = DecodeValue<ValidatorInfo>(**raw, "validator");
+  if (!info) return std::unexpected(info.error());
+  if (info->jailed != 0) return Invalid("validator " + ToHex0x(a.validator) + " is already jailed");
+  return Ok();
+}
+
+namespace {
+
+// Slashes and jails the validator of valid evidence `e` (step 3).
+Status ApplyEvidence(Overlay& ov, const Evidence& e, const ChainParams& params) {
+  std::string vkey = schema::ValidatorKey(e.a.validator);
+  auto raw = ov.Get(vkey);
+  if (!raw) return std::unexpected(raw.error());
+  if (!*raw) return Fail(ErrorCode::kInternal, "evidence names a validator without a record");
+  auto info = DecodeValue<ValidatorInfo>(**raw, "validator");
+  if (!info) return std::unexpected(info.error());
+  // floor(stake * permille / 1000) without overflow: stake = q * 1000 + r.
+  // permille <= 1000 (the parameter's range), so the slash is <= stake.
+  uint64_t permille = std::min<uint64_t>(params.slash_double_sign_permille, 1000);
+  uint64_t slash = info->stake / 1000 * permille + info->stake % 1000 * permille / 1000;
+  info->stake -= slash;  // burned: nobody is credited
+  info->jailed = 1;
+  ov.Put(vkey, EncodeValue(*info));
+  return Ok();
+}
+
+// Step 6: the set for the next epoch, or the old members if none is
+// eligible (the chain must not halt).
+Result<ActiveSet> NextEpochSet(Overlay& ov, uint64_t h, const ActiveSet& old, const ChainParams& params) {
+  auto raw = ov.Scan(std::string(1, schema::kValidator));
+  if (!raw) return std::unexpected(raw.error());
+  std::vector<std::pair<Address, ValidatorInfo>> all;
+  for (const auto& [k, v] : *raw) {
+    auto info = DecodeValue<ValidatorInfo>(v, "validator");
+    if (!info) return std::unexpected(info.error());
+    Address a;
+    std::memcpy(a.data(), k.data() + 1, 32);
+    all.emplace_back(a, std::move(*info));
+  }
+  ActiveSet next;
+  next.first_height = h + 1;
+  next.validators = SelectValidators(all, params);
+  if (next.validators.empty()) next.validators = old.validators;
+  return next;
+}
+
+}  // namespace
+
 // ---- execution -----------------------------------------------------------------
+
+Status Executor::ApplyBlockEvidence(Overlay& ov, uint64_t h, std::vector<Evidence> evidence, ExecMode mode,
+                                    ExecResult* out) const {
+  if (evidence.size() > kMaxEvidence) return Invalid("block " + std::to_string(h) + " carries too much evidence");
+  std::set<Address> named;
+  for (size_t i = 0; i < evidence.size(); ++i) {
+    Evidence& e = evidence[i];
+    Hash32 id = e.Hash();
+    Status st = Ok();
+    if (named.count(e.a.validator))
+      st = Invalid("another piece of evidence in the block names validator " + ToHex0x(e.a.validator));
+    else
+      st = CheckEvidence(ov, e, h);
+    if (!st) {
+      if (st.error().code != ErrorCode::kInvalid && st.error().code != ErrorCode::kCrypto)
+        return std::unexpected(st.error());
+      if (mode == ExecMode::kValidate)
+        return std::unexpected(Wrap(st.error(), "block " + std::to_string(h) + ": evidence " + std::to_string(i) +
+                                                    " (" + ToHex0x(id) + ") is not valid"));
+      out->left_out_evidence.emplace_back(id, st.error());
+      continue;
+    }
+    named.insert(e.a.validator);
+    GTOS_TRY(ApplyEvidence(ov, e, genesis_.params));
+    out->evidence_hashes.push_back(id);
+    out->evidence.push_back(std::move(e));
+  }
+  return Ok();
+}
 
 Result<Account> Executor::CheckIncludable(Overlay& ov, const SignedTx& stx, const Hash32& id, uint64_t height,
                                           bool verify_signature, size_t body_bytes) const {
@@ -325,9 +506,14 @@ Result<TxStatus> ApplyPayload(Overlay& ov, const TxBody& tx, uint64_t h, const C
 }  // namespace
 
 Result<ExecResult> Executor::Execute(uint64_t h, const Address& proposer, std::vector<SignedTx> txs,
-                                     const ExecOptions& opts, const LtHash& parent) const {
+                                     std::vector<Evidence> evidence, const ExecOptions& opts,
+                                     const LtHash& parent) const {
   Overlay ov(store_);
   ExecResult out;
+  const ChainParams& params = genesis_.params;
+  auto set_before = LoadActiveSet(store_);
+  if (!set_before) return std::unexpected(set_before.error());
+  out.set_before = std::move(*set_before);
 
   // 1. Expiry.
   std::vector<std::string> due;
@@ -361,8 +547,10 @@ Result<ExecResult> Executor::Execute(uint64_t h, const Address& proposer, std::v
     ov.Delete(k);
   }
 
-  // 3. Transactions.
-  const ChainParams& params = genesis_.params;
+  // 3. Evidence.
+  GTOS_TRY(ApplyBlockEvidence(ov, h, std::move(evidence), opts.mode, &out));
+
+  // 4. Transactions.
   out.txs.reserve(txs.size());
   std::vector<TxDigests> pre = Digest(txs);
   uint64_t block_bytes = 0;
@@ -408,7 +596,7 @@ Result<ExecResult> Executor::Execute(uint64_t h, const Address& proposer, std::v
     out.txs.push_back(std::move(stx));
   }
 
-  // 4. Fees to the proposer.
+  // 5. Fees to the proposer.
   if (out.fees > 0) {
     auto acc = LoadAccount(ov, proposer);
     if (!acc) return std::unexpected(acc.error());
@@ -416,7 +604,17 @@ Result<ExecResult> Executor::Execute(uint64_t h, const Address& proposer, std::v
     StoreAccount(ov, proposer, *acc);
   }
 
-  // 5. Accumulator and write batch.
+  // 6. Epoch boundary.
+  out.set_after = out.set_before;
+  if (h % std::max<uint64_t>(1, params.epoch_length) == 0) {
+    auto next = NextEpochSet(ov, h, out.set_before, params);
+    if (!next) return std::unexpected(next.error());
+    out.set_after = std::move(*next);
+    out.new_epoch = true;
+    ov.Put(schema::ActiveSetKey(), EncodeValue(out.set_after));
+  }
+
+  // 7. Accumulator and write batch.
   out.accumulator = parent;
   ApplyChanges(ov, &out.accumulator);
   out.state_root = out.accumulator.Digest();

@@ -4,12 +4,17 @@
 //   1. records whose expire_block == h disappear (expiry is part of the
 //      transition, so every node agrees whatever it deletes physically);
 //   2. unbonded stake whose release height is h returns to its owner;
-//   3. each tx: includability checks (chain id, parameters, signer, nonce,
+//   3. the block's evidence: each valid piece slashes and jails its
+//      validator (invalid evidence is left out when proposing and makes
+//      the block invalid when validating);
+//   4. each tx: includability checks (chain id, parameters, signer, nonce,
 //      fee), then fee and nonce are charged, then the payload runs; a
 //      payload that breaks a stateful rule yields a failed receipt and no
 //      other change;
-//   4. fees go to the proposer;
-//   5. the state accumulator is updated with exactly the changed entries.
+//   5. fees go to the proposer;
+//   6. at an epoch boundary (h % epoch_length == 0) the active validator
+//      set is chosen anew from the validator table;
+//   7. the state accumulator is updated with exactly the changed entries.
 // Everything is deterministic: ordered maps, no clock, no floating point.
 //
 // Thread safety: an Executor may be used by one thread at a time.
@@ -35,6 +40,9 @@ class Overlay {
   Result<std::optional<std::string>> Get(const std::string& key);
   void Put(const std::string& key, std::string value);
   void Delete(const std::string& key);
+  // Every entry whose key starts with `prefix`, committed state merged with
+  // this overlay, in key order.
+  Result<std::map<std::string, std::string>> Scan(std::string_view prefix);
 
   struct Entry {
     std::optional<std::string> before;  // committed value
@@ -66,6 +74,12 @@ struct ExecResult {
   std::vector<Hash32> tx_leaves;  // SignedTxLeaf of each tx (for tx_root)
   std::vector<Receipt> receipts;
   std::vector<std::pair<Hash32, Error>> left_out;  // kPropose only
+  std::vector<Evidence> evidence;         // the evidence applied, in block order
+  std::vector<Hash32> evidence_hashes;    // Evidence::Hash() of each (for evidence_root)
+  std::vector<std::pair<Hash32, Error>> left_out_evidence;  // kPropose only
+  ActiveSet set_before;  // the set that signs this block (the S entry before it)
+  ActiveSet set_after;   // the set that signs the next block (the S entry after it)
+  bool new_epoch = false;  // this block is an epoch boundary: S was rewritten
   LtHash accumulator;                              // after the block
   Hash32 state_root;
   WriteBatch batch;  // state changes only; the chain adds history
@@ -98,13 +112,39 @@ Result<T> DecodeValue(std::string_view bytes, std::string_view what) {
 // The accumulator element of a state entry: msgpack [key bin, value bin].
 Bytes StateElement(std::string_view key, std::string_view value);
 
-// The state a genesis creates: accounts, bonded validators.
+// The state a genesis creates: accounts, bonded validators, the active
+// set for height 1.
 struct GenesisState {
   WriteBatch batch;
   LtHash accumulator;
   Hash32 state_root;
+  ActiveSet active_set;
 };
 Result<GenesisState> BuildGenesisState(const Genesis& genesis);
+
+// ---- validator sets and epochs (docs/state.md section 9) ----------------------
+
+// The first height of the epoch that contains `height` (>= 1): epochs are
+// [k * epoch_length + 1, (k + 1) * epoch_length].
+uint64_t EpochFirstHeight(uint64_t height, uint64_t epoch_length);
+
+// Voting power of a set stays below this bound (consensus::ValidatorSet).
+inline constexpr uint64_t kMaxTotalPower = uint64_t{1} << 62;
+
+// The active set chosen from `candidates`: those not jailed with stake >=
+// min_validator_stake, ranked by stake (higher first, ties: lower address
+// first), the first max_validators of them, stopping early at the first one
+// whose power would bring the total to kMaxTotalPower; sorted by address.
+// May be empty.
+std::vector<ActiveValidator> SelectValidators(const std::vector<std::pair<Address, ValidatorInfo>>& candidates,
+                                              const ChainParams& params);
+
+// The S entry of committed state (kInternal if missing).
+Result<ActiveSet> LoadActiveSet(const Store& store);
+// The set that signs `height` (>= 1), from the W history: the entry of the
+// epoch containing `height`. nullopt when the store has none (a height
+// above the head + 1).
+Result<std::optional<ActiveSet>> LoadSetFor(const Store& store, uint64_t height, uint64_t epoch_length);
 
 class Executor {
  public:
@@ -112,8 +152,15 @@ class Executor {
 
   // REQUIRES: the store's committed state is that after height - 1, whose
   // accumulator is `parent`.
+  // `evidence` is the block's candidate evidence (step 3); ExecResult
+  // holds the pieces applied.
   Result<ExecResult> Execute(uint64_t height, const Address& proposer, std::vector<SignedTx> txs,
-                             const ExecOptions& opts, const LtHash& parent) const;
+                             std::vector<Evidence> evidence, const ExecOptions& opts, const LtHash& parent) const;
+
+  // The validity rules of one piece of evidence in block `height` against
+  // committed state plus `overlay` (docs/state.md section 9.3). kInvalid or
+  // kCrypto when it is not valid; other codes are store failures.
+  Status CheckEvidence(Overlay& overlay, const Evidence& e, uint64_t height) const;
 
   // The includability checks of step 3 against committed state plus
   // `overlay` (used by the mempool as well). Returns the sender's account.
@@ -122,6 +169,8 @@ class Executor {
                                   bool verify_signature, size_t body_bytes = 0) const;
 
  private:
+  Status ApplyBlockEvidence(Overlay& ov, uint64_t height, std::vector<Evidence> evidence, ExecMode mode,
+                            ExecResult* out) const;
   const Store& store_;
   const Genesis& genesis_;
 };

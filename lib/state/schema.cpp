@@ -61,6 +61,10 @@ std::string HeightKey(char table, uint64_t height) {
   return k;
 }
 
+std::string ActiveSetKey() { return std::string(1, kActiveSet); }
+
+std::string SetHistoryKey(uint64_t first_height) { return HeightKey(kSetHistory, first_height); }
+
 std::string TxIndexKey(const Hash32& id) { return WithPrefix(kTxIndex, id.view()); }
 
 std::string MetaKey(std::string_view name) {

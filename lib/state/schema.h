@@ -6,9 +6,13 @@
 //   K addr u16(ns) ns key       -> StoredObject (KV value) (state)
 //   V addr                      -> ValidatorInfo           (state)
 //   U u64(release) addr         -> uint amount unbonding   (state)
+//   S                           -> ActiveSet: the set that signs the next
+//                                  block, with its first height   (state)
 //   X u64(expire) object_key    -> ""  expiry index        (derived)
 //   H u64(height)               -> BlockHeader record      (history, kept)
 //   Q u64(height)               -> Commit                  (history, kept)
+//   W u64(first_height)         -> ActiveSet of the epoch starting there
+//                                                          (history, kept)
 //   B u64(height)               -> block body: txs, evidence (history, pruned)
 //   R u64(height)               -> receipts                (history, pruned)
 //   T tx_id                     -> u64(height) u32(index)  (history, pruned)
@@ -30,6 +34,8 @@ inline constexpr char kCode = 'C';
 inline constexpr char kKv = 'K';
 inline constexpr char kValidator = 'V';
 inline constexpr char kUnbonding = 'U';
+inline constexpr char kActiveSet = 'S';
+inline constexpr char kSetHistory = 'W';
 inline constexpr char kExpiry = 'X';
 inline constexpr char kHeader = 'H';
 inline constexpr char kCommit = 'Q';
@@ -42,7 +48,8 @@ inline constexpr char kMeta = 'M';
 inline bool IsStateKey(std::string_view key) {
   if (key.empty()) return false;
   char p = key[0];
-  return p == kAccount || p == kCode || p == kKv || p == kValidator || p == kUnbonding;
+  return p == kAccount || p == kCode || p == kKv || p == kValidator || p == kUnbonding ||
+         p == kActiveSet;
 }
 
 void AppendBE64(std::string* out, uint64_t v);
@@ -57,6 +64,10 @@ std::string UnbondingPrefix(uint64_t release_height);
 std::string ExpiryKey(uint64_t expire_block, std::string_view object_key);
 std::string ExpiryPrefix(uint64_t expire_block);
 std::string HeightKey(char table, uint64_t height);
+// The single entry of the S table.
+std::string ActiveSetKey();
+// W u64be(first_height).
+std::string SetHistoryKey(uint64_t first_height);
 std::string TxIndexKey(const Hash32& tx_id);
 std::string MetaKey(std::string_view name);
 
@@ -65,7 +76,7 @@ inline constexpr std::string_view kMetaAccumulator = "lthash";   // 2048 bytes
 inline constexpr std::string_view kMetaGenesis = "genesis";      // genesis record
 inline constexpr std::string_view kMetaFormat = "format";        // schema version
 
-inline constexpr uint64_t kSchemaVersion = 1;
+inline constexpr uint64_t kSchemaVersion = 2;  // 2: the S and W tables
 
 }  // namespace gtos::state::schema
 

@@ -137,6 +137,8 @@ Vote Commit::VoteOf(size_t i) const {
   return v;
 }
 
+Hash32 Evidence::Hash() const { return TaggedHashOf("GTOS-EVIDENCE-V1", *this); }
+
 Status Block::Validate() const {
   GTOS_TRY(header.Validate());
   for (size_t i = 0; i < txs.size(); ++i) {

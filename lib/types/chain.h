@@ -184,6 +184,9 @@ struct Evidence {
     v.Object("a", a);
     v.Object("b", b);
   }
+  // SHA-256("GTOS-EVIDENCE-V1" || [vote_a, vote_b]): the leaf of the
+  // header's evidence_root.
+  Hash32 Hash() const;
 };
 
 struct Block {
@@ -285,6 +288,31 @@ struct ValidatorInfo {
     v.Uint("stake", stake);
     v.Uint("jailed", jailed, 1);
     v.Str("p2p_addr", p2p_addr, kMaxP2pAddrBytes);
+  }
+};
+
+// One member of an active validator set (docs/state.md section 9.1).
+struct ActiveValidator {
+  Address address;  // operator address (the V table key)
+  uint64_t consensus_algo = 0;
+  Bytes consensus_key;
+  uint64_t power = 0;  // the bonded stake when the set was chosen
+  template <class V> void Fields(V& v) {
+    v.Fixed("address", address);
+    v.Enum("consensus_algo", consensus_algo, AlgoName);
+    v.Bin("consensus_key", consensus_key, kMaxPublicKeyBytes);
+    v.Uint("power", power);
+  }
+};
+
+// The validator set of one epoch: the `S` state entry (the set that signs
+// the next block) and the `W` history entries (docs/storage.md).
+struct ActiveSet {
+  uint64_t first_height = 0;                // first height this set signs
+  std::vector<ActiveValidator> validators;  // sorted by address, unique
+  template <class V> void Fields(V& v) {
+    v.Uint("first_height", first_height);
+    v.List("validators", validators, kMaxCommitSigs);
   }
 };
 

@@ -20,6 +20,20 @@ enum class RecordType : uint64_t {
   kGenesisValidator = 9,
   kSnapshotManifest = 10,
   kSnapshotChunk = 11,
+  // p2p messages (net/messages.h, docs/p2p.md)
+  kP2pHello = 0x40,
+  kP2pAuth = 0x41,
+  kP2pPing = 0x42,
+  kP2pPong = 0x43,
+  kP2pGetPeers = 0x44,
+  kP2pPeers = 0x45,
+  kP2pStatus = 0x46,
+  kP2pTxs = 0x47,
+  kP2pProposal = 0x48,
+  kP2pVote = 0x49,
+  kP2pEvidence = 0x4a,
+  kP2pGetBlocks = 0x4b,
+  kP2pBlocks = 0x4c,
 };
 
 // "signed_tx"; empty for an unknown tag.

@@ -15,6 +15,19 @@ std::string_view RecordTypeName(uint64_t tag) {
     case RecordType::kGenesisValidator: return "genesis_validator";
     case RecordType::kSnapshotManifest: return "snapshot_manifest";
     case RecordType::kSnapshotChunk: return "snapshot_chunk";
+    case RecordType::kP2pHello: return "p2p_hello";
+    case RecordType::kP2pAuth: return "p2p_auth";
+    case RecordType::kP2pPing: return "p2p_ping";
+    case RecordType::kP2pPong: return "p2p_pong";
+    case RecordType::kP2pGetPeers: return "p2p_get_peers";
+    case RecordType::kP2pPeers: return "p2p_peers";
+    case RecordType::kP2pStatus: return "p2p_status";
+    case RecordType::kP2pTxs: return "p2p_txs";
+    case RecordType::kP2pProposal: return "p2p_proposal";
+    case RecordType::kP2pVote: return "p2p_vote";
+    case RecordType::kP2pEvidence: return "p2p_evidence";
+    case RecordType::kP2pGetBlocks: return "p2p_get_blocks";
+    case RecordType::kP2pBlocks: return "p2p_blocks";
   }
   return {};
 }

@@ -2,9 +2,11 @@
 //
 // A fixed genesis and a fixed sequence of blocks with txs of every kind,
 // signed with ed25519 and secp256k1 (both deterministic), including failed
-// receipts, a signer rotation, a KV overwrite, expiries and an unbonding
-// release. The file pins, at every height, the tx_root, receipts_root,
-// state_root, the header hash and the whole block record.
+// receipts, a signer rotation, a KV overwrite, expiries, an unbonding
+// release, an epoch boundary that changes the validator set (block 10) and
+// double-sign evidence (block 14). The file pins, at every height, the
+// tx_root, receipts_root, state_root, validators_hash, next_validators_hash,
+// evidence_root, the header hash and the whole block record.
 //
 // The test checks that
 //   - the keys, the genesis record and every signed tx in the file are what
@@ -219,7 +221,8 @@ std::vector<BlockDef> BlockDefs(const std::map<std::string, Key>& keys) {
       // 13
       {{}, "empty block"},
       // 14
-      {{}, "empty block: bob's second unbonding is released"},
+      {{}, "empty block: bob's second unbonding is released; evidence: the genesis validator's two prevotes at "
+           "height 12 round 1 slash 5% of its stake (burned) and jail it"},
   };
 }
 
@@ -284,10 +287,13 @@ gtos::Commit EmptyCommit(const BlockHeader& h) {
 
 // Proposes and commits `txs` as block h; returns the JSON of the block.
 Json RunBlock(chain::Chain& c, const Address& proposer, uint64_t time_ms, const std::vector<SignedTx>& txs,
-              const std::string& note) {
-  auto a = c.Propose(txs, proposer, time_ms, /*verify_signatures=*/true);
+              const std::vector<Evidence>& evidence, const std::string& note) {
+  auto a = c.Propose(txs, proposer, time_ms, /*verify_signatures=*/true, evidence);
   RequireOk(a, "propose");
   for (const auto& [id, err] : a->exec.left_out) FAIL_CHECK("tx ", ToHex0x(id), " left out: ", err.message);
+  for (const auto& [id, err] : a->exec.left_out_evidence)
+    FAIL_CHECK("evidence ", ToHex0x(id), " left out: ", err.message);
+  REQUIRE(a->block.evidence.size() == evidence.size());
   REQUIRE(a->block.txs.size() == txs.size());
   Block block = a->block;
   block.commit = EmptyCommit(block.header);
@@ -322,10 +328,35 @@ Json RunBlock(chain::Chain& c, const Address& proposer, uint64_t time_ms, const 
   j["tx_root"] = ToHex0x(h.tx_root);
   j["receipts_root"] = ToHex0x(h.receipts_root);
   j["state_root"] = ToHex0x(h.state_root);
+  j["validators_hash"] = ToHex0x(h.validators_hash);
+  j["next_validators_hash"] = ToHex0x(h.next_validators_hash);
+  j["evidence_root"] = ToHex0x(h.evidence_root);
   j["header_hash"] = ToHex0x(h.Hash());
   j["block"] = ToHex(EncodeRecord(block));
   RequireOk(c.Commit(std::move(*a), *block.commit), "commit");
   return j;
+}
+
+// The evidence of block `height`: in block 14, two conflicting prevotes of
+// the genesis validator at height 12, round 1 (ed25519: deterministic).
+std::vector<Evidence> BlockEvidence(const std::map<std::string, Key>& keys, const Genesis& g, uint64_t height) {
+  if (height != 14) return {};
+  const Key& v = keys.at("validator");
+  Evidence e;
+  for (Vote* vote : {&e.a, &e.b}) {
+    vote->type = static_cast<uint64_t>(VoteType::kPrevote);
+    vote->height = 12;
+    vote->round = 1;
+    vote->validator = v.addr;
+  }
+  e.a.block_hash = crypto::Sha256(B("block-a"));
+  e.b.block_hash = crypto::Sha256(B("block-b"));
+  for (Vote* vote : {&e.a, &e.b}) {
+    auto sig = v.algo->sign(v.secret, vote->SigningDigest(g.chain_id));
+    RequireOk(sig, "sign vote");
+    vote->signature = *sig;
+  }
+  return {e};
 }
 
 Json Generate() {
@@ -341,8 +372,10 @@ Json Generate() {
        "blocks are proposed by the genesis validator at genesis_time_ms + 1000 * height and carry an empty "
        "commit certificate (height, round 0, header hash, no signatures)",
        "ed25519 and secp256k1 signatures are deterministic: re-signing reproduces every signed_tx",
-       "an implementation must reproduce every receipt, tx_root, receipts_root, state_root and header_hash; "
-       "a validator must accept every block record",
+       "an implementation must reproduce every receipt, tx_root, receipts_root, state_root, validators_hash, "
+       "next_validators_hash, evidence_root and header_hash; a validator must accept every block record",
+       "epoch_length is 10: block 10 is an epoch boundary, where bob (registered in block 3) joins the active set; "
+       "block 14 carries double-sign evidence",
        "regenerate with GTOS_WRITE_VECTORS=1 tests/exec_vectors_test and review the diff"});
   Json jk = Json::array();
   for (const KeyDef& d : KeyDefs()) {
@@ -364,7 +397,7 @@ Json Generate() {
   auto signed_blocks = SignBlocks(keys, g);
   for (size_t i = 0; i < signed_blocks.size(); ++i)
     blocks.push_back(RunBlock(*c, keys.at("validator").addr, kGenesisTime + kBlockInterval * (i + 1),
-                              signed_blocks[i], defs[i].note));
+                              signed_blocks[i], BlockEvidence(keys, g, i + 1), defs[i].note));
   out["blocks"] = blocks;
   return out;
 }
@@ -451,11 +484,19 @@ TEST_CASE("exec vectors: the file's blocks reproduce every receipt, root and hea
     auto proposer = Hash32FromHex(Str(jb["proposer"]), "proposer");
     RequireOk(proposer, "proposer");
     Hash32 root_before = proposer_chain->head().state_root;
-    Json got = RunBlock(*proposer_chain, *proposer, jb["time_ms"].get<uint64_t>(), txs, Str(jb["note"]));
+    auto record = DecodeRecord<Block>(Hex(Str(jb["block"])));
+    RequireOk(record, "block record");
+    Json got = RunBlock(*proposer_chain, *proposer, jb["time_ms"].get<uint64_t>(), txs, record->evidence,
+                        Str(jb["note"]));
     CHECK(got["receipts"].dump() == jb["receipts"].dump());
     CHECK(Str(got["tx_root"]) == Str(jb["tx_root"]));
     CHECK(Str(got["receipts_root"]) == Str(jb["receipts_root"]));
     CHECK(Str(got["state_root"]) == Str(jb["state_root"]));
+    CHECK(Str(got["validators_hash"]) == Str(jb["validators_hash"]));
+    CHECK(Str(got["next_validators_hash"]) == Str(jb["next_validators_hash"]));
+    CHECK(Str(got["evidence_root"]) == Str(jb["evidence_root"]));
+    if (height == 10) CHECK(Str(jb["validators_hash"]) != Str(jb["next_validators_hash"]));  // bob joins
+    if (height == 14) CHECK(!record->evidence.empty());
     CHECK(Str(got["header_hash"]) == Str(jb["header_hash"]));
     CHECK(Str(got["block"]) == Str(jb["block"]));
     for (const Json& r : jb["receipts"]) ++statuses[Str(r["status"])];

@@ -193,7 +193,7 @@ class TestChain {
   // Proposes a block from `txs` and commits it; every tx must be included.
   BlockHeader Next(std::vector<SignedTx> txs = {}) {
     size_t n = txs.size();
-    auto a = c_->Propose(std::move(txs), K().validator.addr, c_->head().time_ms + 1000, true);
+    auto a = c_->Propose(std::move(txs), K().validator.addr, c_->head().time_ms + 1000, true, {});
     RequireOk(a, "propose");
     REQUIRE(a->block.txs.size() == n);
     BlockHeader h = a->block.header;

@@ -62,7 +62,7 @@ class TestBackend : public rpc::Backend {
     std::lock_guard<std::mutex> l(mu_);
     if (mempool_full) return Fail(ErrorCode::kUsage, "mempool full");
     Hash32 id = tx.tx.Id();
-    auto applied = chain_.Propose({std::move(tx)}, proposer_, 0, true);
+    auto applied = chain_.Propose({std::move(tx)}, proposer_, 0, true, {});
     if (!applied) return std::unexpected(applied.error());
     if (!applied->exec.left_out.empty()) return std::unexpected(applied->exec.left_out[0].second);
     GTOS_TRY(CommitLocked(std::move(*applied)));
@@ -79,7 +79,7 @@ class TestBackend : public rpc::Backend {
   // An empty block.
   Status Advance() {
     std::lock_guard<std::mutex> l(mu_);
-    auto applied = chain_.Propose({}, proposer_, 0, true);
+    auto applied = chain_.Propose({}, proposer_, 0, true, {});
     if (!applied) return std::unexpected(applied.error());
     return CommitLocked(std::move(*applied));
   }
@@ -330,6 +330,8 @@ TEST_CASE("rpc: accounts, signer, code, validators, epoch, retention") {
   CHECK(vs[0]["consensus_algo"] == "ed25519");
   CHECK(vs[0]["consensus_key"] == ToHex0x(node.validator.pub));
   CHECK(vs[0]["jailed"] == false);
+  CHECK(vs[0]["active"] == true);
+  CHECK(vs[0]["power"] == node.chain->params().min_validator_stake);
 
   for (int i = 0; i < 9; ++i) REQUIRE(node.backend->Advance());
   Json epoch = CallOk(c, "dpos_getEpochInfo");  // head 11
@@ -337,6 +339,11 @@ TEST_CASE("rpc: accounts, signer, code, validators, epoch, retention") {
   CHECK(epoch["epoch"] == 1);
   CHECK(epoch["next_epoch_height"] == 20);
   CHECK(epoch["head"] == 11);
+  CHECK(epoch["epoch_start"] == 11);
+  CHECK(epoch["epoch_end"] == 20);
+  CHECK(epoch["active_count"] == 1);
+  CHECK(epoch["total_power"] == node.chain->params().min_validator_stake);
+  CHECK(epoch["active_set_hash"] == ToHex0x(node.chain->ValidatorSetFor(12)->Hash()));
 
   Json policy = CallOk(c, "tos_getRetentionPolicy");
   CHECK(policy == Json{{"retain_blocks", 200}, {"snapshot_interval", 1000}});

@@ -4,7 +4,7 @@
 // validator bonding, the LtHash state root, commit atomicity and replay.
 //
 // Every block committed by TestChain is followed by a full scan of the state
-// tables (A, C, K, V, U) whose LtHash must equal the head's state root and
+// tables (A, C, K, V, U, S) whose LtHash must equal the head's state root and
 // the stored accumulator: exactly what snapshot verification recomputes.
 #include <doctest/doctest.h>
 
@@ -169,8 +169,8 @@ SignedTx Tx(const TestKey& k, uint64_t nonce, const TxPayload& p, uint64_t fee =
 
 using StateMap = std::map<std::string, std::string>;
 
-constexpr char kStateTables[] = {schema::kAccount, schema::kCode, schema::kKv, schema::kValidator,
-                                 schema::kUnbonding};
+constexpr char kStateTables[] = {schema::kAccount,   schema::kCode,      schema::kKv,
+                                 schema::kValidator, schema::kUnbonding, schema::kActiveSet};
 
 StateMap ReadState(const chain::Chain& c) {
   StateMap m;
@@ -292,7 +292,7 @@ class TestChain {
   const std::string& path() const { return path_; }
 
   Result<chain::AppliedBlock> Propose(std::vector<SignedTx> txs, bool verify = true) {
-    return c_->Propose(std::move(txs), K().validator.addr, c_->head().time_ms + 1000, verify);
+    return c_->Propose(std::move(txs), K().validator.addr, c_->head().time_ms + 1000, verify, {});
   }
 
   // Proposes a block from `txs` (non-includable ones are left out),
@@ -503,7 +503,13 @@ TEST_CASE("state: the genesis state is the accounts and the bonded validator, an
   REQUIRE(v->has_value());
   CHECK((*v)->stake == kMinStake);
   StateMap s = c.State();
-  CHECK(s.size() == 7);  // 6 accounts + 1 validator
+  CHECK(s.size() == 8);  // 6 accounts + 1 validator + the active set
+  auto set = state::DecodeValue<ActiveSet>(s.at(schema::ActiveSetKey()), "active set");
+  RequireOk(set, "active set");
+  CHECK(set->first_height == 1);
+  REQUIRE(set->validators.size() == 1);
+  CHECK(set->validators[0].address == K().validator.addr);
+  CHECK(set->validators[0].power == kMinStake);
 }
 
 // ======================================================================================
@@ -1282,11 +1288,11 @@ TEST_CASE("state root: a large block (the accumulator's two-thread path) and its
     txs.push_back(Tx(k.alice, i, KvPut("bulk", "key-" + std::to_string(i), "value-" + std::to_string(i), 1 + i % 2)));
   auto p = c.Next(txs);  // CheckStateMatchesRoot runs after every block
   REQUIRE(p.receipts.size() == 600);
-  CHECK(c.State().size() == 7 + 600);
+  CHECK(c.State().size() == 8 + 600);
   c.Next();  // 300 expire
-  CHECK(c.State().size() == 7 + 300);
+  CHECK(c.State().size() == 8 + 300);
   c.Next();  // the other 300
-  CHECK(c.State().size() == 7);
+  CHECK(c.State().size() == 8);
 }
 
 TEST_CASE("ttl: an expire_block that overflows 64 bits is rejected: the tx never enters a block") {
@@ -1352,4 +1358,446 @@ TEST_CASE("Commit refuses a block proposed on a head that is no longer current")
   CHECK(!st);
   CHECK(H(c->head().Hash()) == H(h1.Hash()));
   CheckStateMatchesRoot(*c);
+}
+
+// ======================================================================================
+// Validator set, epochs, evidence (docs/state.md section 9, docs/consensus.md)
+// ======================================================================================
+
+namespace {
+
+struct Bond {
+  const TestKey* key;
+  uint64_t stake;
+};
+
+// The test genesis with `bonds` as its validators (each key is operator and
+// consensus key) and small epochs.
+Genesis EpochGenesis(std::vector<Bond> bonds, const std::function<void(ChainParams&)>& tweak = {}) {
+  Genesis g = TestGenesis([&](ChainParams& p) {
+    p.epoch_length = 4;
+    p.max_validators = 3;
+    if (tweak) tweak(p);
+  });
+  g.validators.clear();
+  for (const Bond& b : bonds) {
+    GenesisValidator v;
+    v.chain_id = g.chain_id;
+    v.algo = static_cast<uint64_t>(b.key->algo->id);
+    v.public_key = b.key->pub;
+    v.stake = b.stake;
+    auto sig = b.key->algo->sign(b.key->secret, v.SigningDigest());
+    RequireOk(sig, "sign gentx");
+    v.signature = *sig;
+    g.validators.push_back(v);
+  }
+  std::sort(g.validators.begin(), g.validators.end(),
+            [](const GenesisValidator& x, const GenesisValidator& y) { return x.address() < y.address(); });
+  RequireOk(g.ValidateFull(), "genesis");
+  return g;
+}
+
+// A vote of `validator` signed with consensus key `signer`.
+Vote SignedVote(const TestKey& signer, const Address& validator, uint64_t type, uint64_t height, uint64_t round,
+                std::string_view block) {
+  Vote v;
+  v.type = type;
+  v.height = height;
+  v.round = round;
+  v.block_hash = crypto::Sha256(AsBytes(block));
+  v.validator = validator;
+  auto sig = signer.algo->sign(signer.secret, v.SigningDigest(kChainId));
+  RequireOk(sig, "sign vote");
+  v.signature = *sig;
+  return v;
+}
+
+constexpr uint64_t kPrecommit = static_cast<uint64_t>(VoteType::kPrecommit);
+constexpr uint64_t kPrevote = static_cast<uint64_t>(VoteType::kPrevote);
+
+// Two conflicting precommits of `k` (a genesis validator) at (height, round).
+Evidence DoubleSign(const TestKey& k, uint64_t height, uint64_t round = 0, uint64_t type = kPrecommit) {
+  return Evidence{SignedVote(k, k.addr, type, height, round, "block-a"),
+                  SignedVote(k, k.addr, type, height, round, "block-b")};
+}
+
+// Proposes (validator as proposer), commits and returns the block.
+Block Produce(TestChain& c, std::vector<SignedTx> txs = {}, std::vector<Evidence> evidence = {},
+              const Address& proposer = K().validator.addr) {
+  auto a = c->Propose(std::move(txs), proposer, c->head().time_ms + 1000, true, std::move(evidence));
+  RequireOk(a, "propose");
+  Block b = a->block;
+  for (const Receipt& r : a->exec.receipts) CHECK(r.status == 0);
+  RequireOk(c->Commit(std::move(*a), EmptyCommit(b.header)), "commit");
+  CheckStateMatchesRoot(*c);
+  return b;
+}
+
+// Feeds a block to another chain through Validate and commits it there.
+void Follow(TestChain& follower, const Block& b) {
+  auto a = follower->Validate(b, true);
+  RequireOk(a, "validate");
+  RequireOk(follower->Commit(std::move(*a), EmptyCommit(b.header)), "follower commit");
+}
+
+ActiveSet ActiveOf(TestChain& c) {
+  auto e = c->GetEpochInfo();
+  RequireOk(e, "epoch info");
+  return e->active_set;
+}
+
+std::vector<Address> Members(const consensus::ValidatorSet& s) {
+  std::vector<Address> out;
+  for (const auto& v : s.validators()) out.push_back(v.address);
+  return out;
+}
+
+consensus::ValidatorSet SetFor(TestChain& c, uint64_t height) {
+  auto s = c->ValidatorSetFor(height);
+  RequireOk(s, "validator set for " + std::to_string(height));
+  return *s;
+}
+
+uint64_t Stake(TestChain& c, const TestKey& k) {
+  auto v = c->GetValidator(k.addr);
+  RequireOk(v, "get validator");
+  return v->has_value() ? (*v)->stake : 0;
+}
+
+// Balances + bonded stake + stake unbonding.
+uint64_t Supply(TestChain& c) {
+  uint64_t total = 0;
+  for (const auto& [k, v] : c.State()) {
+    if (k[0] == schema::kAccount) total += state::DecodeValue<Account>(v, "account")->balance;
+    if (k[0] == schema::kValidator) total += state::DecodeValue<ValidatorInfo>(v, "validator")->stake;
+    if (k[0] == schema::kUnbonding) {
+      size_t off = 0;
+      auto p = codec::ParseOne(AsBytes(v), &off);
+      total += (*p)->handle.get().via.u64;
+    }
+  }
+  return total;
+}
+
+}  // namespace
+
+TEST_CASE("epochs: SelectValidators ranks by stake, ties to the lower address, drops jailed and small stakes") {
+  ChainParams p;
+  p.min_validator_stake = 10;
+  p.max_validators = 3;
+  auto addr = [](uint8_t b) {
+    Address a;
+    a.v.fill(b);
+    return a;
+  };
+  auto info = [](uint64_t stake, uint64_t jailed = 0) { return ValidatorInfo{1, Bytes(32, 1), stake, jailed, ""}; };
+  std::vector<std::pair<Address, ValidatorInfo>> cands = {
+      {addr(1), info(50)}, {addr(2), info(70)}, {addr(3), info(50)}, {addr(4), info(500, 1)},
+      {addr(5), info(9)},  {addr(6), info(50)}, {addr(7), info(40)}};
+  auto set = state::SelectValidators(cands, p);
+  // 2 (70), then the 50s by address: 1 and 3; 6 loses the tie, 4 is jailed, 5 is below the minimum.
+  REQUIRE(set.size() == 3);
+  CHECK(set[0].address == addr(1));
+  CHECK(set[1].address == addr(2));
+  CHECK(set[2].address == addr(3));
+  CHECK(set[1].power == 70);
+  p.max_validators = 10;
+  CHECK(state::SelectValidators(cands, p).size() == 5);
+  // Total power stays below 2^62: the selection stops at the first that would reach it.
+  std::vector<std::pair<Address, ValidatorInfo>> huge = {{addr(1), info(uint64_t{1} << 61)},
+                                                         {addr(2), info(uint64_t{1} << 61)},
+                                                         {addr(3), info(20)}};
+  auto capped = state::SelectValidators(huge, p);
+  REQUIRE(capped.size() == 1);
+  CHECK(capped[0].address == addr(1));
+  CHECK(state::SelectValidators({{addr(1), info(5)}}, p).empty());
+}
+
+TEST_CASE("epochs: genesis takes the top max_validators by stake, ties to the lower address") {
+  const Keys& k = K();
+  std::vector<const TestKey*> tied = {&k.alice, &k.dave};
+  std::sort(tied.begin(), tied.end(), [](const TestKey* x, const TestKey* y) { return x->addr < y->addr; });
+  Genesis g = EpochGenesis({{&k.validator, 5 * kMinStake}, {&k.alice, 2 * kMinStake}, {&k.dave, 2 * kMinStake},
+                            {&k.bob, kMinStake}},
+                           [](ChainParams& p) { p.max_validators = 2; });
+  TestChain c(g);
+  ActiveSet s = ActiveOf(c);
+  CHECK(s.first_height == 1);
+  std::vector<Address> want = {k.validator.addr, tied[0]->addr};
+  std::sort(want.begin(), want.end());
+  CHECK(Members(SetFor(c, 1)) == want);
+  CHECK(SetFor(c, 1).total_power() == 5 * kMinStake + 2 * kMinStake);
+  auto e = c->GetEpochInfo();
+  CHECK(e->epoch == 0);
+  CHECK(e->first_height == 1);
+  CHECK(e->last_height == 4);
+}
+
+TEST_CASE("epochs: a register and an unbond change the active set exactly at the epoch boundary") {
+  const Keys& k = K();
+  Genesis g = EpochGenesis({{&k.validator, 2 * kMinStake}});
+  TestChain c(g), follower(g);
+  Hash32 one = SetFor(c, 1).Hash();
+
+  Block b1 = Produce(c);
+  Follow(follower, b1);
+  // Block 2: alice registers with a consensus key of her own.
+  Block b2 = Produce(c, {Tx(k.alice, 0, Register(3 * kMinStake, k.consensus))});
+  Follow(follower, b2);
+  Block b3 = Produce(c);
+  Follow(follower, b3);
+  for (const Block* b : {&b1, &b2, &b3}) {
+    CHECK(b->header.validators_hash == one);
+    CHECK(b->header.next_validators_hash == one);
+    CHECK(b->header.evidence_root == Hash32{});
+  }
+  CHECK(SetFor(c, 4).size() == 1);  // not before the boundary
+  CHECK(ActiveOf(c).first_height == 1);
+
+  // Block 4 is the boundary: signed by the old set, names the new one.
+  Block b4 = Produce(c);
+  Follow(follower, b4);
+  consensus::ValidatorSet two = SetFor(c, 5);
+  std::vector<Address> both = {k.validator.addr, k.alice.addr};
+  std::sort(both.begin(), both.end());
+  CHECK(Members(two) == both);
+  CHECK(two.total_power() == 5 * kMinStake);
+  CHECK(b4.header.validators_hash == one);
+  CHECK(b4.header.next_validators_hash == two.Hash());
+  CHECK(SetFor(c, 4).Hash() == one);  // history of the old epoch
+  CHECK(ActiveOf(c).first_height == 5);
+  auto idx = two.IndexOf(k.alice.addr);
+  REQUIRE(idx);
+  CHECK(two.validators()[*idx].consensus_key == k.consensus.pub);
+
+  // Block 6: alice unbonds everything; she still signs 7 and 8.
+  Block b5 = Produce(c);
+  Follow(follower, b5);
+  CHECK(b5.header.validators_hash == two.Hash());
+  Block b6 = Produce(c, {Tx(k.alice, 1, Unbond(3 * kMinStake))});
+  Follow(follower, b6);
+  CHECK(b6.header.next_validators_hash == two.Hash());
+  Block b7 = Produce(c);
+  Follow(follower, b7);
+  CHECK(SetFor(c, 8).Hash() == two.Hash());
+  Block b8 = Produce(c);
+  Follow(follower, b8);
+  CHECK(b8.header.validators_hash == two.Hash());
+  CHECK(b8.header.next_validators_hash == one);
+  CHECK(Members(SetFor(c, 9)) == std::vector<Address>{k.validator.addr});
+  // An unchanged set at a boundary keeps its hash but starts a new epoch.
+  c.RunTo(12);
+  CHECK(ActiveOf(c).first_height == 13);
+  CHECK(SetFor(c, 13).Hash() == one);
+  CHECK(H(follower->head().Hash()) == H(b8.header.Hash()));
+  // The history is replayable.
+  RequireOk(c->Replay({}), "replay");
+}
+
+TEST_CASE("epochs: a partial unbond changes the power at the boundary; an empty selection keeps the old set") {
+  const Keys& k = K();
+  Genesis g = EpochGenesis({{&k.validator, 3 * kMinStake}});
+  TestChain c(g);
+  Produce(c, {Tx(k.validator, 0, Unbond(kMinStake))});
+  c.RunTo(3);
+  CHECK(SetFor(c, 4).total_power() == 3 * kMinStake);
+  c.RunTo(4);
+  CHECK(SetFor(c, 5).total_power() == 2 * kMinStake);
+  // Below the minimum: nobody is eligible, the old set stays (the chain must not halt).
+  Produce(c, {Tx(k.validator, 1, Unbond(2 * kMinStake - 1))});
+  CHECK(Stake(c, k.validator) == 1);
+  c.RunTo(8);
+  consensus::ValidatorSet s = SetFor(c, 9);
+  CHECK(Members(s) == std::vector<Address>{k.validator.addr});
+  CHECK(s.total_power() == 2 * kMinStake);
+  CHECK(ActiveOf(c).first_height == 9);
+}
+
+TEST_CASE("epochs: ValidatorSetFor rotates priorities from fresh at each epoch; out of range is refused") {
+  const Keys& k = K();
+  Genesis g = EpochGenesis({{&k.validator, 3 * kMinStake}, {&k.alice, 2 * kMinStake}, {&k.dave, kMinStake}});
+  TestChain c(g);
+  c.RunTo(6);
+  auto fresh = chain::MakeValidatorSet(ActiveOf(c));
+  RequireOk(fresh, "make");
+  CHECK(ActiveOf(c).first_height == 5);
+  for (uint64_t h = 1; h <= 7; ++h) {
+    auto want = *fresh;
+    uint64_t first = h <= 4 ? 1 : 5;
+    for (uint64_t i = first; i < h; ++i) want.IncrementPriority();
+    consensus::ValidatorSet got = SetFor(c, h);
+    INFO("height ", h);
+    REQUIRE(got.size() == 3);
+    for (size_t i = 0; i < 3; ++i) CHECK(got.validators()[i].priority == want.validators()[i].priority);
+    CHECK(got.Proposer(0).address == want.Proposer(0).address);
+  }
+  // Heights 4 and 5 straddle the boundary: 5 starts from fresh priorities.
+  consensus::ValidatorSet at5 = SetFor(c, 5);
+  for (const auto& v : at5.validators()) CHECK(v.priority == 0);
+  CHECK(c->ValidatorSetFor(0).error().code == ErrorCode::kNotFound);
+  CHECK(c->ValidatorSetFor(8).error().code == ErrorCode::kNotFound);
+  CHECK(c->ValidatorSetFor(7).has_value());
+}
+
+TEST_CASE("epochs: VerifyCommit accepts a commit signed by the set of the header's height") {
+  const Keys& k = K();
+  Genesis g = EpochGenesis({{&k.validator, kMinStake}, {&k.alice, kMinStake}, {&k.dave, kMinStake}});
+  TestChain c(g);
+  Block b = Produce(c);
+  auto sign = [&](std::vector<const TestKey*> signers, const BlockHeader& h) {
+    gtos::Commit cm;
+    cm.height = h.height;
+    cm.round = 1;
+    cm.block_hash = h.Hash();
+    std::sort(signers.begin(), signers.end(), [](const TestKey* x, const TestKey* y) { return x->addr < y->addr; });
+    for (const TestKey* s : signers) {
+      Vote v = SignedVote(*s, s->addr, kPrecommit, h.height, 1, "");
+      v.block_hash = cm.block_hash;
+      v.signature = *s->algo->sign(s->secret, v.SigningDigest(kChainId));
+      cm.signatures.push_back(CommitSig{s->addr, v.signature});
+    }
+    return cm;
+  };
+  gtos::Commit all = sign({&k.validator, &k.alice, &k.dave}, b.header);
+  RequireOk(c->VerifyCommit(b.header, all), "verify commit");
+  CHECK(!c->VerifyCommit(b.header, sign({&k.validator, &k.alice}, b.header)));  // 2/3 is not > 2/3
+  CHECK(!c->VerifyCommit(b.header, sign({&k.validator, &k.alice, &k.nobody}, b.header)));
+  gtos::Commit wrong = all;
+  wrong.height = 2;
+  CHECK(!c->VerifyCommit(b.header, wrong));
+  wrong = all;
+  wrong.block_hash = Hash32{};
+  CHECK(!c->VerifyCommit(b.header, wrong));
+  BlockHeader other = b.header;
+  other.validators_hash = Hash32{};
+  CHECK(!c->VerifyCommit(other, sign({&k.validator, &k.alice, &k.dave}, other)));
+}
+
+TEST_CASE("headers: Validate rejects a wrong validators_hash, next_validators_hash, evidence_root or proposer") {
+  const Keys& k = K();
+  Genesis g = EpochGenesis({{&k.validator, kMinStake}, {&k.alice, kMinStake}});
+  TestChain c(g);
+  auto a = c->Propose({}, k.validator.addr, c->head().time_ms + 1000, true, {});
+  RequireOk(a, "propose");
+  const Block good = a->block;
+  RequireOk(c->Validate(good, true), "validate good");
+  auto expect_bad = [&](const std::function<void(Block&)>& tamper, std::string_view why) {
+    Block b = good;
+    tamper(b);
+    auto r = c->Validate(b, true);
+    REQUIRE(!r);
+    INFO(r.error().message);
+    CHECK(Contains(r.error().message, why));
+  };
+  expect_bad([](Block& b) { b.header.validators_hash.v[0] ^= 1; }, "validators_hash");
+  expect_bad([](Block& b) { b.header.next_validators_hash.v[0] ^= 1; }, "next_validators_hash");
+  expect_bad([](Block& b) { b.header.evidence_root.v[0] ^= 1; }, "evidence_root");
+  expect_bad([&](Block& b) { b.header.proposer = k.nobody.addr; }, "not in the validator set");
+  // The other member may propose.
+  Block by_alice = good;
+  by_alice.header.proposer = k.alice.addr;
+  RequireOk(c->Validate(by_alice, true), "validate alice's");
+}
+
+TEST_CASE("evidence: a double sign slashes the exact amount, burns it, jails, and drops the validator at the boundary") {
+  const Keys& k = K();
+  const uint64_t stake = 3 * kMinStake + 999;  // not a multiple of 1000: the slash rounds down
+  Genesis g = EpochGenesis({{&k.validator, 10 * kMinStake}, {&k.alice, stake}},
+                           [](ChainParams& p) { p.slash_double_sign_permille = 37; });
+  TestChain c(g), follower(g);
+  Follow(follower, Produce(c));
+  uint64_t supply = Supply(c);
+  Evidence e = DoubleSign(k.alice, 1, 2);
+  Block b = Produce(c, {}, {e});
+  Follow(follower, b);
+  REQUIRE(b.evidence.size() == 1);
+  CHECK(b.header.evidence_root == MerkleRoot({e.Hash()}));
+  CHECK(b.header.evidence_root != Hash32{});
+  const uint64_t slash = stake * 37 / 1000;  // exact: stake * 37 fits in 64 bits here
+  CHECK(slash == 111'036);
+  CHECK(Stake(c, k.alice) == stake - slash);
+  CHECK(c->GetValidator(k.alice.addr)->value().jailed == 1);
+  CHECK(Supply(c) == supply - slash);  // burned
+  // Still in the set until the boundary, gone after it.
+  CHECK(SetFor(c, 3).IndexOf(k.alice.addr).has_value());
+  c.RunTo(4);
+  CHECK(Members(SetFor(c, 5)) == std::vector<Address>{k.validator.addr});
+  // A jailed validator can still unbond.
+  Produce(c, {Tx(k.alice, 0, Unbond(stake - slash))});
+  CHECK(!c->GetValidator(k.alice.addr)->has_value());
+}
+
+TEST_CASE("evidence: a prevote double sign from an earlier epoch is checked against that epoch's set") {
+  const Keys& k = K();
+  Genesis g = EpochGenesis({{&k.validator, 10 * kMinStake}, {&k.alice, 2 * kMinStake}});
+  TestChain c(g);
+  c.RunTo(5);
+  Block b = Produce(c, {}, {DoubleSign(k.alice, 3, 0, kPrevote)});
+  CHECK(b.evidence.size() == 1);
+  CHECK(Stake(c, k.alice) == 2 * kMinStake - 2 * kMinStake * 50 / 1000);
+}
+
+TEST_CASE("evidence: invalid pieces are left out when proposing and make a block invalid when validating") {
+  const Keys& k = K();
+  Genesis g = EpochGenesis({{&k.validator, 10 * kMinStake}, {&k.alice, 2 * kMinStake}, {&k.dave, 2 * kMinStake}},
+                           [](ChainParams& p) { p.unbonding_blocks = 4; });
+  TestChain c(g);
+  c.RunTo(3);
+  Evidence good = DoubleSign(k.alice, 2);
+
+  auto check_rejected = [&](std::vector<Evidence> ev, std::string_view why, size_t kept = 0) {
+    INFO(why);
+    auto a = c->Propose({}, k.validator.addr, c->head().time_ms + 1000, true, ev);
+    RequireOk(a, "propose");
+    CHECK(a->block.evidence.size() == kept);
+    REQUIRE(a->exec.left_out_evidence.size() == ev.size() - kept);
+    CHECK(Contains(a->exec.left_out_evidence.back().second.message, why));
+    CHECK(a->exec.left_out_evidence.back().first == ev.back().Hash());
+    Block b = a->block;
+    b.evidence = ev;
+    auto r = c->Validate(b, true);
+    REQUIRE(!r);
+    CHECK(Contains(r.error().message, why));
+    CHECK(Contains(r.error().message, "evidence " + std::to_string(ev.size() - 1)));
+  };
+
+  Evidence same = good;
+  same.b = same.a;
+  check_rejected({same}, "same block");
+  Evidence heights = good;
+  heights.b = SignedVote(k.alice, k.alice.addr, kPrecommit, 1, 0, "block-b");
+  check_rejected({heights}, "different heights");
+  Evidence rounds = good;
+  rounds.b = SignedVote(k.alice, k.alice.addr, kPrecommit, 2, 1, "block-b");
+  check_rejected({rounds}, "different heights or rounds");
+  Evidence types = good;
+  types.b = SignedVote(k.alice, k.alice.addr, kPrevote, 2, 0, "block-b");
+  check_rejected({types}, "one type");
+  Evidence badsig = good;
+  badsig.b.signature[0] ^= 1;
+  check_rejected({badsig}, "does not verify");
+  Evidence wrong_key = good;  // dave's signature on a vote naming alice
+  wrong_key.b = SignedVote(k.dave, k.alice.addr, kPrecommit, 2, 0, "block-b");
+  check_rejected({wrong_key}, "does not verify");
+  check_rejected({DoubleSign(k.nobody, 2)}, "not in the set");
+  check_rejected({DoubleSign(k.alice, 4)}, "not below the block height");
+  check_rejected({DoubleSign(k.alice, 0)}, "not below the block height");
+  check_rejected({good, DoubleSign(k.alice, 1)}, "names validator", 1);
+
+  // Commit the good one; a second double sign of the now jailed validator is refused.
+  Block b = Produce(c, {}, {good});
+  REQUIRE(b.evidence.size() == 1);
+  check_rejected({DoubleSign(k.alice, 3)}, "already jailed");
+  // Too old: more than unbonding_blocks below the block.
+  c.RunTo(6);
+  check_rejected({DoubleSign(k.dave, 2)}, "more than unbonding_blocks");
+  Block ok = Produce(c, {}, {DoubleSign(k.dave, 3)});
+  CHECK(ok.evidence.size() == 1);
+  // A validator whose record is gone (unbonded fully) cannot be slashed.
+  TestChain c2(g);
+  Produce(c2, {Tx(k.dave, 0, Unbond(2 * kMinStake))});
+  auto a = c2->Propose({}, k.validator.addr, c2->head().time_ms + 1000, true, {DoubleSign(k.dave, 1)});
+  RequireOk(a, "propose");
+  REQUIRE(a->exec.left_out_evidence.size() == 1);
+  CHECK(Contains(a->exec.left_out_evidence[0].second.message, "no validator record"));
 }

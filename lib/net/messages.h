@@ -1,0 +1,154 @@
+// The p2p messages (docs/p2p.md). On the wire every message is one frame:
+// u32 big-endian length, then one canonical msgpack record [type, version,
+// fields...] (the record encoding of docs/formats.md, message types from
+// 0x40 up; see types/record_type.h).
+//
+// Each message struct names its record tag and version (kType, kVersion) and,
+// except Peers and ProposalMsg whose wire form messages.cpp writes by hand,
+// lists its fields for the codec visitors (codec/visit.h). The caps below
+// bound what a decoder allocates for one frame.
+#ifndef GTOS_NET_MESSAGES_H_
+#define GTOS_NET_MESSAGES_H_
+
+#include <cstdint>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "consensus/tendermint.h"
+#include "types/chain.h"
+
+namespace gtos::net {
+
+inline constexpr uint64_t kProtocolVersion = 1;
+
+inline constexpr size_t kNodeKeyBytes = 32;        // ed25519 public key
+inline constexpr size_t kAuthSignatureBytes = 64;  // ed25519 signature
+inline constexpr size_t kMaxPeerAddresses = 64;    // per Peers message
+inline constexpr size_t kMaxPeerAddressBytes = kMaxP2pAddrBytes;  // 255
+inline constexpr size_t kMaxGossipTxs = 50'000;    // per Txs message
+inline constexpr size_t kMaxSyncBlocks = 1'000;    // per Blocks message
+
+// Handshake, first frame each way.
+struct Hello {
+  static constexpr RecordType kType = RecordType::kP2pHello;
+  static constexpr uint64_t kVersion = 1;
+  uint64_t protocol = kProtocolVersion;
+  std::string chain_id;
+  Hash32 genesis_hash;
+  Bytes node_key;       // ed25519 public key
+  Hash32 nonce;         // random challenge for the other side to sign
+  std::string listen;   // advertised "host:port", may be empty
+  uint64_t height = 0;  // sender's committed height
+
+  template <class V> void Fields(V& v) {
+    v.Uint("protocol", protocol);
+    v.Str("chain_id", chain_id, kMaxChainIdBytes);
+    v.Fixed("genesis_hash", genesis_hash);
+    v.Bin("node_key", node_key, kNodeKeyBytes);
+    v.Fixed("nonce", nonce);
+    v.Str("listen", listen, kMaxPeerAddressBytes);
+    v.Uint("height", height);
+  }
+};
+// Second frame each way: ed25519 signature by node_key over
+// SHA-256("GTOS-P2P-AUTH-V1" || chain_id || genesis_hash || the OTHER
+// side's nonce || own node_key).
+struct Auth {
+  static constexpr RecordType kType = RecordType::kP2pAuth;
+  static constexpr uint64_t kVersion = 1;
+  Bytes signature;
+  template <class V> void Fields(V& v) { v.Bin("signature", signature, kAuthSignatureBytes); }
+};
+struct Ping {
+  static constexpr RecordType kType = RecordType::kP2pPing;
+  static constexpr uint64_t kVersion = 1;
+  uint64_t nonce = 0;
+  template <class V> void Fields(V& v) { v.Uint("nonce", nonce); }
+};
+struct Pong {
+  static constexpr RecordType kType = RecordType::kP2pPong;
+  static constexpr uint64_t kVersion = 1;
+  uint64_t nonce = 0;
+  template <class V> void Fields(V& v) { v.Uint("nonce", nonce); }
+};
+struct GetPeers {
+  static constexpr RecordType kType = RecordType::kP2pGetPeers;
+  static constexpr uint64_t kVersion = 1;
+  template <class V> void Fields(V&) {}
+};
+// Wire: [type, version, [address...]], each a msgpack str.
+struct Peers {  // at most 64
+  static constexpr RecordType kType = RecordType::kP2pPeers;
+  static constexpr uint64_t kVersion = 1;
+  std::vector<std::string> addresses;
+};
+
+// Application messages.
+struct Status {  // sent on connect and after every commit
+  static constexpr RecordType kType = RecordType::kP2pStatus;
+  static constexpr uint64_t kVersion = 1;
+  uint64_t height = 0;
+  Hash32 head_hash;
+  template <class V> void Fields(V& v) {
+    v.Uint("height", height);
+    v.Fixed("head_hash", head_hash);
+  }
+};
+struct Txs {  // gossip batch; each tx as the fields of a signed_tx record
+  static constexpr RecordType kType = RecordType::kP2pTxs;
+  static constexpr uint64_t kVersion = 1;
+  std::vector<SignedTx> txs;
+  template <class V> void Fields(V& v) { v.List("txs", txs, kMaxGossipTxs); }
+};
+// Wire: [type, version, height, round, valid_round + 1, block, proposer,
+// signature] (valid_round + 1 so that "none" is 0, as in the signing digest).
+struct ProposalMsg {
+  static constexpr RecordType kType = RecordType::kP2pProposal;
+  static constexpr uint64_t kVersion = 1;
+  consensus::Proposal proposal;
+};
+struct VoteMsg {  // the vote's fields inline
+  static constexpr RecordType kType = RecordType::kP2pVote;
+  static constexpr uint64_t kVersion = 1;
+  Vote vote;
+  template <class V> void Fields(V& v) { vote.Fields(v); }
+};
+struct EvidenceMsg {  // the evidence's fields inline: [vote a, vote b]
+  static constexpr RecordType kType = RecordType::kP2pEvidence;
+  static constexpr uint64_t kVersion = 1;
+  Evidence evidence;
+  template <class V> void Fields(V& v) { evidence.Fields(v); }
+};
+struct GetBlocks {       // block sync request
+  static constexpr RecordType kType = RecordType::kP2pGetBlocks;
+  static constexpr uint64_t kVersion = 1;
+  uint64_t from = 0;     // first height wanted
+  uint64_t max = 0;      // at most this many (server may send fewer)
+  template <class V> void Fields(V& v) {
+    v.Uint("from", from);
+    v.Uint("max", max);
+  }
+};
+struct Blocks {  // each with its commit; each block as the fields of a block record
+  static constexpr RecordType kType = RecordType::kP2pBlocks;
+  static constexpr uint64_t kVersion = 1;
+  std::vector<Block> blocks;
+  template <class V> void Fields(V& v) { v.List("blocks", blocks, kMaxSyncBlocks); }
+};
+
+using Message = std::variant<Hello, Auth, Ping, Pong, GetPeers, Peers, Status, Txs, ProposalMsg, VoteMsg,
+                             EvidenceMsg, GetBlocks, Blocks>;
+
+// Frame payload (the record, without the length prefix).
+Bytes EncodeMessage(const Message& m);
+// Decodes one record; errors name the message type and field. Rejects
+// non-canonical encodings and anything above the record caps.
+Result<Message> DecodeMessage(ByteView frame);
+std::string_view MessageName(const Message& m);
+// True for gossip (Txs, Peers): dropped, not fatal, when a send queue is full.
+bool IsGossip(const Message& m);
+
+}  // namespace gtos::net
+
+#endif  // GTOS_NET_MESSAGES_H_
