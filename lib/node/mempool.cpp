@@ -25,12 +25,13 @@ Result<Hash32> Mempool::Add(SignedTx tx) {
                      ")");
     check = SignerCheck::kAnyKey;
   }
-  GTOS_TRY(VerifySignedTx(tx, check, id));  // outside the lock: parallel across RPC threads
+  // Cheap refusals first: a committed tx gossiped late costs no signature check.
   if (tx.tx.nonce < account.nonce)
     return Invalid("nonce " + std::to_string(tx.tx.nonce) + " already used (next is " +
                    std::to_string(account.nonce) + ")");
   if (account.balance < tx.tx.fee)
     return Invalid("balance " + std::to_string(account.balance) + " cannot pay the fee " + std::to_string(tx.tx.fee));
+  GTOS_TRY(VerifySignedTx(tx, check, id));  // outside the lock: parallel across RPC threads
 
   size_t size = EncodeRecord(tx).size();
   uint64_t height = chain_.height();

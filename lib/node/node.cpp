@@ -42,7 +42,27 @@ constexpr size_t kMaxEvidencePool = 1'000;
 // Honest validators are never this far apart (growing timeouts).
 constexpr uint64_t kMaxRoundsAhead = 1'000;
 
-Hash32 MessageHash(const net::Message& m) { return crypto::Sha256(net::EncodeMessage(m)); }
+// Dedup key of a consensus message. A proposal is keyed by its signed
+// position and block hash (hashing a 10 MB block each time it is re-sent
+// would be costly); a vote by its whole encoding.
+Hash32 MessageHash(const net::Message& m) {
+  if (auto* p = std::get_if<net::ProposalMsg>(&m)) {
+    const consensus::Proposal& pr = p->proposal;
+    Bytes b;
+    auto put = [&b](uint64_t v) {
+      for (int i = 7; i >= 0; --i) b.push_back(static_cast<uint8_t>(v >> (8 * i)));
+    };
+    put(pr.height);
+    put(pr.round);
+    put(static_cast<uint64_t>(pr.valid_round + 1));
+    Hash32 bh = pr.BlockHash();
+    b.insert(b.end(), bh.v.begin(), bh.v.end());
+    b.insert(b.end(), pr.proposer.v.begin(), pr.proposer.v.end());
+    b.insert(b.end(), pr.signature.begin(), pr.signature.end());
+    return crypto::Sha256Tagged("GTOS-P2P-SEEN-PROPOSAL", b);
+  }
+  return crypto::Sha256(net::EncodeMessage(m));
+}
 
 Result<Bytes> ReadNodeKeySecret(const std::string& path, Bytes* public_key) {
   auto raw = ReadFile(path);
@@ -161,7 +181,7 @@ Result<Hash32> Node::SubmitTx(SignedTx tx) {
   auto id = mempool_->Add(std::move(tx));
   if (id) {
     std::lock_guard<std::mutex> l(gossip_mu_);
-    gossip_out_.push_back(std::move(copy));
+    gossip_out_.emplace_back(std::nullopt, std::move(copy));
   }
   return id;
 }
@@ -183,18 +203,22 @@ void Node::GossipLoop() {
         if (mempool_->Add(std::move(tx))) fresh.push_back(std::move(copy));
       }
       l.lock();
-      for (SignedTx& tx : fresh) gossip_out_.push_back(std::move(tx));
+      for (SignedTx& tx : fresh) gossip_out_.emplace_back(peer, std::move(tx));
     }
     if (!gossip_out_.empty() && net_) {
-      std::vector<SignedTx> out;
-      out.swap(gossip_out_);
+      // Batches per source: a peer is not sent back what it sent us.
+      std::map<std::optional<net::PeerId>, std::vector<SignedTx>> by_source;
+      for (auto& [src, tx] : gossip_out_) by_source[src].push_back(std::move(tx));
+      gossip_out_.clear();
       l.unlock();
-      for (size_t i = 0; i < out.size(); i += kGossipBatch) {
-        net::Txs batch;
-        size_t end = std::min(out.size(), i + kGossipBatch);
-        batch.txs.assign(std::make_move_iterator(out.begin() + static_cast<ptrdiff_t>(i)),
-                         std::make_move_iterator(out.begin() + static_cast<ptrdiff_t>(end)));
-        net_->Broadcast(batch);
+      for (auto& [src, txs] : by_source) {
+        for (size_t i = 0; i < txs.size(); i += kGossipBatch) {
+          net::Txs batch;
+          size_t end = std::min(txs.size(), i + kGossipBatch);
+          batch.txs.assign(std::make_move_iterator(txs.begin() + static_cast<ptrdiff_t>(i)),
+                           std::make_move_iterator(txs.begin() + static_cast<ptrdiff_t>(end)));
+          net_->Broadcast(batch, src);
+        }
       }
       l.lock();
     }
@@ -371,6 +395,7 @@ void Node::DeliverProposal(std::optional<net::PeerId> from, const consensus::Pro
     return;
   }
   height_msgs_.push_back(m);
+  last_progress_ = Clock::now();
   Broadcast(m, from);
 }
 
@@ -393,6 +418,7 @@ void Node::DeliverVote(std::optional<net::PeerId> from, const Vote& v) {
     return;
   }
   height_msgs_.push_back(m);
+  last_progress_ = Clock::now();
   Broadcast(m, from);
 }
 
@@ -531,8 +557,15 @@ Status Node::CommitBlock(chain::AppliedBlock applied, const Commit& commit, bool
     if (it->first <= hd.height) it = pending_.erase(it);
     else pending_count_ += (it++)->second.size();
   }
-  auto interval = std::chrono::milliseconds(chain_->params().target_block_interval_ms);
-  next_start_ = decided_here ? std::max(Clock::now(), height_started_ + interval) : Clock::now();
+  // The next height starts target_block_interval_ms after this block's
+  // time (the proposer's clock when it proposed), on every node alike, so
+  // that validators stay in step; at once when that moment has passed.
+  // The wait is capped at one interval against a proposer clock ahead of ours.
+  uint64_t interval = chain_->params().target_block_interval_ms;
+  uint64_t now_ms = NowMs();
+  uint64_t due = hd.time_ms + interval;
+  uint64_t wait = due > now_ms ? std::min(due - now_ms, interval) : 0;
+  next_start_ = Clock::now() + std::chrono::milliseconds(wait);
   if (net_) net_->SetLocalHeight(hd.height);
   Broadcast(net::Status{hd.height, hd.Hash()});
   return Ok();

@@ -193,7 +193,8 @@ class Node : public rpc::Backend, private net::Handler {
   std::condition_variable gossip_cv_;
   std::deque<std::pair<net::PeerId, std::vector<SignedTx>>> gossip_in_;  // GUARDED_BY(gossip_mu_)
   size_t gossip_in_txs_ = 0;                                            // GUARDED_BY(gossip_mu_)
-  std::vector<SignedTx> gossip_out_;                                     // GUARDED_BY(gossip_mu_)
+  // Txs to send on, with the peer they came from (none: from RPC).
+  std::vector<std::pair<std::optional<net::PeerId>, SignedTx>> gossip_out_;  // GUARDED_BY(gossip_mu_)
   bool gossip_stop_ = false;                                             // GUARDED_BY(gossip_mu_)
 
   // ---- metrics ----
