@@ -36,7 +36,9 @@ class Mempool {
 
   // Checks and admits a tx. Errors: kInvalid/kCrypto (refused, with the
   // reason), kUsage (full and the tx does not pay enough to evict).
-  Result<Hash32> Add(SignedTx tx);
+  // `signature_checked`: the caller already verified the signature (e.g.
+  // while validating a proposed block that held the tx).
+  Result<Hash32> Add(SignedTx tx, bool signature_checked = false);
   // Up to max_txs / max_bytes txs for the next block, by fee, nonces in
   // order per sender. They stay in the pool until Committed().
   std::vector<SignedTx> Select(size_t max_txs, size_t max_bytes) const;

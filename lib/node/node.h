@@ -197,6 +197,12 @@ class Node : public rpc::Backend, private net::Handler {
   std::vector<std::pair<std::optional<net::PeerId>, SignedTx>> gossip_out_;  // GUARDED_BY(gossip_mu_)
   bool gossip_stop_ = false;                                             // GUARDED_BY(gossip_mu_)
 
+  // Ids of txs whose signature was checked while validating a block, so
+  // that gossip admission need not check it again (bounded FIFO).
+  mutable std::mutex verified_mu_;
+  mutable std::set<Hash32> verified_;      // GUARDED_BY(verified_mu_)
+  mutable std::deque<Hash32> verified_order_;  // GUARDED_BY(verified_mu_)
+
   // ---- metrics ----
   std::atomic<bool> ready_{false};
   std::atomic<uint64_t> blocks_committed_{0};

@@ -49,9 +49,10 @@ RpcResult CodeInfo(const chain::Chain& c, const Hash32& code_hash, bool with_val
 RpcResult RetentionPolicy(const chain::Chain& c);
 // {oldest_available, head}
 RpcResult PruneWatermark(const chain::Chain& c);
-// [{address, stake, consensus_algo, consensus_key, jailed, p2p_addr}, ...]
+// [{address, stake, consensus_algo, consensus_key, jailed, p2p_addr, active, power}, ...]
 RpcResult Validators(const chain::Chain& c);
-// {epoch_length, epoch, epoch_start, next_epoch_height, head}
+// {epoch_length, epoch, epoch_start, epoch_end, next_epoch_height, head,
+//  active_set_hash, total_power, active_count}
 RpcResult EpochInfo(const chain::Chain& c);
 // A data directory's summary for `gtos-inspect db stats`.
 RpcResult DbStats(const chain::Chain& c);
