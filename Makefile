@@ -46,7 +46,7 @@ test: build fuzz-build
 fuzz-build: deps
 	@[ -f $(BUILD)-fuzz/build.ninja ] || CXX=clang++-16 cmake -S . -B $(BUILD)-fuzz -G Ninja \
 	  -DGTOS_FUZZ=ON -DBUILD_TESTING=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo
-	cmake --build $(BUILD)-fuzz -j $(JOBS) --target fuzz_record_decoder
+	cmake --build $(BUILD)-fuzz -j $(JOBS) --target fuzz_record_decoder fuzz_p2p_message
 
 # A longer fuzz run than the test suite's.
 fuzz: fuzz-build
