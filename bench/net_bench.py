@@ -17,78 +17,25 @@ then measures:
    submit-to-finality latency (goal >= 8,000 tx/s).
 """
 import argparse
-import json
 import os
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
-import sys
 import tempfile
 import threading
 import time
 import urllib.request
 
-ENV = None
+import benchlib
+from benchlib import free_port, post_tx, rpc, run, signed_batches
+
 CHAIN = "gtos-bench-net"
-
-
-def run(args, stdin=None):
-    p = subprocess.run(args, input=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=ENV)
-    if p.returncode != 0:
-        sys.exit(f"{' '.join(args)}: {p.stderr.decode(errors='replace')}")
-    return p.stdout
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def rpc(url, method, *params):
-    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": list(params)}).encode()
-    req = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(req, timeout=30) as r:
-        reply = json.loads(r.read())
-    if "error" in reply:
-        raise RuntimeError(f"{method}: {reply['error']}")
-    return reply["result"]
-
-
-def post_tx(url, body):
-    req = urllib.request.Request(url + "/tx", data=body, headers={"Content-Type": "application/msgpack"})
-    with urllib.request.urlopen(req, timeout=60) as r:
-        return json.loads(r.read())
 
 
 def pct(xs, p):
     xs = sorted(xs)
     return xs[min(len(xs) - 1, max(0, int(len(xs) * p) - 1))] if xs else 0
-
-
-def signed_batches(key, start_nonce, count, per_batch, prefix, ttl):
-    template = json.loads(run(["gtos-tx", "build", "kv-put", "--chain-id", CHAIN, "--from-key", key,
-                               "--nonce", "0", "--namespace", "bench", "--key", "k", "--value", "v" * 128,
-                               "--ttl", str(ttl), "--json"]))
-    template.pop("id", None)
-    batches = []
-    for b in range(0, count, per_batch):
-        lines = []
-        for i in range(b, min(count, b + per_batch)):
-            t = template
-            t["tx"]["nonce"] = start_nonce + i
-            t["tx"]["fee"] = 1_000_000_000
-            t["tx"]["payload"]["key"] = "0x" + f"{prefix}-{i}".encode().hex()
-            lines.append(json.dumps(t))
-        unsigned = run(["gtos-inspect", "--encode"], stdin=("\n".join(lines) + "\n").encode())
-        signed = run(["gtos-tx", "sign", "--key", key], stdin=unsigned)
-        ids = run(["gtos-tx", "hash"], stdin=signed).decode().split()
-        batches.append((signed, ids))
-    return batches
 
 
 class Net:
@@ -137,7 +84,7 @@ class Net:
                 if j != i:
                     cmd += ["--peer", f"127.0.0.1:{p2p[j]}"]
             log = open(os.path.join(w, f"n{i}.log"), "wb")
-            self.procs.append(subprocess.Popen(cmd, stdout=log, stderr=log, env=ENV))
+            self.procs.append(subprocess.Popen(cmd, stdout=log, stderr=log, env=benchlib.ENV))
         for u in self.urls:
             for _ in range(400):
                 try:
@@ -178,7 +125,7 @@ def load(net, per_sender):
     t0 = time.time()
     streams = []
     for i, k in enumerate(net.senders):
-        streams.append(signed_batches(k, 0, per_sender, 1000, f"t{i}", 100_000))
+        streams.append(signed_batches(k, CHAIN, 0, per_sender, 1000, f"t{i}", 100_000))
     print(f"  generated and signed {per_sender * len(net.senders)} txs in {time.time() - t0:.1f}s", flush=True)
     submitted, committed = {}, {}
     done = threading.Event()
@@ -235,7 +182,6 @@ def load(net, per_sender):
 
 
 def main():
-    global ENV
     ap = argparse.ArgumentParser()
     ap.add_argument("--bin", required=True)
     ap.add_argument("--validators", type=int, default=4)
@@ -244,7 +190,7 @@ def main():
     ap.add_argument("--senders", type=int, default=8)
     args = ap.parse_args()
     b = os.path.abspath(args.bin)
-    ENV = dict(os.environ)
+    benchlib.ENV = ENV = dict(os.environ)
     ENV["PATH"] = os.pathsep.join([b] + [os.path.join(b, d) for d in os.listdir(b)] + [ENV["PATH"]])
     ENV["GTOS_MEMPOOL_MAX_TXS"] = str(4_000_000)
     ENV["GTOS_MEMPOOL_MAX_BYTES"] = str(4 << 30)

@@ -14,11 +14,9 @@
    node's resident memory (VmRSS).
 """
 import argparse
-import json
 import os
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -28,60 +26,8 @@ import time
 import urllib.error
 import urllib.request
 
-ENV = None
-
-
-def run(args, stdin=None):
-    p = subprocess.run(args, input=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=ENV)
-    if p.returncode != 0:
-        sys.exit(f"{' '.join(args)}: {p.stderr.decode(errors='replace')}")
-    return p.stdout
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def rpc(url, method, *params):
-    body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": list(params)}).encode()
-    req = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(req, timeout=30) as r:
-        reply = json.loads(r.read())
-    if "error" in reply:
-        raise RuntimeError(f"{method}: {reply['error']}")
-    return reply["result"]
-
-
-def post_tx(url, body):
-    req = urllib.request.Request(url + "/tx", data=body, headers={"Content-Type": "application/msgpack"})
-    with urllib.request.urlopen(req, timeout=60) as r:
-        return json.loads(r.read())
-
-
-def signed_batches(key, chain, start_nonce, count, per_batch, prefix, ttl):
-    """Signed kv-put records in batches of per_batch, with their ids."""
-    template = json.loads(run(["gtos-tx", "build", "kv-put", "--chain-id", chain, "--from-key", key,
-                               "--nonce", "0", "--namespace", "bench", "--key", "k", "--value", "v" * 128,
-                               "--ttl", str(ttl), "--json"]))
-    template.pop("id", None)
-    batches = []
-    for b in range(0, count, per_batch):
-        lines = []
-        for i in range(b, min(count, b + per_batch)):
-            t = template
-            t["tx"]["nonce"] = start_nonce + i
-            t["tx"]["fee"] = 1_000_000_000  # above the minimum for these keys and ttls
-            t["tx"]["payload"]["key"] = "0x" + f"{prefix}-{i}".encode().hex()
-            lines.append(json.dumps(t))
-        unsigned = run(["gtos-inspect", "--encode"], stdin=("\n".join(lines) + "\n").encode())
-        signed = run(["gtos-tx", "sign", "--key", key], stdin=unsigned)
-        ids = run(["gtos-tx", "hash"], stdin=signed).decode().split()
-        batches.append((signed, ids))
-    return batches
+import benchlib
+from benchlib import free_port, post_tx, rpc, run, signed_batches
 
 
 def rss_kib(pid):
@@ -106,7 +52,7 @@ class Bench:
         args = ["gtos-node", "--dev", "--datadir", self.datadir, "--rpc-addr", f"127.0.0.1:{self.port}"]
         for p in params:
             args += ["--param", p]
-        self.proc = subprocess.Popen(args, stdout=self.log, stderr=self.log, env=ENV)
+        self.proc = subprocess.Popen(args, stdout=self.log, stderr=self.log, env=benchlib.ENV)
         for _ in range(400):
             try:
                 with urllib.request.urlopen(self.url + "/readyz", timeout=1):
@@ -197,7 +143,6 @@ class Bench:
 
 
 def main():
-    global ENV
     ap = argparse.ArgumentParser()
     ap.add_argument("--bin", required=True)
     ap.add_argument("--txs", type=int, default=200_000)
@@ -205,7 +150,7 @@ def main():
     ap.add_argument("--rss-records", type=int, default=0)
     args = ap.parse_args()
     b = os.path.abspath(args.bin)
-    ENV = dict(os.environ)
+    benchlib.ENV = ENV = dict(os.environ)
     ENV["PATH"] = os.pathsep.join([b] + [os.path.join(b, d) for d in os.listdir(b)] + [ENV["PATH"]])
     ENV["GTOS_MEMPOOL_MAX_TXS"] = str(4_000_000)
     ENV["GTOS_MEMPOOL_MAX_BYTES"] = str(4 << 30)

@@ -320,6 +320,16 @@ Status Chain::VerifyCommit(const BlockHeader& header, const gtos::Commit& commit
   return vs->VerifyCommit(header.chain_id, commit);
 }
 
+Status Chain::CheckEvidence(const Evidence& e) const {
+  uint64_t next = height() + 1;
+  if (e.a.height > next)
+    return Invalid("evidence height " + std::to_string(e.a.height) + " is above the next block " +
+                   std::to_string(next));
+  // Evidence of the height being decided can go into the block after it.
+  state::Overlay ov(*store_);
+  return executor_->CheckEvidence(ov, e, std::max(next, e.a.height + 1));
+}
+
 Result<EpochInfo> Chain::GetEpochInfo() const {
   auto set = state::LoadActiveSet(*store_);
   if (!set) return std::unexpected(set.error());

@@ -116,6 +116,11 @@ class Chain {
   // header.validators_hash is the hash of ValidatorSetFor(header.height),
   // and ValidatorSet::VerifyCommit holds for that set.
   Status VerifyCommit(const BlockHeader& header, const gtos::Commit& commit) const;
+  // Whether `e` would be accepted in the next block (head + 1; head + 2 for
+  // evidence of height head + 1): the executor's own evidence rules against
+  // the committed state. kCrypto for a bad signature, kInvalid for any
+  // other rule. Call it on the writer's thread.
+  Status CheckEvidence(const Evidence& e) const;
   // The active set (the S entry: signs head + 1) and the epoch it belongs to.
   Result<EpochInfo> GetEpochInfo() const;
 

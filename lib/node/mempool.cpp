@@ -2,18 +2,25 @@
 
 #include <queue>
 
+#include "crypto/hash.h"
 #include "types/records.h"
 
 namespace gtos::node {
 
-Result<Hash32> Mempool::Add(SignedTx tx, bool signature_checked) {
+Result<Hash32> Mempool::Add(SignedTx tx) {
   const ChainParams& params = chain_.params();
   if (tx.tx.chain_id != chain_.genesis().chain_id)
     return Invalid("wrong chain id '" + tx.tx.chain_id + "' (this chain is '" + chain_.genesis().chain_id + "')");
   Bytes body = tx.tx.Encode();  // once: for the size limit and the id
   GTOS_TRY(CheckTxParams(tx.tx, params, body.size()));
   Hash32 id = TxBody::IdOf(body);
-  if (Contains(id)) return Invalid("tx " + ToHex0x(id) + " is already in the mempool");  // before the signature check
+  Hash32 signature_key = SignatureKey(tx, id);
+  bool signature_known = false;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (ids_.count(id)) return Invalid("tx " + ToHex0x(id) + " is already in the mempool");  // before the signature check
+    signature_known = verified_.count(signature_key) > 0;
+  }
   auto acc = chain_.GetAccount(tx.tx.from);
   if (!acc) return std::unexpected(acc.error());
   Account account = acc->value_or(Account{});
@@ -31,7 +38,7 @@ Result<Hash32> Mempool::Add(SignedTx tx, bool signature_checked) {
                    std::to_string(account.nonce) + ")");
   if (account.balance < tx.tx.fee)
     return Invalid("balance " + std::to_string(account.balance) + " cannot pay the fee " + std::to_string(tx.tx.fee));
-  if (!signature_checked) GTOS_TRY(VerifySignedTx(tx, check, id));  // outside the lock: parallel across RPC threads
+  if (!signature_known) GTOS_TRY(VerifySignedTx(tx, check, id));  // outside the lock: parallel across RPC threads
 
   size_t size = EncodeRecord(tx).size();
   uint64_t height = chain_.height();
@@ -200,9 +207,44 @@ size_t Mempool::bytes() const {
   return bytes_;
 }
 
-bool Mempool::Contains(const Hash32& id) const {
+void Mempool::NoteVerified(const std::vector<Hash32>& ids) {
   std::lock_guard<std::mutex> l(mu_);
-  return ids_.count(id) > 0;
+  for (const Hash32& id : ids)
+    if (verified_.insert(id).second) verified_order_.push_back(id);
+  while (verified_order_.size() > kMaxVerified) {
+    verified_.erase(verified_order_.front());
+    verified_order_.pop_front();
+  }
+}
+
+Hash32 Mempool::SignatureKey(const SignedTx& tx, const Hash32& id) {
+  Bytes b(id.v.begin(), id.v.end());
+  b.push_back(static_cast<uint8_t>(tx.algo));
+  b.push_back(static_cast<uint8_t>(tx.public_key.size()));
+  b.insert(b.end(), tx.public_key.begin(), tx.public_key.end());
+  b.insert(b.end(), tx.signature.begin(), tx.signature.end());
+  return crypto::Sha256Tagged("GTOS-SIGCHECK-V1", b);
+}
+
+std::vector<bool> Mempool::SignatureChecked(const std::vector<SignedTx>& txs, const std::vector<Hash32>& ids) const {
+  std::vector<Hash32> keys(txs.size());
+  for (size_t i = 0; i < txs.size(); ++i) keys[i] = SignatureKey(txs[i], ids[i]);
+  std::vector<bool> out(txs.size());
+  std::lock_guard<std::mutex> l(mu_);
+  for (size_t i = 0; i < txs.size(); ++i) {
+    const SignedTx& t = txs[i];
+    auto q = by_sender_.find(t.tx.from);
+    if (q != by_sender_.end()) {
+      auto e = q->second.find(t.tx.nonce);
+      if (e != q->second.end() && e->second.id == ids[i] && e->second.tx.algo == t.algo &&
+          e->second.tx.public_key == t.public_key && e->second.tx.signature == t.signature) {
+        out[i] = true;
+        continue;
+      }
+    }
+    out[i] = verified_.count(keys[i]) > 0;
+  }
+  return out;
 }
 
 }  // namespace gtos::node

@@ -15,6 +15,7 @@
 #ifndef GTOS_NODE_MEMPOOL_H_
 #define GTOS_NODE_MEMPOOL_H_
 
+#include <deque>
 #include <map>
 #include <mutex>
 #include <set>
@@ -36,9 +37,7 @@ class Mempool {
 
   // Checks and admits a tx. Errors: kInvalid/kCrypto (refused, with the
   // reason), kUsage (full and the tx does not pay enough to evict).
-  // `signature_checked`: the caller already verified the signature (e.g.
-  // while validating a proposed block that held the tx).
-  Result<Hash32> Add(SignedTx tx, bool signature_checked = false);
+  Result<Hash32> Add(SignedTx tx);
   // Up to max_txs / max_bytes txs for the next block, by fee, nonces in
   // order per sender. They stay in the pool until Committed().
   std::vector<SignedTx> Select(size_t max_txs, size_t max_bytes) const;
@@ -49,8 +48,18 @@ class Mempool {
   uint64_t NextNonce(const Address& a) const;
   size_t size() const;
   size_t bytes() const;
-  // Whether a tx with this id is waiting (its signature was checked).
-  bool Contains(const Hash32& id) const;
+  // What identifies a checked signature: the tx id alone does not (it
+  // covers the body, not the signature bytes), so SHA-256 of id, algo,
+  // public key and signature.
+  static Hash32 SignatureKey(const SignedTx& tx, const Hash32& id);
+  // For each tx (ids[i] its id): whether its signature is known good — the
+  // same signed tx is waiting here, or NoteVerified named its key.
+  std::vector<bool> SignatureChecked(const std::vector<SignedTx>& txs, const std::vector<Hash32>& ids) const;
+  // Remembers signatures the caller checked (SignatureKey of the txs of a
+  // proposed block), so that neither Add nor a later block's check repeats
+  // the check. Keeps the newest kMaxVerified.
+  void NoteVerified(const std::vector<Hash32>& signature_keys);
+  static constexpr size_t kMaxVerified = 400'000;
 
  private:
   struct Entry {
@@ -74,6 +83,8 @@ class Mempool {
   std::set<FeeKey> by_fee_;                                  // GUARDED_BY(mu_)
   std::set<Hash32> ids_;                                     // GUARDED_BY(mu_)
   size_t bytes_ = 0;                                         // GUARDED_BY(mu_)
+  std::set<Hash32> verified_;                                // GUARDED_BY(mu_), SignatureKeys
+  std::deque<Hash32> verified_order_;                        // GUARDED_BY(mu_), oldest first
 };
 
 }  // namespace gtos::node

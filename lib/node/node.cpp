@@ -199,13 +199,8 @@ void Node::GossipLoop() {
       l.unlock();
       std::vector<SignedTx> fresh;
       for (SignedTx& tx : txs) {
-        bool checked = false;
-        {
-          std::lock_guard<std::mutex> vl(verified_mu_);
-          checked = !verified_.empty() && verified_.count(tx.tx.Id()) > 0;
-        }
         SignedTx copy = tx;
-        if (mempool_->Add(std::move(tx), checked)) fresh.push_back(std::move(copy));
+        if (mempool_->Add(std::move(tx))) fresh.push_back(std::move(copy));
       }
       l.lock();
       for (SignedTx& tx : fresh) gossip_out_.emplace_back(peer, std::move(tx));
@@ -307,8 +302,7 @@ Status Node::StartHeight() {
     pending_count_ -= msgs.size();
     for (net::Message& m : msgs) {
       if (!tm_ || tm_->height() != h) break;  // decided meanwhile
-      if (auto* p = std::get_if<net::ProposalMsg>(&m)) DeliverProposal(std::nullopt, p->proposal);
-      if (auto* v = std::get_if<net::VoteMsg>(&m)) DeliverVote(std::nullopt, v->vote);
+      Deliver(std::nullopt, std::move(m));
     }
   }
   return Drain();
@@ -336,13 +330,14 @@ Block Node::MakeProposal() {
 }
 
 Status Node::VerifyUnknownTxs(const Block& block) const {
-  // Txs in our mempool had their signature checked at admission.
-  std::vector<size_t> todo;
+  // Txs in our mempool had their signature checked at admission, others
+  // maybe in an earlier proposal.
   std::vector<Hash32> ids(block.txs.size());
-  for (size_t i = 0; i < block.txs.size(); ++i) {
-    ids[i] = block.txs[i].tx.Id();
-    if (!mempool_->Contains(ids[i])) todo.push_back(i);
-  }
+  for (size_t i = 0; i < block.txs.size(); ++i) ids[i] = block.txs[i].tx.Id();
+  std::vector<bool> known = mempool_->SignatureChecked(block.txs, ids);
+  std::vector<size_t> todo;
+  for (size_t i = 0; i < ids.size(); ++i)
+    if (!known[i]) todo.push_back(i);
   if (todo.empty()) return Ok();
   auto check = [&](size_t from, size_t to) -> Status {
     for (size_t k = from; k < to; ++k) {
@@ -363,14 +358,10 @@ Status Node::VerifyUnknownTxs(const Block& block) const {
     result = a ? b : a;
   }
   if (result) {
-    constexpr size_t kMaxVerified = 400'000;
-    std::lock_guard<std::mutex> l(verified_mu_);
-    for (size_t i : todo)
-      if (verified_.insert(ids[i]).second) verified_order_.push_back(ids[i]);
-    while (verified_order_.size() > kMaxVerified) {
-      verified_.erase(verified_order_.front());
-      verified_order_.pop_front();
-    }
+    std::vector<Hash32> checked;
+    checked.reserve(todo.size());
+    for (size_t i : todo) checked.push_back(Mempool::SignatureKey(block.txs[i], ids[i]));
+    mempool_->NoteVerified(checked);
   }
   return result;
 }
@@ -397,75 +388,44 @@ bool Node::ValidateProposal(const Block& block) {
   return true;
 }
 
-void Node::DeliverProposal(std::optional<net::PeerId> from, const consensus::Proposal& p) {
-  net::Message m = net::ProposalMsg{p};
+void Node::Deliver(std::optional<net::PeerId> from, net::Message m) {
+  auto* proposal = std::get_if<net::ProposalMsg>(&m);
+  auto* vote = std::get_if<net::VoteMsg>(&m);
+  if (!proposal && !vote) return;
+  uint64_t height = proposal ? proposal->proposal.height : vote->vote.height;
+  uint64_t round = proposal ? proposal->proposal.round : vote->vote.round;
   uint64_t h = chain_->height() + 1;
-  if (p.height != h || !tm_) {
-    if ((p.height == h || p.height == h + 1) && pending_count_ < kMaxPending) {
-      pending_[p.height].push_back(std::move(m));
+  if (height != h || !tm_) {
+    if ((height == h || height == h + 1) && pending_count_ < kMaxPending) {
+      pending_[height].push_back(std::move(m));
       pending_count_++;
     }
     return;
   }
-  if (p.round > tm_->round() + kMaxRoundsAhead) return;
-  Hash32 key = MessageHash(m);
-  if (!seen_.insert(key).second) return;
-  auto st = tm_->OnProposal(p);
+  if (round > tm_->round() + kMaxRoundsAhead) return;
+  if (!seen_.insert(MessageHash(m)).second) return;
+  auto st = proposal ? tm_->OnProposal(proposal->proposal) : tm_->OnVote(vote->vote);
   if (!st) {
-    if (from) Penalize(*from, 25, "proposal: " + st.error().message);
+    if (from) Penalize(*from, 25, std::string(proposal ? "proposal: " : "vote: ") + st.error().message);
     return;
   }
-  height_msgs_.push_back(m);
   last_progress_ = Clock::now();
   Broadcast(m, from);
-}
-
-void Node::DeliverVote(std::optional<net::PeerId> from, const Vote& v) {
-  net::Message m = net::VoteMsg{v};
-  uint64_t h = chain_->height() + 1;
-  if (v.height != h || !tm_) {
-    if ((v.height == h || v.height == h + 1) && pending_count_ < kMaxPending) {
-      pending_[v.height].push_back(std::move(m));
-      pending_count_++;
-    }
-    return;
-  }
-  if (v.round > tm_->round() + kMaxRoundsAhead) return;
-  Hash32 key = MessageHash(m);
-  if (!seen_.insert(key).second) return;
-  auto st = tm_->OnVote(v);
-  if (!st) {
-    if (from) Penalize(*from, 25, "vote: " + st.error().message);
-    return;
-  }
-  height_msgs_.push_back(m);
-  last_progress_ = Clock::now();
-  Broadcast(m, from);
+  height_msgs_.push_back(std::move(m));
 }
 
 void Node::AddEvidence(std::optional<net::PeerId> from, const Evidence& e) {
   const Vote& a = e.a;
-  const Vote& b = e.b;
-  auto bad = [&](const std::string& why) {
-    if (from) Penalize(*from, 25, "evidence: " + why);
-  };
-  if (a.type != b.type || a.height != b.height || a.round != b.round || a.validator != b.validator ||
-      a.block_hash == b.block_hash)
-    return bad("the two votes do not conflict");
-  if (a.height == 0 || a.height > chain_->height() + 1) return bad("evidence height is not known yet");
   auto key = std::make_tuple(a.validator, a.height, a.round, a.type);
-  if (evidence_.count(key)) return;
-  auto set = chain_->ValidatorSetFor(a.height);
-  if (!set) return;  // too old to check here; execution decides
-  auto idx = set->IndexOf(a.validator);
-  if (!idx) return bad("the validator was not in the set of that height");
-  const consensus::Validator& val = set->validators()[*idx];
-  const crypto::SigAlgo* algo = crypto::FindAlgo(val.consensus_algo);
-  std::string_view chain_id = chain_->genesis().chain_id;
-  if (!algo || !algo->verify(val.consensus_key, a.SigningDigest(chain_id), a.signature) ||
-      !algo->verify(val.consensus_key, b.SigningDigest(chain_id), b.signature))
-    return bad("bad signature");
-  if (evidence_.size() >= kMaxEvidencePool) return;
+  if (evidence_.count(key) || evidence_.size() >= kMaxEvidencePool) return;
+  // The executor's rules, so the pool holds only what a block would take.
+  // Only a bad signature is the sender's fault: honest peers may race us
+  // with evidence against a validator that was jailed meanwhile.
+  auto st = chain_->CheckEvidence(e);
+  if (!st) {
+    if (from && st.error().code == ErrorCode::kCrypto) Penalize(*from, 25, "evidence: " + st.error().message);
+    return;
+  }
   evidence_.emplace(key, e);
   evidence_pool_ = evidence_.size();
   Log(LogLevel::kWarn, "equivocation evidence",
@@ -534,21 +494,13 @@ Status Node::CommitBlock(chain::AppliedBlock applied, const Commit& commit, bool
   applied.block.commit = commit;
   BlockHeader hd = applied.block.header;
   size_t ntx = applied.block.txs.size();
-  std::vector<Evidence> included = applied.block.evidence;
   GTOS_TRY(chain_->Commit(std::move(applied), commit));
   auto t1 = Clock::now();
   mempool_->Committed(hd);
-  // Evidence that is in the block, or whose validator is now jailed, is done.
-  for (auto it = evidence_.begin(); it != evidence_.end();) {
-    bool done = false;
-    for (const Evidence& e : included)
-      if (e.a.validator == it->second.a.validator) done = true;
-    if (!done) {
-      auto v = chain_->GetValidator(it->second.a.validator);
-      done = !v || !*v || (*v)->jailed;
-    }
-    it = done ? evidence_.erase(it) : std::next(it);
-  }
+  // Evidence the next block would no longer take (included, so its
+  // validator is jailed, or too old) leaves the pool.
+  for (auto it = evidence_.begin(); it != evidence_.end();)
+    it = chain_->CheckEvidence(it->second) ? std::next(it) : evidence_.erase(it);
   evidence_pool_ = evidence_.size();
   blocks_committed_++;
   if (!decided_here) blocks_synced_++;
@@ -610,6 +562,7 @@ void Node::ServeBlocks(net::PeerId peer, const net::GetBlocks& req) {
 
 Status Node::ApplySyncedBlocks(net::PeerId peer, std::vector<Block> blocks) {
   if (sync_peer_ == peer) sync_peer_.reset();
+  uint64_t start = chain_->height();
   for (Block& b : blocks) {
     uint64_t head = chain_->height();
     if (b.header.height <= head) continue;
@@ -637,6 +590,9 @@ Status Node::ApplySyncedBlocks(net::PeerId peer, std::vector<Block> blocks) {
     }
     GTOS_TRY(CommitBlock(std::move(*applied), commit, /*decided_here=*/false, commit.round));
   }
+  // A peer that sends nothing we can use has not got the height it claimed
+  // (or pruned it): forget the claim, or we would ask it again at once.
+  if (chain_->height() == start) peer_heights_[peer] = start;
   MaybeRequestBlocks(Clock::now());
   return Ok();
 }
@@ -660,7 +616,6 @@ void Node::Regossip(std::optional<net::PeerId> to) {
     if (to) Send(*to, m);
     else Broadcast(m);
   }
-  std::vector<Evidence> ev;
   for (const auto& [k, e] : evidence_) {
     if (to) Send(*to, net::EvidenceMsg{e});
     else Broadcast(net::EvidenceMsg{e});
@@ -668,10 +623,8 @@ void Node::Regossip(std::optional<net::PeerId> to) {
 }
 
 Status Node::HandleMessage(net::PeerId peer, net::Message& msg) {
-  if (auto* p = std::get_if<net::ProposalMsg>(&msg)) {
-    DeliverProposal(peer, p->proposal);
-  } else if (auto* v = std::get_if<net::VoteMsg>(&msg)) {
-    DeliverVote(peer, v->vote);
+  if (std::holds_alternative<net::ProposalMsg>(msg) || std::holds_alternative<net::VoteMsg>(msg)) {
+    Deliver(peer, std::move(msg));
   } else if (auto* e = std::get_if<net::EvidenceMsg>(&msg)) {
     AddEvidence(peer, e->evidence);
   } else if (auto* s = std::get_if<net::Status>(&msg)) {

@@ -129,8 +129,10 @@ class Node : public rpc::Backend, private net::Handler {
   Status Drain();
   Status HandleEvent(Event ev);
   Status HandleMessage(net::PeerId peer, net::Message& msg);
-  void DeliverProposal(std::optional<net::PeerId> from, const consensus::Proposal& p);
-  void DeliverVote(std::optional<net::PeerId> from, const Vote& v);
+  // A proposal or vote from a peer (or buffered): to the machine if it is
+  // for the running height, buffered if for one not started yet; relayed
+  // once if the machine accepts it.
+  void Deliver(std::optional<net::PeerId> from, net::Message m);
   void AddEvidence(std::optional<net::PeerId> from, const Evidence& e);
   Block MakeProposal();
   bool ValidateProposal(const Block& block);
@@ -196,12 +198,6 @@ class Node : public rpc::Backend, private net::Handler {
   // Txs to send on, with the peer they came from (none: from RPC).
   std::vector<std::pair<std::optional<net::PeerId>, SignedTx>> gossip_out_;  // GUARDED_BY(gossip_mu_)
   bool gossip_stop_ = false;                                             // GUARDED_BY(gossip_mu_)
-
-  // Ids of txs whose signature was checked while validating a block, so
-  // that gossip admission need not check it again (bounded FIFO).
-  mutable std::mutex verified_mu_;
-  mutable std::set<Hash32> verified_;      // GUARDED_BY(verified_mu_)
-  mutable std::deque<Hash32> verified_order_;  // GUARDED_BY(verified_mu_)
 
   // ---- metrics ----
   std::atomic<bool> ready_{false};

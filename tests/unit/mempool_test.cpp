@@ -263,6 +263,23 @@ TEST_CASE("admission: a valid tx is admitted and Add returns its id") {
   CHECK(f.pool.size() == 3);
 }
 
+TEST_CASE("signature memo: a noted signature skips the check, another signature of the same body does not") {
+  Fixture f;
+  SignedTx good = Tx(K().alice, 0);
+  Hash32 id = good.tx.Id();
+  SignedTx forged = good;
+  forged.signature[0] ^= 1;  // same body, same id, same key: a bad signature
+  CHECK(f.pool.SignatureChecked({good, forged}, {id, id}) == std::vector<bool>{false, false});
+  f.pool.NoteVerified({node::Mempool::SignatureKey(good, id)});
+  CHECK(f.pool.SignatureChecked({good, forged}, {id, id}) == std::vector<bool>{true, false});
+  auto r = f.pool.Add(forged);
+  REQUIRE_FALSE(r);
+  CHECK(r.error().code == ErrorCode::kCrypto);
+  RequireOk(f.pool.Add(good), "add");
+  // A waiting tx counts as checked only with its own signature.
+  CHECK(f.pool.SignatureChecked({good, forged}, {id, id}) == std::vector<bool>{true, false});
+}
+
 TEST_CASE("admission: refusals carry their reason") {
   const Keys& k = K();
   Fixture f;
