@@ -55,14 +55,22 @@ _ports = set()
 
 
 def free_port():
+    # Below Linux's ephemeral range (32768 and up): a port the kernel hands
+    # out for port 0 or for an outgoing connection could be taken again
+    # before the node binds it. examples/testnet.sh uses 20000-25999.
     while True:
+        p = random.randrange(26000, 32768)
+        if p in _ports:
+            continue
         s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        p = s.getsockname()[1]
-        s.close()
-        if p not in _ports:
-            _ports.add(p)
-            return p
+        try:
+            s.bind(("127.0.0.1", p))
+        except OSError:
+            continue
+        finally:
+            s.close()
+        _ports.add(p)
+        return p
 
 
 def run(args, stdin=None, check_exit=True, timeout=120):
