@@ -16,6 +16,7 @@
 #ifndef GTOS_CHAIN_CHAIN_H_
 #define GTOS_CHAIN_CHAIN_H_
 
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -138,8 +139,29 @@ class Chain {
   Result<std::optional<Block>> GetBlock(uint64_t height) const;
   Result<std::optional<std::vector<Receipt>>> GetReceipts(uint64_t height) const;
   Result<std::optional<TxLocation>> GetTxLocation(const Hash32& id) const;
-  // The lowest height whose body is still stored.
+  // The lowest height whose body is still stored (the retention window's
+  // start: head - retain_blocks + 1 once the chain is long enough).
   uint64_t oldest_body() const;
+
+  // What PruneHistory did (or, dry run, would do).
+  struct PruneReport {
+    uint64_t oldest_before = 0;  // oldest_body() before
+    uint64_t oldest_after = 0;   // and after
+    uint64_t heights = 0;        // heights whose history was deleted
+    uint64_t records = 0;        // database entries deleted: bodies + receipts + tx-index entries
+    uint64_t bytes = 0;          // approximate bytes on disk of the deleted ranges (before compaction)
+  };
+  // Offline pruning (gtos-prune): deletes the bodies, receipts and tx-index
+  // entries of every height below head - retain_blocks + 1, oldest first, in
+  // batches that each also record the new oldest_body, so an interrupted run
+  // leaves a consistent database and a re-run completes it. Headers,
+  // commits and the set history stay. Then compacts the database so the
+  // bytes (including those of expired state) are freed. dry_run: computes
+  // the report only. progress(done, total) counts heights.
+  Result<PruneReport> PruneHistory(uint64_t retain_blocks, bool dry_run,
+                                   const std::function<void(uint64_t, uint64_t)>& progress = {});
+  // Compacts the whole database (frees the bytes of deleted entries).
+  void CompactAll();
 
   // Re-executes every stored block from genesis in a scratch copy of the
   // state and compares each state root with the stored header. Calls

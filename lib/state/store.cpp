@@ -84,6 +84,54 @@ Status Store::Scan(std::string_view prefix,
   return Ok();
 }
 
+struct ReadView::Rep {
+  leveldb::DB* db = nullptr;
+  const leveldb::Snapshot* snapshot = nullptr;
+};
+
+ReadView::ReadView(std::unique_ptr<Rep> rep) : rep_(std::move(rep)) {}
+ReadView::~ReadView() {
+  if (rep_ && rep_->snapshot) rep_->db->ReleaseSnapshot(rep_->snapshot);
+}
+
+std::unique_ptr<ReadView> Store::NewReadView() const {
+  auto rep = std::make_unique<ReadView::Rep>();
+  rep->db = rep_->db.get();
+  rep->snapshot = rep_->db->GetSnapshot();
+  return std::unique_ptr<ReadView>(new ReadView(std::move(rep)));
+}
+
+Result<std::optional<std::string>> ReadView::Get(std::string_view key) const {
+  leveldb::ReadOptions ro;
+  ro.snapshot = rep_->snapshot;
+  std::string value;
+  leveldb::Status s = rep_->db->Get(ro, leveldb::Slice(key.data(), key.size()), &value);
+  if (s.IsNotFound()) return std::optional<std::string>();
+  if (!s.ok()) return std::unexpected(FromLevelDb(s, "database read failed"));
+  return std::optional<std::string>(std::move(value));
+}
+
+Status ReadView::Scan(std::string_view prefix,
+                      const std::function<bool(std::string_view, std::string_view)>& fn) const {
+  return ScanFrom(prefix, prefix, fn);
+}
+
+Status ReadView::ScanFrom(std::string_view prefix, std::string_view start,
+                          const std::function<bool(std::string_view, std::string_view)>& fn) const {
+  leveldb::ReadOptions ro;
+  ro.snapshot = rep_->snapshot;
+  ro.fill_cache = false;
+  std::unique_ptr<leveldb::Iterator> it(rep_->db->NewIterator(ro));
+  leveldb::Slice p(prefix.data(), prefix.size());
+  for (it->Seek(leveldb::Slice(start.data(), start.size())); it->Valid() && it->key().starts_with(p); it->Next()) {
+    if (!fn(std::string_view(it->key().data(), it->key().size()),
+            std::string_view(it->value().data(), it->value().size())))
+      break;
+  }
+  if (!it->status().ok()) return std::unexpected(FromLevelDb(it->status(), "database scan failed"));
+  return Ok();
+}
+
 Status Store::Write(WriteBatch& batch) {
   leveldb::WriteOptions wo;
   wo.sync = rep_->sync;

@@ -43,6 +43,26 @@ class WriteBatch {
   std::unique_ptr<Rep> rep_;
 };
 
+// A consistent read-only view of the store at one point in time (a LevelDB
+// snapshot): later writes are invisible to it. Must not outlive its Store.
+class ReadView {
+ public:
+  ~ReadView();
+  Result<std::optional<std::string>> Get(std::string_view key) const;
+  // Like Store::Scan, in key order, from `start` (inclusive) while keys start
+  // with `prefix`.
+  Status Scan(std::string_view prefix,
+              const std::function<bool(std::string_view key, std::string_view value)>& fn) const;
+  Status ScanFrom(std::string_view prefix, std::string_view start,
+                  const std::function<bool(std::string_view key, std::string_view value)>& fn) const;
+
+ private:
+  friend class Store;
+  struct Rep;
+  explicit ReadView(std::unique_ptr<Rep> rep);
+  std::unique_ptr<Rep> rep_;
+};
+
 class Store {
  public:
   // Opens the database at options.path. A database held by another process
@@ -55,6 +75,8 @@ class Store {
   // until fn returns false.
   Status Scan(std::string_view prefix,
               const std::function<bool(std::string_view key, std::string_view value)>& fn) const;
+  // A view of the store as it is now (cheap; pins old files until destroyed).
+  std::unique_ptr<ReadView> NewReadView() const;
   // Applies the batch atomically (and durably when options.sync).
   Status Write(WriteBatch& batch);
   // Like Write but never fsyncs (bulk loads that end with a synced Write).

@@ -1,0 +1,2 @@
+// gtos-prune: placeholder until the tool lands (issue 5).
+int main() { return 1; }

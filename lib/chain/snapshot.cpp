@@ -1,0 +1,2 @@
+// Implementation in progress (issue 5).
+#include "chain/snapshot.h"

@@ -1,0 +1,157 @@
+// State snapshots (docs/snapshots.md): a verifiable, deterministic copy of
+// the state at one finalized height.
+//
+// A snapshot file is a stream of msgpack records: one SnapshotManifest
+// followed by manifest.chunks.size() SnapshotChunk records, in index order.
+// The chunks hold the state entries (tables A C K V U S, raw database keys
+// and values) in key order, cut at a fixed byte budget, so every node
+// writes byte-identical files for the same height. The manifest names the
+// finalized header and its commit certificate, carries the validator set
+// history and the boundary headers needed to check that commit from
+// genesis, and lists each chunk's hash.
+//
+// Verification (Verify) needs nothing but the file (and optionally the
+// expected genesis): the sum of the entries' state elements must equal the
+// header's state_root, the chunk hashes must match, and the commit must
+// verify against the validator set reached from genesis.
+#ifndef GTOS_CHAIN_SNAPSHOT_H_
+#define GTOS_CHAIN_SNAPSHOT_H_
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "state/store.h"
+#include "types/chain.h"
+#include "types/record_type.h"
+#include "util/bytes.h"
+#include "util/status.h"
+
+namespace gtos::snapshot {
+
+// Chunks are cut once their entries reach this many bytes (key + value).
+inline constexpr uint64_t kChunkBudgetBytes = 1 << 20;
+// Limits checked by the decoders.
+inline constexpr size_t kMaxChunks = 1 << 20;
+inline constexpr size_t kMaxChunkEntries = 1 << 20;
+inline constexpr size_t kMaxSetHistory = 1 << 22;
+inline constexpr size_t kMaxEpochProofs = 1 << 22;
+
+// The header of an epoch boundary block (height k * epoch_length) at which
+// the validator set changed, with its commit: it names the next set
+// (next_validators_hash) and is signed by the current one.
+struct EpochProof {
+  BlockHeader header;
+  Commit commit;
+  template <class V> void Fields(V& v) {
+    v.Object("header", header);
+    v.Object("commit", commit);
+  }
+};
+
+struct ChunkInfo {
+  Hash32 hash;           // SHA-256 of the chunk's record bytes
+  uint64_t entries = 0;  // state entries in the chunk
+  uint64_t bytes = 0;    // size of the chunk's record
+  template <class V> void Fields(V& v) {
+    v.Fixed("hash", hash);
+    v.Uint("entries", entries);
+    v.Uint("bytes", bytes);
+  }
+};
+
+struct Manifest {
+  static constexpr RecordType kType = RecordType::kSnapshotManifest;
+  static constexpr uint64_t kVersion = 1;
+  std::string chain_id;
+  Hash32 genesis_hash;
+  Bytes genesis;            // the genesis record, so that the file verifies on its own
+  uint64_t height = 0;      // the snapshot is the state after this block
+  BlockHeader header;       // the finalized header at `height`
+  Commit commit;            // its commit certificate
+  std::vector<ActiveSet> set_history;      // every W entry with first_height <= height + 1, in order
+  std::vector<EpochProof> epoch_proofs;    // boundaries where the set changed, in order
+  uint64_t chunk_budget = kChunkBudgetBytes;
+  std::vector<ChunkInfo> chunks;
+  uint64_t total_entries = 0;
+
+  // Field visitor: see the .cpp; the layout is in docs/snapshots.md.
+  template <class V> void Fields(V& v);
+  Status Validate() const;
+  // SHA-256("GTOS-SNAPSHOT-V1" || manifest record): names a snapshot.
+  Hash32 Hash() const;
+};
+
+struct Chunk {
+  static constexpr RecordType kType = RecordType::kSnapshotChunk;
+  static constexpr uint64_t kVersion = 1;
+  uint64_t height = 0;
+  uint64_t index = 0;
+  std::vector<std::pair<Bytes, Bytes>> entries;  // raw key, raw value; strictly ascending keys
+  template <class V> void Fields(V& v);
+  Status Validate() const;
+};
+
+// Progress callback: (done, total) in entries. May be empty.
+using Progress = std::function<void(uint64_t done, uint64_t total)>;
+
+// Summary of a snapshot file (for list/info and state sync offers).
+struct Info {
+  std::string path;
+  uint64_t height = 0;
+  Hash32 hash;          // Manifest::Hash()
+  Hash32 block_hash;    // header.Hash()
+  Hash32 state_root;
+  uint64_t chunks = 0;
+  uint64_t entries = 0;
+  uint64_t file_bytes = 0;
+};
+
+// Writes a snapshot of the state in `view` (a committed head; its height,
+// header, commit and W history are read from the view) to `path`
+// atomically: a temporary file in the same directory, fsynced, then
+// renamed; nothing is left at `path` or beside it on failure.
+// kNotFound if the head has no commit certificate (a dev chain's height 0).
+Status Create(const state::ReadView& view, const std::string& path, const Progress& progress = {});
+
+// Reads and checks the manifest of a snapshot file (not the chunks).
+Result<Manifest> ReadManifest(const std::string& path);
+Result<Info> ReadInfo(const std::string& path);
+
+// Checks a snapshot file completely: manifest structure, genesis (equal to
+// `expected_genesis` when given), the validator set history and epoch
+// proofs from genesis, the commit of the header, every chunk (hash,
+// ordering, table prefixes, height, index, decodable values) and that the
+// entries sum to header.state_root. Errors name the chunk ("chunk 7 of 12:
+// hash mismatch", "chunk 12 of 12: missing (file truncated)").
+Result<Manifest> Verify(const std::string& path, const Genesis* expected_genesis, const Progress& progress = {});
+
+// Checks one chunk's bytes against the manifest (hash and size), as a
+// state-sync client does on arrival.
+Status CheckChunkBytes(const Manifest& m, uint64_t index, ByteView record_bytes);
+
+// Builds a new chain in `datadir` from a snapshot file: D/db (state
+// tables, expiry index rebuilt, set history, header and commit at the
+// snapshot height, the epoch proofs' headers and commits, meta: head,
+// accumulator, genesis, format) and D/genesis.bin. The file is verified as
+// it is read (as Verify does). D/db and D/genesis.bin must not exist; on
+// failure nothing is left of them. `genesis` must be the snapshot's.
+Status Restore(const std::string& path, const std::string& datadir, const Genesis& genesis,
+               const Progress& progress = {});
+
+// ---- snapshots kept in a data directory (D/snapshots) ----------------------
+
+std::string SnapshotDir(const std::string& datadir);
+// D/snapshots/snapshot-<height, 12 digits>.gsnap
+std::string SnapshotPath(const std::string& datadir, uint64_t height);
+// The snapshots in D/snapshots, ascending by height (unreadable files are
+// skipped; temporary files ignored).
+Result<std::vector<Info>> List(const std::string& datadir);
+// Deletes all but the newest `keep` snapshots in D/snapshots.
+Status Prune(const std::string& datadir, size_t keep);
+
+}  // namespace gtos::snapshot
+
+#endif  // GTOS_CHAIN_SNAPSHOT_H_
