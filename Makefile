@@ -61,6 +61,7 @@ bench: build
 	bench/run.sh $(BUILD)
 	python3 bench/node_bench.py --bin $(BUILD)/cmd --txs 200000 --senders 4 --rss-records $(RSS_RECORDS)
 	python3 bench/net_bench.py --bin $(BUILD)/cmd --validators 4 --idle-blocks 120 --txs 160000 --senders 8
+	bench/prune_bench.sh $(BUILD)
 
 # The main job: a dev chain (single validator, 1 s blocks) in DEV_DIR, its
 # funded key in DEV_DIR/dev.key; Ctrl-C stops it cleanly.

@@ -29,13 +29,15 @@ Result<R> DecodeStoredRecord(std::string_view s, std::string_view what) {
   return r;
 }
 
-// Block body as stored: [txs, evidence].
+// Block body as stored: [txs, evidence, last_commit?].
 struct Body {
   std::vector<SignedTx> txs;
   std::vector<Evidence> evidence;
+  std::optional<gtos::Commit> last_commit;
   template <class V> void Fields(V& v) {
     v.List("txs", txs, kMaxBlockTxs);
     v.List("evidence", evidence, kMaxEvidence);
+    v.Optional("last_commit", last_commit);
   }
 };
 
@@ -43,6 +45,10 @@ struct ReceiptList {
   std::vector<Receipt> receipts;
   template <class V> void Fields(V& v) { v.List("receipts", receipts, kMaxBlockTxs); }
 };
+
+// At most this many heights leave the window per committed block (a backlog,
+// e.g. after restoring, is worked off gradually).
+constexpr uint64_t kMaxPrunePerBlock = 16;
 
 struct TxLoc {
   uint64_t height = 0;
@@ -150,12 +156,19 @@ Result<std::unique_ptr<Chain>> Chain::Open(const ChainOptions& options) {
   if (lt->Digest() != c->head_.state_root)
     return Fail(ErrorCode::kInternal, "state accumulator does not match the head's state root");
   c->accumulator_ = *lt;
-  // The oldest stored body (bodies below it were pruned).
+  // The oldest stored body (bodies below it were pruned): recorded in M by
+  // every pruning write; data directories written before that are scanned.
   uint64_t oldest = height + 1;
-  GTOS_TRY(c->store_->Scan(std::string(1, schema::kBody), [&oldest](std::string_view k, std::string_view) {
-    oldest = schema::ReadBE64(k.substr(1));
-    return false;
-  }));
+  auto recorded = c->store_->Get(schema::MetaKey(schema::kMetaOldestBody));
+  if (!recorded) return std::unexpected(recorded.error());
+  if (*recorded && (*recorded)->size() == 8) {
+    oldest = schema::ReadBE64(**recorded);
+  } else {
+    GTOS_TRY(c->store_->Scan(std::string(1, schema::kBody), [&oldest](std::string_view k, std::string_view) {
+      oldest = schema::ReadBE64(k.substr(1));
+      return false;
+    }));
+  }
   c->oldest_body_ = std::max<uint64_t>(1, std::min(oldest, height + 1));
   c->executor_ = std::make_unique<state::Executor>(*c->store_, c->genesis_);
   return c;
@@ -198,6 +211,7 @@ Result<AppliedBlock> Chain::Execute(Block block, bool verify, state::ExecMode mo
   hd.validators_hash = before->Hash();
   hd.next_validators_hash = after->Hash();
   hd.evidence_root = MerkleRoot(exec->evidence_hashes);
+  hd.last_commit_hash = block.last_commit ? block.last_commit->Hash() : Hash32{};
   block.evidence = exec->evidence;
   hd.chain_id = genesis_.chain_id;
   hd.height = h;
@@ -219,6 +233,15 @@ Result<AppliedBlock> Chain::Propose(std::vector<SignedTx> txs, const Address& pr
   b.header.time_ms = std::max(time_ms, head().time_ms + 1);
   b.txs = std::move(txs);
   b.evidence = std::move(evidence);
+  // The certificate of the head goes into the block (docs/consensus.md).
+  uint64_t head_height = height();
+  if (head_height >= 1) {
+    auto c = GetCommit(head_height);
+    if (!c) return std::unexpected(c.error());
+    if (!*c)
+      return Fail(ErrorCode::kInternal, "no commit certificate stored for the head " + std::to_string(head_height));
+    b.last_commit = std::move(**c);
+  }
   return Execute(std::move(b), verify_signatures, state::ExecMode::kPropose);
 }
 
@@ -231,6 +254,14 @@ Result<AppliedBlock> Chain::Validate(Block block, bool verify_signatures) const 
     return Invalid("block height " + std::to_string(want.height) + " does not follow head " +
                    std::to_string(parent.height));
   if (want.time_ms <= parent.time_ms) return Invalid("block time is not after its parent's");
+  // The parent's certificate: absent at height 1, else it must certify the head.
+  if (want.height == 1) {
+    if (block.last_commit) return Invalid("block 1 carries a last_commit");
+  } else {
+    if (!block.last_commit) return Invalid("block " + std::to_string(want.height) + " has no last_commit");
+    auto st = VerifyCommit(parent, *block.last_commit);
+    if (!st) return std::unexpected(Wrap(st.error(), "block last_commit"));
+  }
   auto applied = Execute(std::move(block), verify_signatures, state::ExecMode::kValidate);
   if (!applied) return applied;
   const BlockHeader& got = applied->block.header;
@@ -249,6 +280,8 @@ Result<AppliedBlock> Chain::Validate(Block block, bool verify_signatures) const 
     return Invalid("block next_validators_hash " + ToHex0x(want.next_validators_hash) + " differs from re-execution " +
                    ToHex0x(got.next_validators_hash));
   if (got.evidence_root != want.evidence_root) return Invalid("block evidence_root does not match its evidence");
+  if (got.last_commit_hash != want.last_commit_hash)
+    return Invalid("block last_commit_hash does not match its last_commit");
   const auto& members = applied->exec.set_before.validators;
   if (!std::any_of(members.begin(), members.end(),
                    [&want](const ActiveValidator& v) { return v.address == want.proposer; }))
@@ -271,11 +304,34 @@ Status Chain::Commit(AppliedBlock applied, const gtos::Commit& commit) {
   b.Put(schema::HeightKey(schema::kHeader, h), ToString(EncodeRecord(hd)));
   if (options_.store_history) {
     b.Put(schema::HeightKey(schema::kCommit, h), state::EncodeValue(commit));
-    Body body{std::move(applied.block.txs), std::move(applied.block.evidence)};
+    // The parent's certificate as this block carries it replaces the one
+    // this node collected: certificates below the head agree on all nodes.
+    if (applied.block.last_commit && h >= 2)
+      b.Put(schema::HeightKey(schema::kCommit, h - 1), state::EncodeValue(*applied.block.last_commit));
+    Body body{std::move(applied.block.txs), std::move(applied.block.evidence), std::move(applied.block.last_commit)};
     b.Put(schema::HeightKey(schema::kBody, h), state::EncodeValue(body));
     b.Put(schema::HeightKey(schema::kReceipts, h), state::EncodeValue(ReceiptList{applied.exec.receipts}));
     for (size_t i = 0; i < applied.exec.tx_ids.size(); ++i)
       b.Put(schema::TxIndexKey(applied.exec.tx_ids[i]), state::EncodeValue(TxLoc{h, i}));
+  }
+  // Retention (docs/storage.md): the history of heights that leave the
+  // window [h - retain_blocks + 1, h] is deleted in the same write. Normally
+  // that is one height; a backlog is worked off a few heights per block.
+  uint64_t new_oldest = 0;
+  if (options_.store_history) {
+    uint64_t retain = std::max<uint64_t>(1, genesis_.params.retain_blocks);
+    uint64_t oldest = oldest_body();
+    if (h > retain && h - retain >= oldest) {
+      uint64_t stop = std::min(h - retain + 1, oldest + kMaxPrunePerBlock);
+      for (uint64_t p = oldest; p < stop; ++p) {
+        auto n = DeleteHistory(p, b);
+        if (!n) return std::unexpected(n.error());
+      }
+      new_oldest = stop;
+      std::string v;
+      schema::AppendBE64(&v, new_oldest);
+      b.Put(schema::MetaKey(schema::kMetaOldestBody), v);
+    }
   }
   // The set history is kept whatever store_history says: validation needs it.
   if (applied.exec.new_epoch)
@@ -288,8 +344,82 @@ Status Chain::Commit(AppliedBlock applied, const gtos::Commit& commit) {
   std::lock_guard<std::mutex> l(mu_);
   head_ = hd;
   accumulator_ = applied.exec.accumulator;
+  if (new_oldest) oldest_body_ = new_oldest;
   return Ok();
 }
+
+Result<uint64_t> Chain::DeleteHistory(uint64_t height, state::WriteBatch& b) const {
+  // The receipts name the block's tx ids (the tx index keys).
+  uint64_t records = 0;
+  auto r = store_->Get(schema::HeightKey(schema::kReceipts, height));
+  if (!r) return std::unexpected(r.error());
+  if (*r) {
+    auto list = state::DecodeValue<ReceiptList>(**r, "receipts");
+    if (!list) return std::unexpected(list.error());
+    for (const Receipt& rc : list->receipts) {
+      b.Delete(schema::TxIndexKey(rc.tx_id));
+      ++records;
+    }
+    b.Delete(schema::HeightKey(schema::kReceipts, height));
+    ++records;
+  }
+  std::string body_key = schema::HeightKey(schema::kBody, height);
+  auto body = store_->Get(body_key);
+  if (!body) return std::unexpected(body.error());
+  if (*body) {
+    b.Delete(body_key);
+    ++records;
+  }
+  return records;
+}
+
+Result<Chain::PruneReport> Chain::PruneHistory(uint64_t retain_blocks,
+                                               bool dry_run,
+                                               const std::function<void(uint64_t, uint64_t)>& progress) {
+  if (retain_blocks == 0) return Invalid("retain_blocks must be at least 1");
+  PruneReport rep;
+  uint64_t head = height();
+  rep.oldest_before = rep.oldest_after = oldest_body();
+  // Keep [head - retain_blocks + 1, head].
+  uint64_t cut = head >= retain_blocks ? head - retain_blocks + 1 : 1;
+  if (cut <= rep.oldest_before) return rep;
+  uint64_t total = cut - rep.oldest_before;
+  rep.bytes = store_->ApproximateSize(schema::HeightKey(schema::kBody, rep.oldest_before),
+                                      schema::HeightKey(schema::kBody, cut)) +
+              store_->ApproximateSize(schema::HeightKey(schema::kReceipts, rep.oldest_before),
+                                      schema::HeightKey(schema::kReceipts, cut));
+  constexpr size_t kBatchBytes = 8 << 20;
+  uint64_t p = rep.oldest_before;
+  while (p < cut) {
+    state::WriteBatch b;
+    for (; p < cut && b.ApproximateSize() < kBatchBytes; ++p) {
+      auto n = DeleteHistory(p, b);
+      if (!n) return std::unexpected(n.error());
+      rep.records += *n;
+      ++rep.heights;
+    }
+    if (!dry_run) {
+      std::string v;
+      schema::AppendBE64(&v, p);
+      b.Put(schema::MetaKey(schema::kMetaOldestBody), v);
+      GTOS_TRY(store_->WriteUnsynced(b));
+      std::lock_guard<std::mutex> l(mu_);
+      oldest_body_ = p;
+    }
+    if (progress) progress(p - rep.oldest_before, total);
+  }
+  rep.oldest_after = dry_run ? rep.oldest_before : cut;
+  if (!dry_run) {
+    state::WriteBatch sync;  // one synced write makes the unsynced ones durable
+    std::string v;
+    schema::AppendBE64(&v, cut);
+    sync.Put(schema::MetaKey(schema::kMetaOldestBody), v);
+    GTOS_TRY(store_->Write(sync));
+  }
+  return rep;
+}
+
+void Chain::CompactAll() { store_->CompactRange("", ""); }
 
 // ---- validator sets ----------------------------------------------------------------
 
@@ -430,6 +560,7 @@ Result<std::optional<Block>> Chain::GetBlock(uint64_t height) const {
     if (!body) return std::unexpected(body.error());
     b.txs = std::move(body->txs);
     b.evidence = std::move(body->evidence);
+    b.last_commit = std::move(body->last_commit);
     auto c = GetCommit(height);
     if (!c) return std::unexpected(c.error());
     b.commit = std::move(*c);

@@ -176,6 +176,9 @@ class Chain {
  private:
   Chain() = default;
   Result<AppliedBlock> Execute(Block block, bool verify, state::ExecMode mode) const;
+  // Adds to `b` the deletion of height's body, receipts and tx-index
+  // entries; returns the number of entries deleted.
+  Result<uint64_t> DeleteHistory(uint64_t height, state::WriteBatch& b) const;
 
   ChainOptions options_;
   std::unique_ptr<state::Store> store_;

@@ -25,74 +25,15 @@
 
 #include "state/store.h"
 #include "types/chain.h"
-#include "types/record_type.h"
+#include "types/snapshot.h"
 #include "util/bytes.h"
 #include "util/status.h"
 
 namespace gtos::snapshot {
 
-// Chunks are cut once their entries reach this many bytes (key + value).
-inline constexpr uint64_t kChunkBudgetBytes = 1 << 20;
-// Limits checked by the decoders.
-inline constexpr size_t kMaxChunks = 1 << 20;
-inline constexpr size_t kMaxChunkEntries = 1 << 20;
-inline constexpr size_t kMaxSetHistory = 1 << 22;
-inline constexpr size_t kMaxEpochProofs = 1 << 22;
-
-// The header of an epoch boundary block (height k * epoch_length) at which
-// the validator set changed, with its commit: it names the next set
-// (next_validators_hash) and is signed by the current one.
-struct EpochProof {
-  BlockHeader header;
-  Commit commit;
-  template <class V> void Fields(V& v) {
-    v.Object("header", header);
-    v.Object("commit", commit);
-  }
-};
-
-struct ChunkInfo {
-  Hash32 hash;           // SHA-256 of the chunk's record bytes
-  uint64_t entries = 0;  // state entries in the chunk
-  uint64_t bytes = 0;    // size of the chunk's record
-  template <class V> void Fields(V& v) {
-    v.Fixed("hash", hash);
-    v.Uint("entries", entries);
-    v.Uint("bytes", bytes);
-  }
-};
-
-struct Manifest {
-  static constexpr RecordType kType = RecordType::kSnapshotManifest;
-  static constexpr uint64_t kVersion = 1;
-  std::string chain_id;
-  Hash32 genesis_hash;
-  Bytes genesis;            // the genesis record, so that the file verifies on its own
-  uint64_t height = 0;      // the snapshot is the state after this block
-  BlockHeader header;       // the finalized header at `height`
-  Commit commit;            // its commit certificate
-  std::vector<ActiveSet> set_history;      // every W entry with first_height <= height + 1, in order
-  std::vector<EpochProof> epoch_proofs;    // boundaries where the set changed, in order
-  uint64_t chunk_budget = kChunkBudgetBytes;
-  std::vector<ChunkInfo> chunks;
-  uint64_t total_entries = 0;
-
-  // Field visitor: see the .cpp; the layout is in docs/snapshots.md.
-  template <class V> void Fields(V& v);
-  Status Validate() const;
-  // SHA-256("GTOS-SNAPSHOT-V1" || manifest record): names a snapshot.
-  Hash32 Hash() const;
-};
-
-struct Chunk {
-  static constexpr RecordType kType = RecordType::kSnapshotChunk;
-  static constexpr uint64_t kVersion = 1;
-  uint64_t height = 0;
-  uint64_t index = 0;
-  std::vector<std::pair<Bytes, Bytes>> entries;  // raw key, raw value; strictly ascending keys
-  template <class V> void Fields(V& v);
-  Status Validate() const;
-};
+// The records (Manifest, Chunk, ChunkInfo, EpochProof) and the limits
+// (kChunkBudgetBytes, kMaxChunks, ...) are declared in types/snapshot.h, in
+// this namespace, so that the codec layer (gtos-inspect) decodes them.
 
 // Progress callback: (done, total) in entries. May be empty.
 using Progress = std::function<void(uint64_t done, uint64_t total)>;
@@ -115,6 +56,11 @@ struct Info {
 // renamed; nothing is left at `path` or beside it on failure.
 // kNotFound if the head has no commit certificate (a dev chain's height 0).
 Status Create(const state::ReadView& view, const std::string& path, const Progress& progress = {});
+// The same with another chunk budget (tests and experiments: nodes use
+// kChunkBudgetBytes, the only budget whose files are byte-identical across
+// nodes; Verify accepts any budget the manifest names).
+Status Create(const state::ReadView& view, const std::string& path, const Progress& progress,
+              uint64_t chunk_budget);
 
 // Reads and checks the manifest of a snapshot file (not the chunks).
 Result<Manifest> ReadManifest(const std::string& path);

@@ -129,6 +129,10 @@ Result<Message> DecodeMessage(ByteView frame) {
     case RecordType::kP2pEvidence: m = DecodeBody<EvidenceMsg>(r); break;
     case RecordType::kP2pGetBlocks: m = DecodeBody<GetBlocks>(r); break;
     case RecordType::kP2pBlocks: m = DecodeBody<Blocks>(r); break;
+    case RecordType::kP2pGetSnapshots: m = DecodeBody<GetSnapshots>(r); break;
+    case RecordType::kP2pSnapshots: m = DecodeBody<Snapshots>(r); break;
+    case RecordType::kP2pGetSnapshotPart: m = DecodeBody<GetSnapshotPart>(r); break;
+    case RecordType::kP2pSnapshotPart: m = DecodeBody<SnapshotPart>(r); break;
     default:
       return Invalid("p2p message: record type " + std::string(RecordTypeName(tag)) + " is not a p2p message");
   }

@@ -28,6 +28,8 @@ inline constexpr size_t kMaxPeerAddresses = 64;    // per Peers message
 inline constexpr size_t kMaxPeerAddressBytes = kMaxP2pAddrBytes;  // 255
 inline constexpr size_t kMaxGossipTxs = 50'000;    // per Txs message
 inline constexpr size_t kMaxSyncBlocks = 1'000;    // per Blocks message
+inline constexpr size_t kMaxSnapshotOffers = 16;   // per Snapshots message
+inline constexpr size_t kMaxSnapshotPartBytes = 64ull << 20;  // a manifest or chunk record (frame limit applies too)
 
 // Handshake, first frame each way.
 struct Hello {
@@ -137,8 +139,60 @@ struct Blocks {  // each with its commit; each block as the fields of a block re
   template <class V> void Fields(V& v) { v.List("blocks", blocks, kMaxSyncBlocks); }
 };
 
+// ---- state sync (docs/snapshots.md "State sync") ----
+struct GetSnapshots {  // which snapshots do you serve?
+  static constexpr RecordType kType = RecordType::kP2pGetSnapshots;
+  static constexpr uint64_t kVersion = 1;
+  template <class V> void Fields(V&) {}
+};
+struct SnapshotOffer {
+  uint64_t height = 0;
+  Hash32 hash;          // the manifest's hash (snapshot::Manifest::Hash)
+  uint64_t parts = 0;   // 1 (the manifest) + number of chunks
+  template <class V> void Fields(V& v) {
+    v.Uint("height", height);
+    v.Fixed("hash", hash);
+    v.Uint("parts", parts);
+  }
+};
+struct Snapshots {
+  static constexpr RecordType kType = RecordType::kP2pSnapshots;
+  static constexpr uint64_t kVersion = 1;
+  std::vector<SnapshotOffer> offers;  // ascending by height
+  template <class V> void Fields(V& v) { v.List("offers", offers, kMaxSnapshotOffers); }
+};
+// Part 0 is the manifest record, part i >= 1 the record of chunk i - 1,
+// exactly as in the snapshot file.
+struct GetSnapshotPart {
+  static constexpr RecordType kType = RecordType::kP2pGetSnapshotPart;
+  static constexpr uint64_t kVersion = 1;
+  uint64_t height = 0;
+  Hash32 hash;
+  uint64_t part = 0;
+  template <class V> void Fields(V& v) {
+    v.Uint("height", height);
+    v.Fixed("hash", hash);
+    v.Uint("part", part);
+  }
+};
+struct SnapshotPart {  // empty data: not served (unknown or deleted snapshot)
+  static constexpr RecordType kType = RecordType::kP2pSnapshotPart;
+  static constexpr uint64_t kVersion = 1;
+  uint64_t height = 0;
+  Hash32 hash;
+  uint64_t part = 0;
+  Bytes data;
+  template <class V> void Fields(V& v) {
+    v.Uint("height", height);
+    v.Fixed("hash", hash);
+    v.Uint("part", part);
+    v.Bin("data", data, kMaxSnapshotPartBytes);
+  }
+};
+
 using Message = std::variant<Hello, Auth, Ping, Pong, GetPeers, Peers, Status, Txs, ProposalMsg, VoteMsg,
-                             EvidenceMsg, GetBlocks, Blocks>;
+                             EvidenceMsg, GetBlocks, Blocks, GetSnapshots, Snapshots, GetSnapshotPart,
+                             SnapshotPart>;
 
 // Frame payload (the record, without the length prefix).
 Bytes EncodeMessage(const Message& m);

@@ -75,8 +75,9 @@ inline constexpr std::string_view kMetaHead = "head";            // u64 height
 inline constexpr std::string_view kMetaAccumulator = "lthash";   // 2048 bytes
 inline constexpr std::string_view kMetaGenesis = "genesis";      // genesis record
 inline constexpr std::string_view kMetaFormat = "format";        // schema version
+inline constexpr std::string_view kMetaOldestBody = "oldest_body";  // u64: lowest height with a body
 
-inline constexpr uint64_t kSchemaVersion = 2;  // 2: the S and W tables
+inline constexpr uint64_t kSchemaVersion = 3;  // 2: the S and W tables; 3: last_commit, oldest_body
 
 }  // namespace gtos::state::schema
 

@@ -137,6 +137,8 @@ Vote Commit::VoteOf(size_t i) const {
   return v;
 }
 
+Hash32 Commit::Hash() const { return TaggedHashOf("GTOS-COMMIT-V1", *this); }
+
 Hash32 Evidence::Hash() const { return TaggedHashOf("GTOS-EVIDENCE-V1", *this); }
 
 Status Block::Validate() const {

@@ -107,6 +107,9 @@ struct BlockHeader {
   Hash32 validators_hash;       // the set that signs this block
   Hash32 next_validators_hash;  // the set that signs the next block
   Hash32 evidence_root;
+  // Commit::Hash() of the block's last_commit (the certificate of the
+  // parent); zero at height 1.
+  Hash32 last_commit_hash;
 
   template <class V> void Fields(V& v) {
     v.Str("chain_id", chain_id, kMaxChainIdBytes);
@@ -120,6 +123,7 @@ struct BlockHeader {
     v.Fixed("validators_hash", validators_hash);
     v.Fixed("next_validators_hash", next_validators_hash);
     v.Fixed("evidence_root", evidence_root);
+    v.Fixed("last_commit_hash", last_commit_hash);
   }
   Status Validate() const { return CheckChainId(chain_id); }
   Hash32 Hash() const;  // SHA-256("GTOS-HEADER-V1" || header array)
@@ -173,6 +177,8 @@ struct Commit {
   }
   // The precommit vote that signature i stands for.
   Vote VoteOf(size_t i) const;
+  // SHA-256("GTOS-COMMIT-V1" || commit array): the header's last_commit_hash.
+  Hash32 Hash() const;
 };
 
 // Two conflicting signed votes of one validator at the same height, round
@@ -195,12 +201,17 @@ struct Block {
   BlockHeader header;
   std::vector<SignedTx> txs;
   std::vector<Evidence> evidence;
+  // The parent's commit certificate as the proposer saw it (absent at
+  // height 1). Hashed into the header, so every node stores the same
+  // certificate for every height but its head (docs/consensus.md).
+  std::optional<Commit> last_commit;
   std::optional<Commit> commit;  // this block's certificate, when known
 
   template <class V> void Fields(V& v) {
     v.Object("header", header);
     v.List("txs", txs, kMaxBlockTxs);
     v.List("evidence", evidence, kMaxEvidence);
+    v.Optional("last_commit", last_commit);
     v.Optional("commit", commit);
   }
   Status Validate() const;  // header, each tx's structure

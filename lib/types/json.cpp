@@ -227,6 +227,8 @@ Json ToJson(const AnyRecord& rec, const JsonOptions& opts) {
           j["hash"] = ToHex0x(r.header.Hash());
         } else if constexpr (std::is_same_v<R, Genesis>) {
           j["hash"] = ToHex0x(r.Hash());
+        } else if constexpr (std::is_same_v<R, snapshot::Manifest>) {
+          j["hash"] = ToHex0x(r.Hash());
         }
         return j;
       },
@@ -247,6 +249,8 @@ Result<AnyRecord> FromJson(const Json& j) {
   if (type == "block") return RecordFromJson<Block>(j, {"type", "hash"});
   if (type == "genesis") return RecordFromJson<Genesis>(j, {"type", "hash"});
   if (type == "genesis_validator") return RecordFromJson<GenesisValidator>(j, {"type", "address"});
+  if (type == "snapshot_manifest") return RecordFromJson<snapshot::Manifest>(j, {"type", "hash"});
+  if (type == "snapshot_chunk") return RecordFromJson<snapshot::Chunk>(j, {"type"});
   return Invalid("field 'type': unknown or unsupported record type '" + type + "'");
 }
 

@@ -34,6 +34,10 @@ enum class RecordType : uint64_t {
   kP2pEvidence = 0x4a,
   kP2pGetBlocks = 0x4b,
   kP2pBlocks = 0x4c,
+  kP2pGetSnapshots = 0x4d,
+  kP2pSnapshots = 0x4e,
+  kP2pGetSnapshotPart = 0x4f,
+  kP2pSnapshotPart = 0x50,
 };
 
 // "signed_tx"; empty for an unknown tag.

@@ -28,6 +28,10 @@ std::string_view RecordTypeName(uint64_t tag) {
     case RecordType::kP2pEvidence: return "p2p_evidence";
     case RecordType::kP2pGetBlocks: return "p2p_get_blocks";
     case RecordType::kP2pBlocks: return "p2p_blocks";
+    case RecordType::kP2pGetSnapshots: return "p2p_get_snapshots";
+    case RecordType::kP2pSnapshots: return "p2p_snapshots";
+    case RecordType::kP2pGetSnapshotPart: return "p2p_get_snapshot_part";
+    case RecordType::kP2pSnapshotPart: return "p2p_snapshot_part";
   }
   return {};
 }
@@ -92,6 +96,8 @@ Result<AnyRecord> DecodeAnyFrom(const codec::Parsed& p) {
     case RecordType::kBlock: return DecodeAs<Block>(p);
     case RecordType::kGenesis: return DecodeAs<Genesis>(p);
     case RecordType::kGenesisValidator: return DecodeAs<GenesisValidator>(p);
+    case RecordType::kSnapshotManifest: return DecodeAs<snapshot::Manifest>(p);
+    case RecordType::kSnapshotChunk: return DecodeAs<snapshot::Chunk>(p);
     default:
       return Invalid("record type " + std::string(RecordTypeName(tag)) + " is not supported by this build");
   }

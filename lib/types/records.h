@@ -15,12 +15,13 @@
 #include "types/chain.h"
 #include "types/keys.h"
 #include "types/record_type.h"
+#include "types/snapshot.h"
 #include "types/tx.h"
 
 namespace gtos {
 
 using AnyRecord = std::variant<PrivateKey, PublicKey, UnsignedTx, SignedTx, Receipt, BlockHeader, Block,
-                               Genesis, GenesisValidator>;
+                               Genesis, GenesisValidator, snapshot::Manifest, snapshot::Chunk>;
 
 template <class R>
 void EncodeRecordTo(codec::Writer& w, const R& r) {

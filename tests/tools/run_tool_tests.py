@@ -4,6 +4,8 @@
 A table is a JSON file:
   {
     "setup": ["shell line", ...],      # run once, in a fresh temp dir
+    "teardown": ["shell line", ...],   # run once at the end, also after a
+                                       # failure (stop background processes)
     "cases": [
       {
         "name": "what is checked",
@@ -160,6 +162,12 @@ def main():
         except StopIteration:
             pass
         finally:
+            for line in table.get("teardown", []):
+                try:
+                    subprocess.run(["bash", "-c", line], cwd=work, env=env, stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.DEVNULL, timeout=args.timeout)
+                except subprocess.TimeoutExpired:
+                    print(f"WARN {table_path}: teardown {line!r} timed out")
             shutil.rmtree(work, ignore_errors=True)
     print(f"{passed} passed, {failed} failed")
     return 1 if failed else 0

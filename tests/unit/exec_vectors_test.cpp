@@ -278,10 +278,30 @@ std::unique_ptr<chain::Chain> NewChain(const TempDir& dir, const std::string& na
   return std::move(*c);
 }
 
-gtos::Commit EmptyCommit(const BlockHeader& h) {
+// The commit certificate of `h`: round 0 precommits of every member of the
+// set that signs h's height on `chain` (whose head is h's parent), signed
+// with the vector keys (ed25519: deterministic).
+gtos::Commit SignedCommit(const chain::Chain& chain, const BlockHeader& h) {
+  static const std::map<std::string, Key> keys = Keys();
   gtos::Commit c;
   c.height = h.height;
   c.block_hash = h.Hash();
+  auto set = chain.ValidatorSetFor(h.height);
+  RequireOk(set, "validator set for commit");
+  for (const consensus::Validator& v : set->validators()) {
+    const Key* key = nullptr;
+    for (const auto& [name, k] : keys)
+      if (k.pub == v.consensus_key) key = &k;
+    REQUIRE(key != nullptr);
+    Vote vote;
+    vote.type = static_cast<uint64_t>(VoteType::kPrecommit);
+    vote.height = h.height;
+    vote.block_hash = c.block_hash;
+    vote.validator = v.address;
+    auto sig = key->algo->sign(key->secret, vote.SigningDigest(h.chain_id));
+    RequireOk(sig, "sign precommit");
+    c.signatures.push_back(CommitSig{v.address, *sig});
+  }
   return c;
 }
 
@@ -296,7 +316,7 @@ Json RunBlock(chain::Chain& c, const Address& proposer, uint64_t time_ms, const 
   REQUIRE(a->block.evidence.size() == evidence.size());
   REQUIRE(a->block.txs.size() == txs.size());
   Block block = a->block;
-  block.commit = EmptyCommit(block.header);
+  block.commit = SignedCommit(c, block.header);
   const BlockHeader& h = block.header;
   Json j;
   j["height"] = h.height;
@@ -369,8 +389,9 @@ Json Generate() {
   out["notes"] = Json::array(
       {"records, keys, signatures and hashes are lowercase hex without 0x; addresses, ids and roots are 0x + 64 hex",
        "every fee is the minimum fee under the genesis parameters (docs/fees.md)",
-       "blocks are proposed by the genesis validator at genesis_time_ms + 1000 * height and carry an empty "
-       "commit certificate (height, round 0, header hash, no signatures)",
+       "blocks are proposed by the genesis validator at genesis_time_ms + 1000 * height; each block's commit "
+       "certificate holds round-0 precommits of every member of its set (ed25519, deterministic), and block "
+       "h + 1 carries that certificate as its last_commit",
        "ed25519 and secp256k1 signatures are deterministic: re-signing reproduces every signed_tx",
        "an implementation must reproduce every receipt, tx_root, receipts_root, state_root, validators_hash, "
        "next_validators_hash, evidence_root and header_hash; a validator must accept every block record",

@@ -264,10 +264,30 @@ struct Produced {
   std::vector<std::pair<Hash32, Error>> left_out;
 };
 
-gtos::Commit EmptyCommit(const BlockHeader& h) {
+// A commit certificate of `h` signed by every member of the set that signs
+// h's height on `chain` (whose head is h's parent), with the test keys.
+gtos::Commit SignedCommit(const chain::Chain& chain, const BlockHeader& h) {
+  const Keys& k = K();
   gtos::Commit c;
   c.height = h.height;
   c.block_hash = h.Hash();
+  auto set = chain.ValidatorSetFor(h.height);
+  RequireOk(set, "validator set for commit");
+  for (const consensus::Validator& v : set->validators()) {
+    const TestKey* key = nullptr;
+    for (const TestKey* t : {&k.validator, &k.alice, &k.bob, &k.carol, &k.dave, &k.poor, &k.alice2, &k.alice_k1,
+                             &k.alice_r1, &k.consensus, &k.nobody})
+      if (t->pub == v.consensus_key) key = t;
+    REQUIRE(key != nullptr);
+    Vote vote;
+    vote.type = static_cast<uint64_t>(VoteType::kPrecommit);
+    vote.height = h.height;
+    vote.block_hash = c.block_hash;
+    vote.validator = v.address;
+    auto sig = key->algo->sign(key->secret, vote.SigningDigest(h.chain_id));
+    RequireOk(sig, "sign precommit");
+    c.signatures.push_back(CommitSig{v.address, *sig});
+  }
   return c;
 }
 
@@ -301,7 +321,7 @@ class TestChain {
     auto a = Propose(std::move(txs));
     RequireOk(a, "propose");
     Produced p{a->block.header, a->block.txs, a->exec.receipts, a->exec.left_out};
-    RequireOk(c_->Commit(std::move(*a), EmptyCommit(p.header)), "commit");
+    RequireOk(c_->Commit(std::move(*a), SignedCommit(*c_, p.header)), "commit");
     CHECK(c_->height() == p.header.height);
     CheckStateMatchesRoot(*c_);
     return p;
@@ -1353,8 +1373,8 @@ TEST_CASE("Commit refuses a block proposed on a head that is no longer current")
   RequireOk(second, "propose");
   BlockHeader h1 = first->block.header;
   BlockHeader h2 = second->block.header;
-  RequireOk(c->Commit(std::move(*first), EmptyCommit(h1)), "commit first");
-  auto st = c->Commit(std::move(*second), EmptyCommit(h2));
+  RequireOk(c->Commit(std::move(*first), SignedCommit(*c, h1)), "commit first");
+  auto st = c->Commit(std::move(*second), SignedCommit(*c, h2));
   CHECK(!st);
   CHECK(H(c->head().Hash()) == H(h1.Hash()));
   CheckStateMatchesRoot(*c);
@@ -1428,7 +1448,7 @@ Block Produce(TestChain& c, std::vector<SignedTx> txs = {}, std::vector<Evidence
   RequireOk(a, "propose");
   Block b = a->block;
   for (const Receipt& r : a->exec.receipts) CHECK(r.status == 0);
-  RequireOk(c->Commit(std::move(*a), EmptyCommit(b.header)), "commit");
+  RequireOk(c->Commit(std::move(*a), SignedCommit(*c, b.header)), "commit");
   CheckStateMatchesRoot(*c);
   return b;
 }
@@ -1437,7 +1457,7 @@ Block Produce(TestChain& c, std::vector<SignedTx> txs = {}, std::vector<Evidence
 void Follow(TestChain& follower, const Block& b) {
   auto a = follower->Validate(b, true);
   RequireOk(a, "validate");
-  RequireOk(follower->Commit(std::move(*a), EmptyCommit(b.header)), "follower commit");
+  RequireOk(follower->Commit(std::move(*a), SignedCommit(*follower, b.header)), "follower commit");
 }
 
 ActiveSet ActiveOf(TestChain& c) {
