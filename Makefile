@@ -17,7 +17,7 @@ DEB_PACKAGES := cmake ninja-build g++ pkg-config python3 zsh fish clang-16 libcl
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps configure build test unit tooltests fuzz fuzz-build bench run install clean
+.PHONY: all deps configure build test unit tooltests fuzz fuzz-build bench soak run install clean
 
 all: build
 
@@ -62,6 +62,13 @@ bench: build
 	python3 bench/node_bench.py --bin $(BUILD)/cmd --txs 200000 --senders 4 --rss-records $(RSS_RECORDS)
 	python3 bench/net_bench.py --bin $(BUILD)/cmd --validators 4 --idle-blocks 120 --txs 160000 --senders 8
 	bench/prune_bench.sh $(BUILD)
+
+# Retention soak (issue 5): a dev chain with retain_blocks=100 and
+# snapshot_interval=500 under TTL kv-put churn for SOAK_BLOCKS blocks;
+# prints D/db and D/snapshots bytes every 250 blocks and whether they level off.
+SOAK_BLOCKS ?= 3000
+soak: build
+	python3 bench/retention_soak.py --bin $(BUILD)/cmd --blocks $(SOAK_BLOCKS)
 
 # The main job: a dev chain (single validator, 1 s blocks) in DEV_DIR, its
 # funded key in DEV_DIR/dev.key; Ctrl-C stops it cleanly.

@@ -2,17 +2,21 @@
 # Snapshot drill: bring up a second node from a state snapshot instead of
 # replaying the chain from genesis, and prove it is the same chain.
 #
-#   1. start a dev chain (one validator) and store a few values with TTLs;
+#   1. start a dev chain (one validator) and store three values: two with
+#      long TTLs, one that expires a few blocks after the snapshot;
 #   2. stop the node: a snapshot is taken from a stopped node's data directory;
-#   3. gtos-snapshot create: the head's state, one file;
+#   3. gtos-snapshot create: the head's state, one file; list the automatic
+#      snapshots the node kept (snapshot_interval 5) and copy the newest
+#      with create --height;
 #   4. "on another machine": verify the file against the chain's genesis,
 #      then restore it into a new data directory;
-#   5. start the restored node as an observer: before it has a peer, its
-#      head is the snapshot height, with the original's block hash and state
-#      root there;
+#   5. the restored head is the snapshot's block and state root; start the
+#      restored node as an observer, before it has a peer: it reports that
+#      head and serves the values;
 #   6. restart the original validator with p2p, peered with the new node:
 #      the new node follows the chain, with the original's block hashes and
-#      state roots at every height past the snapshot, and serves the values;
+#      state roots at every height past the snapshot, and the short-lived
+#      value expires on both nodes;
 #   7. one flipped byte in the snapshot: verify fails and names the chunk.
 #
 #   GTOS_BIN=build/cmd examples/snapshot-drill.sh     # from a build tree
@@ -123,13 +127,13 @@ echo "snapshot-drill: work directory $work"
 step "1. A dev chain (one validator, 200 ms blocks) on rpc port $rpc_a"
 a=$work/node-a
 start_node node-a "$rpc_a" --dev --datadir "$a" --rpc-addr "127.0.0.1:$rpc_a" \
-  --param target_block_interval_ms=200
+  --param target_block_interval_ms=200 --param snapshot_interval=5
 key=$a/dev.key
 addr=$(gtos-keys addr "$key")
 echo "validator account $addr; genesis $(gtos-genesis hash "$a/genesis.bin")"
 
-echo "storing app/greeting (TTL 1000), app/motd (TTL 1000) and app/flash (TTL 4)"
-for kv in 'greeting hello 1000' 'motd snapshots-work 1000' 'flash gone-soon 4'; do
+echo "storing app/greeting and app/motd (TTL 1000), and app/flash (TTL 25: it expires after the snapshot)"
+for kv in 'greeting hello 1000' 'motd snapshots-work 1000' 'flash gone-soon 25'; do
   set -- $kv
   gtos-tx build kv-put --rpc "http://127.0.0.1:$rpc_a" --chain-id gtos-dev --from-key "$key" \
       --namespace app --key "$1" --value "$2" --ttl "$3" |
@@ -138,6 +142,9 @@ for kv in 'greeting hello 1000' 'motd snapshots-work 1000' 'flash gone-soon 4'; 
     die "kv-put $1 was not committed"
   echo "  $1: committed at height $(sed -n 's/.*"height":\([0-9]*\).*/\1/p' "$work/receipt-$1.json")"
 done
+flash_expire=$(sed -n 's/.*"expire_block":\([0-9]*\).*/\1/p' "$work/receipt-flash.json")
+[ -n "$flash_expire" ] || die "no expire_block in the receipt of app/flash"
+echo "  app/flash expires at block $flash_expire"
 h=$(height_of "$rpc_a")
 wait_height "$rpc_a" $((h + 5)) 30 || die "the chain stopped below height $((h + 5))"
 
@@ -154,6 +161,17 @@ snap_block=$(awk '$1 == "block_hash" { print $2 }' "$work/info.out")
 snap_root=$(awk '$1 == "state_root" { print $2 }' "$work/info.out")
 [ -n "$snap_height" ] && [ -n "$snap_root" ] || die "gtos-snapshot info printed no height or state root"
 cp "$a/genesis.bin" "$work/transfer/genesis.bin"
+echo "automatic snapshots kept in $a/snapshots (snapshot_interval 5):"
+gtos-snapshot list --datadir "$a" | tee "$work/list.out"
+if [ -s "$work/list.out" ]; then
+  kept=$(tail -n 1 "$work/list.out" | cut -d' ' -f1)
+  echo "copying the newest, height $kept, and verifying it"
+  gtos-snapshot create --datadir "$a" --height "$kept" -o "$work/transfer/kept.gsnap" > /dev/null
+  gtos-snapshot verify "$work/transfer/kept.gsnap" --genesis "$a/genesis.bin" ||
+    die "the automatic snapshot of height $kept does not verify"
+else
+  echo "  (none)"
+fi
 
 step "4. On the new machine: verify against the chain's genesis, then restore"
 b_host=$work/host-b
@@ -164,17 +182,28 @@ grep -q "^ok height $snap_height state_root $snap_root " "$work/verify.out" || d
 b=$b_host/data
 gtos-snapshot restore --datadir "$b" --genesis "$b_host/genesis.bin" "$b_host/head.gsnap"
 
-step "5. Start the restored node (an observer: no validator key), before it has a peer"
+step "5. The restored node: the snapshot's block and state root at its head"
+r_head=$(gtos-inspect db --datadir "$b" head) || die "gtos-inspect cannot read the restored data directory"
+r_height=$(printf '%s' "$r_head" | sed -n 's/.*"height":\([0-9]*\).*/\1/p')
+r_root=$(printf '%s' "$r_head" | field state_root)
+echo "restored data directory: head $r_height, state_root $r_root"
+[ "$r_height" = "$snap_height" ] || die "the restored head is $r_height, the snapshot's height $snap_height"
+[ "$r_root" = "$snap_root" ] || die "the restored state root $r_root differs from the snapshot's $snap_root"
+[ "$snap_height" -lt "$flash_expire" ] || die "the snapshot (height $snap_height) was taken after app/flash expired"
+echo "starting it as an observer (no validator key), before it has a peer"
 start_node node-b "$rpc_b" run --datadir "$b" --rpc-addr "127.0.0.1:$rpc_b" \
   --p2p-addr "127.0.0.1:$p2p_b" --peer "127.0.0.1:$p2p_a"
-b_head=$(gtos-inspect rpc --rpc "http://127.0.0.1:$rpc_b" head)
-b_height=$(printf '%s' "$b_head" | sed -n 's/.*"height":\([0-9]*\).*/\1/p')
-b_root=$(printf '%s' "$b_head" | field state_root)
-echo "restored node: head $b_height, state_root $b_root"
-[ "$b_height" = "$snap_height" ] || die "restored node's head is $b_height, the snapshot's height $snap_height"
-[ "$b_root" = "$snap_root" ] || die "restored node's state root $b_root differs from the snapshot's $snap_root"
+profile=$(call "$rpc_b" tos_chainProfile) || die "tos_chainProfile failed on node-b"
+b_height=$(printf '%s' "$profile" | sed -n 's/.*"head":\([0-9]*\).*/\1/p')
+b_hash=$(printf '%s' "$profile" | field head_hash)
+echo "node-b: head $b_height, head_hash $b_hash"
+[ "$b_height" = "$snap_height" ] && [ "$b_hash" = "$snap_block" ] ||
+  die "node-b's head is $b_height $b_hash, the snapshot's $snap_height $snap_block"
 gtos-inspect rpc --rpc "http://127.0.0.1:$rpc_b" kv "$addr" app greeting | grep -q '"value":"0x68656c6c6f"' ||
   die "app/greeting is not readable on the restored node"
+gtos-inspect rpc --rpc "http://127.0.0.1:$rpc_b" kv "$addr" app flash > /dev/null ||
+  die "app/flash (expires at $flash_expire) is not readable on the restored node at height $snap_height"
+echo "node-b serves app/greeting and app/flash from the restored state"
 
 step "6. Restart the original validator with p2p; the restored node follows it"
 start_node node-a "$rpc_a" run --datadir "$a" --validator-key "$key" --rpc-addr "127.0.0.1:$rpc_a" \
@@ -183,7 +212,9 @@ a_at=$(block_id "$rpc_a" "$snap_height") || die "block $snap_height unreadable o
 [ "$a_at" = "$snap_block $snap_root" ] ||
   die "node-a has '$a_at' at height $snap_height, the snapshot '$snap_block $snap_root'"
 echo "node-a at height $snap_height: block $snap_block, state_root $snap_root (as in the snapshot)"
+# Past the snapshot by 10 blocks, and past app/flash's expiry.
 target=$((snap_height + 10))
+[ "$target" -gt "$flash_expire" ] || target=$((flash_expire + 1))
 wait_height "$rpc_b" "$target" 60 || die "the restored node did not reach height $target (at $(height_of "$rpc_b"))"
 top=$(height_of "$rpc_b")
 for h in $(seq $((snap_height + 1)) "$top"); do
@@ -195,10 +226,12 @@ done
 echo "blocks $((snap_height + 1))..$top: same hash and state root on both nodes"
 gtos-inspect rpc --rpc "http://127.0.0.1:$rpc_b" kv "$addr" app motd | grep -q '"value":"0x' ||
   die "app/motd is not readable on the restored node"
-if gtos-inspect rpc --rpc "http://127.0.0.1:$rpc_b" kv "$addr" app flash >/dev/null 2>&1; then
-  die "app/flash (TTL 4) is still readable on the restored node at height $top"
-fi
-echo "app/greeting and app/motd readable on the restored node; app/flash expired, as on the original"
+for port in "$rpc_a" "$rpc_b"; do
+  if gtos-inspect rpc --rpc "http://127.0.0.1:$port" kv "$addr" app flash >/dev/null 2>&1; then
+    die "app/flash (expire_block $flash_expire) is still readable on port $port past height $top"
+  fi
+done
+echo "app/greeting and app/motd readable on the restored node; app/flash expired at $flash_expire on both nodes"
 
 step "7. A snapshot with one flipped byte fails verify, naming the chunk"
 cp "$b_host/head.gsnap" "$work/flipped.gsnap"

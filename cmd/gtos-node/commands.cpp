@@ -17,6 +17,7 @@
 #include "node/log.h"
 #include "node/node.h"
 #include "types/records.h"
+#include "node/statesync.h"
 #include "util/file.h"
 
 namespace gtos::nodecmd {
@@ -42,6 +43,7 @@ struct RunFlags {
   Settings flags;
   std::vector<std::string> peers;
   bool equivocate = false;
+  bool state_sync = false;
 
   void Setup(CLI::App& app, bool dev) {
     if (!dev) {
@@ -50,6 +52,8 @@ struct RunFlags {
       app.add_option("--peer", peers, "Peer to connect to (repeatable)")->type_name("HOST:PORT");
       app.add_option("--p2p-external", flags.p2p_external, "P2P address advertised to peers (default: --p2p-addr)")
           ->type_name("HOST:PORT");
+      app.add_flag("--state-sync", state_sync,
+                   "On a chain with no blocks yet: restore the newest snapshot the peers offer, then follow");
       app.add_flag("--unsafe-equivocate", equivocate,
                    "TESTS ONLY: double-sign every prevote (the validator gets slashed and jailed)");
       app.add_option("--validator-key", flags.validator_key, "Validator key (default: D/validator.key)")
@@ -70,6 +74,7 @@ struct RunFlags {
 
   Result<Resolved> Load() {
     if (!peers.empty()) flags.peers = peers;
+    if (state_sync) flags.state_sync = true;
     Settings s;
     if (!config.empty()) {
       auto t = LoadToml(config);
@@ -86,11 +91,21 @@ struct RunFlags {
   }
 };
 
-Status RunNode(const Resolved& r) {
-  GTOS_TRY(node::LogInit(r.log_format, r.log_level));
+Status RunNode(const Resolved& resolved) {
+  GTOS_TRY(node::LogInit(resolved.log_format, resolved.log_level));
+  Resolved r = resolved;
+  InstallSignalHandlers();
+  if (r.state_sync) {
+    node::StateSyncOptions so;
+    so.datadir = r.node.datadir;
+    so.p2p = r.node.p2p;
+    auto h = node::StateSync(so, g_stop);
+    if (!h) return std::unexpected(h.error());
+    if (g_stop.load()) return Ok();
+    r.node.statesync_restored_height = *h;
+  }
   auto n = node::Node::Open(r.node);
   if (!n) return std::unexpected(n.error());
-  InstallSignalHandlers();
   return (*n)->Run(g_stop);
 }
 

@@ -27,6 +27,8 @@ void Settings::Merge(const Settings& o) {
   take(validator_key, o.validator_key);
   take(passphrase_file, o.passphrase_file);
   take(fsync, o.fsync);
+  take(state_sync, o.state_sync);
+  take(snapshot_keep, o.snapshot_keep);
 }
 
 Result<Settings> LoadToml(const std::string& path) {
@@ -67,10 +69,13 @@ Result<Settings> LoadToml(const std::string& path) {
   num("mempool_max_bytes", s.mempool_max_bytes);
   str("validator_key", s.validator_key);
   str("passphrase_file", s.passphrase_file);
-  if (auto* n = t.get("fsync")) {
-    if (auto v = n->value<bool>()) s.fsync = *v;
-    else if (err.empty()) err = "key 'fsync' must be true or false";
+  for (auto [key, field] : {std::pair{"fsync", &s.fsync}, std::pair{"state_sync", &s.state_sync}}) {
+    if (auto* n = t.get(key)) {
+      if (auto v = n->value<bool>()) *field = *v;
+      else if (err.empty()) err = std::string("key '") + key + "' must be true or false";
+    }
   }
+  num("snapshot_keep", s.snapshot_keep);
   if (auto* n = t.get("peers")) {
     auto* arr = n->as_array();
     std::vector<std::string> peers;
@@ -86,7 +91,7 @@ Result<Settings> LoadToml(const std::string& path) {
   static const char* kKnown[] = {"datadir",         "rpc_addr",      "p2p_addr",        "peers",
                                  "log_format",      "log_level",     "mempool_max_txs", "mempool_max_bytes",
                                  "validator_key",   "passphrase_file", "fsync",           "p2p_external",
-                                 "max_peers",       "p2p_discovery"};
+                                 "max_peers",       "p2p_discovery", "state_sync",      "snapshot_keep"};
   for (auto& [k, v] : t) {
     (void)v;
     bool known = false;
@@ -112,14 +117,16 @@ Result<Settings> LoadEnv() {
   str("GTOS_PASSPHRASE_FILE", s.passphrase_file);
   for (auto [name, field] : {std::pair{"GTOS_MEMPOOL_MAX_TXS", &s.mempool_max_txs},
                              std::pair{"GTOS_MEMPOOL_MAX_BYTES", &s.mempool_max_bytes},
-                             std::pair{"GTOS_MAX_PEERS", &s.max_peers}}) {
+                             std::pair{"GTOS_MAX_PEERS", &s.max_peers},
+                             std::pair{"GTOS_SNAPSHOT_KEEP", &s.snapshot_keep}}) {
     if (const char* v = std::getenv(name); v && *v) {
       auto n = ParseUint64(v, name);
       if (!n) return std::unexpected(n.error());
       *field = *n;
     }
   }
-  for (auto [name, field] : {std::pair{"GTOS_FSYNC", &s.fsync}, std::pair{"GTOS_P2P_DISCOVERY", &s.p2p_discovery}}) {
+  for (auto [name, field] : {std::pair{"GTOS_FSYNC", &s.fsync}, std::pair{"GTOS_P2P_DISCOVERY", &s.p2p_discovery},
+                             std::pair{"GTOS_STATE_SYNC", &s.state_sync}}) {
     if (const char* v = std::getenv(name); v && *v) {
       std::string_view sv(v);
       if (sv == "1" || sv == "true") *field = true;
@@ -191,6 +198,13 @@ Result<Resolved> Resolve(const Settings& s) {
     p2p.max_peers = *s.max_peers;
   }
   if (s.p2p_discovery) p2p.discovery = *s.p2p_discovery;
+  if (s.snapshot_keep) {
+    if (*s.snapshot_keep == 0 || *s.snapshot_keep > 1000) return cli::UsageError("snapshot_keep must be 1..1000");
+    r.node.snapshot_keep = *s.snapshot_keep;
+  }
+  r.state_sync = s.state_sync.value_or(false);
+  if (r.state_sync && p2p.peers.empty())
+    return cli::UsageError("state sync needs peers", "give --peer HOST:PORT (or peers in gtos.toml)");
   return r;
 }
 

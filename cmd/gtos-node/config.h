@@ -28,6 +28,8 @@ struct Settings {
   std::optional<std::string> validator_key;
   std::optional<std::string> passphrase_file;
   std::optional<bool> fsync;
+  std::optional<bool> state_sync;
+  std::optional<uint64_t> snapshot_keep;
 
   // Fields set in `over` replace this one's.
   void Merge(const Settings& over);
@@ -37,11 +39,13 @@ struct Settings {
 Result<Settings> LoadToml(const std::string& path);
 // Reads GTOS_DATADIR, GTOS_RPC_ADDR, GTOS_P2P_ADDR, GTOS_PEERS (comma
 // separated), GTOS_P2P_EXTERNAL, GTOS_MAX_PEERS, GTOS_P2P_DISCOVERY, GTOS_LOG_FORMAT, GTOS_LOG_LEVEL, GTOS_MEMPOOL_MAX_TXS,
-// GTOS_MEMPOOL_MAX_BYTES, GTOS_VALIDATOR_KEY, GTOS_PASSPHRASE_FILE, GTOS_FSYNC.
+// GTOS_MEMPOOL_MAX_BYTES, GTOS_VALIDATOR_KEY, GTOS_PASSPHRASE_FILE, GTOS_FSYNC,
+// GTOS_STATE_SYNC, GTOS_SNAPSHOT_KEEP.
 Result<Settings> LoadEnv();
 
 struct Resolved {
   node::NodeOptions node;
+  bool state_sync = false;  // run node::StateSync before starting
   node::LogFormat log_format = node::LogFormat::kText;
   node::LogLevel log_level = node::LogLevel::kInfo;
 };

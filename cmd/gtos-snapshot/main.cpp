@@ -75,7 +75,8 @@ Result<Genesis> ReadGenesis(const std::string& path) {
   auto rec = cli::ReadOneRecord(path);
   if (!rec) return std::unexpected(rec.error());
   auto* g = std::get_if<Genesis>(&*rec);
-  if (!g) return Invalid(Quote(path) + " holds a " + std::string(TypeNameOf(*rec)) + " record, not a genesis");
+  if (!g)
+    return Invalid(Quote(path) + " holds a " + std::string(TypeNameOf(*rec)) + " record, not a genesis");
   return std::move(*g);
 }
 
@@ -93,6 +94,15 @@ Status CheckDataDir(const std::string& datadir) {
     return Fail(ErrorCode::kNotFound, Quote(datadir) + " is not a data directory (it has no db/)",
                 "initialise one with 'gtos-node init' or 'gtos-snapshot restore'");
   return Ok();
+}
+
+// Fails early, with a plain message, when FILE's directory is missing.
+Status CheckOutputDir(const std::string& path) {
+  fs::path parent = fs::path(path).parent_path();
+  std::error_code ec;
+  if (parent.empty() || fs::is_directory(parent, ec)) return Ok();
+  return Fail(ErrorCode::kNotFound,
+              "unable to write " + Quote(path) + ": directory " + Quote(parent.string()) + " does not exist");
 }
 
 // Copies the file at `from` to `out` (a file: atomically, on Commit).
@@ -117,9 +127,14 @@ Status CopyFile(const std::string& from, const std::string& to) {
 }
 
 Json InfoJson(const snapshot::Info& i) {
-  return Json{{"height", i.height},          {"hash", ToHex0x(i.hash)},       {"block_hash", ToHex0x(i.block_hash)},
-              {"state_root", ToHex0x(i.state_root)}, {"chunks", i.chunks}, {"entries", i.entries},
-              {"bytes", i.file_bytes},       {"path", i.path}};
+  return Json{{"height", i.height},
+              {"hash", ToHex0x(i.hash)},
+              {"block_hash", ToHex0x(i.block_hash)},
+              {"state_root", ToHex0x(i.state_root)},
+              {"chunks", i.chunks},
+              {"entries", i.entries},
+              {"bytes", i.file_bytes},
+              {"path", i.path}};
 }
 
 std::string InfoLine(const snapshot::Info& i) {
@@ -148,9 +163,14 @@ class CreateCmd : public cli::Command {
       return cli::UsageError("refusing to write a binary snapshot to a terminal",
                              "redirect standard output, or use -o FILE");
     GTOS_TRY(CheckDataDir(datadir_));
-    auto source = height_ ? KeptSnapshot(*height_) : std::string();
-    if (height_ && source.empty()) return std::unexpected(missing_);
+    std::string source;
+    if (height_) {
+      auto kept = KeptSnapshot(*height_);
+      if (!kept) return std::unexpected(kept.error());
+      source = std::move(*kept);
+    }
     if (output_ == "-") return height_ ? CopyToStdout(source) : CreateToStdout();
+    GTOS_TRY(CheckOutputDir(output_));
     if (height_) {
       GTOS_TRY(CopyFile(source, output_));
     } else {
@@ -163,25 +183,24 @@ class CreateCmd : public cli::Command {
   }
 
  private:
-  // The path of the kept snapshot of height h, or "" with missing_ set.
-  std::string KeptSnapshot(uint64_t h) {
+  // The path of the kept snapshot of height h; the error lists the heights kept.
+  Result<std::string> KeptSnapshot(uint64_t h) const {
     std::string path = snapshot::SnapshotPath(datadir_, h);
     std::error_code ec;
     if (fs::exists(path, ec)) {
       auto info = snapshot::ReadInfo(path);
-      if (info && info->height == h) return path;
-      missing_ = info ? Error{ErrorCode::kInvalid, Quote(path) + " holds height " + std::to_string(info->height), ""}
-                      : InFile(info.error(), path);
-      return {};
+      if (!info) return std::unexpected(InFile(info.error(), path));
+      if (info->height != h) return Invalid(Quote(path) + " holds height " + std::to_string(info->height));
+      return path;
     }
     std::string heights;
     if (auto kept = snapshot::List(datadir_); kept)
       for (const auto& i : *kept) heights += (heights.empty() ? "" : ", ") + std::to_string(i.height);
-    missing_ = Error{ErrorCode::kNotFound,
-                     "no snapshot of height " + std::to_string(h) + " in " + Quote(snapshot::SnapshotDir(datadir_)),
-                     heights.empty() ? "no snapshots are kept there; omit --height to snapshot the head"
-                                     : "heights kept: " + heights + "; or omit --height to snapshot the head"};
-    return {};
+    return Fail(
+        ErrorCode::kNotFound,
+        "no snapshot of height " + std::to_string(h) + " in " + Quote(snapshot::SnapshotDir(datadir_)),
+        heights.empty() ? "no snapshots are kept there; omit --height to snapshot the head"
+                        : "heights kept: " + heights + "; or omit --height to snapshot the head");
   }
 
   Status CreateHead(const std::string& path) {
@@ -209,8 +228,8 @@ class CreateCmd : public cli::Command {
     const char* tmp = std::getenv("TMPDIR");
     std::string tmpl = std::string(tmp && *tmp ? tmp : "/tmp") + "/gtos-snapshot.XXXXXX";
     if (!::mkdtemp(tmpl.data()))
-      return Fail(ErrorCode::kIO, "unable to create a temporary directory " + Quote(tmpl) + ": " +
-                                      std::strerror(errno));
+      return Fail(ErrorCode::kIO,
+                  "unable to create a temporary directory " + Quote(tmpl) + ": " + std::strerror(errno));
     std::string file = tmpl + "/snapshot.gsnap";
     Status st = CreateHead(file);
     if (st) st = CopyToStdout(file);
@@ -221,7 +240,6 @@ class CreateCmd : public cli::Command {
 
   std::string datadir_, output_;
   std::optional<uint64_t> height_;
-  Error missing_;
 };
 
 // ---- list --------------------------------------------------------------------
@@ -252,7 +270,9 @@ class ListCmd : public cli::Command {
 class InfoCmd : public cli::Command {
  public:
   std::string_view name() const override { return "info"; }
-  std::string_view help() const override { return "Print a snapshot file's manifest summary (chunks not checked)"; }
+  std::string_view help() const override {
+    return "Print a snapshot file's manifest summary (chunks not checked)";
+  }
   void Setup(CLI::App& app) override {
     app.add_option("FILE", file_, "Snapshot file")->required();
     app.add_flag("--json", json_, "Print a JSON line instead of text");
@@ -279,7 +299,8 @@ class InfoCmd : public cli::Command {
       return Ok();
     }
     for (const auto& [key, value] : j.items())
-      std::printf("%-13s %s\n", key.c_str(), value.is_string() ? value.get<std::string>().c_str() : value.dump().c_str());
+      std::printf("%-13s %s\n", key.c_str(),
+                  value.is_string() ? value.get<std::string>().c_str() : value.dump().c_str());
     return Ok();
   }
 
@@ -306,7 +327,8 @@ class VerifyCmd : public cli::Command {
   }
   void Setup(CLI::App& app) override {
     app.add_option("FILE", file_, "Snapshot file")->required();
-    app.add_option("--genesis", genesis_, "Require this genesis (default: the one in the file)")->type_name("G");
+    app.add_option("--genesis", genesis_, "Require this genesis (default: the one in the file)")
+        ->type_name("G");
   }
   Status Run() override {
     std::optional<Genesis> g;
@@ -319,9 +341,9 @@ class VerifyCmd : public cli::Command {
     auto m = snapshot::Verify(file_, g ? &*g : nullptr, meter.Callback());
     meter.Done();
     if (!m) return std::unexpected(InFile(m.error(), file_));
-    std::printf("ok height %llu state_root %s chunks %zu entries %llu\n", static_cast<unsigned long long>(m->height),
-                ToHex0x(m->header.state_root).c_str(), m->chunks.size(),
-                static_cast<unsigned long long>(m->total_entries));
+    std::printf("ok height %llu state_root %s chunks %zu entries %llu\n",
+                static_cast<unsigned long long>(m->height), ToHex0x(m->header.state_root).c_str(),
+                m->chunks.size(), static_cast<unsigned long long>(m->total_entries));
     return Ok();
   }
 
@@ -339,13 +361,21 @@ class RestoreCmd : public cli::Command {
   std::string_view name() const override { return "restore"; }
   std::string_view help() const override { return "Build a new data directory from a snapshot file"; }
   void Setup(CLI::App& app) override {
-    app.add_option("--datadir", datadir_, "Data directory to create (absent or empty)")->type_name("D")->required();
+    app.add_option("--datadir", datadir_, "Data directory to create (absent or empty)")
+        ->type_name("D")
+        ->required();
     app.add_option("--genesis", genesis_, "The chain's genesis record")->type_name("G")->required();
     app.add_option("FILE", file_, "Snapshot file")->required();
   }
   Status Run() override {
     auto g = ReadGenesis(genesis_);
     if (!g) return std::unexpected(g.error());
+    // A signal must not leave half a data directory: from before D is
+    // created, note it, let the library finish or fail, then clean up.
+    struct sigaction sa {};
+    sa.sa_handler = OnSignal;
+    sigemptyset(&sa.sa_mask);
+    for (int sig : {SIGINT, SIGTERM, SIGHUP}) sigaction(sig, &sa, nullptr);
     std::error_code ec;
     bool existed = fs::exists(datadir_, ec);
     if (existed) {
@@ -357,24 +387,10 @@ class RestoreCmd : public cli::Command {
     } else if (fs::create_directories(datadir_, ec); ec) {
       return Fail(ErrorCode::kIO, "unable to create " + Quote(datadir_) + ": " + ec.message());
     }
-    // A signal must not leave half a data directory: note it, let the
-    // library finish or fail, then clean up.
-    struct sigaction sa {};
-    sa.sa_handler = OnSignal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, nullptr);
-    sigaction(SIGTERM, &sa, nullptr);
-    sigaction(SIGHUP, &sa, nullptr);
-
-    Meter meter("restoring");
-    Status st = snapshot::Restore(file_, datadir_, *g, meter.Callback());
-    meter.Done();
-    if (st && g_signal.load() != 0)
-      st = Fail(ErrorCode::kIO, "interrupted by signal " + std::to_string(g_signal.load()) + "; nothing restored");
-    Result<snapshot::Manifest> m = st ? snapshot::ReadManifest(file_) : std::unexpected(st.error());
+    auto m = RestoreAndRead(*g);
     if (!m) {
       RemoveRestored(existed);
-      return std::unexpected(InFile(m.error(), file_));
+      return std::unexpected(m.error());
     }
     std::printf("restored height %llu block_hash %s state_root %s entries %llu into %s\n",
                 static_cast<unsigned long long>(m->height), ToHex0x(m->header.Hash()).c_str(),
@@ -384,6 +400,19 @@ class RestoreCmd : public cli::Command {
   }
 
  private:
+  // Restores, then reads back the manifest for the summary line.
+  Result<snapshot::Manifest> RestoreAndRead(const Genesis& g) {
+    Meter meter("restoring");
+    Status st = snapshot::Restore(file_, datadir_, g, meter.Callback());
+    meter.Done();
+    if (!st) return std::unexpected(InFile(st.error(), file_));
+    if (int sig = g_signal.load(); sig != 0)
+      return Fail(ErrorCode::kIO, "interrupted by signal " + std::to_string(sig) + "; nothing restored");
+    auto m = snapshot::ReadManifest(file_);
+    if (!m) return std::unexpected(InFile(m.error(), file_));
+    return m;
+  }
+
   // Leaves D as it was: removed if this run created it, else empty again.
   void RemoveRestored(bool existed) {
     std::error_code ec;

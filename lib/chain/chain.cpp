@@ -323,10 +323,8 @@ Status Chain::Commit(AppliedBlock applied, const gtos::Commit& commit) {
     uint64_t oldest = oldest_body();
     if (h > retain && h - retain >= oldest) {
       uint64_t stop = std::min(h - retain + 1, oldest + kMaxPrunePerBlock);
-      for (uint64_t p = oldest; p < stop; ++p) {
-        auto n = DeleteHistory(p, b);
-        if (!n) return std::unexpected(n.error());
-      }
+      auto n = DeleteHistoryRange(oldest, stop, b);
+      if (!n) return std::unexpected(n.error());
       new_oldest = stop;
       std::string v;
       schema::AppendBE64(&v, new_oldest);
@@ -348,26 +346,47 @@ Status Chain::Commit(AppliedBlock applied, const gtos::Commit& commit) {
   return Ok();
 }
 
-Result<uint64_t> Chain::DeleteHistory(uint64_t height, state::WriteBatch& b) const {
-  // The receipts name the block's tx ids (the tx index keys).
-  uint64_t records = 0;
-  auto r = store_->Get(schema::HeightKey(schema::kReceipts, height));
-  if (!r) return std::unexpected(r.error());
-  if (*r) {
-    auto list = state::DecodeValue<ReceiptList>(**r, "receipts");
-    if (!list) return std::unexpected(list.error());
-    for (const Receipt& rc : list->receipts) {
-      b.Delete(schema::TxIndexKey(rc.tx_id));
-      ++records;
-    }
-    b.Delete(schema::HeightKey(schema::kReceipts, height));
-    ++records;
+// The tx ids in a stored receipt list ([[receipt fields]...]: tx_id first),
+// read straight from the msgpack object without decoding whole receipts.
+static Status ReceiptTxIds(std::string_view stored, const std::function<void(ByteView)>& fn) {
+  size_t off = 0;
+  auto p = codec::ParseOne(AsBytes(stored), &off);
+  if (!p || !*p || off != stored.size()) return Fail(ErrorCode::kInternal, "corrupt receipts in database");
+  const msgpack::object& o = (*p)->handle.get();
+  if (o.type != msgpack::type::ARRAY || o.via.array.size != 1 || o.via.array.ptr[0].type != msgpack::type::ARRAY)
+    return Fail(ErrorCode::kInternal, "corrupt receipts in database");
+  const msgpack::object_array& list = o.via.array.ptr[0].via.array;
+  for (uint32_t i = 0; i < list.size; ++i) {
+    const msgpack::object& r = list.ptr[i];
+    if (r.type != msgpack::type::ARRAY || r.via.array.size == 0 || r.via.array.ptr[0].type != msgpack::type::BIN ||
+        r.via.array.ptr[0].via.bin.size != 32)
+      return Fail(ErrorCode::kInternal, "corrupt receipts in database");
+    fn(ByteView(reinterpret_cast<const uint8_t*>(r.via.array.ptr[0].via.bin.ptr), 32));
   }
-  std::string body_key = schema::HeightKey(schema::kBody, height);
-  auto body = store_->Get(body_key);
-  if (!body) return std::unexpected(body.error());
-  if (*body) {
-    b.Delete(body_key);
+  return Ok();
+}
+
+Result<uint64_t> Chain::DeleteHistoryRange(uint64_t from, uint64_t to, state::WriteBatch& b) const {
+  // Every height in [oldest_body, head] has a body and receipts; the
+  // receipts name the block's tx ids (the tx index keys).
+  uint64_t records = 0;
+  Status inner = Ok();
+  std::string tx_key(1, schema::kTxIndex);
+  GTOS_TRY(store_->ScanRange(schema::HeightKey(schema::kReceipts, from), schema::HeightKey(schema::kReceipts, to),
+                             [&](std::string_view k, std::string_view v) {
+                               inner = ReceiptTxIds(v, [&](ByteView id) {
+                                 tx_key.resize(1);
+                                 tx_key.append(reinterpret_cast<const char*>(id.data()), id.size());
+                                 b.Delete(tx_key);
+                                 ++records;
+                               });
+                               b.Delete(k);
+                               ++records;
+                               return inner.has_value();
+                             }));
+  GTOS_TRY(inner);
+  for (uint64_t h = from; h < to; ++h) {
+    b.Delete(schema::HeightKey(schema::kBody, h));
     ++records;
   }
   return records;
@@ -388,24 +407,25 @@ Result<Chain::PruneReport> Chain::PruneHistory(uint64_t retain_blocks,
                                       schema::HeightKey(schema::kBody, cut)) +
               store_->ApproximateSize(schema::HeightKey(schema::kReceipts, rep.oldest_before),
                                       schema::HeightKey(schema::kReceipts, cut));
-  constexpr size_t kBatchBytes = 8 << 20;
-  uint64_t p = rep.oldest_before;
-  while (p < cut) {
+  // Batches of kStep heights; each also records the new oldest_body, so a
+  // killed run leaves a consistent database and a re-run goes on from there.
+  constexpr uint64_t kStep = 64;
+  for (uint64_t p = rep.oldest_before; p < cut;) {
+    uint64_t next = std::min(cut, p + kStep);
     state::WriteBatch b;
-    for (; p < cut && b.ApproximateSize() < kBatchBytes; ++p) {
-      auto n = DeleteHistory(p, b);
-      if (!n) return std::unexpected(n.error());
-      rep.records += *n;
-      ++rep.heights;
-    }
+    auto n = DeleteHistoryRange(p, next, b);
+    if (!n) return std::unexpected(n.error());
+    rep.records += *n;
+    rep.heights += next - p;
     if (!dry_run) {
       std::string v;
-      schema::AppendBE64(&v, p);
+      schema::AppendBE64(&v, next);
       b.Put(schema::MetaKey(schema::kMetaOldestBody), v);
       GTOS_TRY(store_->WriteUnsynced(b));
       std::lock_guard<std::mutex> l(mu_);
-      oldest_body_ = p;
+      oldest_body_ = next;
     }
+    p = next;
     if (progress) progress(p - rep.oldest_before, total);
   }
   rep.oldest_after = dry_run ? rep.oldest_before : cut;

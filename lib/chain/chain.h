@@ -155,9 +155,9 @@ class Chain {
   // entries of every height below head - retain_blocks + 1, oldest first, in
   // batches that each also record the new oldest_body, so an interrupted run
   // leaves a consistent database and a re-run completes it. Headers,
-  // commits and the set history stay. Then compacts the database so the
-  // bytes (including those of expired state) are freed. dry_run: computes
-  // the report only. progress(done, total) counts heights.
+  // commits and the set history stay. The bytes are freed by compaction
+  // (CompactAll, which gtos-prune runs next). dry_run: computes the report
+  // only. progress(done, total) counts heights.
   Result<PruneReport> PruneHistory(uint64_t retain_blocks, bool dry_run,
                                    const std::function<void(uint64_t, uint64_t)>& progress = {});
   // Compacts the whole database (frees the bytes of deleted entries).
@@ -176,9 +176,9 @@ class Chain {
  private:
   Chain() = default;
   Result<AppliedBlock> Execute(Block block, bool verify, state::ExecMode mode) const;
-  // Adds to `b` the deletion of height's body, receipts and tx-index
-  // entries; returns the number of entries deleted.
-  Result<uint64_t> DeleteHistory(uint64_t height, state::WriteBatch& b) const;
+  // Adds to `b` the deletion of the bodies, receipts and tx-index entries
+  // of heights [from, to); returns the number of entries deleted.
+  Result<uint64_t> DeleteHistoryRange(uint64_t from, uint64_t to, state::WriteBatch& b) const;
 
   ChainOptions options_;
   std::unique_ptr<state::Store> store_;

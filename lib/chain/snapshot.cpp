@@ -477,7 +477,7 @@ Result<T> GetValue(const state::ReadView& view, const std::string& key, const st
 }
 
 // The manifest fields read from the view (everything but the chunks).
-Result<Manifest> ManifestFromView(const state::ReadView& view) {
+Result<Manifest> ManifestFromView(const state::ReadView& view, const Commit* given_commit) {
   Manifest m;
   auto head = view.Get(schema::MetaKey(schema::kMetaHead));
   if (!head) return std::unexpected(head.error());
@@ -495,9 +495,13 @@ Result<Manifest> ManifestFromView(const state::ReadView& view) {
   auto header = GetRecord<BlockHeader>(view, schema::HeightKey(schema::kHeader, m.height), "header " + std::to_string(m.height));
   if (!header) return std::unexpected(header.error());
   m.header = std::move(*header);
-  auto commit = GetValue<Commit>(view, schema::HeightKey(schema::kCommit, m.height), "commit of height " + std::to_string(m.height));
-  if (!commit) return std::unexpected(commit.error());
-  m.commit = std::move(*commit);
+  if (given_commit) {
+    m.commit = *given_commit;
+  } else {
+    auto commit = GetValue<Commit>(view, schema::HeightKey(schema::kCommit, m.height), "commit of height " + std::to_string(m.height));
+    if (!commit) return std::unexpected(commit.error());
+    m.commit = std::move(*commit);
+  }
 
   Status inner = Ok();
   GTOS_TRY(view.Scan(std::string(1, schema::kSetHistory), [&](std::string_view, std::string_view v) {
@@ -546,10 +550,26 @@ Status Create(const state::ReadView& view, const std::string& path, const Progre
   return Create(view, path, progress, kChunkBudgetBytes);
 }
 
+namespace {
+Status CreateImpl(const state::ReadView& view, const std::string& path, const Commit* commit,
+                  const Progress& progress, uint64_t chunk_budget);
+}  // namespace
+
 Status Create(const state::ReadView& view, const std::string& path, const Progress& progress,
               uint64_t chunk_budget) {
+  return CreateImpl(view, path, nullptr, progress, chunk_budget);
+}
+
+Status CreateWithCommit(const state::ReadView& view, const std::string& path, const Commit& commit,
+                        const Progress& progress) {
+  return CreateImpl(view, path, &commit, progress, kChunkBudgetBytes);
+}
+
+namespace {
+Status CreateImpl(const state::ReadView& view, const std::string& path, const Commit* commit,
+                  const Progress& progress, uint64_t chunk_budget) {
   if (chunk_budget == 0) return Fail(ErrorCode::kUsage, "chunk budget must be positive");
-  auto m = ManifestFromView(view);
+  auto m = ManifestFromView(view, commit);
   if (!m) return std::unexpected(m.error());
   m->chunk_budget = chunk_budget;
 
@@ -595,6 +615,7 @@ Status Create(const state::ReadView& view, const std::string& path, const Progre
   if (progress) progress(m->total_entries, m->total_entries);
   return Ok();
 }
+}  // namespace
 
 Result<Manifest> ReadManifest(const std::string& path) {
   FileReader in;

@@ -62,6 +62,12 @@ Status Create(const state::ReadView& view, const std::string& path, const Progre
 Status Create(const state::ReadView& view, const std::string& path, const Progress& progress,
               uint64_t chunk_budget);
 
+// The same with the head's commit certificate given: a node writes the
+// snapshot of H once block H + 1 carried H's canonical certificate (its
+// last_commit), which the view taken at H does not hold yet.
+Status CreateWithCommit(const state::ReadView& view, const std::string& path, const Commit& commit,
+                        const Progress& progress = {});
+
 // Reads and checks the manifest of a snapshot file (not the chunks).
 Result<Manifest> ReadManifest(const std::string& path);
 Result<Info> ReadInfo(const std::string& path);

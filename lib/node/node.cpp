@@ -64,19 +64,6 @@ Hash32 MessageHash(const net::Message& m) {
   return crypto::Sha256(net::EncodeMessage(m));
 }
 
-Result<Bytes> ReadNodeKeySecret(const std::string& path, Bytes* public_key) {
-  auto raw = ReadFile(path);
-  if (!raw) return std::unexpected(raw.error());
-  auto key = DecodeRecord<PrivateKey>(*raw);
-  if (!key) return std::unexpected(Wrap(key.error(), "node key '" + path + "'"));
-  if (key->encrypted() || key->algo != static_cast<uint64_t>(crypto::AlgoId::kEd25519))
-    return Fail(ErrorCode::kInvalid, "node key '" + path + "' must be an unencrypted ed25519 key");
-  auto secret = UnlockPrivateKey(*key, std::nullopt);
-  if (!secret) return std::unexpected(Wrap(secret.error(), "node key '" + path + "'"));
-  *public_key = key->public_key;
-  return Bytes(secret->view().begin(), secret->view().end());
-}
-
 // The timeouts of one round, derived from the block interval T: propose
 // 3T, prevote and precommit T, each growing by T/2 per round.
 consensus::Timeouts TimeoutsFor(uint64_t interval_ms) {
@@ -92,6 +79,19 @@ consensus::Timeouts TimeoutsFor(uint64_t interval_ms) {
 }
 
 }  // namespace
+
+Result<Bytes> ReadNodeKeySecret(const std::string& path, Bytes* public_key) {
+  auto raw = ReadFile(path);
+  if (!raw) return std::unexpected(raw.error());
+  auto key = DecodeRecord<PrivateKey>(*raw);
+  if (!key) return std::unexpected(Wrap(key.error(), "node key '" + path + "'"));
+  if (key->encrypted() || key->algo != static_cast<uint64_t>(crypto::AlgoId::kEd25519))
+    return Fail(ErrorCode::kInvalid, "node key '" + path + "' must be an unencrypted ed25519 key");
+  auto secret = UnlockPrivateKey(*key, std::nullopt);
+  if (!secret) return std::unexpected(Wrap(secret.error(), "node key '" + path + "'"));
+  *public_key = key->public_key;
+  return Bytes(secret->view().begin(), secret->view().end());
+}
 
 Status EnsureNodeKey(const std::string& datadir) {
   std::string path = datadir + "/node.key";
@@ -154,12 +154,14 @@ Result<std::unique_ptr<Node>> Node::Open(const NodeOptions& options) {
 
   n->timeouts_ = TimeoutsFor(n->chain_->params().target_block_interval_ms);
   n->mempool_ = std::make_unique<Mempool>(*n->chain_, options.mempool);
+  n->snapshots_ = std::make_unique<SnapshotService>(*n->chain_, options.datadir, options.snapshot_keep);
   n->rpc_ = std::make_unique<rpc::Server>(*n, options.rpc);
   return n;
 }
 
 Node::~Node() {
   if (net_) net_->Stop();
+  if (snapshots_) snapshots_->Stop();
   {
     std::lock_guard<std::mutex> l(gossip_mu_);
     gossip_stop_ = true;
@@ -497,6 +499,7 @@ Status Node::CommitBlock(chain::AppliedBlock applied, const Commit& commit, bool
   GTOS_TRY(chain_->Commit(std::move(applied), commit));
   auto t1 = Clock::now();
   mempool_->Committed(hd);
+  snapshots_->OnCommitted(hd.height);
   // Evidence the next block would no longer take (included, so its
   // validator is jailed, or too old) leaves the pool.
   for (auto it = evidence_.begin(); it != evidence_.end();)
@@ -634,6 +637,12 @@ Status Node::HandleMessage(net::PeerId peer, net::Message& msg) {
     ServeBlocks(peer, *g);
   } else if (auto* b = std::get_if<net::Blocks>(&msg)) {
     return ApplySyncedBlocks(peer, std::move(b->blocks));
+  } else if (std::holds_alternative<net::GetSnapshots>(msg)) {
+    Send(peer, net::Snapshots{snapshots_->Offers()});
+  } else if (auto* part = std::get_if<net::GetSnapshotPart>(&msg)) {
+    // Read on the snapshot worker; net::Host::Send is thread-safe.
+    net::Host* host = net_.get();
+    snapshots_->Serve(*part, [host, peer](net::SnapshotPart reply) { host->Send(peer, reply); });
   }
   return Ok();
 }
@@ -756,6 +765,7 @@ Status Node::Run(const std::atomic<bool>& stop) {
   }
   if (!result) Log(LogLevel::kError, "consensus stopped", {{"error", result.error().message}});
   ready_ = false;
+  snapshots_->Stop();  // before the host its replies go to
   if (net_) net_->Stop();
   {
     std::lock_guard<std::mutex> l(gossip_mu_);
@@ -791,6 +801,13 @@ std::string Node::Metrics() const {
   line("gtos_consensus_validators", "Validators in the current set.", validators_active_);
   line("gtos_consensus_evidence_pending", "Equivocation evidence waiting for inclusion.", evidence_pool_);
   line("gtos_consensus_sign_refused_total", "Signatures the private validator refused.", sign_failures_);
+  line("gtos_snapshots_written_total", "Automatic snapshots this process wrote.", snapshots_->written());
+  line("gtos_snapshot_failures_total", "Automatic snapshots that failed.", snapshots_->failures());
+  line("gtos_snapshot_last_height", "Height of the last snapshot this process wrote (0: none).",
+       snapshots_->last_height());
+  line("gtos_statesync_restored_height", "Snapshot height state sync restored before this start (0: none).",
+       options_.statesync_restored_height);
+  line("gtos_history_oldest_height", "Oldest height whose block body is still stored.", chain_->oldest_body());
   line("gtos_p2p_bad_messages_total", "Messages from peers refused by consensus (bad signature, ...).",
        bad_messages_);
   net::NetStats ns = net_ ? net_->Stats() : net::NetStats{};

@@ -49,6 +49,7 @@
 #include "consensus/tendermint.h"
 #include "net/net.h"
 #include "node/mempool.h"
+#include "node/snapshots.h"
 #include "rpc/backend.h"
 #include "rpc/server.h"
 
@@ -73,6 +74,10 @@ struct NodeOptions {
   std::string passphrase_file;     // for an encrypted validator key (the tool maps
                                    // GTOS_PASSPHRASE_FILE here; the core reads no env)
   bool sync = true;                // fsync every block
+  size_t snapshot_keep = 3;        // automatic snapshots kept in D/snapshots
+  // The height state sync restored before this start (0: none), shown in
+  // the metrics.
+  uint64_t statesync_restored_height = 0;
   // !!! TESTS ONLY: sign a second, conflicting prevote for every prevote,
   // to prove that equivocation is detected, committed and slashed.
   bool equivocate_for_tests = false;
@@ -81,6 +86,8 @@ struct NodeOptions {
 // The node key (p2p identity): D/node.key, an unencrypted ed25519
 // private_key record (mode 0600). Created when missing.
 Status EnsureNodeKey(const std::string& datadir);
+// Reads the node key at `path`: its 32-byte secret (and public key).
+Result<Bytes> ReadNodeKeySecret(const std::string& path, Bytes* public_key);
 
 class Node : public rpc::Backend, private net::Handler {
  public:
@@ -152,6 +159,7 @@ class Node : public rpc::Backend, private net::Handler {
   NodeOptions options_;
   std::unique_ptr<chain::Chain> chain_;
   std::unique_ptr<Mempool> mempool_;
+  std::unique_ptr<SnapshotService> snapshots_;
   std::unique_ptr<rpc::Server> rpc_;
   std::unique_ptr<net::Host> net_;
   Bytes node_secret_, node_public_;

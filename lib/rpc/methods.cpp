@@ -118,6 +118,12 @@ const std::vector<MethodDef>& Methods() {
          GTOS_PARAM(full, BoolParam(a[1], "full_txs", false));
          return BlockByNumber(c.backend.chain(), *h, *full);
        }},
+      {"tos_getHeaderByNumber",
+       {{"height"}},
+       [](const Context& c, const Args& a) -> RpcResult {
+         GTOS_PARAM(h, HeightParam(a[0], "height"));
+         return HeaderByNumber(c.backend.chain(), *h);
+       }},
       {"tos_getTransaction",
        {{"id"}},
        [](const Context& c, const Args& a) -> RpcResult {

@@ -90,6 +90,26 @@ RpcResult BlockByNumber(const chain::Chain& c, uint64_t height, bool full_txs) {
   return j;
 }
 
+RpcResult HeaderByNumber(const chain::Chain& c, uint64_t height) {
+  uint64_t head = c.height();
+  if (height > head)
+    return RpcFail(kNotFound,
+                   "header " + std::to_string(height) + " not found (head is " + std::to_string(head) + ")");
+  auto header = c.GetHeader(height);
+  if (!header) return StoreFailure(header.error());
+  if (!*header)
+    return RpcFail(kNotFound, "header " + std::to_string(height) +
+                                  " is not stored (this node started from a snapshot above it)");
+  Json j = HeaderFields(**header);
+  auto commit = c.GetCommit(height);
+  if (!commit) return StoreFailure(commit.error());
+  Block b;  // the commit as the block record shows it
+  b.header = **header;
+  b.commit = std::move(*commit);
+  j["commit"] = std::move(ToJson(b)["commit"]);
+  return j;
+}
+
 RpcResult TransactionById(const chain::Chain& c, const Hash32& id) {
   auto loc = Locate(c, id);
   if (!loc) return std::unexpected(loc.error());

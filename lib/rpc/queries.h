@@ -29,6 +29,9 @@ RpcResult HeadHeader(const chain::Chain& c);
 // Header fields, "hash", "txs" (ids, or whole signed_tx objects when
 // full_txs), "evidence" and "commit" (null when absent).
 RpcResult BlockByNumber(const chain::Chain& c, uint64_t height, bool full_txs);
+// The header and commit certificate of a height: kept forever (below a
+// state-synced node's first height they are not stored: -38004).
+RpcResult HeaderByNumber(const chain::Chain& c, uint64_t height);
 // The signed_tx object (with "id") plus "height" and "index".
 RpcResult TransactionById(const chain::Chain& c, const Hash32& id);
 // The receipt record's JSON.

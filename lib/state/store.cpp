@@ -132,6 +132,21 @@ Status ReadView::ScanFrom(std::string_view prefix, std::string_view start,
   return Ok();
 }
 
+Status Store::ScanRange(std::string_view begin, std::string_view end,
+                        const std::function<bool(std::string_view, std::string_view)>& fn) const {
+  leveldb::ReadOptions ro;
+  ro.fill_cache = false;
+  std::unique_ptr<leveldb::Iterator> it(rep_->db->NewIterator(ro));
+  leveldb::Slice e(end.data(), end.size());
+  for (it->Seek(leveldb::Slice(begin.data(), begin.size())); it->Valid() && it->key().compare(e) < 0; it->Next()) {
+    if (!fn(std::string_view(it->key().data(), it->key().size()),
+            std::string_view(it->value().data(), it->value().size())))
+      break;
+  }
+  if (!it->status().ok()) return std::unexpected(FromLevelDb(it->status(), "database scan failed"));
+  return Ok();
+}
+
 Status Store::Write(WriteBatch& batch) {
   leveldb::WriteOptions wo;
   wo.sync = rep_->sync;

@@ -77,6 +77,10 @@ class Store {
               const std::function<bool(std::string_view key, std::string_view value)>& fn) const;
   // A view of the store as it is now (cheap; pins old files until destroyed).
   std::unique_ptr<ReadView> NewReadView() const;
+  // Calls fn(key, value) for each key in [begin, end), in key order, until
+  // fn returns false.
+  Status ScanRange(std::string_view begin, std::string_view end,
+                   const std::function<bool(std::string_view key, std::string_view value)>& fn) const;
   // Applies the batch atomically (and durably when options.sync).
   Status Write(WriteBatch& batch);
   // Like Write but never fsyncs (bulk loads that end with a synced Write).

@@ -52,14 +52,18 @@ def log(msg):
 
 
 _ports = set()
+# [lo, hi) of the loopback ports this module hands out. Below Linux's
+# ephemeral range (32768 and up): a port the kernel hands out for port 0 or
+# for an outgoing connection could be taken again before the node binds it.
+# Disjoint ranges, so that ctest can run the suites in parallel:
+# examples/testnet.sh 20000-25999, net_test.py 26000-29999, storage_test.py
+# (which imports this module and sets PORT_RANGE) 30000-32767.
+PORT_RANGE = (26000, 30000)
 
 
 def free_port():
-    # Below Linux's ephemeral range (32768 and up): a port the kernel hands
-    # out for port 0 or for an outgoing connection could be taken again
-    # before the node binds it. examples/testnet.sh uses 20000-25999.
     while True:
-        p = random.randrange(26000, 32768)
+        p = random.randrange(*PORT_RANGE)
         if p in _ports:
             continue
         s = socket.socket()
@@ -248,6 +252,11 @@ class Node:
 class Network:
     """A genesis ceremony for n validators (plus funded extra keys) and the nodes."""
 
+    # Genesis parameters of every network; `params` ("name=value" strings)
+    # override these by name and add others.
+    DEFAULT_PARAMS = {"target_block_interval_ms": None, "epoch_length": None, "retain_blocks": "1000000",
+                      "unbonding_blocks": "100000"}
+
     def __init__(self, work, n=4, extra_keys=0, params=()):
         self.work = work
         self.chain = f"gtos-net-{os.getpid()}-{random.randrange(1 << 30)}"
@@ -278,11 +287,13 @@ class Network:
             run(["gtos-genesis", "gentx", "--chain-id", self.chain, "--key", key, "--passphrase-file", pw,
                  "--stake", str(STAKE), "--p2p-addr", node.p2p, "-o", os.path.join(inbox, f"val{i}.gentx")])
         g0 = os.path.join(work, "genesis.0")
-        args = ["gtos-genesis", "new", "--chain-id", self.chain, "--param", f"target_block_interval_ms={INTERVAL_MS}",
-                "--param", f"epoch_length={EPOCH}", "--param", "retain_blocks=1000000",
-                "--param", "unbonding_blocks=100000"]
+        merged = dict(self.DEFAULT_PARAMS, target_block_interval_ms=str(INTERVAL_MS), epoch_length=str(EPOCH))
         for p in params:
-            args += ["--param", p]
+            name, _, value = p.partition("=")
+            merged[name] = value
+        args = ["gtos-genesis", "new", "--chain-id", self.chain]
+        for name, value in merged.items():
+            args += ["--param", f"{name}={value}"]
         run(args + ["-o", g0])
         for node in self.nodes:
             run(["gtos-genesis", "add-account", node.address, str(STAKE + FUNDS), g0, "-o", g0])

@@ -1,0 +1,162 @@
+#include "node/snapshots.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+
+#include "node/log.h"
+#include "state/schema.h"
+#include "types/records.h"
+
+namespace gtos::node {
+
+namespace schema = state::schema;
+
+SnapshotService::SnapshotService(chain::Chain& chain, std::string datadir, size_t keep)
+    : chain_(chain), datadir_(std::move(datadir)), keep_(std::max<size_t>(1, keep)),
+      interval_(std::max<uint64_t>(1, chain.params().snapshot_interval)) {
+  worker_ = std::thread([this] { Loop(); });
+  Enqueue([this] { Refresh(); });
+}
+
+SnapshotService::~SnapshotService() { Stop(); }
+
+void SnapshotService::Stop() {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  if (worker_.joinable()) worker_.join();
+}
+
+void SnapshotService::Enqueue(std::function<void()> job) {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (stop_) return;
+    jobs_.push_back(std::move(job));
+  }
+  cv_.notify_one();
+}
+
+void SnapshotService::Loop() {
+  for (;;) {
+    std::function<void()> job;
+    {
+      std::unique_lock<std::mutex> l(mu_);
+      cv_.wait(l, [this] { return stop_ || !jobs_.empty(); });
+      if (stop_) return;  // a half-written snapshot is a temporary file, removed by Create
+      job = std::move(jobs_.front());
+      jobs_.pop_front();
+    }
+    job();
+  }
+}
+
+void SnapshotService::OnCommitted(uint64_t height) {
+  if (pending_view_ && height == pending_height_ + 1) {
+    // Block H + 1 has made H's certificate canonical (its last_commit).
+    auto commit = chain_.GetCommit(pending_height_);
+    if (commit && *commit) {
+      Enqueue([this, view = pending_view_, h = pending_height_, c = **commit] { Write(view, h, c); });
+    } else {
+      failures_++;
+      Log(LogLevel::kWarn, "snapshot skipped: no commit certificate", {{"height", pending_height_}});
+    }
+    pending_view_.reset();
+  }
+  if (height % interval_ == 0) {
+    pending_view_ = chain_.store().NewReadView();
+    pending_height_ = height;
+  }
+}
+
+void SnapshotService::Write(std::shared_ptr<state::ReadView> view, uint64_t height, Commit commit) {
+  std::string path = snapshot::SnapshotPath(datadir_, height);
+  auto t0 = std::chrono::steady_clock::now();
+  std::error_code ec;
+  std::filesystem::create_directories(snapshot::SnapshotDir(datadir_), ec);
+  auto st = snapshot::CreateWithCommit(*view, path, commit);
+  view.reset();  // release the LevelDB snapshot before the slower steps
+  if (!st) {
+    failures_++;
+    Log(LogLevel::kError, "snapshot failed", {{"height", height}, {"error", st.error().message}});
+    return;
+  }
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
+  written_++;
+  last_height_ = height;
+  auto pruned = snapshot::Prune(datadir_, keep_);
+  if (!pruned) Log(LogLevel::kWarn, "old snapshots not deleted", {{"error", pruned.error().message}});
+  Refresh();
+  uint64_t bytes = std::filesystem::file_size(path, ec);
+  Log(LogLevel::kInfo, "snapshot written",
+      {{"height", height}, {"path", path}, {"bytes", ec ? 0 : bytes}, {"ms", static_cast<uint64_t>(ms)}});
+  // Physical deletion of what retention logically deleted: compact the
+  // emptied ranges of bodies and receipts (the tx index and expired state
+  // are left to LevelDB's own compactions, see docs/storage.md).
+  uint64_t oldest = chain_.oldest_body();
+  if (oldest > 1) {
+    chain_.store().CompactRange(schema::HeightKey(schema::kBody, 0), schema::HeightKey(schema::kBody, oldest));
+    chain_.store().CompactRange(schema::HeightKey(schema::kReceipts, 0),
+                                schema::HeightKey(schema::kReceipts, oldest));
+  }
+}
+
+void SnapshotService::Refresh() {
+  auto list = snapshot::List(datadir_);
+  if (!list) {
+    Log(LogLevel::kWarn, "unable to list snapshots", {{"error", list.error().message}});
+    return;
+  }
+  std::map<uint64_t, Served> served;
+  for (const snapshot::Info& info : *list) {
+    auto m = snapshot::ReadManifest(info.path);
+    if (!m) continue;
+    Served s;
+    s.path = info.path;
+    s.offer = net::SnapshotOffer{info.height, info.hash, m->chunks.size() + 1};
+    uint64_t off = EncodeRecord(*m).size();
+    s.offsets.push_back(0);
+    s.offsets.push_back(off);
+    for (const snapshot::ChunkInfo& c : m->chunks) s.offsets.push_back(off += c.bytes);
+    served.emplace(info.height, std::move(s));
+  }
+  std::lock_guard<std::mutex> l(mu_);
+  served_ = std::move(served);
+}
+
+std::vector<net::SnapshotOffer> SnapshotService::Offers() const {
+  std::lock_guard<std::mutex> l(mu_);
+  std::vector<net::SnapshotOffer> out;
+  for (const auto& [h, s] : served_) out.push_back(s.offer);
+  if (out.size() > net::kMaxSnapshotOffers) out.erase(out.begin(), out.end() - net::kMaxSnapshotOffers);
+  return out;
+}
+
+void SnapshotService::Serve(const net::GetSnapshotPart& req, std::function<void(net::SnapshotPart)> reply) {
+  Enqueue([this, req, reply = std::move(reply)] {
+    net::SnapshotPart out{req.height, req.hash, req.part, {}};
+    std::string path;
+    uint64_t begin = 0, end = 0;
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      auto it = served_.find(req.height);
+      if (it != served_.end() && it->second.offer.hash == req.hash && req.part + 1 < it->second.offsets.size()) {
+        path = it->second.path;
+        begin = it->second.offsets[req.part];
+        end = it->second.offsets[req.part + 1];
+      }
+    }
+    if (!path.empty() && end - begin <= net::kMaxSnapshotPartBytes) {
+      std::ifstream f(path, std::ios::binary);
+      out.data.resize(end - begin);
+      f.seekg(static_cast<std::streamoff>(begin));
+      f.read(reinterpret_cast<char*>(out.data.data()), static_cast<std::streamsize>(out.data.size()));
+      if (!f) out.data.clear();  // deleted meanwhile: not served
+    }
+    reply(std::move(out));
+  });
+}
+
+}  // namespace gtos::node

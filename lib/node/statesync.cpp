@@ -1,0 +1,296 @@
+#include "node/statesync.h"
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <filesystem>
+#include <map>
+#include <mutex>
+#include <set>
+
+#include "chain/chain.h"
+#include "chain/snapshot.h"
+#include "net/net.h"
+#include "node/log.h"
+#include "types/records.h"
+#include "util/file.h"
+
+namespace gtos::node {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Collects the host's callbacks for the syncing thread.
+class Inbox : public net::Handler {
+ public:
+  struct Event {
+    enum Kind { kConnected, kDisconnected, kMessage } kind;
+    net::PeerId peer = 0;
+    std::optional<net::Message> msg;
+  };
+  void OnConnected(const net::PeerInfo& p) override { Push({Event::kConnected, p.id, std::nullopt}); }
+  void OnDisconnected(net::PeerId p) override { Push({Event::kDisconnected, p, std::nullopt}); }
+  void OnMessage(net::PeerId p, net::Message m) override { Push({Event::kMessage, p, std::move(m)}); }
+
+  std::deque<Event> Wait(std::chrono::milliseconds max) {
+    std::unique_lock<std::mutex> l(mu_);
+    cv_.wait_for(l, max, [this] { return !events_.empty(); });
+    std::deque<Event> out;
+    out.swap(events_);
+    return out;
+  }
+
+ private:
+  void Push(Event e) {
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      events_.push_back(std::move(e));
+    }
+    cv_.notify_one();
+  }
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Event> events_;
+};
+
+struct Request {
+  net::PeerId peer = 0;
+  Clock::time_point sent;
+};
+
+// Whether D holds a chain with blocks (then there is nothing to do).
+Result<bool> HasBlocks(const std::string& datadir) {
+  if (!fs::exists(datadir + "/db")) return false;
+  chain::ChainOptions co;
+  co.datadir = datadir;
+  auto c = chain::Chain::Open(co);
+  if (!c) return std::unexpected(c.error());
+  return (*c)->height() > 0;
+}
+
+}  // namespace
+
+Result<uint64_t> StateSync(const StateSyncOptions& opts, const std::atomic<bool>& stop) {
+  const std::string& D = opts.datadir;
+  auto has = HasBlocks(D);
+  if (!has) return std::unexpected(has.error());
+  if (*has) {
+    Log(LogLevel::kInfo, "state sync skipped: the chain already has blocks", {{"datadir", D}});
+    return uint64_t{0};
+  }
+  auto graw = ReadFile(D + "/genesis.bin");
+  if (!graw)
+    return Fail(ErrorCode::kNotFound, "'" + D + "' has no genesis.bin",
+                "run 'gtos-node init --datadir " + D + " --genesis FILE' first");
+  auto genesis = DecodeRecord<Genesis>(*graw);
+  if (!genesis) return std::unexpected(Wrap(genesis.error(), "'" + D + "/genesis.bin'"));
+  if (opts.p2p.peers.empty())
+    return Fail(ErrorCode::kUsage, "state sync needs peers", "give one or more --peer HOST:PORT");
+
+  GTOS_TRY(EnsureNodeKey(D));
+  net::NetOptions no;
+  no.seeds = opts.p2p.peers;
+  no.chain_id = genesis->chain_id;
+  no.genesis_hash = genesis->Hash();
+  auto secret = ReadNodeKeySecret(D + "/node.key", &no.node_public);
+  if (!secret) return std::unexpected(secret.error());
+  no.node_secret = std::move(*secret);
+  no.max_peers = opts.p2p.max_peers;
+  no.discovery = opts.p2p.discovery;
+  no.max_frame_bytes = genesis->params.max_block_bytes + (1 << 20);
+  no.log = [](const std::string& line) { Log(LogLevel::kDebug, "p2p", {{"event", line}}); };
+  Inbox inbox;
+  auto host = net::Host::Start(std::move(no), &inbox);
+  if (!host) return std::unexpected(Wrap(host.error(), "p2p"));
+  struct StopHost {
+    net::Host* h;
+    ~StopHost() { h->Stop(); }
+  } stop_host{host->get()};
+
+  std::string scratch = D + "/statesync";
+  std::error_code ec;
+  fs::remove_all(scratch, ec);
+  fs::create_directories(scratch, ec);
+  if (ec) return Fail(ErrorCode::kIO, "unable to create '" + scratch + "': " + ec.message());
+  struct Cleanup {
+    std::string dir;
+    ~Cleanup() {
+      std::error_code e;
+      fs::remove_all(dir, e);
+    }
+  } cleanup{scratch};
+  Log(LogLevel::kInfo, "state sync: asking peers for snapshots", {{"peers", static_cast<uint64_t>(opts.p2p.peers.size())}});
+
+  // ---- 1. offers ----
+  std::map<net::PeerId, std::vector<net::SnapshotOffer>> offers;
+  std::set<net::PeerId> peers;
+  auto t0 = Clock::now();
+  std::optional<Clock::time_point> first_offer;
+  Clock::time_point last_ask = t0;
+  while (!stop.load()) {
+    auto now = Clock::now();
+    if (first_offer && (now - *first_offer > std::chrono::seconds(2) || offers.size() == peers.size())) break;
+    if (now - t0 > std::chrono::milliseconds(opts.discovery_ms))
+      return Fail(ErrorCode::kNotFound,
+                  "state sync: no peer offered a snapshot within " + std::to_string(opts.discovery_ms / 1000) + " s",
+                  "the peers take a snapshot every snapshot_interval (" +
+                      std::to_string(genesis->params.snapshot_interval) +
+                      ") blocks; wait for one, or check the --peer addresses");
+    if (now - last_ask > std::chrono::seconds(3)) {  // ask again: snapshots appear over time
+      (*host)->Broadcast(net::GetSnapshots{});
+      last_ask = now;
+    }
+    for (auto& ev : inbox.Wait(std::chrono::milliseconds(100))) {
+      if (ev.kind == Inbox::Event::kConnected) {
+        peers.insert(ev.peer);
+        (*host)->Send(ev.peer, net::GetSnapshots{});
+      } else if (ev.kind == Inbox::Event::kDisconnected) {
+        peers.erase(ev.peer);
+        offers.erase(ev.peer);
+      } else if (auto* s = std::get_if<net::Snapshots>(&*ev.msg)) {
+        if (s->offers.empty()) continue;
+        offers[ev.peer] = s->offers;
+        if (!first_offer) first_offer = Clock::now();
+      }
+    }
+  }
+  if (stop.load()) return Fail(ErrorCode::kIO, "state sync interrupted");
+  // The newest height; of its snapshots, the one most peers offer.
+  std::map<std::pair<uint64_t, Hash32>, std::set<net::PeerId>> sources;
+  std::map<std::pair<uint64_t, Hash32>, uint64_t> parts_of;
+  for (const auto& [peer, list] : offers)
+    for (const net::SnapshotOffer& o : list)
+      if (o.parts >= 2 && o.height > 0) {
+        sources[{o.height, o.hash}].insert(peer);
+        parts_of[{o.height, o.hash}] = o.parts;
+      }
+  if (sources.empty()) return Fail(ErrorCode::kNotFound, "state sync: the peers' offers are empty");
+  auto pick = sources.begin();
+  for (auto it = sources.begin(); it != sources.end(); ++it)
+    if (it->first.first > pick->first.first ||
+        (it->first.first == pick->first.first && it->second.size() > pick->second.size()))
+      pick = it;
+  const uint64_t height = pick->first.first;
+  const Hash32 hash = pick->first.second;
+  std::set<net::PeerId> from = pick->second;
+  uint64_t parts = parts_of[pick->first];
+  Log(LogLevel::kInfo, "state sync: fetching snapshot",
+      {{"height", height}, {"hash", ToHex0x(hash)}, {"parts", parts}, {"sources", static_cast<uint64_t>(from.size())}});
+
+  // ---- 2. parts, checked on arrival, written in order ----
+  std::string file = scratch + "/snapshot.gsnap";
+  AtomicOutput out;
+  GTOS_TRY(out.Open(file));
+  std::optional<snapshot::Manifest> manifest;
+  std::map<uint64_t, Bytes> ready;  // arrived, not yet written
+  std::map<uint64_t, Request> inflight;
+  uint64_t next_write = 0, next_ask = 0;
+  size_t rr = 0;
+  uint64_t bytes = 0;
+  auto last_log = Clock::now();
+  auto choose = [&]() -> std::optional<net::PeerId> {
+    if (from.empty()) return std::nullopt;
+    auto it = from.begin();
+    std::advance(it, rr++ % from.size());
+    return *it;
+  };
+  while (next_write < parts) {
+    if (stop.load()) return Fail(ErrorCode::kIO, "state sync interrupted");
+    if (from.empty())
+      return Fail(ErrorCode::kIO, "state sync: every peer serving snapshot " + std::to_string(height) +
+                                      " disconnected or sent bad data", "start again to pick another snapshot");
+    auto now = Clock::now();
+    // Re-ask parts that timed out, from another source.
+    for (auto& [part, req] : inflight)
+      if (now - req.sent > std::chrono::milliseconds(opts.part_timeout_ms)) {
+        auto p = choose();
+        if (!p) break;
+        req = Request{*p, now};
+        (*host)->Send(*p, net::GetSnapshotPart{height, hash, part});
+      }
+    // The manifest first (the chunks are checked against it), then a window.
+    size_t window = manifest ? opts.window : 1;
+    while (next_ask < parts && inflight.size() + ready.size() < window) {
+      auto p = choose();
+      if (!p) break;
+      inflight[next_ask] = Request{*p, now};
+      (*host)->Send(*p, net::GetSnapshotPart{height, hash, next_ask});
+      ++next_ask;
+    }
+    for (auto& ev : inbox.Wait(std::chrono::milliseconds(100))) {
+      if (ev.kind == Inbox::Event::kDisconnected) {
+        from.erase(ev.peer);
+        for (auto& [part, req] : inflight)
+          if (req.peer == ev.peer) req.sent = Clock::time_point{};  // re-ask at once
+        continue;
+      }
+      if (ev.kind != Inbox::Event::kMessage) continue;
+      auto* sp = std::get_if<net::SnapshotPart>(&*ev.msg);
+      if (!sp || sp->height != height || sp->hash != hash) continue;
+      auto it = inflight.find(sp->part);
+      if (it == inflight.end() || it->second.peer != ev.peer) continue;
+      inflight.erase(it);
+      if (sp->data.empty()) {  // no longer served there
+        from.erase(ev.peer);
+        inflight[sp->part] = Request{ev.peer, Clock::time_point{}};
+        continue;
+      }
+      Status check = Ok();
+      if (sp->part == 0) {
+        auto m = DecodeRecord<snapshot::Manifest>(sp->data);
+        if (!m) check = std::unexpected(m.error());
+        else if (m->Hash() != hash) check = Invalid("manifest hash differs from the offer");
+        else if (m->height != height || m->chunks.size() + 1 != parts)
+          check = Invalid("manifest height or chunk count differs from the offer");
+        else if (m->genesis_hash != genesis->Hash()) check = Invalid("manifest of another genesis");
+        else manifest = std::move(*m);
+      } else {
+        check = snapshot::CheckChunkBytes(*manifest, sp->part - 1, sp->data);
+      }
+      if (!check) {
+        Log(LogLevel::kWarn, "state sync: bad snapshot part",
+            {{"part", sp->part}, {"peer", ev.peer}, {"error", check.error().message}});
+        (*host)->Penalize(ev.peer, 100, "bad snapshot part " + std::to_string(sp->part) + ": " + check.error().message);
+        from.erase(ev.peer);
+        inflight[sp->part] = Request{ev.peer, Clock::time_point{}};
+        continue;
+      }
+      ready[sp->part] = std::move(sp->data);
+    }
+    for (auto it = ready.find(next_write); it != ready.end(); it = ready.find(next_write)) {
+      GTOS_TRY(out.Write(it->second));
+      bytes += it->second.size();
+      ready.erase(it);
+      ++next_write;
+    }
+    if (Clock::now() - last_log > std::chrono::seconds(2)) {
+      Log(LogLevel::kInfo, "state sync: downloading", {{"parts", next_write}, {"of", parts}, {"bytes", bytes}});
+      last_log = Clock::now();
+    }
+  }
+  GTOS_TRY(out.Commit());
+  stop_host.h->Stop();
+  Log(LogLevel::kInfo, "state sync: snapshot downloaded; verifying and restoring", {{"height", height}, {"bytes", bytes}});
+
+  // ---- 3. verify and restore beside the database, then swap ----
+  std::string restore_dir = scratch + "/restore";
+  GTOS_TRY(snapshot::Restore(file, restore_dir, *genesis));
+  std::string db = D + "/db", old = scratch + "/old-db";
+  if (fs::exists(db)) {
+    fs::rename(db, old, ec);
+    if (ec) return Fail(ErrorCode::kIO, "unable to move '" + db + "' aside: " + ec.message());
+  }
+  fs::rename(restore_dir + "/db", db, ec);
+  if (ec) return Fail(ErrorCode::kIO, "unable to move the restored database into place: " + ec.message());
+  // Keep the snapshot: this node serves it to the next joiner.
+  fs::create_directories(snapshot::SnapshotDir(D), ec);
+  fs::rename(file, snapshot::SnapshotPath(D, height), ec);
+  Log(LogLevel::kInfo, "state sync: restored", {{"height", height}, {"hash", ToHex0x(hash)}});
+  return height;
+}
+
+}  // namespace gtos::node

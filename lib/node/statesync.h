@@ -1,0 +1,33 @@
+// State sync (docs/snapshots.md "State sync"): a new node fetches the newest
+// snapshot its peers offer, checks every part as it arrives, verifies and
+// restores it, and then starts as usual, block-syncing from the snapshot
+// height to the head.
+#ifndef GTOS_NODE_STATESYNC_H_
+#define GTOS_NODE_STATESYNC_H_
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+
+#include "node/node.h"
+#include "util/status.h"
+
+namespace gtos::node {
+
+struct StateSyncOptions {
+  std::string datadir;       // initialised (D/genesis.bin), no blocks yet
+  P2pOptions p2p;            // peers to ask (p2p.peers; no listener is opened)
+  uint64_t discovery_ms = 60'000;  // give up when no peer offered a snapshot by then
+  uint64_t part_timeout_ms = 15'000;  // re-ask another peer after this
+  size_t window = 4;         // parts in flight
+};
+
+// Runs state sync into opts.datadir when its chain has no block yet (or its
+// database is missing, e.g. after an interrupted swap); returns the height
+// restored, or 0 when the chain already has blocks (nothing done). On
+// failure the data directory is left as it was (D/statesync is scratch).
+Result<uint64_t> StateSync(const StateSyncOptions& opts, const std::atomic<bool>& stop);
+
+}  // namespace gtos::node
+
+#endif  // GTOS_NODE_STATESYNC_H_
