@@ -62,6 +62,7 @@ bench: build
 	python3 bench/node_bench.py --bin $(BUILD)/cmd --txs 200000 --senders 4 --rss-records $(RSS_RECORDS)
 	python3 bench/net_bench.py --bin $(BUILD)/cmd --validators 4 --idle-blocks 120 --txs 160000 --senders 8
 	bench/prune_bench.sh $(BUILD)
+	$(BUILD)/tests/snapshot_bench 1000000 | tee -a $(BUILD)/bench-results.txt
 
 # Retention soak (issue 5): a dev chain with retain_blocks=100 and
 # snapshot_interval=500 under TTL kv-put churn for SOAK_BLOCKS blocks;

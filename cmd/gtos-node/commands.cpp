@@ -100,8 +100,8 @@ Status RunNode(const Resolved& resolved) {
     so.datadir = r.node.datadir;
     so.p2p = r.node.p2p;
     auto h = node::StateSync(so, g_stop);
+    if (g_stop.load()) return Ok();  // a signal is a clean stop, not a failure
     if (!h) return std::unexpected(h.error());
-    if (g_stop.load()) return Ok();
     r.node.statesync_restored_height = *h;
   }
   auto n = node::Node::Open(r.node);
@@ -226,6 +226,7 @@ class Dev : public cli::Command {
       std::fprintf(stderr, "gtos-node: reusing the dev chain in '%s'; --param applies only to a new one\n",
                    dir.c_str());
     }
+    flags_.flags.state_sync = false;  // a dev chain has no peers to sync from (GTOS_STATE_SYNC is ignored)
     auto r = flags_.Load();
     if (!r) return std::unexpected(r.error());
     r->node.validator_key_file = key_path;

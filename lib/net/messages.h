@@ -29,7 +29,8 @@ inline constexpr size_t kMaxPeerAddressBytes = kMaxP2pAddrBytes;  // 255
 inline constexpr size_t kMaxGossipTxs = 50'000;    // per Txs message
 inline constexpr size_t kMaxSyncBlocks = 1'000;    // per Blocks message
 inline constexpr size_t kMaxSnapshotOffers = 16;   // per Snapshots message
-inline constexpr size_t kMaxSnapshotPartBytes = 64ull << 20;  // a manifest or chunk record (frame limit applies too)
+inline constexpr size_t kMaxSnapshotPartBytes = 64ull << 20;  // a manifest or chunk record
+inline constexpr size_t kSnapshotPieceBytes = 512ull << 10;    // per SnapshotPart message (fits any frame limit)
 
 // Handshake, first frame each way.
 struct Hello {
@@ -175,18 +176,25 @@ struct GetSnapshotPart {
     v.Uint("part", part);
   }
 };
-struct SnapshotPart {  // empty data: not served (unknown or deleted snapshot)
+// A part travels as one or more pieces of at most kSnapshotPieceBytes, in
+// order: `data` is bytes [offset, offset + data.size()) of the part's
+// `total` bytes. total 0: not served (unknown or deleted snapshot).
+struct SnapshotPart {
   static constexpr RecordType kType = RecordType::kP2pSnapshotPart;
   static constexpr uint64_t kVersion = 1;
   uint64_t height = 0;
   Hash32 hash;
   uint64_t part = 0;
+  uint64_t offset = 0;
+  uint64_t total = 0;
   Bytes data;
   template <class V> void Fields(V& v) {
     v.Uint("height", height);
     v.Fixed("hash", hash);
     v.Uint("part", part);
-    v.Bin("data", data, kMaxSnapshotPartBytes);
+    v.Uint("offset", offset);
+    v.Uint("total", total, kMaxSnapshotPartBytes);
+    v.Bin("data", data, kSnapshotPieceBytes);
   }
 };
 

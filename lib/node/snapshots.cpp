@@ -12,11 +12,16 @@ namespace gtos::node {
 
 namespace schema = state::schema;
 
+namespace {
+constexpr size_t kMaxQueuedRequests = 256;
+}  // namespace
+
 SnapshotService::SnapshotService(chain::Chain& chain, std::string datadir, size_t keep)
     : chain_(chain), datadir_(std::move(datadir)), keep_(std::max<size_t>(1, keep)),
       interval_(std::max<uint64_t>(1, chain.params().snapshot_interval)) {
-  worker_ = std::thread([this] { Loop(); });
-  Enqueue([this] { Refresh(); });
+  writer_.thread = std::thread([this] { Loop(writer_); });
+  server_.thread = std::thread([this] { Loop(server_); });
+  Enqueue(writer_, [this] { Refresh(); });
 }
 
 SnapshotService::~SnapshotService() { Stop(); }
@@ -27,27 +32,28 @@ void SnapshotService::Stop() {
     stop_ = true;
   }
   cv_.notify_all();
-  if (worker_.joinable()) worker_.join();
+  for (Queue* q : {&writer_, &server_})
+    if (q->thread.joinable()) q->thread.join();
 }
 
-void SnapshotService::Enqueue(std::function<void()> job) {
+void SnapshotService::Enqueue(Queue& q, std::function<void()> job) {
   {
     std::lock_guard<std::mutex> l(mu_);
     if (stop_) return;
-    jobs_.push_back(std::move(job));
+    q.jobs.push_back(std::move(job));
   }
-  cv_.notify_one();
+  cv_.notify_all();
 }
 
-void SnapshotService::Loop() {
+void SnapshotService::Loop(Queue& q) {
   for (;;) {
     std::function<void()> job;
     {
       std::unique_lock<std::mutex> l(mu_);
-      cv_.wait(l, [this] { return stop_ || !jobs_.empty(); });
-      if (stop_) return;  // a half-written snapshot is a temporary file, removed by Create
-      job = std::move(jobs_.front());
-      jobs_.pop_front();
+      cv_.wait(l, [this, &q] { return stop_ || !q.jobs.empty(); });
+      if (stop_) return;  // a snapshot being written finishes first (Create is not interruptible)
+      job = std::move(q.jobs.front());
+      q.jobs.pop_front();
     }
     job();
   }
@@ -58,7 +64,7 @@ void SnapshotService::OnCommitted(uint64_t height) {
     // Block H + 1 has made H's certificate canonical (its last_commit).
     auto commit = chain_.GetCommit(pending_height_);
     if (commit && *commit) {
-      Enqueue([this, view = pending_view_, h = pending_height_, c = **commit] { Write(view, h, c); });
+      Enqueue(writer_, [this, view = pending_view_, h = pending_height_, c = **commit] { Write(view, h, c); });
     } else {
       failures_++;
       Log(LogLevel::kWarn, "snapshot skipped: no commit certificate", {{"height", pending_height_}});
@@ -135,8 +141,11 @@ std::vector<net::SnapshotOffer> SnapshotService::Offers() const {
 }
 
 void SnapshotService::Serve(const net::GetSnapshotPart& req, std::function<void(net::SnapshotPart)> reply) {
-  Enqueue([this, req, reply = std::move(reply)] {
-    net::SnapshotPart out{req.height, req.hash, req.part, {}};
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (server_.jobs.size() >= kMaxQueuedRequests) return;  // a flood: the asker re-asks later
+  }
+  Enqueue(server_, [this, req, reply = std::move(reply)] {
     std::string path;
     uint64_t begin = 0, end = 0;
     {
@@ -148,14 +157,24 @@ void SnapshotService::Serve(const net::GetSnapshotPart& req, std::function<void(
         end = it->second.offsets[req.part + 1];
       }
     }
+    Bytes data;
     if (!path.empty() && end - begin <= net::kMaxSnapshotPartBytes) {
       std::ifstream f(path, std::ios::binary);
-      out.data.resize(end - begin);
+      data.resize(end - begin);
       f.seekg(static_cast<std::streamoff>(begin));
-      f.read(reinterpret_cast<char*>(out.data.data()), static_cast<std::streamsize>(out.data.size()));
-      if (!f) out.data.clear();  // deleted meanwhile: not served
+      f.read(reinterpret_cast<char*>(data.data()), static_cast<std::streamsize>(data.size()));
+      if (!f) data.clear();  // deleted meanwhile: not served
     }
-    reply(std::move(out));
+    if (data.empty()) {
+      reply(net::SnapshotPart{req.height, req.hash, req.part, 0, 0, {}});
+      return;
+    }
+    for (uint64_t off = 0; off < data.size(); off += net::kSnapshotPieceBytes) {
+      uint64_t n = std::min<uint64_t>(net::kSnapshotPieceBytes, data.size() - off);
+      reply(net::SnapshotPart{req.height, req.hash, req.part, off, data.size(),
+                              Bytes(data.begin() + static_cast<ptrdiff_t>(off),
+                                    data.begin() + static_cast<ptrdiff_t>(off + n))});
+    }
   });
 }
 

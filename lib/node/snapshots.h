@@ -14,7 +14,7 @@
 // bytes leave the disk without waiting for LevelDB to get there.
 //
 // Threads: OnCommitted on the consensus thread; Offers and Serve from any
-// thread; one worker thread does the file work.
+// thread; a writer thread writes snapshots, a server thread reads parts.
 #ifndef GTOS_NODE_SNAPSHOTS_H_
 #define GTOS_NODE_SNAPSHOTS_H_
 
@@ -47,8 +47,8 @@ class SnapshotService {
 
   // The snapshots on offer, ascending by height.
   std::vector<net::SnapshotOffer> Offers() const;
-  // Reads the requested part on the worker thread and hands the reply
-  // (empty data if not served) to `reply`.
+  // Reads the requested part on the serving thread and hands it to `reply`
+  // piece by piece (one piece with total 0 if not served).
   void Serve(const net::GetSnapshotPart& req, std::function<void(net::SnapshotPart)> reply);
 
   uint64_t written() const { return written_.load(); }
@@ -61,8 +61,12 @@ class SnapshotService {
     net::SnapshotOffer offer;
     std::vector<uint64_t> offsets;  // part i: [offsets[i], offsets[i+1])
   };
-  void Enqueue(std::function<void()> job);
-  void Loop();
+  struct Queue {
+    std::deque<std::function<void()>> jobs;
+    std::thread thread;
+  };
+  void Enqueue(Queue& q, std::function<void()> job);
+  void Loop(Queue& q);
   void Write(std::shared_ptr<state::ReadView> view, uint64_t height, Commit commit);
   void Refresh();  // rescans D/snapshots into served_ (worker thread)
 
@@ -78,10 +82,12 @@ class SnapshotService {
 
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  std::deque<std::function<void()>> jobs_;  // GUARDED_BY(mu_)
   bool stop_ = false;                       // GUARDED_BY(mu_)
   std::map<uint64_t, Served> served_;       // GUARDED_BY(mu_), by height
-  std::thread worker_;
+  // Writing snapshots and serving them run on separate threads, so that
+  // peers are served while this node writes (all nodes write at once).
+  Queue writer_;                            // jobs GUARDED_BY(mu_)
+  Queue server_;                            // jobs GUARDED_BY(mu_)
 
   std::atomic<uint64_t> written_{0};
   std::atomic<uint64_t> last_height_{0};

@@ -62,30 +62,27 @@ struct Request {
   Clock::time_point sent;
 };
 
-// Whether D holds a chain with blocks (then there is nothing to do).
-Result<bool> HasBlocks(const std::string& datadir) {
-  if (!fs::exists(datadir + "/db")) return false;
+// The head of the chain in D (0 without a database).
+Result<uint64_t> HeadOf(const std::string& datadir) {
+  if (!fs::exists(datadir + "/db")) return uint64_t{0};
   chain::ChainOptions co;
   co.datadir = datadir;
   auto c = chain::Chain::Open(co);
   if (!c) return std::unexpected(c.error());
-  return (*c)->height() > 0;
+  return (*c)->height();
 }
 
 }  // namespace
 
 Result<uint64_t> StateSync(const StateSyncOptions& opts, const std::atomic<bool>& stop) {
   const std::string& D = opts.datadir;
-  auto has = HasBlocks(D);
-  if (!has) return std::unexpected(has.error());
-  if (*has) {
-    Log(LogLevel::kInfo, "state sync skipped: the chain already has blocks", {{"datadir", D}});
-    return uint64_t{0};
-  }
-  auto graw = ReadFile(D + "/genesis.bin");
-  if (!graw)
-    return Fail(ErrorCode::kNotFound, "'" + D + "' has no genesis.bin",
+  if (!fs::exists(D + "/genesis.bin"))
+    return Fail(ErrorCode::kNotFound, "'" + D + "' is not an initialised data directory",
                 "run 'gtos-node init --datadir " + D + " --genesis FILE' first");
+  auto head = HeadOf(D);
+  if (!head) return std::unexpected(head.error());
+  auto graw = ReadFile(D + "/genesis.bin");
+  if (!graw) return std::unexpected(graw.error());
   auto genesis = DecodeRecord<Genesis>(*graw);
   if (!genesis) return std::unexpected(Wrap(genesis.error(), "'" + D + "/genesis.bin'"));
   if (opts.p2p.peers.empty())
@@ -134,6 +131,12 @@ Result<uint64_t> StateSync(const StateSyncOptions& opts, const std::atomic<bool>
   while (!stop.load()) {
     auto now = Clock::now();
     if (first_offer && (now - *first_offer > std::chrono::seconds(2) || offers.size() == peers.size())) break;
+    // A chain with blocks only looks for a while: it can block-sync as well.
+    if (*head > 0 && now - t0 > std::chrono::milliseconds(std::min<uint64_t>(opts.discovery_ms, 10'000))) {
+      Log(LogLevel::kInfo, "state sync skipped: no snapshot offered; block sync goes on from the head",
+          {{"head", *head}});
+      return uint64_t{0};
+    }
     if (now - t0 > std::chrono::milliseconds(opts.discovery_ms))
       return Fail(ErrorCode::kNotFound,
                   "state sync: no peer offered a snapshot within " + std::to_string(opts.discovery_ms / 1000) + " s",
@@ -178,6 +181,11 @@ Result<uint64_t> StateSync(const StateSyncOptions& opts, const std::atomic<bool>
   const Hash32 hash = pick->first.second;
   std::set<net::PeerId> from = pick->second;
   uint64_t parts = parts_of[pick->first];
+  if (height <= *head) {
+    Log(LogLevel::kInfo, "state sync skipped: the chain is not behind the newest snapshot",
+        {{"head", *head}, {"snapshot_height", height}});
+    return uint64_t{0};
+  }
   Log(LogLevel::kInfo, "state sync: fetching snapshot",
       {{"height", height}, {"hash", ToHex0x(hash)}, {"parts", parts}, {"sources", static_cast<uint64_t>(from.size())}});
 
@@ -188,6 +196,7 @@ Result<uint64_t> StateSync(const StateSyncOptions& opts, const std::atomic<bool>
   std::optional<snapshot::Manifest> manifest;
   std::map<uint64_t, Bytes> ready;  // arrived, not yet written
   std::map<uint64_t, Request> inflight;
+  std::map<uint64_t, Bytes> partial;  // pieces of parts in flight
   uint64_t next_write = 0, next_ask = 0;
   size_t rr = 0;
   uint64_t bytes = 0;
@@ -210,6 +219,7 @@ Result<uint64_t> StateSync(const StateSyncOptions& opts, const std::atomic<bool>
         auto p = choose();
         if (!p) break;
         req = Request{*p, now};
+        partial.erase(part);
         (*host)->Send(*p, net::GetSnapshotPart{height, hash, part});
       }
     // The manifest first (the chunks are checked against it), then a window.
@@ -225,7 +235,7 @@ Result<uint64_t> StateSync(const StateSyncOptions& opts, const std::atomic<bool>
       if (ev.kind == Inbox::Event::kDisconnected) {
         from.erase(ev.peer);
         for (auto& [part, req] : inflight)
-          if (req.peer == ev.peer) req.sent = Clock::time_point{};  // re-ask at once
+          if (req.peer == ev.peer) req.sent = Clock::time_point{};  // re-ask at once (pieces dropped then)
         continue;
       }
       if (ev.kind != Inbox::Event::kMessage) continue;
@@ -233,12 +243,28 @@ Result<uint64_t> StateSync(const StateSyncOptions& opts, const std::atomic<bool>
       if (!sp || sp->height != height || sp->hash != hash) continue;
       auto it = inflight.find(sp->part);
       if (it == inflight.end() || it->second.peer != ev.peer) continue;
-      inflight.erase(it);
-      if (sp->data.empty()) {  // no longer served there
+      if (sp->total == 0) {  // no longer served there
         from.erase(ev.peer);
-        inflight[sp->part] = Request{ev.peer, Clock::time_point{}};
+        partial.erase(sp->part);
+        it->second.sent = Clock::time_point{};  // re-ask elsewhere at once
         continue;
       }
+      // Pieces arrive in order on one connection.
+      Bytes& buf = partial[sp->part];
+      uint64_t want = sp->part == 0 || !manifest ? sp->total : manifest->chunks[sp->part - 1].bytes;
+      if (sp->offset != buf.size() || sp->total != want || sp->data.size() > sp->total - sp->offset) {
+        (*host)->Penalize(ev.peer, 100, "snapshot part " + std::to_string(sp->part) + ": piece out of order or size");
+        from.erase(ev.peer);
+        partial.erase(sp->part);
+        it->second.sent = Clock::time_point{};
+        continue;
+      }
+      buf.insert(buf.end(), sp->data.begin(), sp->data.end());
+      it->second.sent = Clock::now();  // progress: the timeout starts again
+      if (buf.size() < sp->total) continue;
+      inflight.erase(it);
+      sp->data = std::move(buf);
+      partial.erase(sp->part);
       Status check = Ok();
       if (sp->part == 0) {
         auto m = DecodeRecord<snapshot::Manifest>(sp->data);

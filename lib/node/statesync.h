@@ -22,10 +22,13 @@ struct StateSyncOptions {
   size_t window = 4;         // parts in flight
 };
 
-// Runs state sync into opts.datadir when its chain has no block yet (or its
-// database is missing, e.g. after an interrupted swap); returns the height
-// restored, or 0 when the chain already has blocks (nothing done). On
-// failure the data directory is left as it was (D/statesync is scratch).
+// Runs state sync into opts.datadir (initialised: D/genesis.bin) when the
+// newest snapshot the peers offer is above the chain's head (a new node, or
+// one that fell behind its peers' retention window); the database is then
+// replaced by the restored one. Returns the height restored, or 0 when
+// nothing was done (not behind; a chain with blocks also gives up after
+// 10 s without offers and block-syncs instead). On failure the data
+// directory is left as it was (D/statesync is scratch).
 Result<uint64_t> StateSync(const StateSyncOptions& opts, const std::atomic<bool>& stop);
 
 }  // namespace gtos::node

@@ -95,7 +95,7 @@ struct Genesis {
 
 struct BlockHeader {
   static constexpr RecordType kType = RecordType::kBlockHeader;
-  static constexpr uint64_t kVersion = 1;
+  static constexpr uint64_t kVersion = 2;  // 2: last_commit_hash
   std::string chain_id;
   uint64_t height = 0;
   uint64_t time_ms = 0;  // proposer's clock; strictly above the parent's
@@ -197,7 +197,7 @@ struct Evidence {
 
 struct Block {
   static constexpr RecordType kType = RecordType::kBlock;
-  static constexpr uint64_t kVersion = 1;
+  static constexpr uint64_t kVersion = 2;  // 2: last_commit
   BlockHeader header;
   std::vector<SignedTx> txs;
   std::vector<Evidence> evidence;

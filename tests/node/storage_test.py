@@ -131,15 +131,31 @@ class Recorder:
         self.stop_ev = threading.Event()
         self.thread = threading.Thread(target=self.loop, daemon=True)
         self.error = None
+        self.snap_watched = 0   # polls that saw a head at a snapshot height
+        self.snap_early = []    # snapshots seen before their height + 1
 
     def add(self, node):
         self.nodes.append(node)
         self.seen[node.name], self.next[node.name], self.gaps[node.name] = {}, 1, set()
 
+    def watch_snapshots(self, n):
+        """A snapshot of H appears only once H + 1 is committed: never while
+        the head is H (checked when two head reads around the listing agree)."""
+        h1 = n.try_height()
+        files = snapshot_files(n)
+        h2 = n.try_height()
+        if files and h2 >= 0 and max(files) >= h2:
+            self.snap_early.append(f"{n.name}: snapshot {max(files)} listed at head {h2}")
+        if h1 == h2 and h1 > 0 and h1 % SNAP_INTERVAL == 0:
+            self.snap_watched += 1
+            if h1 in files:
+                self.snap_early.append(f"{n.name}: snapshot {h1} present while the head is {h1}")
+
     def poll(self):
         for n in list(self.nodes):
             if not n.alive():
                 continue
+            self.watch_snapshots(n)
             head = n.try_height()
             lo = self.next[n.name]
             if head < lo:
@@ -161,7 +177,7 @@ class Recorder:
                 self.poll()
             except Exception as e:  # keep polling; reported at the end
                 self.error = repr(e)
-            self.stop_ev.wait(0.3)
+            self.stop_ev.wait(0.1)
 
     def start(self):
         self.thread.start()
@@ -177,11 +193,18 @@ class Recorder:
         them: only possible without tos_getHeaderByNumber)."""
         gaps = 0
         for h in range(lo, hi + 1):
-            have = [(n.name, self.seen[n.name][h]) for n in nodes if h in self.seen[n.name]]
+            have = [(n.name, self.seen[n.name].get(h)) for n in nodes]
+            have = [x for x in have if x[1] is not None]
             gaps += len(nodes) - len(have)
             for name, hd in have[1:]:
                 same(h, have[0][1], have[0][0], hd, name)
         return gaps
+
+
+def refused(node, errs):
+    if errs:
+        h = min(errs)
+        raise Fail(f"{node.name}: tos_getHeaderByNumber refused {len(errs)} heights, e.g. {h}: {errs[h]}")
 
 
 def compare_all(nodes, lo, hi, recorder=None):
@@ -191,20 +214,18 @@ def compare_all(nodes, lo, hi, recorder=None):
     recorder saw in the window); without it, the recorder's data is all."""
     if HEADER_RPC:
         ref, errs = fetch_headers(nodes[0], lo, hi)
-        check(not errs, f"{nodes[0].name}: tos_getHeaderByNumber refused {len(errs)} heights, "
-                        f"e.g. {sorted(errs)[:3]}: {next(iter(errs.values()))}")
+        refused(nodes[0], errs)
         for h in range(lo + 1, hi + 1):
             check(ref[h].get("parent_hash", ref[h - 1]["hash"]) == ref[h - 1]["hash"],
                   f"{nodes[0].name}: header {h}: parent_hash is not header {h - 1}")
         for n in nodes[1:]:
             got, errs = fetch_headers(n, lo, hi)
-            check(not errs, f"{n.name}: tos_getHeaderByNumber refused {len(errs)} heights, "
-                            f"e.g. {sorted(errs)[:3]}: {next(iter(errs.values()))}")
+            refused(n, errs)
             for h in range(lo, hi + 1):
                 same(h, ref[h], nodes[0].name, got[h], n.name)
         if recorder:
             for n in nodes:
-                for h, hd in recorder.seen.get(n.name, {}).items():
+                for h, hd in list(recorder.seen.get(n.name, {}).items()):
                     if lo <= h <= hi:
                         same(h, ref[h], nodes[0].name, hd, f"{n.name} (polled)")
         return 0
@@ -284,13 +305,8 @@ class Ctx:
         self.sender = None
         self.recorder = None
         self.victim = None          # the node stopped, pruned and restarted
-        self.restart_height = None
-        self.stopped = []           # names of nodes that were down for a while
         self.db_samples = []        # (height, [bytes of each D/db])
         self.extra_nodes = []
-
-    def validators(self):
-        return self.net.nodes
 
     def ensure(self, height, what):
         """A running network at min height >= height (with churn)."""
@@ -372,9 +388,9 @@ def scenario_retention_churn(ctx):
     check(p.returncode == 1 and "in use" in err,
           f"gtos-prune on a running node's directory: exit {p.returncode}, stderr {err!r}")
     w_before = watermark(victim)
-    check(victim.stop() == 0, f"{victim.name}: SIGTERM exit status {victim.proc.returncode}")
     t_down = time.time()
-    h_down = net.min_height(net.running())
+    h_down = net.nodes[0].height()
+    check(victim.stop() == 0, f"{victim.name}: SIGTERM exit status {victim.proc.returncode}")
     p = run(["gtos-prune", "--datadir", victim.datadir, "--retain-blocks", "10", "--json"])
     rep = json.loads(p.stdout)
     head = int(rep["head"])
@@ -383,17 +399,25 @@ def scenario_retention_churn(ctx):
           int(rep["heights"]) == RETAIN - 10 and int(rep["retain_blocks"]) == 10 and not rep["dry_run"],
           f"gtos-prune report: {rep}")
     check(int(rep["records"]) >= 2 * (RETAIN - 10), f"gtos-prune deleted {rep['records']} records: {rep}")
+    again = json.loads(run(["gtos-prune", "--datadir", victim.datadir, "--retain-blocks", "10", "--json"]).stdout)
+    check(int(again["heights"]) == 0 and int(again["oldest_after"]) == head - 9, f"second gtos-prune: {again}")
+    listed = run(["gtos-snapshot", "list", "--datadir", victim.datadir]).stdout.decode().split("\n")
+    lh = sorted(int(l.split()[0]) for l in listed if l.strip())
+    check(lh == sorted(snapshot_files(victim)) and lh, f"gtos-snapshot list on the stopped {victim.name}: {listed}")
+    # Stay down for about half the window: the restart then block-syncs
+    # those heights (a node down for more than retain_blocks could not).
+    wait_for(lambda: net.nodes[0].height() >= h_down + RETAIN // 2, 30, "the others to go on")
     victim.start()
     down = time.time() - t_down
-    missed = net.min_height(net.running()) - h_down
-    ctx.restart_height = head
-    ctx.stopped.append(victim.name)
+    missed = net.nodes[0].height() - h_down
     log(f"{victim.name} down {down:.1f}s; the others made ~{missed} blocks meanwhile")
     # Catch up (block sync: it was down for fewer blocks than the window) and 100 more blocks.
     try:
         victim.wait_height(net.nodes[0].height(), 60)
     except Fail as e:
         raise Fail(f"{e}; it was down {down:.1f}s while the others made ~{missed} blocks (window {RETAIN})")
+    synced = victim.metric("gtos_blocks_synced_total") or 0
+    check(synced > 0, f"{victim.name} block-synced nothing after the restart")
     ctx.drive(max(n_hi, net.nodes[0].height()) + 100, "after prune")
     n2 = net.min_height()
     wv = check_window(victim)
@@ -421,7 +445,8 @@ def scenario_retention_churn(ctx):
             f"watermark {w['oldest_available']}..{w['head']}, {w['oldest_available'] - 1} history_pruned; "
             f"gtos-prune --retain-blocks 10 on {victim.name} at head {head}: oldest {rep['oldest_before']} -> "
             f"{rep['oldest_after']}, db {rep['db_bytes_before']} -> {rep['db_bytes_after']} bytes; "
-            f"down {down:.1f}s (~{missed} blocks), then window {wv['oldest_available']}..{wv['head']}; "
+            f"snapshots {lh} listed while stopped; down {down:.1f}s (~{missed} blocks, {synced:.0f} block-synced), "
+            f"then window {wv['oldest_available']}..{wv['head']}; "
             f"D/db bytes at {base[0]}: {base[1]}, at {n_hi}: {first_db}, at {n2}: {sizes}")
 
 
@@ -497,7 +522,10 @@ def scenario_snapshots_identical(ctx):
     for h in common:
         hashes = {name: v.get(h) for name, v in listed.items() if h in v}
         check(len(set(hashes.values())) == 1, f"snapshot {h}: list hashes differ {hashes}")
-    return (f"snapshots {({k: sorted(v) for k, v in files.items()})}; heights {common} byte-identical "
+    rec = ctx.recorder
+    check(not rec.snap_early, f"snapshots written before their height + 1 was committed: {rec.snap_early[:3]}")
+    return (f"{rec.snap_watched} polls at a head H = k*{SNAP_INTERVAL} saw no snapshot H yet; "
+            f"snapshots {({k: sorted(v) for k, v in files.items()})}; heights {common} byte-identical "
             f"on 4 nodes (sha256 {digests[top][:12]}… at {top}); verify ok ({chunks} chunk(s)); "
             f"flipped byte: {err.splitlines()[0] if err else ''}")
 
@@ -619,12 +647,12 @@ def main():
     finally:
         nt._kill_leftovers(os.path.join(work, "net"))
     if failed:
-        for root, _, fs in os.walk(work):
-            for log_name in sorted(fs):
-                if log_name.endswith(".log"):
-                    with open(os.path.join(root, log_name), errors="replace") as f:
-                        tail = f.read()[-2500:]
-                    print(f"---- {log_name} (tail)\n{tail}")
+        logs = os.path.join(work, "net")
+        for log_name in sorted(os.listdir(logs)) if os.path.isdir(logs) else []:
+            if log_name.endswith(".log"):
+                with open(os.path.join(logs, log_name), errors="replace") as f:
+                    tail = f.read()[-2500:]
+                print(f"---- {log_name} (tail)\n{tail}")
         print(f"     work directory kept: {work}")
     elif OPTS.keep:
         print(f"     work directory kept: {work}")

@@ -433,7 +433,7 @@ TEST_CASE("rpc: malformed params are -32602 naming the param") {
           rpc::kInvalidParams);
     CHECK(CallError(c, m, {Json::object()}).code == rpc::kInvalidParams);
   }
-  CHECK(rpc::MethodNames().size() == 16);
+  CHECK(rpc::MethodNames().size() == 17);
 }
 
 TEST_CASE("rpc: JSON-RPC envelope: errors, ids, batches, notifications") {
@@ -650,31 +650,42 @@ TEST_CASE("rpc: pruned history is -38005 history_pruned with the window") {
     CallOk(c, "tos_sendRawTransaction", {ToHex0x(EncodeRecord(stx))});  // block 1
   }
   for (int i = 0; i < 4; ++i) REQUIRE(node.backend->Advance());  // head 5
-  // Prune bodies and receipts of blocks 1-2 as gtos-prune would, offline.
+  // Prune bodies, receipts and the tx index of blocks 1-2 as gtos-prune
+  // does, offline (keep the last 3 blocks).
   node.Stop();
   {
-    state::StoreOptions so;
-    so.path = node.dir + "/data/db";
-    auto store = state::Store::Open(so);
-    REQUIRE(store);
-    state::WriteBatch b;
-    for (uint64_t h = 1; h <= 2; ++h) {
-      b.Delete(state::schema::HeightKey(state::schema::kBody, h));
-      b.Delete(state::schema::HeightKey(state::schema::kReceipts, h));
-    }
-    REQUIRE((*store)->Write(b));
+    chain::ChainOptions co;
+    co.datadir = node.dir + "/data";
+    auto chain = chain::Chain::Open(co);
+    REQUIRE(chain);
+    auto dry = (*chain)->PruneHistory(3, /*dry_run=*/true);
+    REQUIRE(dry);
+    CHECK(dry->heights == 2);
+    CHECK(dry->records == 5);  // 2 bodies, 2 receipt lists, 1 tx-index entry
+    CHECK((*chain)->oldest_body() == 1);
+    auto rep = (*chain)->PruneHistory(3, /*dry_run=*/false);
+    REQUIRE(rep);
+    CHECK(rep->oldest_after == 3);
+    CHECK((*chain)->oldest_body() == 3);
+    auto again = (*chain)->PruneHistory(3, false);
+    REQUIRE(again);
+    CHECK(again->heights == 0);
   }
   node.Start();
   rpc::Client c2(node.url());
   Json want = {{"retain_blocks", 200}, {"oldest_available", 3}, {"requested", 1}, {"head", 5}};
-  for (auto [method, params] : std::vector<std::pair<const char*, Json>>{
-           {"tos_getBlockByNumber", {1}}, {"tos_getTransaction", {id}}, {"tos_getReceipt", {id}}}) {
-    CAPTURE(method);
-    auto e = CallError(c2, method, params);
-    CHECK(e.code == rpc::kHistoryPruned);
-    CHECK(e.message == "history_pruned");
-    CHECK(e.data == want);
-  }
+  auto e = CallError(c2, "tos_getBlockByNumber", {1});
+  CHECK(e.code == rpc::kHistoryPruned);
+  CHECK(e.message == "history_pruned");
+  CHECK(e.data == want);
+  // The tx-index entry went with the block's history: the id is unknown now.
+  CHECK(CallError(c2, "tos_getTransaction", {id}).code == rpc::kNotFound);
+  CHECK(CallError(c2, "tos_getReceipt", {id}).code == rpc::kNotFound);
+  // Headers and commit certificates are kept.
+  Json h1 = CallOk(c2, "tos_getHeaderByNumber", {1});
+  CHECK(h1["height"] == 1);
+  CHECK(h1["commit"]["block_hash"] == h1["hash"]);
+  CHECK(CallError(c2, "tos_getHeaderByNumber", {6}).code == rpc::kNotFound);
   CHECK(CallError(c2, "tos_getBlockByNumber", {2}).data["requested"] == 2);
   CHECK(CallOk(c2, "tos_getBlockByNumber", {3})["height"] == 3);
   CHECK(CallOk(c2, "tos_getBlockByNumber", {0})["height"] == 0);  // headers stay
