@@ -314,15 +314,15 @@ Status Chain::Commit(AppliedBlock applied, const gtos::Commit& commit) {
     for (size_t i = 0; i < applied.exec.tx_ids.size(); ++i)
       b.Put(schema::TxIndexKey(applied.exec.tx_ids[i]), state::EncodeValue(TxLoc{h, i}));
   }
-  // Retention (docs/storage.md): the history of heights that leave the
-  // window [h - retain_blocks + 1, h] is deleted in the same write. Normally
-  // that is one height; a backlog is worked off a few heights per block.
+  // Retention (docs/storage.md "Pruning"): the history of heights that
+  // leave the window is deleted in the same write. Normally that is one
+  // height; a backlog is worked off a few heights per block.
   uint64_t new_oldest = 0;
   if (options_.store_history) {
-    uint64_t retain = std::max<uint64_t>(1, genesis_.params.retain_blocks);
+    uint64_t start = RetentionStart(h);
     uint64_t oldest = oldest_body();
-    if (h > retain && h - retain >= oldest) {
-      uint64_t stop = std::min(h - retain + 1, oldest + kMaxPrunePerBlock);
+    if (start > oldest) {
+      uint64_t stop = std::min(start, oldest + kMaxPrunePerBlock);
       auto n = DeleteHistoryRange(oldest, stop, b);
       if (!n) return std::unexpected(n.error());
       new_oldest = stop;
@@ -364,6 +364,17 @@ static Status ReceiptTxIds(std::string_view stored, const std::function<void(Byt
     fn(ByteView(reinterpret_cast<const uint8_t*>(r.via.array.ptr[0].via.bin.ptr), 32));
   }
   return Ok();
+}
+
+uint64_t Chain::RetentionStart(uint64_t head) const {
+  uint64_t retain = std::max<uint64_t>(1, genesis_.params.retain_blocks);
+  uint64_t interval = std::max<uint64_t>(1, genesis_.params.snapshot_interval);
+  uint64_t start = head >= retain ? head - retain + 1 : 1;
+  // The blocks after the newest snapshot height stay too, so that a node
+  // that restores that snapshot can block-sync from it (every node keeps
+  // the same window: it depends on the height only).
+  uint64_t newest_snapshot = head >= 1 ? (head - 1) / interval * interval : 0;
+  return std::min(start, newest_snapshot + 1);
 }
 
 Result<uint64_t> Chain::DeleteHistoryRange(uint64_t from, uint64_t to, state::WriteBatch& b) const {

@@ -140,8 +140,13 @@ class Chain {
   Result<std::optional<std::vector<Receipt>>> GetReceipts(uint64_t height) const;
   Result<std::optional<TxLocation>> GetTxLocation(const Hash32& id) const;
   // The lowest height whose body is still stored (the retention window's
-  // start: head - retain_blocks + 1 once the chain is long enough).
+  // start, RetentionStart(head), once the chain is long enough).
   uint64_t oldest_body() const;
+  // Where the node's retention window starts at `head` (docs/storage.md
+  // "Pruning"): the last retain_blocks blocks, and also every block after
+  // the newest snapshot height (the highest multiple of snapshot_interval
+  // below head), so that a node restoring that snapshot can block-sync.
+  uint64_t RetentionStart(uint64_t head) const;
 
   // What PruneHistory did (or, dry run, would do).
   struct PruneReport {

@@ -1362,6 +1362,54 @@ TEST_CASE("max_block_txs is enforced by Propose and Validate") {
   CHECK(!c->Validate(b, true));
 }
 
+TEST_CASE("retention: Commit deletes the history that leaves the window, never the state") {
+  // retain_blocks 3, snapshot_interval 5: the window is the last 3 blocks
+  // and every block after the newest multiple of 5 below the head.
+  const Keys& k = K();
+  TestChain c(TestGenesis([](ChainParams& p) {
+    p.retain_blocks = 3;
+    p.snapshot_interval = 5;
+  }));
+  TestChain ref;  // same blocks, default retention (200): nothing pruned
+  std::vector<Hash32> ids;
+  for (uint64_t h = 1; h <= 23; ++h) {
+    SignedTx t = Tx(k.alice, h - 1, KvPut("ns", "k" + std::to_string(h), "v", 2));
+    ids.push_back(t.tx.Id());
+    Produced p = c.Next({t});
+    Produced q = ref.Next({t});
+    CHECK(H(p.header.state_root) == H(q.header.state_root));  // retention never touches state
+    uint64_t want = std::min(h >= 3 ? h - 2 : 1, (h - 1) / 5 * 5 + 1);
+    CHECK(c->RetentionStart(h) == want);
+    CHECK(c->oldest_body() == want);
+    for (uint64_t x = 1; x <= h; ++x) {
+      CAPTURE(h);
+      CAPTURE(x);
+      auto b = c->GetBlock(x);
+      RequireOk(b, "get block");
+      CHECK(b->has_value() == (x >= want));
+      auto loc = c->GetTxLocation(ids[x - 1]);
+      RequireOk(loc, "tx location");
+      CHECK(loc->has_value() == (x >= want));
+      auto hd = c->GetHeader(x);  // headers and commits are kept
+      RequireOk(hd, "header");
+      CHECK(hd->has_value());
+      auto cm = c->GetCommit(x);
+      RequireOk(cm, "commit");
+      CHECK(cm->has_value());
+    }
+  }
+  // Reopening reads the watermark back.
+  c.Reopen();
+  CHECK(c->oldest_body() == 21);
+  // Offline pruning to a smaller window, then the node's rule takes over.
+  auto rep = c->PruneHistory(1, false);
+  RequireOk(rep, "prune");
+  CHECK(rep->oldest_after == 23);
+  CHECK(rep->heights == 2);
+  c.Next();
+  CHECK(c->oldest_body() == 23);
+}
+
 TEST_CASE("Commit refuses a block proposed on a head that is no longer current") {
   // Committing a stale block would replace the head with a sibling and apply
   // the state changes of both blocks.
