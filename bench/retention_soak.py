@@ -226,6 +226,12 @@ def main():
         print(f"  D/db growth: first third (h {s0['height']}-{s1['height']}) {g1} bytes, last third "
               f"(h {s2['height']}-{s3['height']}) {g3} bytes ({g3 / g1 * 100 if g1 else 0:.0f}%); "
               f"end/third {s3['db'] / max(1, s1['db']):.2f}x; snapshots at end {s3['snap']} bytes in {s3['nsnap']} files")
+        # Compactions make D/db a sawtooth, so the peaks tell more than two points.
+        thirds = [[s["db"] for s in samples if lo < s["height"] <= hi]
+                  for lo, hi in ((0, n / 3), (n / 3, 2 * n / 3), (2 * n / 3, n))]
+        peaks = [max(t) if t else 0 for t in thirds]
+        print(f"  D/db peak per third: {peaks[0]} / {peaks[1]} / {peaks[2]} bytes "
+              f"(last/first {peaks[2] / max(1, peaks[0]):.2f}x)")
         print(f"verdict: D/db {'levels off' if ok else 'does NOT level off'} "
               f"(last-third growth < 15% of first-third growth, or end <= 1.3x bytes at 1/3)")
     finally:
