@@ -13,7 +13,7 @@ if [ -n "${GTOS_BIN:-}" ]; then
   export PATH
 fi
 work=$(mktemp -d "${TMPDIR:-/tmp}/gtos-prune.XXXXXX")
-port=${GTOS_RPC_PORT:-$((20000 + RANDOM % 6000))}
+port=${GTOS_RPC_PORT:-$((23000 + RANDOM % 3000))}
 rpc=http://127.0.0.1:$port
 dev=$work/dev
 node_pid=

@@ -69,7 +69,7 @@ declare -A taken=()
 free_port() {
   local p
   while :; do
-    p=$((20000 + RANDOM % 6000))
+    p=$((23000 + RANDOM % 3000))
     [ -z "${taken[$p]:-}" ] || continue
     if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
       taken[$p]=1

@@ -98,13 +98,15 @@ die() {
 # Free TCP ports on 127.0.0.1: random ones nobody listens on, all different,
 # below Linux's ephemeral range (32768 and up), so that neither outgoing
 # connections nor programs asking the kernel for a free port (port 0) can
-# take one between this check and the node's bind. (tests/node/net_test.py
-# uses 26000-32767, so the two can run side by side.)
+# take one between this check and the node's bind. Test port ranges, so that
+# ctest can run them side by side: testnet.sh 20000-22999; single-node
+# examples and tool tables 23000-25999; tests/node/net_test.py 26000-29999;
+# tests/node/storage_test.py 30000-32767.)
 declare -A taken=()
 free_port() {
   local p
   while :; do
-    p=$((20000 + RANDOM % 6000))
+    p=$((20000 + RANDOM % 3000))
     [ -z "${taken[$p]:-}" ] || continue
     if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
       taken[$p]=1

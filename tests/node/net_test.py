@@ -56,7 +56,8 @@ _ports = set()
 # ephemeral range (32768 and up): a port the kernel hands out for port 0 or
 # for an outgoing connection could be taken again before the node binds it.
 # Disjoint ranges, so that ctest can run the suites in parallel:
-# examples/testnet.sh 20000-25999, net_test.py 26000-29999, storage_test.py
+# examples/testnet.sh 20000-22999, single-node examples and tool tables
+# 23000-25999, net_test.py 26000-29999, storage_test.py
 # (which imports this module and sets PORT_RANGE) 30000-32767.
 PORT_RANGE = (26000, 30000)
 

@@ -136,7 +136,7 @@ def main():
         print(f"  oldest {partial} after the kill, {cut} after the re-runs; head unchanged")
 
         print("4. a node starts on the pruned directory")
-        port = 20000 + os.getpid() % 6000
+        port = 23000 + os.getpid() % 3000
         url = f"http://127.0.0.1:{port}"
         log = open(os.path.join(work, "node.log"), "wb")
         node = subprocess.Popen(["gtos-node", "--dev", "--datadir", d, "--rpc-addr", f"127.0.0.1:{port}"],
