@@ -147,7 +147,7 @@ class Prune : public cli::Command {
   std::string_view help() const override { return "Prune a stopped node's data directory"; }
   void Setup(CLI::App& app) override {
     app.add_option("--datadir", datadir_, "Data directory of a stopped node")->type_name("D")->required();
-    app.add_option("--retain-blocks", retain_, "Keep the history of the last N blocks (default: the genesis's retain_blocks)")
+    app.add_option("--retain-blocks", retain_, "Keep the history of the last N blocks (default: the node's window, see the man page)")
         ->type_name("N");
     app.add_flag("--dry-run", dry_run_, "Report what would be deleted; change nothing");
     app.add_flag("--json", json_, "Print the report as one JSON object");
@@ -176,7 +176,9 @@ class Prune : public cli::Command {
 
     Progress progress;
     auto start = Clock::now();
-    auto pruned = c.PruneHistory(rep.retain_blocks, dry_run_,
+    // Without --retain-blocks: the node's own window (which also keeps the
+    // blocks after the second-newest snapshot height, for state sync).
+    auto pruned = c.PruneHistory(retain_ ? rep.retain_blocks : 0, dry_run_,
                                  [&progress](uint64_t done, uint64_t total) { progress.Heights(done, total); });
     rep.delete_seconds = Seconds(start);
     progress.EndLine();

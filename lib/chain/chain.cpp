@@ -370,11 +370,13 @@ uint64_t Chain::RetentionStart(uint64_t head) const {
   uint64_t retain = std::max<uint64_t>(1, genesis_.params.retain_blocks);
   uint64_t interval = std::max<uint64_t>(1, genesis_.params.snapshot_interval);
   uint64_t start = head >= retain ? head - retain + 1 : 1;
-  // The blocks after the newest snapshot height stay too, so that a node
-  // that restores that snapshot can block-sync from it (every node keeps
-  // the same window: it depends on the height only).
+  // The blocks after the second-newest snapshot height stay too, so that a
+  // node that restores either of the two newest snapshots can block-sync
+  // from it (snapshot S is offered only once S + 1 committed and it was
+  // written). Every node keeps the same window: it depends on the height.
   uint64_t newest_snapshot = head >= 1 ? (head - 1) / interval * interval : 0;
-  return std::min(start, newest_snapshot + 1);
+  uint64_t keep_after = newest_snapshot >= interval ? newest_snapshot - interval : 0;
+  return std::min(start, keep_after + 1);
 }
 
 Result<uint64_t> Chain::DeleteHistoryRange(uint64_t from, uint64_t to, state::WriteBatch& b) const {
@@ -406,12 +408,11 @@ Result<uint64_t> Chain::DeleteHistoryRange(uint64_t from, uint64_t to, state::Wr
 Result<Chain::PruneReport> Chain::PruneHistory(uint64_t retain_blocks,
                                                bool dry_run,
                                                const std::function<void(uint64_t, uint64_t)>& progress) {
-  if (retain_blocks == 0) return Invalid("retain_blocks must be at least 1");
   PruneReport rep;
   uint64_t head = height();
   rep.oldest_before = rep.oldest_after = oldest_body();
-  // Keep [head - retain_blocks + 1, head].
-  uint64_t cut = head >= retain_blocks ? head - retain_blocks + 1 : 1;
+  // Keep [head - retain_blocks + 1, head]; 0: the node's window.
+  uint64_t cut = retain_blocks == 0 ? RetentionStart(head) : head >= retain_blocks ? head - retain_blocks + 1 : 1;
   if (cut <= rep.oldest_before) return rep;
   uint64_t total = cut - rep.oldest_before;
   rep.bytes = store_->ApproximateSize(schema::HeightKey(schema::kBody, rep.oldest_before),

@@ -144,8 +144,9 @@ class Chain {
   uint64_t oldest_body() const;
   // Where the node's retention window starts at `head` (docs/storage.md
   // "Pruning"): the last retain_blocks blocks, and also every block after
-  // the newest snapshot height (the highest multiple of snapshot_interval
-  // below head), so that a node restoring that snapshot can block-sync.
+  // the second-newest snapshot height (S - snapshot_interval, S the highest
+  // multiple of snapshot_interval below head), so that a node restoring
+  // either of the two newest snapshots can block-sync.
   uint64_t RetentionStart(uint64_t head) const;
 
   // What PruneHistory did (or, dry run, would do).
@@ -157,7 +158,8 @@ class Chain {
     uint64_t bytes = 0;          // approximate bytes on disk of the deleted ranges (before compaction)
   };
   // Offline pruning (gtos-prune): deletes the bodies, receipts and tx-index
-  // entries of every height below head - retain_blocks + 1, oldest first, in
+  // entries of every height below head - retain_blocks + 1 (retain_blocks
+  // 0: below RetentionStart(head), the node's window), oldest first, in
   // batches that each also record the new oldest_body, so an interrupted run
   // leaves a consistent database and a re-run completes it. Headers,
   // commits and the set history stay. The bytes are freed by compaction

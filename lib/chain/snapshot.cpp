@@ -270,6 +270,15 @@ struct Checked {
 };
 
 // Everything in the manifest that does not need the chunks.
+// Boundaries at or above this height need an epoch proof even where the set
+// did not change: the sets of the epochs a restored node may still judge
+// evidence against (vote heights down to H + 1 - unbonding_blocks) must be
+// proven, not just claimed unchanged.
+uint64_t ProofWindowStart(uint64_t height, const ChainParams& p) {
+  uint64_t back = p.unbonding_blocks + std::max<uint64_t>(1, p.epoch_length);
+  return height + 1 > back ? height + 1 - back : 0;
+}
+
 Result<Checked> CheckManifest(const Manifest& m, const Genesis* expected) {
   Checked out;
   auto g = DecodeRecord<Genesis>(m.genesis);
@@ -296,16 +305,19 @@ Result<Checked> CheckManifest(const Manifest& m, const Genesis* expected) {
   const size_t signer = (state::EpochFirstHeight(m.height, len) - 1) / len;
   std::optional<consensus::ValidatorSet> header_set;
   size_t proof = 0;
+  const uint64_t window = ProofWindowStart(m.height, out.genesis.params);
   for (size_t i = 0; i < hist.size(); ++i) {
     std::string what = "field 'set_history': entry " + std::to_string(i);
     auto h = SetHash(hist[i], what);
     if (!h) return std::unexpected(h.error());
-    if (*h != trusted->Hash()) {
+    if (*h != trusted->Hash() || (i > 0 && hist[i].first_height - 1 >= window)) {
       // The boundary block before this epoch names the new set and is signed by the old one.
       std::string pw = "field 'epoch_proofs': entry " + std::to_string(proof);
       if (proof >= m.epoch_proofs.size() || m.epoch_proofs[proof].header.height != hist[i].first_height - 1)
-        return Invalid(what + ": the set changes at height " + std::to_string(hist[i].first_height) +
-                       " but no epoch proof has the header of height " + std::to_string(hist[i].first_height - 1));
+        return Invalid(what + ": no epoch proof has the header of height " +
+                       std::to_string(hist[i].first_height - 1) +
+                       " (needed where the set changes and for every boundary from height " +
+                       std::to_string(window) + ")");
       const EpochProof& p = m.epoch_proofs[proof++];
       GTOS_TRY(CheckCertified(*trusted, p.header, p.commit, pw));
       if (p.header.next_validators_hash != *h)
@@ -317,7 +329,8 @@ Result<Checked> CheckManifest(const Manifest& m, const Genesis* expected) {
     if (i == signer) header_set = *trusted;
   }
   if (proof != m.epoch_proofs.size())
-    return Invalid("field 'epoch_proofs': entry " + std::to_string(proof) + " is not at a validator set change");
+    return Invalid("field 'epoch_proofs': entry " + std::to_string(proof) +
+                   " is neither at a validator set change nor in the evidence window");
   if (!header_set) return Invalid("field 'set_history': no set for height " + std::to_string(m.height));
   GTOS_TRY(CheckCertified(*header_set, m.header, m.commit, "field 'header'"));
   auto next_hash = SetHash(hist.back(), "field 'set_history'");
@@ -580,17 +593,24 @@ Result<Manifest> ManifestFromView(const state::ReadView& view, const Commit* giv
   GTOS_TRY(inner);
   if (m.set_history.empty()) return Fail(ErrorCode::kInternal, "database has no validator set history");
   Hash32 prev;
+  const uint64_t window = ProofWindowStart(m.height, genesis->params);
   for (size_t i = 0; i < m.set_history.size(); ++i) {
     auto h = SetHash(m.set_history[i], "validator set history");
     if (!h) return std::unexpected(h.error());
-    if (i > 0 && *h != prev) {
-      uint64_t b = m.set_history[i].first_height - 1;
+    uint64_t b = m.set_history[i].first_height - 1;
+    if (i > 0 && (*h != prev || b >= window)) {
       EpochProof p;
       auto ph = GetRecord<BlockHeader>(view, schema::HeightKey(schema::kHeader, b), "header " + std::to_string(b));
       if (!ph) return std::unexpected(ph.error());
-      auto pc = GetValue<Commit>(view, schema::HeightKey(schema::kCommit, b), "commit of height " + std::to_string(b));
-      if (!pc) return std::unexpected(pc.error());
-      m.epoch_proofs.push_back(EpochProof{std::move(*ph), std::move(*pc)});
+      Commit pc;
+      if (b == m.height) {
+        pc = m.commit;  // the snapshot's own (canonical) certificate, not this node's
+      } else {
+        auto c = GetValue<Commit>(view, schema::HeightKey(schema::kCommit, b), "commit of height " + std::to_string(b));
+        if (!c) return std::unexpected(c.error());
+        pc = std::move(*c);
+      }
+      m.epoch_proofs.push_back(EpochProof{std::move(*ph), std::move(pc)});
     }
     prev = *h;
   }
@@ -713,6 +733,13 @@ Result<Manifest> Verify(const std::string& path, const Genesis* expected_genesis
   ChunkWalk walk(*m, *checked, progress);
   GTOS_TRY(walk.Run(in, {}));
   return m;
+}
+
+Status VerifyManifest(const Manifest& m, const Genesis* expected_genesis) {
+  GTOS_TRY(m.Validate());
+  auto checked = CheckManifest(m, expected_genesis);
+  if (!checked) return std::unexpected(checked.error());
+  return Ok();
 }
 
 Status CheckChunkBytes(const Manifest& m, uint64_t index, ByteView record_bytes) {

@@ -80,6 +80,12 @@ Result<Info> ReadInfo(const std::string& path);
 // hash mismatch", "chunk 12 of 12: missing (file truncated)").
 Result<Manifest> Verify(const std::string& path, const Genesis* expected_genesis, const Progress& progress = {});
 
+// Checks a manifest alone (no chunks): structure, genesis (equal to
+// `expected_genesis` when given), the validator set history and epoch
+// proofs from genesis and the header's commit certificate. A state-sync
+// client runs it on the manifest before asking for any chunk.
+Status VerifyManifest(const Manifest& m, const Genesis* expected_genesis);
+
 // Checks one chunk's bytes against the manifest (hash and size), as a
 // state-sync client does on arrival.
 Status CheckChunkBytes(const Manifest& m, uint64_t index, ByteView record_bytes);

@@ -642,7 +642,7 @@ Status Node::HandleMessage(net::PeerId peer, net::Message& msg) {
   } else if (auto* part = std::get_if<net::GetSnapshotPart>(&msg)) {
     // Read on the snapshot worker; net::Host::Send is thread-safe.
     net::Host* host = net_.get();
-    snapshots_->Serve(*part, [host, peer](net::SnapshotPart reply) { host->Send(peer, reply); });
+    snapshots_->Serve(peer, *part, [host, peer](net::SnapshotPart reply) { host->Send(peer, reply); });
   }
   return Ok();
 }

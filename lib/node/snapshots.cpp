@@ -14,6 +14,7 @@ namespace schema = state::schema;
 
 namespace {
 constexpr size_t kMaxQueuedRequests = 256;
+constexpr size_t kMaxQueuedPerPeer = 8;
 }  // namespace
 
 SnapshotService::SnapshotService(chain::Chain& chain, std::string datadir, size_t keep)
@@ -64,7 +65,23 @@ void SnapshotService::OnCommitted(uint64_t height) {
     // Block H + 1 has made H's certificate canonical (its last_commit).
     auto commit = chain_.GetCommit(pending_height_);
     if (commit && *commit) {
-      Enqueue(writer_, [this, view = pending_view_, h = pending_height_, c = **commit] { Write(view, h, c); });
+      // Only the newest waiting snapshot is written (block sync can pass
+      // many interval heights faster than snapshots are written).
+      bool schedule = false;
+      {
+        std::lock_guard<std::mutex> l(mu_);
+        schedule = !next_write_;
+        next_write_ = NextWrite{pending_view_, pending_height_, **commit};
+      }
+      if (schedule)
+        Enqueue(writer_, [this] {
+          std::optional<NextWrite> w;
+          {
+            std::lock_guard<std::mutex> l(mu_);
+            w.swap(next_write_);
+          }
+          if (w) Write(std::move(w->view), w->height, std::move(w->commit));
+        });
     } else {
       failures_++;
       Log(LogLevel::kWarn, "snapshot skipped: no commit certificate", {{"height", pending_height_}});
@@ -140,18 +157,29 @@ std::vector<net::SnapshotOffer> SnapshotService::Offers() const {
   return out;
 }
 
-void SnapshotService::Serve(const net::GetSnapshotPart& req, std::function<void(net::SnapshotPart)> reply) {
+void SnapshotService::Serve(uint64_t peer, const net::GetSnapshotPart& req,
+                            std::function<void(net::SnapshotPart)> reply) {
   {
+    // A flood (from one peer, or all) is dropped: the asker re-asks later.
     std::lock_guard<std::mutex> l(mu_);
-    if (server_.jobs.size() >= kMaxQueuedRequests) return;  // a flood: the asker re-asks later
+    if (server_.jobs.size() >= kMaxQueuedRequests || queued_by_peer_[peer] >= kMaxQueuedPerPeer) return;
+    queued_by_peer_[peer]++;
   }
-  Enqueue(server_, [this, req, reply = std::move(reply)] {
+  Enqueue(server_, [this, peer, req, reply = std::move(reply)] {
+    struct Done {
+      SnapshotService* s;
+      uint64_t peer;
+      ~Done() {
+        std::lock_guard<std::mutex> l(s->mu_);
+        if (--s->queued_by_peer_[peer] == 0) s->queued_by_peer_.erase(peer);
+      }
+    } done{this, peer};
     std::string path;
     uint64_t begin = 0, end = 0;
     {
       std::lock_guard<std::mutex> l(mu_);
       auto it = served_.find(req.height);
-      if (it != served_.end() && it->second.offer.hash == req.hash && req.part + 1 < it->second.offsets.size()) {
+      if (it != served_.end() && it->second.offer.hash == req.hash && req.part < it->second.offsets.size() - 1) {
         path = it->second.path;
         begin = it->second.offsets[req.part];
         end = it->second.offsets[req.part + 1];

@@ -25,6 +25,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -49,7 +50,8 @@ class SnapshotService {
   std::vector<net::SnapshotOffer> Offers() const;
   // Reads the requested part on the serving thread and hands it to `reply`
   // piece by piece (one piece with total 0 if not served).
-  void Serve(const net::GetSnapshotPart& req, std::function<void(net::SnapshotPart)> reply);
+  // At most a few requests per peer wait at a time; more are dropped.
+  void Serve(uint64_t peer, const net::GetSnapshotPart& req, std::function<void(net::SnapshotPart)> reply);
 
   uint64_t written() const { return written_.load(); }
   uint64_t last_height() const { return last_height_.load(); }
@@ -84,6 +86,13 @@ class SnapshotService {
   std::condition_variable cv_;
   bool stop_ = false;                       // GUARDED_BY(mu_)
   std::map<uint64_t, Served> served_;       // GUARDED_BY(mu_), by height
+  std::map<uint64_t, size_t> queued_by_peer_;  // GUARDED_BY(mu_)
+  struct NextWrite {
+    std::shared_ptr<state::ReadView> view;
+    uint64_t height = 0;
+    Commit commit;
+  };
+  std::optional<NextWrite> next_write_;     // GUARDED_BY(mu_): the snapshot waiting to be written
   // Writing snapshots and serving them run on separate threads, so that
   // peers are served while this node writes (all nodes write at once).
   Queue writer_;                            // jobs GUARDED_BY(mu_)

@@ -1,6 +1,11 @@
 #include "node/statesync.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -70,6 +75,140 @@ Result<uint64_t> HeadOf(const std::string& datadir) {
   auto c = chain::Chain::Open(co);
   if (!c) return std::unexpected(c.error());
   return (*c)->height();
+}
+
+// fsyncs a directory, so that renames in it are durable.
+Status SyncDir(const std::string& dir) {
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY);
+  if (fd < 0) return Fail(ErrorCode::kIO, "unable to open '" + dir + "': " + std::strerror(errno));
+  int rc = ::fsync(fd);
+  ::close(fd);
+  if (rc != 0) return Fail(ErrorCode::kIO, "unable to sync '" + dir + "': " + std::strerror(errno));
+  return Ok();
+}
+
+// Downloads snapshot (height, hash) from `from` into `file`: the manifest
+// first — its hash must be the offered one and its certificates must check
+// out from genesis (snapshot::VerifyManifest) before any chunk is asked
+// for —, then a window of chunks round-robin across the sources, each
+// checked on arrival. A source that sends bad data is penalised and
+// dropped; a part not complete within part_timeout_ms is asked elsewhere.
+Status Fetch(net::Host& host, Inbox& inbox, const StateSyncOptions& opts, const Genesis& genesis, uint64_t height,
+             const Hash32& hash, std::set<net::PeerId> from, std::set<net::PeerId>& peers, const std::string& file,
+             std::optional<snapshot::Manifest>* manifest, const std::atomic<bool>& stop) {
+  AtomicOutput out;
+  GTOS_TRY(out.Open(file));
+  std::map<uint64_t, Bytes> ready;    // arrived and checked, not yet written
+  std::map<uint64_t, Request> inflight;
+  std::map<uint64_t, Bytes> partial;  // pieces of parts in flight
+  uint64_t parts = 1;                 // the manifest; then 1 + its chunks
+  uint64_t next_write = 0, next_ask = 0, bytes = 0;
+  size_t rr = 0;
+  auto last_log = Clock::now();
+  auto choose = [&]() -> std::optional<net::PeerId> {
+    if (from.empty()) return std::nullopt;
+    auto it = from.begin();
+    std::advance(it, rr++ % from.size());
+    return *it;
+  };
+  auto drop = [&](net::PeerId peer, uint64_t part, const std::string& why, bool penalise) {
+    Log(LogLevel::kWarn, "state sync: dropping a source", {{"peer", peer}, {"part", part}, {"why", why}});
+    if (penalise) host.Penalize(peer, 100, "snapshot part " + std::to_string(part) + ": " + why);
+    from.erase(peer);
+    partial.erase(part);
+    auto it = inflight.find(part);
+    if (it != inflight.end()) it->second.sent = Clock::time_point{};  // ask elsewhere at once
+  };
+  while (next_write < parts) {
+    if (stop.load()) return Fail(ErrorCode::kIO, "state sync interrupted");
+    if (from.empty()) return Fail(ErrorCode::kIO, "every source of snapshot " + std::to_string(height) + " is gone or sent bad data");
+    auto now = Clock::now();
+    for (auto& [part, req] : inflight)
+      if (now - req.sent > std::chrono::milliseconds(opts.part_timeout_ms)) {
+        auto p = choose();
+        if (!p) break;
+        req = Request{*p, now};
+        partial.erase(part);
+        host.Send(*p, net::GetSnapshotPart{height, hash, part});
+      }
+    size_t window = *manifest ? opts.window : 1;
+    while (next_ask < parts && inflight.size() + ready.size() < window) {
+      auto p = choose();
+      if (!p) break;
+      inflight[next_ask] = Request{*p, now};
+      host.Send(*p, net::GetSnapshotPart{height, hash, next_ask});
+      ++next_ask;
+    }
+    for (auto& ev : inbox.Wait(std::chrono::milliseconds(100))) {
+      if (ev.kind == Inbox::Event::kConnected) {
+        peers.insert(ev.peer);
+        continue;
+      }
+      if (ev.kind == Inbox::Event::kDisconnected) {
+        peers.erase(ev.peer);
+        from.erase(ev.peer);
+        for (auto& [part, req] : inflight)
+          if (req.peer == ev.peer) req.sent = Clock::time_point{};
+        continue;
+      }
+      auto* sp = std::get_if<net::SnapshotPart>(&*ev.msg);
+      if (!sp || sp->height != height || sp->hash != hash) continue;
+      auto it = inflight.find(sp->part);
+      if (it == inflight.end() || it->second.peer != ev.peer) continue;
+      if (sp->total == 0) {
+        drop(ev.peer, sp->part, "not served", false);
+        continue;
+      }
+      // Pieces arrive in order on one connection, each full-size but the last.
+      Bytes& buf = partial[sp->part];
+      uint64_t want = sp->part == 0 ? sp->total : (*manifest)->chunks[sp->part - 1].bytes;
+      if (sp->total != want || sp->offset != buf.size() || sp->offset >= sp->total ||
+          sp->data.size() != std::min<uint64_t>(net::kSnapshotPieceBytes, sp->total - sp->offset)) {
+        drop(ev.peer, sp->part, "piece out of order or of the wrong size", true);
+        continue;
+      }
+      buf.insert(buf.end(), sp->data.begin(), sp->data.end());
+      it->second.sent = Clock::now();  // a full piece is progress
+      if (buf.size() < sp->total) continue;
+      Bytes data = std::move(buf);
+      partial.erase(sp->part);
+      inflight.erase(it);
+      Status check = Ok();
+      if (sp->part == 0) {
+        auto m = DecodeRecord<snapshot::Manifest>(data);
+        if (!m) check = std::unexpected(m.error());
+        else if (m->Hash() != hash) check = Invalid("the manifest's hash is not the one offered");
+        else if (m->height != height) check = Invalid("the manifest is of another height");
+        else if (auto v = snapshot::VerifyManifest(*m, &genesis); !v) check = v;
+        if (check) {
+          parts = m->chunks.size() + 1;
+          *manifest = std::move(*m);
+        }
+      } else {
+        check = snapshot::CheckChunkBytes(**manifest, sp->part - 1, data);
+      }
+      if (!check) {
+        // A manifest that hashes to the offer but does not verify is the
+        // offer's fault (every source serves the same bytes): give up on it.
+        if (sp->part == 0) return Fail(ErrorCode::kInvalid, "manifest: " + check.error().message);
+        drop(ev.peer, sp->part, check.error().message, true);
+        inflight[sp->part] = Request{ev.peer, Clock::time_point{}};
+        continue;
+      }
+      ready[sp->part] = std::move(data);
+    }
+    for (auto it = ready.find(next_write); it != ready.end(); it = ready.find(next_write)) {
+      GTOS_TRY(out.Write(it->second));
+      bytes += it->second.size();
+      ready.erase(it);
+      ++next_write;
+    }
+    if (Clock::now() - last_log > std::chrono::seconds(2)) {
+      Log(LogLevel::kInfo, "state sync: downloading", {{"parts", next_write}, {"of", parts}, {"bytes", bytes}});
+      last_log = Clock::now();
+    }
+  }
+  return out.Commit();
 }
 
 }  // namespace
@@ -162,156 +301,83 @@ Result<uint64_t> StateSync(const StateSyncOptions& opts, const std::atomic<bool>
     }
   }
   if (stop.load()) return Fail(ErrorCode::kIO, "state sync interrupted");
-  // The newest height; of its snapshots, the one most peers offer.
+  // Candidates: newest height first; at one height, the hash most peers
+  // offer first. A candidate that fails (bad manifest, bad data, sources
+  // gone) gives way to the next, so one lying peer cannot block the sync.
   std::map<std::pair<uint64_t, Hash32>, std::set<net::PeerId>> sources;
-  std::map<std::pair<uint64_t, Hash32>, uint64_t> parts_of;
   for (const auto& [peer, list] : offers)
     for (const net::SnapshotOffer& o : list)
-      if (o.parts >= 2 && o.height > 0) {
-        sources[{o.height, o.hash}].insert(peer);
-        parts_of[{o.height, o.hash}] = o.parts;
-      }
+      if (o.height > 0) sources[{o.height, o.hash}].insert(peer);
   if (sources.empty()) return Fail(ErrorCode::kNotFound, "state sync: the peers' offers are empty");
-  auto pick = sources.begin();
-  for (auto it = sources.begin(); it != sources.end(); ++it)
-    if (it->first.first > pick->first.first ||
-        (it->first.first == pick->first.first && it->second.size() > pick->second.size()))
-      pick = it;
-  const uint64_t height = pick->first.first;
-  const Hash32 hash = pick->first.second;
-  std::set<net::PeerId> from = pick->second;
-  uint64_t parts = parts_of[pick->first];
-  if (height <= *head) {
-    Log(LogLevel::kInfo, "state sync skipped: the chain is not behind the newest snapshot",
-        {{"head", *head}, {"snapshot_height", height}});
+  std::vector<std::pair<std::pair<uint64_t, Hash32>, std::set<net::PeerId>>> candidates(sources.begin(), sources.end());
+  std::stable_sort(candidates.begin(), candidates.end(), [](const auto& a, const auto& b) {
+    if (a.first.first != b.first.first) return a.first.first > b.first.first;
+    return a.second.size() > b.second.size();
+  });
+  // A chain with blocks is replaced only when it is too far behind to
+  // block-sync: peers keep the blocks after their second-newest snapshot.
+  const uint64_t interval = std::max<uint64_t>(1, genesis->params.snapshot_interval);
+  const uint64_t best = candidates.front().first.first;
+  if (*head > 0 && !(best > interval && *head < best - interval)) {
+    Log(LogLevel::kInfo, "state sync skipped: the chain can block-sync from its head",
+        {{"head", *head}, {"newest_snapshot", best}});
     return uint64_t{0};
   }
-  Log(LogLevel::kInfo, "state sync: fetching snapshot",
-      {{"height", height}, {"hash", ToHex0x(hash)}, {"parts", parts}, {"sources", static_cast<uint64_t>(from.size())}});
 
-  // ---- 2. parts, checked on arrival, written in order ----
   std::string file = scratch + "/snapshot.gsnap";
-  AtomicOutput out;
-  GTOS_TRY(out.Open(file));
   std::optional<snapshot::Manifest> manifest;
-  std::map<uint64_t, Bytes> ready;  // arrived, not yet written
-  std::map<uint64_t, Request> inflight;
-  std::map<uint64_t, Bytes> partial;  // pieces of parts in flight
-  uint64_t next_write = 0, next_ask = 0;
-  size_t rr = 0;
-  uint64_t bytes = 0;
-  auto last_log = Clock::now();
-  auto choose = [&]() -> std::optional<net::PeerId> {
-    if (from.empty()) return std::nullopt;
-    auto it = from.begin();
-    std::advance(it, rr++ % from.size());
-    return *it;
-  };
-  while (next_write < parts) {
+  uint64_t height = 0;
+  Hash32 hash;
+  std::string last_error;
+  for (const auto& [key, peers_of] : candidates) {
     if (stop.load()) return Fail(ErrorCode::kIO, "state sync interrupted");
-    if (from.empty())
-      return Fail(ErrorCode::kIO, "state sync: every peer serving snapshot " + std::to_string(height) +
-                                      " disconnected or sent bad data", "start again to pick another snapshot");
-    auto now = Clock::now();
-    // Re-ask parts that timed out, from another source.
-    for (auto& [part, req] : inflight)
-      if (now - req.sent > std::chrono::milliseconds(opts.part_timeout_ms)) {
-        auto p = choose();
-        if (!p) break;
-        req = Request{*p, now};
-        partial.erase(part);
-        (*host)->Send(*p, net::GetSnapshotPart{height, hash, part});
-      }
-    // The manifest first (the chunks are checked against it), then a window.
-    size_t window = manifest ? opts.window : 1;
-    while (next_ask < parts && inflight.size() + ready.size() < window) {
-      auto p = choose();
-      if (!p) break;
-      inflight[next_ask] = Request{*p, now};
-      (*host)->Send(*p, net::GetSnapshotPart{height, hash, next_ask});
-      ++next_ask;
-    }
-    for (auto& ev : inbox.Wait(std::chrono::milliseconds(100))) {
-      if (ev.kind == Inbox::Event::kDisconnected) {
-        from.erase(ev.peer);
-        for (auto& [part, req] : inflight)
-          if (req.peer == ev.peer) req.sent = Clock::time_point{};  // re-ask at once (pieces dropped then)
-        continue;
-      }
-      if (ev.kind != Inbox::Event::kMessage) continue;
-      auto* sp = std::get_if<net::SnapshotPart>(&*ev.msg);
-      if (!sp || sp->height != height || sp->hash != hash) continue;
-      auto it = inflight.find(sp->part);
-      if (it == inflight.end() || it->second.peer != ev.peer) continue;
-      if (sp->total == 0) {  // no longer served there
-        from.erase(ev.peer);
-        partial.erase(sp->part);
-        it->second.sent = Clock::time_point{};  // re-ask elsewhere at once
-        continue;
-      }
-      // Pieces arrive in order on one connection.
-      Bytes& buf = partial[sp->part];
-      uint64_t want = sp->part == 0 || !manifest ? sp->total : manifest->chunks[sp->part - 1].bytes;
-      if (sp->offset != buf.size() || sp->total != want || sp->data.size() > sp->total - sp->offset) {
-        (*host)->Penalize(ev.peer, 100, "snapshot part " + std::to_string(sp->part) + ": piece out of order or size");
-        from.erase(ev.peer);
-        partial.erase(sp->part);
-        it->second.sent = Clock::time_point{};
-        continue;
-      }
-      buf.insert(buf.end(), sp->data.begin(), sp->data.end());
-      it->second.sent = Clock::now();  // progress: the timeout starts again
-      if (buf.size() < sp->total) continue;
-      inflight.erase(it);
-      sp->data = std::move(buf);
-      partial.erase(sp->part);
-      Status check = Ok();
-      if (sp->part == 0) {
-        auto m = DecodeRecord<snapshot::Manifest>(sp->data);
-        if (!m) check = std::unexpected(m.error());
-        else if (m->Hash() != hash) check = Invalid("manifest hash differs from the offer");
-        else if (m->height != height || m->chunks.size() + 1 != parts)
-          check = Invalid("manifest height or chunk count differs from the offer");
-        else if (m->genesis_hash != genesis->Hash()) check = Invalid("manifest of another genesis");
-        else manifest = std::move(*m);
-      } else {
-        check = snapshot::CheckChunkBytes(*manifest, sp->part - 1, sp->data);
-      }
-      if (!check) {
-        Log(LogLevel::kWarn, "state sync: bad snapshot part",
-            {{"part", sp->part}, {"peer", ev.peer}, {"error", check.error().message}});
-        (*host)->Penalize(ev.peer, 100, "bad snapshot part " + std::to_string(sp->part) + ": " + check.error().message);
-        from.erase(ev.peer);
-        inflight[sp->part] = Request{ev.peer, Clock::time_point{}};
-        continue;
-      }
-      ready[sp->part] = std::move(sp->data);
-    }
-    for (auto it = ready.find(next_write); it != ready.end(); it = ready.find(next_write)) {
-      GTOS_TRY(out.Write(it->second));
-      bytes += it->second.size();
-      ready.erase(it);
-      ++next_write;
-    }
-    if (Clock::now() - last_log > std::chrono::seconds(2)) {
-      Log(LogLevel::kInfo, "state sync: downloading", {{"parts", next_write}, {"of", parts}, {"bytes", bytes}});
-      last_log = Clock::now();
-    }
+    if (key.first <= *head) break;
+    height = key.first;
+    hash = key.second;
+    std::set<net::PeerId> from = peers_of;
+    for (auto it = from.begin(); it != from.end();)  // only sources still connected
+      it = peers.count(*it) ? std::next(it) : from.erase(it);
+    if (from.empty()) continue;
+    Log(LogLevel::kInfo, "state sync: fetching snapshot",
+        {{"height", height}, {"hash", ToHex0x(hash)}, {"sources", static_cast<uint64_t>(from.size())}});
+    manifest.reset();
+    Status got = Fetch(**host, inbox, opts, *genesis, height, hash, from, peers, file, &manifest, stop);
+    if (got) break;
+    last_error = got.error().message;
+    manifest.reset();
+    Log(LogLevel::kWarn, "state sync: snapshot failed, trying the next",
+        {{"height", height}, {"hash", ToHex0x(hash)}, {"error", last_error}});
   }
-  GTOS_TRY(out.Commit());
+  if (!manifest) {
+    if (stop.load()) return Fail(ErrorCode::kIO, "state sync interrupted");
+    return Fail(ErrorCode::kIO,
+                "state sync: no offered snapshot could be fetched" + (last_error.empty() ? "" : ": " + last_error),
+                "start again to ask the peers anew, or add --peer addresses");
+  }
   stop_host.h->Stop();
-  Log(LogLevel::kInfo, "state sync: snapshot downloaded; verifying and restoring", {{"height", height}, {"bytes", bytes}});
+  Log(LogLevel::kInfo, "state sync: snapshot downloaded; verifying and restoring", {{"height", height}});
 
   // ---- 3. verify and restore beside the database, then swap ----
   std::string restore_dir = scratch + "/restore";
   GTOS_TRY(snapshot::Restore(file, restore_dir, *genesis));
-  std::string db = D + "/db", old = scratch + "/old-db";
-  if (fs::exists(db)) {
+  // Swap: the old database goes aside (not into the scratch directory,
+  // which is removed), the restored one into place; on failure the old one
+  // comes back.
+  std::string db = D + "/db", old = D + "/db.before-statesync";
+  fs::remove_all(old, ec);
+  bool had_db = fs::exists(db);
+  if (had_db) {
     fs::rename(db, old, ec);
     if (ec) return Fail(ErrorCode::kIO, "unable to move '" + db + "' aside: " + ec.message());
   }
   fs::rename(restore_dir + "/db", db, ec);
-  if (ec) return Fail(ErrorCode::kIO, "unable to move the restored database into place: " + ec.message());
+  if (ec) {
+    std::error_code back;
+    if (had_db) fs::rename(old, db, back);
+    return Fail(ErrorCode::kIO, "unable to move the restored database into place: " + ec.message());
+  }
+  GTOS_TRY(SyncDir(D));
+  if (had_db) fs::remove_all(old, ec);
   // Keep the snapshot: this node serves it to the next joiner.
   fs::create_directories(snapshot::SnapshotDir(D), ec);
   fs::rename(file, snapshot::SnapshotPath(D, height), ec);

@@ -250,10 +250,13 @@ MAX_PRUNE_PER_BLOCK = 16  # kMaxPrunePerBlock (lib/chain/chain.cpp)
 
 def retention_start(head, retain=RETAIN, interval=SNAP_INTERVAL):
     """The online window's start (docs/storage.md 7.1): the last retain_blocks
-    heights, and every height after the newest snapshot height S (the highest
-    multiple of snapshot_interval below the head)."""
+    heights, and every height after the second-newest snapshot height (S -
+    snapshot_interval, S the highest multiple of snapshot_interval below the
+    head): snapshot S is only offered once S + 1 committed and it was
+    written, so joiners may still restore the one before."""
     newest_snapshot = (head - 1) // interval * interval if head >= 1 else 0
-    return max(1, min(head - retain + 1, newest_snapshot + 1))
+    keep_after = newest_snapshot - interval if newest_snapshot >= interval else 0
+    return max(1, min(head - retain + 1, keep_after + 1))
 
 
 def expected_oldest(head):
@@ -588,7 +591,7 @@ def scenario_state_sync_join(ctx):
     for v in vals:
         w = watermark(v)
         newest = (w["head"] - 1) // SNAP_INTERVAL * SNAP_INTERVAL
-        check(w["oldest_available"] <= newest + 1 < w["head"] - RETAIN,
+        check(w["oldest_available"] <= max(1, newest - SNAP_INTERVAL + 1) and newest + 1 < w["head"] - RETAIN,
               f"{v.name}: does not keep the blocks after the newest snapshot {newest}: {w}")
     joiner = net.add_node("joiner")
     ctx.extra_nodes.append(joiner)

@@ -256,8 +256,12 @@ TEST_CASE("snapshot: two identical chains give byte-identical files that verify"
   CHECK(m->height == kHeight);
   CHECK(m->header.state_root == c1->head().state_root);
   CHECK(m->set_history.size() == kHeight / 4 + 1);
-  REQUIRE(m->epoch_proofs.size() == 1);  // the change at height 5, proven by header 4
+  // The change at height 5 (header 4), and every boundary from height
+  // 14 + 1 - unbonding_blocks (4) - epoch_length (4) = 7 on: 8 and 12.
+  REQUIRE(m->epoch_proofs.size() == 3);
   CHECK(m->epoch_proofs[0].header.height == 4);
+  CHECK(m->epoch_proofs[1].header.height == 8);
+  CHECK(m->epoch_proofs[2].header.height == 12);
   RequireOk(snapshot::Verify(f1, nullptr), "verify without a genesis");
 
   // A view taken before more blocks commit still snapshots its own height.
@@ -389,6 +393,14 @@ TEST_CASE("snapshot: tampering, truncation, a wrong genesis and a wrong root fai
       mm.epoch_proofs.clear();
       rewrite(mm, chunks);
       CHECK(ErrorOf(snapshot::Verify(t, nullptr)).find("field 'set_history': entry 1") == 0);
+    }
+    {
+      // An unchanged set inside the evidence window must be proven too
+      // (else A -> B -> A could be claimed as A, A, A).
+      snapshot::Manifest mm = *m;
+      mm.epoch_proofs.erase(mm.epoch_proofs.begin() + 1);
+      rewrite(mm, chunks);
+      CHECK(ErrorOf(snapshot::Verify(t, nullptr)).find("field 'set_history': entry 2: no epoch proof has the header of height 8") == 0);
     }
     {
       snapshot::Manifest mm = *m;
