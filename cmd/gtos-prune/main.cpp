@@ -77,6 +77,7 @@ struct Report {
   bool dry_run = false;
   uint64_t head = 0;
   uint64_t retain_blocks = 0;
+  bool node_window = false;  // no --retain-blocks: Chain::RetentionStart
   chain::Chain::PruneReport prune;
   double delete_seconds = 0;
   double compact_seconds = 0;
@@ -112,17 +113,19 @@ struct Report {
       out.emplace_back(buf);
     };
     const auto& p = prune;
+    std::string keeping = node_window ? "keeping the node's window: the last " + std::to_string(retain_blocks) +
+                                            " blocks and those after the second-newest snapshot height"
+                                      : "keeping the last " + std::to_string(retain_blocks) + " blocks";
     if (p.heights == 0) {
-      line("nothing to prune in '%s': head %" PRIu64 ", oldest available height %" PRIu64
-           ", keeping the last %" PRIu64 " blocks",
-           datadir.c_str(), head, p.oldest_before, retain_blocks);
+      line("nothing to prune in '%s': head %" PRIu64 ", oldest available height %" PRIu64 ", %s",
+           datadir.c_str(), head, p.oldest_before, keeping.c_str());
       line("disk use of %s/db: %" PRIu64 " bytes", datadir.c_str(), db_bytes_before);
       return out;
     }
     uint64_t cut = p.oldest_before + p.heights;  // the new oldest available height
-    line("%s heights %" PRIu64 "-%" PRIu64 " of '%s' (head %" PRIu64 ", keeping the last %" PRIu64 " blocks)",
+    line("%s heights %" PRIu64 "-%" PRIu64 " of '%s' (head %" PRIu64 ", %s)",
          dry_run ? "dry run: would prune" : "pruned", p.oldest_before, cut - 1, datadir.c_str(), head,
-         retain_blocks);
+         keeping.c_str());
     if (dry_run) {
       line("would delete %" PRIu64 " records of %" PRIu64 " heights (about %" PRIu64 " bytes before compaction)",
            p.records, p.heights, p.bytes);
@@ -170,6 +173,7 @@ class Prune : public cli::Command {
     rep.dry_run = dry_run_;
     rep.head = c.height();
     rep.retain_blocks = retain_ ? *retain_ : c.params().retain_blocks;
+    rep.node_window = !retain_;
     if (rep.retain_blocks == 0) rep.retain_blocks = 1;  // as the node does
     const fs::path db = fs::path(datadir_) / "db";
     rep.db_bytes_before = DiskBytes(db);
