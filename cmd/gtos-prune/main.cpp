@@ -164,6 +164,9 @@ class Prune : public cli::Command {
       return Fail(ErrorCode::kNotFound, "data directory '" + datadir_ + "' does not exist");
     chain::ChainOptions co;
     co.datadir = datadir_;
+    // Deletions of a long history stay in one memtable instead of forcing
+    // flushes (and level-0 write stalls) while they are written.
+    co.write_buffer_bytes = 256 << 20;
     auto opened = chain::Chain::Open(co);
     if (!opened) return std::unexpected(Refusal(opened.error()));
     chain::Chain& c = **opened;

@@ -120,6 +120,7 @@ Result<std::unique_ptr<Chain>> Chain::Open(const ChainOptions& options) {
   so.sync = options.sync;
   so.compress = options.compress;
   so.block_cache_bytes = options.cache_bytes;
+  so.write_buffer_bytes = options.write_buffer_bytes;
   auto store = state::Store::Open(so);
   if (!store) return std::unexpected(store.error());
   c->store_ = std::move(*store);
@@ -384,20 +385,28 @@ Result<uint64_t> Chain::DeleteHistoryRange(uint64_t from, uint64_t to, state::Wr
   // receipts name the block's tx ids (the tx index keys).
   uint64_t records = 0;
   Status inner = Ok();
-  std::string tx_key(1, schema::kTxIndex);
+  std::vector<Hash32> ids;
   GTOS_TRY(store_->ScanRange(schema::HeightKey(schema::kReceipts, from), schema::HeightKey(schema::kReceipts, to),
                              [&](std::string_view k, std::string_view v) {
                                inner = ReceiptTxIds(v, [&](ByteView id) {
-                                 tx_key.resize(1);
-                                 tx_key.append(reinterpret_cast<const char*>(id.data()), id.size());
-                                 b.Delete(tx_key);
-                                 ++records;
+                                 ids.emplace_back();
+                                 std::memcpy(ids.back().v.data(), id.data(), 32);
                                });
                                b.Delete(k);
                                ++records;
                                return inner.has_value();
                              }));
   GTOS_TRY(inner);
+  // Tx ids are random: deleted in key order they go into LevelDB's memtable
+  // much faster than in block order.
+  std::sort(ids.begin(), ids.end());
+  std::string tx_key(1, schema::kTxIndex);
+  for (const Hash32& id : ids) {
+    tx_key.resize(1);
+    tx_key.append(reinterpret_cast<const char*>(id.v.data()), 32);
+    b.Delete(tx_key);
+    ++records;
+  }
   for (uint64_t h = from; h < to; ++h) {
     b.Delete(schema::HeightKey(schema::kBody, h));
     ++records;

@@ -34,6 +34,7 @@ struct ChainOptions {
   std::string datadir;
   bool sync = true;  // fsync each block (off only in benchmarks)
   size_t cache_bytes = 64 << 20;
+  size_t write_buffer_bytes = 64 << 20;  // LevelDB memtable
   // Store bodies, receipts, commits and the tx index. Off for the scratch
   // chain of Replay, which needs only state and headers.
   bool store_history = true;
