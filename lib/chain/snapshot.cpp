@@ -778,6 +778,7 @@ struct RestoreCleanup {
 // The puts of one chunk: the entries and their expiry index entries.
 Status WriteChunk(state::Store& store, const ChunkView& v) {
   state::WriteBatch b;
+  std::vector<std::string> expiry;
   for (size_t j = 0; j < v.entries.size(); ++j) {
     const EntryView& e = v.entries[j];
     std::string_view key(reinterpret_cast<const char*>(e.key.data()), e.key.size());
@@ -785,9 +786,12 @@ Status WriteChunk(state::Store& store, const ChunkView& v) {
     if (key[0] == schema::kCode || key[0] == schema::kKv) {
       uint64_t expire = 0;
       if (!ExpireBlockOf(e.value, &expire)) return Invalid("entry " + std::to_string(j) + ": corrupt stored object");
-      b.Put(schema::ExpiryKey(expire, key), "");
+      expiry.push_back(schema::ExpiryKey(expire, key));
     }
   }
+  // In key order, LevelDB's memtable takes them much faster.
+  std::sort(expiry.begin(), expiry.end());
+  for (const std::string& k : expiry) b.Put(k, "");
   return store.WriteUnsynced(b);
 }
 
