@@ -12,6 +12,7 @@
 
 #include "chain/chain.h"
 #include "cli/passphrase.h"
+#include "cli/progress.h"
 #include "cli/record_io.h"
 #include "config.h"
 #include "node/log.h"
@@ -177,16 +178,12 @@ class ReplayCmd : public cli::Command {
     co.datadir = datadir_;
     auto c = chain::Chain::Open(co);
     if (!c) return std::unexpected(c.error());
-    bool tty = ::isatty(2);
     uint64_t top = (*c)->height();
     auto start = std::chrono::steady_clock::now();
-    uint64_t txs = 0;
-    GTOS_TRY((*c)->Replay([&](uint64_t h) {
-      if (tty && (h % 100 == 0 || h == top)) std::fprintf(stderr, "\rreplayed %llu/%llu blocks", (unsigned long long)h, (unsigned long long)top);
-    }));
-    (void)txs;
+    cli::Progress progress("replayed", "blocks");
+    GTOS_TRY((*c)->Replay([&](uint64_t h) { progress.Update(h, top); }));
+    progress.Done();
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    if (tty) std::fprintf(stderr, "\n");
     std::printf("replayed %llu blocks in %.2f s: every state root matches\n", (unsigned long long)top, secs);
     return Ok();
   }

@@ -19,6 +19,7 @@
 
 #include "chain/chain.h"
 #include "cli/record_io.h"
+#include "cli/progress.h"
 #include "cli/tool.h"
 #include "types/json.h"
 
@@ -42,35 +43,6 @@ uint64_t DiskBytes(const fs::path& dir) {
 }
 
 double Seconds(Clock::time_point since) { return std::chrono::duration<double>(Clock::now() - since).count(); }
-
-// Progress on stderr, only when it is a terminal; at most ten updates a
-// second so that a fast prune is not slowed down by the terminal.
-class Progress {
- public:
-  Progress() : tty_(::isatty(2) == 1) {}
-  void Heights(uint64_t done, uint64_t total) {
-    if (!tty_) return;
-    auto now = Clock::now();
-    if (done != total && now - last_ < std::chrono::milliseconds(100)) return;
-    last_ = now;
-    std::fprintf(stderr, "\rgtos-prune: deleted %" PRIu64 "/%" PRIu64 " heights", done, total);
-    shown_ = true;
-  }
-  void Phase(const char* what) {
-    if (!tty_) return;
-    EndLine();
-    std::fprintf(stderr, "gtos-prune: %s...\n", what);
-  }
-  void EndLine() {
-    if (shown_) std::fputc('\n', stderr);
-    shown_ = false;
-  }
-
- private:
-  bool tty_;
-  bool shown_ = false;
-  Clock::time_point last_{};
-};
 
 struct Report {
   std::string datadir;
@@ -181,14 +153,14 @@ class Prune : public cli::Command {
     const fs::path db = fs::path(datadir_) / "db";
     rep.db_bytes_before = DiskBytes(db);
 
-    Progress progress;
+    cli::Progress progress("deleted", "heights");
     auto start = Clock::now();
     // Without --retain-blocks: the node's own window (which also keeps the
     // blocks after the second-newest snapshot height, for state sync).
     auto pruned = c.PruneHistory(retain_ ? rep.retain_blocks : 0, dry_run_,
-                                 [&progress](uint64_t done, uint64_t total) { progress.Heights(done, total); });
+                                 progress.Callback());
     rep.delete_seconds = Seconds(start);
-    progress.EndLine();
+    progress.Done();
     if (!pruned) return std::unexpected(pruned.error());
     rep.prune = *pruned;
     if (!dry_run_ && rep.prune.heights > 0) {

@@ -21,6 +21,7 @@
 #include "chain/chain.h"
 #include "chain/snapshot.h"
 #include "cli/record_io.h"
+#include "cli/progress.h"
 #include "cli/tool.h"
 #include "types/json.h"
 #include "types/records.h"
@@ -33,43 +34,6 @@ namespace {
 namespace fs = std::filesystem;
 
 std::string Quote(const std::string& path) { return "'" + path + "'"; }
-
-// Progress of long work on stderr, only when stderr is a terminal (product
-// spec §2: scripts and logs see nothing). At most ten updates a second.
-class Meter {
- public:
-  explicit Meter(std::string what) : what_(std::move(what)), tty_(::isatty(2) == 1) {}
-  ~Meter() { Done(); }
-  Meter(const Meter&) = delete;
-  Meter& operator=(const Meter&) = delete;
-
-  snapshot::Progress Callback() {
-    if (!tty_) return {};
-    return [this](uint64_t done, uint64_t total) { Show(done, total); };
-  }
-  // Ends the progress line (before any other message).
-  void Done() {
-    if (shown_) std::fputc('\n', stderr);
-    shown_ = false;
-  }
-
- private:
-  void Show(uint64_t done, uint64_t total) {
-    auto now = std::chrono::steady_clock::now();
-    if (shown_ && done < total && now - last_ < std::chrono::milliseconds(100)) return;
-    last_ = now;
-    shown_ = true;
-    unsigned pct = total ? static_cast<unsigned>(done * 100 / total) : 100;
-    std::fprintf(stderr, "\r%s: %s %llu/%llu entries (%u%%)", cli::ToolName().c_str(), what_.c_str(),
-                 static_cast<unsigned long long>(done), static_cast<unsigned long long>(total), pct);
-    std::fflush(stderr);
-  }
-
-  std::string what_;
-  bool tty_ = false;
-  bool shown_ = false;
-  std::chrono::steady_clock::time_point last_;
-};
 
 Result<Genesis> ReadGenesis(const std::string& path) {
   auto rec = cli::ReadOneRecord(path);
@@ -209,7 +173,7 @@ class CreateCmd : public cli::Command {
     auto c = chain::Chain::Open(co);
     if (!c) return std::unexpected(c.error());
     auto view = (*c)->store().NewReadView();
-    Meter meter("writing");
+    cli::Progress meter("writing", "entries");
     auto st = snapshot::Create(*view, path, meter.Callback());
     meter.Done();
     return st;
@@ -337,7 +301,7 @@ class VerifyCmd : public cli::Command {
       if (!r) return std::unexpected(r.error());
       g = std::move(*r);
     }
-    Meter meter("verifying");
+    cli::Progress meter("verifying", "entries");
     auto m = snapshot::Verify(file_, g ? &*g : nullptr, meter.Callback());
     meter.Done();
     if (!m) return std::unexpected(InFile(m.error(), file_));
@@ -402,7 +366,7 @@ class RestoreCmd : public cli::Command {
  private:
   // Restores, then reads back the manifest for the summary line.
   Result<snapshot::Manifest> RestoreAndRead(const Genesis& g) {
-    Meter meter("restoring");
+    cli::Progress meter("restoring", "entries");
     Status st = snapshot::Restore(file_, datadir_, g, meter.Callback());
     meter.Done();
     if (!st) return std::unexpected(InFile(st.error(), file_));

@@ -8,7 +8,6 @@
 // (snapshot_test checks that the two agree).
 #include "chain/snapshot.h"
 
-#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -826,15 +825,6 @@ Status WriteHistory(state::Store& store, const Manifest& m, const Checked& c, co
   return store.Write(b);  // synced: everything before it is durable too
 }
 
-Status SyncDir(const std::string& dir) {
-  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return IOError("unable to open", dir);
-  int rc = ::fsync(fd);
-  ::close(fd);
-  if (rc != 0) return IOError("unable to sync", dir);
-  return Ok();
-}
-
 }  // namespace
 
 Status Restore(const std::string& path, const std::string& datadir, const Genesis& genesis,
@@ -878,7 +868,7 @@ Status Restore(const std::string& path, const std::string& datadir, const Genesi
   cleanup.db = db;
   cleanup.genesis = gen;
   GTOS_TRY(WriteFileAtomic(gen, EncodeRecord(checked->genesis), 0644));
-  GTOS_TRY(SyncDir(datadir));
+  GTOS_TRY(SyncDirectory(datadir));
   cleanup.done = true;
   return Ok();
 }

@@ -185,23 +185,23 @@ void SnapshotService::Serve(uint64_t peer, const net::GetSnapshotPart& req,
         end = it->second.offsets[req.part + 1];
       }
     }
-    Bytes data;
-    if (!path.empty() && end - begin <= net::kMaxSnapshotPartBytes) {
-      std::ifstream f(path, std::ios::binary);
-      data.resize(end - begin);
+    const uint64_t total = end - begin;
+    std::ifstream f;
+    if (!path.empty() && total > 0 && total <= net::kMaxSnapshotPartBytes) {
+      f.open(path, std::ios::binary);
       f.seekg(static_cast<std::streamoff>(begin));
-      f.read(reinterpret_cast<char*>(data.data()), static_cast<std::streamsize>(data.size()));
-      if (!f) data.clear();  // deleted meanwhile: not served
     }
-    if (data.empty()) {
+    if (!f.is_open() || !f) {  // unknown, or deleted meanwhile: not served
       reply(net::SnapshotPart{req.height, req.hash, req.part, 0, 0, {}});
       return;
     }
-    for (uint64_t off = 0; off < data.size(); off += net::kSnapshotPieceBytes) {
-      uint64_t n = std::min<uint64_t>(net::kSnapshotPieceBytes, data.size() - off);
-      reply(net::SnapshotPart{req.height, req.hash, req.part, off, data.size(),
-                              Bytes(data.begin() + static_cast<ptrdiff_t>(off),
-                                    data.begin() + static_cast<ptrdiff_t>(off + n))});
+    // Piece by piece straight from the file. A file deleted under us stays
+    // readable (the stream holds it open), so pieces are never cut short.
+    for (uint64_t off = 0; off < total; off += net::kSnapshotPieceBytes) {
+      Bytes piece(std::min<uint64_t>(net::kSnapshotPieceBytes, total - off));
+      f.read(reinterpret_cast<char*>(piece.data()), static_cast<std::streamsize>(piece.size()));
+      if (!f) return;  // a read error: the asker re-asks after its timeout
+      reply(net::SnapshotPart{req.height, req.hash, req.part, off, total, std::move(piece)});
     }
   });
 }

@@ -1,11 +1,6 @@
 #include "node/statesync.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -75,16 +70,6 @@ Result<uint64_t> HeadOf(const std::string& datadir) {
   auto c = chain::Chain::Open(co);
   if (!c) return std::unexpected(c.error());
   return (*c)->height();
-}
-
-// fsyncs a directory, so that renames in it are durable.
-Status SyncDir(const std::string& dir) {
-  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY);
-  if (fd < 0) return Fail(ErrorCode::kIO, "unable to open '" + dir + "': " + std::strerror(errno));
-  int rc = ::fsync(fd);
-  ::close(fd);
-  if (rc != 0) return Fail(ErrorCode::kIO, "unable to sync '" + dir + "': " + std::strerror(errno));
-  return Ok();
 }
 
 // Downloads snapshot (height, hash) from `from` into `file`: the manifest
@@ -376,7 +361,7 @@ Result<uint64_t> StateSync(const StateSyncOptions& opts, const std::atomic<bool>
     if (had_db) fs::rename(old, db, back);
     return Fail(ErrorCode::kIO, "unable to move the restored database into place: " + ec.message());
   }
-  GTOS_TRY(SyncDir(D));
+  GTOS_TRY(SyncDirectory(D));
   if (had_db) fs::remove_all(old, ec);
   // Keep the snapshot: this node serves it to the next joiner.
   fs::create_directories(snapshot::SnapshotDir(D), ec);

@@ -69,20 +69,6 @@ Result<std::optional<std::string>> Store::Get(std::string_view key) const {
   return std::optional<std::string>(std::move(value));
 }
 
-Status Store::Scan(std::string_view prefix,
-                   const std::function<bool(std::string_view, std::string_view)>& fn) const {
-  leveldb::ReadOptions ro;
-  ro.fill_cache = false;
-  std::unique_ptr<leveldb::Iterator> it(rep_->db->NewIterator(ro));
-  leveldb::Slice p(prefix.data(), prefix.size());
-  for (it->Seek(p); it->Valid() && it->key().starts_with(p); it->Next()) {
-    if (!fn(std::string_view(it->key().data(), it->key().size()),
-            std::string_view(it->value().data(), it->value().size())))
-      break;
-  }
-  if (!it->status().ok()) return std::unexpected(FromLevelDb(it->status(), "database scan failed"));
-  return Ok();
-}
 
 struct ReadView::Rep {
   leveldb::DB* db = nullptr;
@@ -111,40 +97,45 @@ Result<std::optional<std::string>> ReadView::Get(std::string_view key) const {
   return std::optional<std::string>(std::move(value));
 }
 
-Status ReadView::Scan(std::string_view prefix,
-                      const std::function<bool(std::string_view, std::string_view)>& fn) const {
-  return ScanFrom(prefix, prefix, fn);
-}
 
-Status ReadView::ScanFrom(std::string_view prefix, std::string_view start,
-                          const std::function<bool(std::string_view, std::string_view)>& fn) const {
+
+
+// Calls fn(key, value) from `start` in key order while in_range(key), until
+// fn returns false; reads `snapshot` (nullptr: the current state).
+static Status Iterate(leveldb::DB* db, const leveldb::Snapshot* snapshot, std::string_view start,
+                      const std::function<bool(const leveldb::Slice&)>& in_range,
+                      const std::function<bool(std::string_view, std::string_view)>& fn) {
   leveldb::ReadOptions ro;
-  ro.snapshot = rep_->snapshot;
+  ro.snapshot = snapshot;
   ro.fill_cache = false;
-  std::unique_ptr<leveldb::Iterator> it(rep_->db->NewIterator(ro));
-  leveldb::Slice p(prefix.data(), prefix.size());
-  for (it->Seek(leveldb::Slice(start.data(), start.size())); it->Valid() && it->key().starts_with(p); it->Next()) {
+  std::unique_ptr<leveldb::Iterator> it(db->NewIterator(ro));
+  for (it->Seek(leveldb::Slice(start.data(), start.size())); it->Valid() && in_range(it->key()); it->Next()) {
     if (!fn(std::string_view(it->key().data(), it->key().size()),
             std::string_view(it->value().data(), it->value().size())))
       break;
   }
   if (!it->status().ok()) return std::unexpected(FromLevelDb(it->status(), "database scan failed"));
   return Ok();
+}
+
+static std::function<bool(const leveldb::Slice&)> WithPrefix(std::string_view prefix) {
+  return [p = leveldb::Slice(prefix.data(), prefix.size())](const leveldb::Slice& k) { return k.starts_with(p); };
+}
+
+Status Store::Scan(std::string_view prefix,
+                   const std::function<bool(std::string_view, std::string_view)>& fn) const {
+  return Iterate(rep_->db.get(), nullptr, prefix, WithPrefix(prefix), fn);
 }
 
 Status Store::ScanRange(std::string_view begin, std::string_view end,
                         const std::function<bool(std::string_view, std::string_view)>& fn) const {
-  leveldb::ReadOptions ro;
-  ro.fill_cache = false;
-  std::unique_ptr<leveldb::Iterator> it(rep_->db->NewIterator(ro));
   leveldb::Slice e(end.data(), end.size());
-  for (it->Seek(leveldb::Slice(begin.data(), begin.size())); it->Valid() && it->key().compare(e) < 0; it->Next()) {
-    if (!fn(std::string_view(it->key().data(), it->key().size()),
-            std::string_view(it->value().data(), it->value().size())))
-      break;
-  }
-  if (!it->status().ok()) return std::unexpected(FromLevelDb(it->status(), "database scan failed"));
-  return Ok();
+  return Iterate(rep_->db.get(), nullptr, begin, [e](const leveldb::Slice& k) { return k.compare(e) < 0; }, fn);
+}
+
+Status ReadView::Scan(std::string_view prefix,
+                      const std::function<bool(std::string_view, std::string_view)>& fn) const {
+  return Iterate(rep_->db, rep_->snapshot, prefix, WithPrefix(prefix), fn);
 }
 
 Status Store::Write(WriteBatch& batch) {

@@ -49,12 +49,9 @@ class ReadView {
  public:
   ~ReadView();
   Result<std::optional<std::string>> Get(std::string_view key) const;
-  // Like Store::Scan, in key order, from `start` (inclusive) while keys start
-  // with `prefix`.
+  // Like Store::Scan, over the view.
   Status Scan(std::string_view prefix,
               const std::function<bool(std::string_view key, std::string_view value)>& fn) const;
-  Status ScanFrom(std::string_view prefix, std::string_view start,
-                  const std::function<bool(std::string_view key, std::string_view value)>& fn) const;
 
  private:
   friend class Store;

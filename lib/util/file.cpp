@@ -108,4 +108,13 @@ Status WriteFileAtomic(const std::string& path, ByteView data, unsigned mode) {
   return out.Commit();
 }
 
+Status SyncDirectory(const std::string& dir) {
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return IOError("unable to open", dir);
+  int rc = ::fsync(fd);
+  ::close(fd);
+  if (rc != 0) return IOError("unable to sync", dir);
+  return Ok();
+}
+
 }  // namespace gtos

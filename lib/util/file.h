@@ -46,6 +46,9 @@ class AtomicOutput {
   bool committed_ = false;
 };
 
+// fsyncs a directory, so that renames and creations in it are durable.
+Status SyncDirectory(const std::string& dir);
+
 // Writes `data` to `path` atomically with `mode`.
 Status WriteFileAtomic(const std::string& path, ByteView data, unsigned mode = 0644);
 
