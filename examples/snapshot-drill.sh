@@ -66,6 +66,8 @@ step() { echo; echo "== $*"; }
 
 # Free loopback ports below the ephemeral range (as examples/testnet.sh).
 declare -A taken=()
+# Sets $port. Not called as $(free_port): a subshell would forget `taken`
+# and could hand out the same port twice.
 free_port() {
   local p
   while :; do
@@ -73,12 +75,15 @@ free_port() {
     [ -z "${taken[$p]:-}" ] || continue
     if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
       taken[$p]=1
-      echo "$p"
+      port=$p
       return
     fi
   done
 }
-rpc_a=$(free_port) p2p_a=$(free_port) rpc_b=$(free_port) p2p_b=$(free_port)
+free_port; rpc_a=$port
+free_port; p2p_a=$port
+free_port; rpc_b=$port
+free_port; p2p_b=$port
 
 # JSON-RPC: port $1, method $2, params $3 (JSON array, default []).
 call() {

@@ -103,6 +103,8 @@ die() {
 # examples and tool tables 23000-25999; tests/node/net_test.py 26000-29999;
 # tests/node/storage_test.py 30000-32767.)
 declare -A taken=()
+# Sets $port. Not called as $(free_port): a subshell would forget `taken`
+# and could hand out the same port twice.
 free_port() {
   local p
   while :; do
@@ -110,7 +112,7 @@ free_port() {
     [ -z "${taken[$p]:-}" ] || continue
     if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
       taken[$p]=1
-      echo "$p"
+      port=$p
       return
     fi
   done
@@ -146,8 +148,8 @@ for i in $(seq 1 "$n"); do
   names+=("$name")
   v=$dir/$name
   mkdir -p "$v"
-  rpc+=("$(free_port)")
-  p2p+=("$(free_port)")
+  free_port; rpc+=("$port")
+  free_port; p2p+=("$port")
   printf '%s passphrase\n' "$name" > "$v/pass.txt"
   chmod 600 "$v/pass.txt"
   gtos-keys new --passphrase-file "$v/pass.txt" --kdf-log2n 10 -o "$v/validator.key"
