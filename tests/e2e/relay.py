@@ -1,0 +1,216 @@
+"""A TCP relay in front of every node's p2p port, so that the runner can
+disconnect nodes and partition the network without root.
+
+Each node listens on a private loopback port that nobody is told about; the
+runner owns one relay port per node, and that relay address is what the
+node's peers dial (--peer), what the node advertises (--p2p-external, so
+peer exchange hands out relay addresses too) and what its gentx names. A
+connection accepted on node B's relay port is forwarded to B's private port.
+The relay learns who dialled by reading the dialler's first frame, its
+p2p_hello (docs/p2p.md), which carries the dialler's node key: the runner
+registers every node's key, so each connection is known as (A -> B).
+
+Faults: `isolate(name)` closes every connection to or from the node and
+refuses new ones until `heal(name)`; `partition(a, b)` does the same for
+every connection between the groups a and b until `heal_partition()`.
+Threads: one accept thread per relay port and two pump threads per
+connection (blocking sockets; a closed socket ends its pumps).
+"""
+import socket
+import struct
+import threading
+import time
+
+MAX_HELLO = 64 * 1024  # a p2p_hello is a few hundred bytes
+
+
+class _Conn:
+    def __init__(self, relay, dst, client, upstream):
+        self.relay = relay
+        self.dst = dst
+        self.src = None          # node name, once its hello was read
+        self.client = client
+        self.upstream = upstream
+        self.closed = False
+        self.lock = threading.Lock()
+        self.bytes = 0
+
+    def close(self):
+        with self.lock:
+            if self.closed:
+                return
+            self.closed = True
+        for s in (self.client, self.upstream):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            try:
+                s.close()
+            except OSError:
+                pass
+        self.relay._forget(self)
+
+    def start(self):
+        threading.Thread(target=self._pump_up, daemon=True, name=f"relay-up-{self.dst}").start()
+        threading.Thread(target=self._pump, args=(self.upstream, self.client), daemon=True,
+                         name=f"relay-down-{self.dst}").start()
+
+    def _recv_exact(self, n):
+        buf = b""
+        while len(buf) < n:
+            chunk = self.client.recv(n - len(buf))
+            if not chunk:
+                return None
+            buf += chunk
+        return buf
+
+    def _pump_up(self):
+        # The dialler's first frame is its p2p_hello: identify the dialler.
+        try:
+            head = self._recv_exact(4)
+            if head is None:
+                return self.close()
+            n = struct.unpack(">I", head)[0]
+            body = self._recv_exact(n) if 0 < n <= MAX_HELLO else b""
+            if body is None:
+                return self.close()
+            self.src = self.relay._identify(body)
+            if not self.relay.allowed(self.src, self.dst):
+                self.relay.refused += 1
+                return self.close()
+            self.upstream.sendall(head + body)
+            self.bytes += len(head) + len(body)
+        except OSError:
+            return self.close()
+        self._pump(self.client, self.upstream)
+
+    def _pump(self, a, b):
+        try:
+            while True:
+                data = a.recv(262144)
+                if not data:
+                    break
+                b.sendall(data)
+                self.bytes += len(data)
+        except OSError:
+            pass
+        self.close()
+
+
+class Relay:
+    def __init__(self):
+        self.keys = {}          # node key bytes -> node name
+        self.ports = {}         # name -> (relay port, private port)
+        self.listeners = {}
+        self.conns = set()
+        self.lock = threading.Lock()
+        self.isolated = set()
+        self.sides = None       # name -> 0/1 while partitioned
+        self.stopping = False
+        self.refused = 0        # connections refused or cut because of a fault
+        self.cut = 0
+
+    # -- setup
+    def register_key(self, name, key_bytes):
+        self.keys[bytes(key_bytes)] = name
+
+    def add(self, name, relay_port, private_port):
+        s = socket.socket()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(("127.0.0.1", relay_port))
+        s.listen(64)
+        s.settimeout(0.5)
+        self.ports[name] = (relay_port, private_port)
+        self.listeners[name] = s
+        threading.Thread(target=self._accept, args=(name, s), daemon=True, name=f"relay-accept-{name}").start()
+
+    def _accept(self, name, lsock):
+        while not self.stopping:
+            try:
+                client, _ = lsock.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            client.settimeout(None)
+            if self.stopping:
+                client.close()
+                return
+            if name in self.isolated:
+                self.refused += 1
+                client.close()
+                continue
+            try:
+                up = socket.create_connection(("127.0.0.1", self.ports[name][1]), timeout=2)
+                up.settimeout(None)
+            except OSError:
+                client.close()  # the node is down: the dialler sees a refused/closed connection
+                continue
+            for s in (client, up):
+                s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            c = _Conn(self, name, client, up)
+            with self.lock:
+                self.conns.add(c)
+            c.start()
+
+    def _identify(self, hello):
+        for key, name in self.keys.items():
+            if key in hello:
+                return name
+        return None
+
+    def _forget(self, c):
+        with self.lock:
+            self.conns.discard(c)
+
+    # -- faults
+    def allowed(self, src, dst):
+        if dst in self.isolated or (src is not None and src in self.isolated):
+            return False
+        sides = self.sides
+        if sides is not None and src is not None and src in sides and dst in sides:
+            return sides[src] == sides[dst]
+        return True
+
+    def _enforce(self):
+        with self.lock:
+            victims = [c for c in self.conns if not self.allowed(c.src, c.dst)]
+        for c in victims:
+            self.cut += 1
+            c.close()
+        return len(victims)
+
+    def isolate(self, name):
+        self.isolated.add(name)
+        return self._enforce()
+
+    def heal(self, name):
+        self.isolated.discard(name)
+
+    def partition(self, group_a, group_b):
+        sides = {n: 0 for n in group_a}
+        sides.update({n: 1 for n in group_b})
+        self.sides = sides
+        return self._enforce()
+
+    def heal_partition(self):
+        self.sides = None
+
+    def connections(self):
+        """[(src, dst)] of the open connections (src None: not identified)."""
+        with self.lock:
+            return [(c.src, c.dst) for c in self.conns if not c.closed]
+
+    def stop(self):
+        self.stopping = True
+        for s in self.listeners.values():
+            try:
+                s.close()
+            except OSError:
+                pass
+        with self.lock:
+            conns = list(self.conns)
+        for c in conns:
+            c.close()
+        time.sleep(0.05)
