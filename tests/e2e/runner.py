@@ -21,6 +21,7 @@ The manifest format, every key with its default, the checks and the report
 are documented in docs/e2e.md.
 """
 import argparse
+import datetime
 import json
 import os
 import random
@@ -59,6 +60,8 @@ READY_TIMEOUT_S = 60.0    # start to /readyz (a state-sync joiner restores first
 CONVERGE_S = 60.0         # after the run: every node reaches the same head
 HEADER_FIELDS = ("hash", "state_root", "validators_hash", "next_validators_hash")
 MAX_PRUNE_PER_BLOCK = 16  # kMaxPrunePerBlock (lib/chain/chain.cpp, docs/storage.md 7.1)
+RESTORED_RE = re.compile(r"state sync: restored height=(\d+)")
+COMMIT_RE = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+)Z info block (?:committed|synced) height=(\d+)")
 CHECKS = ("nodes_alive", "reach_height", "recovery", "isolation", "clean_shutdown", "header_agreement",
           "tx_inclusion", "retention", "equivocation", "joiners", "clock_skew", "load")
 
@@ -119,6 +122,8 @@ class Run:
         self.fatal = None
         self.schedule = []
         self.partitions_done = 0
+        self.tx_done = {}              # node name -> ids looked up there
+        self.tx_ok = self.tx_bad = self.tx_skipped = 0
 
     # -- reporting
     def log(self, msg):
@@ -395,6 +400,8 @@ class Run:
             self.applies["load"] = True
             self.load = Load(self.tools, self.chain, self.senders, m.load_tps, random.Random(f"{self.seed}/load"),
                              self.pick_node, self.work, self.log).start()
+            threads.append(threading.Thread(target=self.tx_verifier, daemon=True, name="tx-verifier"))
+            threads[-1].start()
         nem = threading.Thread(target=self.nemesis, daemon=True, name="nemesis")
         nem.start()
         late = sorted((n for n in self.nodes.values() if n.spec.start_at > 0), key=lambda n: n.spec.start_at)
@@ -432,7 +439,7 @@ class Run:
         nem.join(timeout=max(120.0, 10 * m.recovery_s))
         if self.load:
             self.load.stop_sending()
-            self.load.drain(20)
+            self.load.drain(10)
         self.converge()
         self.stop_ev.set()
         for t in threads:
@@ -483,10 +490,36 @@ class Run:
         return head, got, missing
 
     def restored_height(self, n):
+        """The snapshot height a state-sync joiner restored: its log's first
+        `state sync: restored height=N` (the gtos_statesync_restored_height
+        metric is per process and 0 again after a restart)."""
+        if getattr(n, "restored", 0):
+            return n.restored
         try:
-            return int(n.metrics().get("gtos_statesync_restored_height") or 0)
-        except Exception:
-            return 0
+            with open(n.logpath, errors="replace") as f:
+                for line in f:
+                    mt = RESTORED_RE.search(line)
+                    if mt:
+                        n.restored = int(mt.group(1))
+                        return n.restored
+        except OSError:
+            pass
+        return 0
+
+    def commit_times(self, n):
+        """{height: ms since the epoch} of the node's `block committed` /
+        `block synced` log lines (the first line of each height)."""
+        out = {}
+        try:
+            with open(n.logpath, errors="replace") as f:
+                for line in f:
+                    mt = COMMIT_RE.match(line)
+                    if mt and int(mt.group(2)) not in out:
+                        t = datetime.datetime.strptime(mt.group(1), "%Y-%m-%dT%H:%M:%S.%f")
+                        out[int(mt.group(2))] = t.replace(tzinfo=datetime.timezone.utc).timestamp() * 1000
+        except OSError:
+            pass
+        return out
 
     def check_headers(self):
         self.applies["header_agreement"] = True
@@ -529,40 +562,68 @@ class Run:
             prev = w
         return prev
 
+    def verify_txs(self, n, items):
+        """Looks up [(id, (height, index, status))] on node n: each must be at
+        the receipt's height and index, unless n no longer holds (pruned) or
+        never held (below its restored snapshot) that height. Returns the ids
+        settled (verified, legitimately absent or failed); raises on RPC trouble."""
+        if not items:
+            return []
+        restored = self.restored_height(n) if n.spec.state_sync else 0
+        reps = n.batch([("tos_getTransaction", (i,)) for i, _ in items], timeout=120)
+        oldest = int(n.rpc("tos_getPruneWatermark")["oldest_available"])  # read after: pruning only moves it up
+        done = []
+        for (i, (h, idx, _)), rep in zip(items, reps):
+            if "result" in rep:
+                r = rep["result"]
+                if int(r["height"]) != h or int(r["index"]) != idx:
+                    self.tx_bad += 1
+                    if self.tx_bad <= 10:
+                        self.fail("tx_inclusion", f"tx {i}: its receipt said height {h} index {idx}, {n.name} has "
+                                  f"it at height {r['height']} index {r['index']}", n.name, h)
+                else:
+                    self.tx_ok += 1
+            elif h < oldest or h <= restored:
+                self.tx_skipped += 1   # pruned by the retention window, or below this node's snapshot
+            else:
+                self.tx_bad += 1
+                if self.tx_bad <= 10:
+                    self.fail("tx_inclusion", f"tx {i} (receipt at height {h}, index {idx}) is missing on "
+                              f"{n.name}, which holds bodies from {oldest}: {rep.get('error')}", n.name, h)
+            done.append(i)
+        return done
+
+    def tx_verifier(self):
+        """During the run: every tx whose receipt was seen is looked up on every
+        node once that node has committed its height (while it still holds it)."""
+        while not self.stop_ev.is_set():
+            with self.load.lock:
+                items = list(self.load.receipts.items())
+            for n in list(self.nodes.values()):
+                if not n.alive() or n.paused:
+                    continue
+                done = self.tx_done.setdefault(n.name, set())
+                todo = [(i, r) for i, r in items if i not in done and r[0] <= n.height][:5000]
+                try:
+                    done.update(self.verify_txs(n, todo))
+                except Exception:
+                    pass  # restarting or stopping: next round
+            self.stop_ev.wait(1.0)
+
     def check_txs(self):
         if not self.load:
             return
         self.applies["tx_inclusion"] = True
         with self.load.lock:
-            seen = dict(self.load.receipts)
-        ids = list(seen)
-        checked = skipped = 0
+            items = list(self.load.receipts.items())
         for n in self.running():
-            restored = self.restored_height(n) if n.spec.state_sync else 0
-            reps = n.batch([("tos_getTransaction", (i,)) for i in ids], timeout=120) if ids else []
-            oldest, _ = self.watermark(n)
-            bad = 0
-            for i, rep in zip(ids, reps):
-                h, idx, _ = seen[i]
-                if "result" in rep:
-                    r = rep["result"]
-                    if int(r["height"]) != h or int(r["index"]) != idx:
-                        bad += 1
-                        if bad <= 5:
-                            self.fail("tx_inclusion", f"tx {i}: receipt said height {h} index {idx}, {n.name} has "
-                                      f"it at height {r['height']} index {r['index']}", n.name, h)
-                    checked += 1
-                elif h < oldest or h <= restored:
-                    skipped += 1   # pruned by the retention window, or below this node's snapshot
-                else:
-                    bad += 1
-                    if bad <= 5:
-                        self.fail("tx_inclusion", f"tx {i} (receipt at height {h}, index {idx}) is missing on "
-                                  f"{n.name}, which holds bodies from {oldest}: {rep.get('error')}", n.name, h)
-            if bad > 5:
-                self.fail("tx_inclusion", f"... {bad} txs wrong or missing on {n.name} in all", n.name)
-        self.note("tx_inclusion", f"{len(ids)} txs with a receipt; {checked} (node, tx) pairs found at the "
-                  f"receipt's height and index; {skipped} pairs pruned or below a snapshot")
+            done = self.tx_done.setdefault(n.name, set())
+            done.update(self.verify_txs(n, [(i, r) for i, r in items if i not in done]))
+        if self.tx_bad > 10:
+            self.fail("tx_inclusion", f"... {self.tx_bad} (node, tx) pairs wrong or missing in all")
+        self.note("tx_inclusion", f"{len(items)} txs with a receipt; {self.tx_ok} (node, tx) pairs found at the "
+                  f"receipt's height and index (looked up during the run and after it); {self.tx_skipped} pairs "
+                  f"pruned before the lookup or below a snapshot")
 
     def check_retention(self):
         self.applies["retention"] = True
@@ -729,10 +790,26 @@ class Run:
         self.relay.stop()
 
     def block_stats(self):
-        ref = max(self.headers.values(), key=len) if getattr(self, "headers", None) else {}
-        times = {h: int(hd["time_ms"]) for h, hd in ref.items()}
-        if not times:
-            times = {h: b["time_ms"] for h, b in self.blocks.items()}
+        # Intervals between commits as one node logged them: the node with an
+        # honest clock that was perturbed least (block headers carry the
+        # proposer's clock, which a skewed validator moves); else header times.
+        perturbed = {}
+        for p in self.perturbations:
+            for name in (p["nodes"][0] + p["nodes"][1] if p["kind"] == "partition" else p["nodes"]):
+                perturbed[name] = perturbed.get(name, 0) + (p["ok"] is not None)
+        honest = [n for n in self.nodes.values() if not n.spec.clock_skew_ms and n.spec.start_at == 0 and n.started]
+        times, source = {}, None
+        for n in sorted(honest, key=lambda n: (perturbed.get(n.name, 0), n.name)):
+            times = self.commit_times(n)
+            if len(times) > 1:
+                source = f"commit times in the log of {n.name} ({perturbed.get(n.name, 0)} perturbations)"
+                break
+        if len(times) < 2:
+            ref = max(self.headers.values(), key=len) if getattr(self, "headers", None) else {}
+            times = {h: int(hd["time_ms"]) for h, hd in ref.items()}
+            if not times:
+                times = {h: b["time_ms"] for h, b in self.blocks.items()}
+            source = "header time_ms"
         hs = sorted(times)
         deltas = [(times[h] - times[h - 1]) / 1000 for h in hs if h - 1 in times]
         txs = [b["txs"] for b in self.blocks.values() if b.get("txs") is not None]
@@ -743,7 +820,7 @@ class Run:
                 named = [name for addr, name in self.by_address.items() if addr[2:] in json.dumps(e)]
                 ev.append({"height": h, "validators": named})
         return {
-            "heights": [hs[0], hs[-1]] if hs else [],
+            "heights": [hs[0], hs[-1]] if hs else [], "interval_source": source,
             "interval_s": {"avg": statistics.mean(deltas) if deltas else None, "p50": pct(deltas, 50),
                            "p99": pct(deltas, 99), "max": max(deltas) if deltas else None},
             "txs_in_blocks": sum(txs), "blocks_with_known_txs": len(txs),
@@ -812,7 +889,7 @@ def print_report(r):
     iv = b["interval_s"]
     if iv["avg"] is not None:
         print(f"block interval over heights {b['heights'][0]}..{b['heights'][1]}: avg {iv['avg']:.3f}s  "
-              f"p50 {iv['p50']:.3f}s  p99 {iv['p99']:.3f}s  max {iv['max']:.3f}s")
+              f"p50 {iv['p50']:.3f}s  p99 {iv['p99']:.3f}s  max {iv['max']:.3f}s  ({b['interval_source']})")
     if b["committed_tps"] is not None:
         print(f"committed: {b['txs_in_blocks']} txs in {b['blocks_with_known_txs']} blocks, "
               f"{b['committed_tps']:.1f} tx/s over the chain's time")
