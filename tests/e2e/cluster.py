@@ -231,6 +231,7 @@ class Node:
             logf.flush()
             self.proc = subprocess.Popen(args, stdout=logf, stderr=logf, env=self.env, start_new_session=True)
         self.started = True
+        self.synced = False      # the monitor sets it again once the node is within 2 blocks of the head
         self.paused = False
         self.expect_exit = False
         self.starts += 1
@@ -317,7 +318,7 @@ def ceremony(m, work, tools, rng, log):
     parameters, funds validators and load senders, collects the gentx files;
     every participant checks the announced hash and initialises its data
     directory. Returns (chain_id, genesis path, nodes, load sender keys)."""
-    chain = f"gtos-e2e-{os.getpid()}-{rng.randrange(1 << 30)}"
+    chain = f"gtos-e2e-{rng.randrange(1 << 30)}"
     inbox = os.path.join(work, "inbox")
     coord = os.path.join(work, "coordinator")
     os.makedirs(inbox)

@@ -62,6 +62,7 @@ HEADER_FIELDS = ("hash", "state_root", "validators_hash", "next_validators_hash"
 MAX_PRUNE_PER_BLOCK = 16  # kMaxPrunePerBlock (lib/chain/chain.cpp, docs/storage.md 7.1)
 RESTORED_RE = re.compile(r"state sync: restored height=(\d+)")
 COMMIT_RE = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+)Z info block (?:committed|synced) height=(\d+)")
+LOG_LEVEL_RE = re.compile(r"^\S+Z (debug|info|warn|error) ([^=]*?)(?: \w+=|$)")
 CHECKS = ("nodes_alive", "reach_height", "recovery", "isolation", "clean_shutdown", "header_agreement",
           "tx_inclusion", "retention", "equivocation", "joiners", "clock_skew", "load")
 
@@ -828,6 +829,26 @@ class Run:
             "evidence": ev,
         }
 
+    def log_summary(self):
+        """Per node: how many log lines of each level, and of a few messages worth a look."""
+        out = {}
+        for n in self.nodes.values():
+            c = {}
+            try:
+                with open(n.logpath, errors="replace") as f:
+                    for line in f:
+                        mt = LOG_LEVEL_RE.match(line)
+                        if not mt:
+                            continue
+                        level, msg = mt.group(1), mt.group(2)
+                        if level in ("warn", "error"):
+                            key = f"{level}: {msg}"
+                            c[key] = c.get(key, 0) + 1
+            except OSError:
+                pass
+            out[n.name] = c
+        return out
+
     def report(self):
         stats = self.block_stats()
         checks = {}
@@ -851,6 +872,7 @@ class Run:
             "load": self.load.summary() if self.load else None,
             "load_tps_committed": (len(self.load.receipts) / (self.load.t_stop - self.load.t_start))
             if self.load and self.load.t_stop else None,
+            "node_log_warnings": self.log_summary(),
             "relay": {"connections_cut": self.relay.cut, "connections_refused": self.relay.refused},
             "checks": checks, "failures": self.failures, "manifest_values": self.m.as_dict(),
         }
@@ -901,6 +923,11 @@ def print_report(r):
     evs = ", ".join(f"{e['height']}:{'/'.join(e['validators']) or '?'}" for e in b["evidence"][:10])
     more = " ..." if len(b["evidence"]) > 10 else ""
     print(f"evidence: {evs or 'none'}{more} ({len(b['evidence'])} in all)")
+    warn = {name: c for name, c in r["node_log_warnings"].items() if c}
+    if warn:
+        print("node log warnings and errors:")
+        for name, c in warn.items():
+            print(f"  {name}: " + "; ".join(f"{k} x{v}" for k, v in sorted(c.items(), key=lambda kv: -kv[1])))
     print()
     for c, v in r["checks"].items():
         print(f"{v['status'].upper() if v['status'] == 'failed' else v['status']:<15} {c}")
