@@ -14,6 +14,7 @@ node's `next_nonce`). A second thread polls `tos_getReceipt` for every
 accepted id and records (height, index, status) of each receipt it sees.
 """
 import json
+import re
 import threading
 import time
 
@@ -147,7 +148,7 @@ class Load:
                     self.pending[e["id"]] = now
                 elif "error" in e:
                     msg = str(e["error"].get("message", e["error"]))
-                    msg = msg.split(" (")[0][:80]
+                    msg = re.sub(r"\d+", "N", msg.split(" (")[0])[:80]
                     self.refused[msg] = self.refused.get(msg, 0) + 1
 
     def _send_loop(self):
