@@ -171,6 +171,8 @@ class Load:
             if node is not None:
                 try:
                     reps = node.batch([("tos_getReceipt", (i,)) for i, _ in ids], timeout=10)
+                    if not isinstance(reps, list) or len(reps) != len(ids):
+                        reps = []
                 except Exception:
                     reps = []
                 now = time.time()

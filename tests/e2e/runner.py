@@ -63,7 +63,7 @@ MAX_PRUNE_PER_BLOCK = 16  # kMaxPrunePerBlock (lib/chain/chain.cpp, docs/storage
 RESTORED_RE = re.compile(r"state sync: restored height=(\d+)")
 COMMIT_RE = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+)Z info block (?:committed|synced) height=(\d+)")
 LOG_LEVEL_RE = re.compile(r"^\S+Z (debug|info|warn|error) ([^=]*?)(?: \w+=|$)")
-CHECKS = ("nodes_alive", "reach_height", "recovery", "isolation", "clean_shutdown", "header_agreement",
+CHECKS = ("runner", "nodes_alive", "reach_height", "recovery", "isolation", "clean_shutdown", "header_agreement",
           "tx_inclusion", "retention", "equivocation", "joiners", "clock_skew", "load")
 
 
@@ -110,6 +110,7 @@ class Run:
         self.notes = {c: [] for c in CHECKS}
         self.applies = {c: False for c in CHECKS}
         self.applies["nodes_alive"] = True
+        self.applies["runner"] = True
         self.nodes = {}
         self.relay = Relay()
         self.stop_ev = threading.Event()
@@ -181,6 +182,17 @@ class Run:
         return True
 
     # -- background threads
+    def guarded(self, fn):
+        """Runs a background loop; an exception in it is a runner failure that ends the run."""
+        def run():
+            try:
+                fn()
+            except Exception as e:
+                self.fatal = f"{fn.__name__} thread: {e!r}"
+                self.fail("runner", f"the runner's {fn.__name__} thread failed: {e!r}")
+                traceback.print_exc()
+        return run
+
     def monitor(self):
         while not self.stop_ev.is_set():
             for n in list(self.nodes.values()):
@@ -404,17 +416,17 @@ class Run:
             if not n.wait_ready(READY_TIMEOUT_S):
                 raise SetupError(f"{n.name} did not become ready (status {n.proc.poll()}); log {n.logpath}")
         print(f"e2e: {len(first)} nodes started; running to height {m.blocks}, seed {self.seed}", flush=True)
-        threads = [threading.Thread(target=self.monitor, daemon=True, name="monitor"),
-                   threading.Thread(target=self.tracker, daemon=True, name="tracker")]
+        threads = [threading.Thread(target=self.guarded(self.monitor), daemon=True, name="monitor"),
+                   threading.Thread(target=self.guarded(self.tracker), daemon=True, name="tracker")]
         for t in threads:
             t.start()
         if m.load_tps > 0:
             self.applies["load"] = True
             self.load = Load(self.tools, self.chain, self.senders, m.load_tps, random.Random(f"{self.seed}/load"),
                              self.pick_node, self.work, self.log).start()
-            threads.append(threading.Thread(target=self.tx_verifier, daemon=True, name="tx-verifier"))
+            threads.append(threading.Thread(target=self.guarded(self.tx_verifier), daemon=True, name="tx-verifier"))
             threads[-1].start()
-        nem = threading.Thread(target=self.nemesis, daemon=True, name="nemesis")
+        nem = threading.Thread(target=self.guarded(self.nemesis), daemon=True, name="nemesis")
         nem.start()
         late = sorted((n for n in self.nodes.values() if n.spec.start_at > 0), key=lambda n: n.spec.start_at)
         last_log = 0
@@ -429,6 +441,8 @@ class Run:
             low = min((n.height for n in running), default=-1)
             if (not late and self.partitions_done == len(m.partition_heights) and running
                     and all(n.started for n in self.nodes.values()) and low >= m.blocks):
+                break
+            if self.fatal:
                 break
             if now > deadline:
                 lowest = min(running, key=lambda n: n.height) if running else None
@@ -485,7 +499,7 @@ class Run:
                 fn()
             except Exception as e:
                 name = fn.__name__[len("check_"):]
-                self.fail(name if name in CHECKS else "nodes_alive", f"check {fn.__name__} crashed: {e!r}")
+                self.fail(name if name in CHECKS else "runner", f"check {fn.__name__} crashed: {e!r}")
                 traceback.print_exc()
 
     def fetch_headers(self, n):
@@ -1054,9 +1068,25 @@ def main(argv=None):
         run.nemesis_stop.set()
         run.kill_all()
     if setup_error:
-        run.fail("nodes_alive", setup_error)
+        run.fail("runner", setup_error)
     rep = run.report()
     print_report(rep)
+    if rep["failures"]:
+        named = []
+        for f in rep["failures"]:
+            for name in (f["node"] or "").split(","):
+                if name in run.nodes and name not in named:
+                    named.append(name)
+        if setup_error and not named:
+            named = list(run.nodes)[:1]
+        for name in named[:4]:
+            try:
+                with open(run.nodes[name].logpath, errors="replace") as f:
+                    tail = f.readlines()[-15:]
+                print(f"---- {run.nodes[name].logpath} (last {len(tail)} lines)")
+                print("".join(tail), end="")
+            except OSError:
+                pass
     if opts.report:
         with open(opts.report, "w") as f:
             json.dump(rep, f, indent=2, default=str)
