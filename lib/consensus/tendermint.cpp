@@ -66,20 +66,46 @@ uint64_t TimeoutFor(const Timeouts& t, TimeoutKind kind, uint64_t round) {
 
 // ---- VoteSet -------------------------------------------------------------------
 
-VoteSet::AddResult VoteSet::Add(size_t index, uint64_t power, const Vote& v, Vote* first) {
+VoteSet::AddResult VoteSet::Add(size_t index, uint64_t power, const Vote& v, bool keep_conflict, Vote* first) {
   std::optional<Vote>& slot = votes_[index];
-  if (slot) {
-    // Same block: a re-delivery (possibly re-signed), counted once.
-    if (slot->block_hash == v.block_hash) return AddResult::kDuplicate;
-    // Counting the second vote too would let one validator's power count
-    // twice towards a quorum; the first one stays.
-    if (first) *first = *slot;
-    return AddResult::kConflict;
+  if (!slot) {
+    slot = v;
+    power_[v.block_hash] += power;
+    total_ += power;
+    return AddResult::kAdded;
   }
-  slot = v;
-  power_[v.block_hash] += power;
-  total_ += power;
-  return AddResult::kAdded;
+  // Same block: a re-delivery (possibly re-signed), counted once.
+  if (Has(index, v.block_hash)) return AddResult::kDuplicate;
+  if (first) *first = *slot;
+  if (!keep_conflict || !CanKeepConflict(index)) return AddResult::kConflict;
+  extra_[index].push_back(v);
+  power_[v.block_hash] += power;  // once per validator and hash; never in total_
+  return AddResult::kConflictKept;
+}
+
+bool VoteSet::Has(size_t index, const Hash32& block_hash) const {
+  if (!votes_[index]) return false;
+  if (votes_[index]->block_hash == block_hash) return true;
+  auto it = extra_.find(index);
+  if (it == extra_.end()) return false;
+  for (const Vote& x : it->second)
+    if (x.block_hash == block_hash) return true;
+  return false;
+}
+
+bool VoteSet::CanKeepConflict(size_t index) const {
+  auto it = extra_.find(index);
+  return it == extra_.end() || it->second.size() < kMaxConflicting;
+}
+
+std::optional<Vote> VoteSet::VoteFor(size_t index, const Hash32& block_hash) const {
+  if (!votes_[index]) return std::nullopt;
+  if (votes_[index]->block_hash == block_hash) return votes_[index];
+  auto it = extra_.find(index);
+  if (it != extra_.end())
+    for (const Vote& x : it->second)
+      if (x.block_hash == block_hash) return x;
+  return std::nullopt;
 }
 
 uint64_t VoteSet::PowerFor(const Hash32& block_hash) const {
@@ -130,7 +156,7 @@ Tendermint::RoundState& Tendermint::Round(uint64_t r) {
   return rounds_.emplace(r, std::move(rs)).first->second;
 }
 
-Address Tendermint::ProposerOf(uint64_t round) {
+Address Tendermint::ProposerOf(uint64_t round) const {
   auto it = proposers_.find(round);
   if (it == proposers_.end()) it = proposers_.emplace(round, validators_.Proposer(round).address).first;
   return it->second;
@@ -153,6 +179,13 @@ bool Tendermint::Valid(const Proposal& p) {
   return ok;
 }
 
+// Proposer-based timestamps: judged with the receive time recorded when the
+// proposal arrived, never with the time the rule happens to fire.
+bool Tendermint::Timely(const RoundState& rs) const {
+  if (rs.proposal_own || !hooks_.timely) return true;
+  return hooks_.timely(rs.proposal->block, rs.proposal->round, rs.proposal_receive_ms);
+}
+
 // ---- inputs -------------------------------------------------------------------------
 
 Status Tendermint::Start() {
@@ -163,8 +196,8 @@ Status Tendermint::Start() {
   return Ok();
 }
 
-Status Tendermint::OnProposal(const Proposal& p) {
-  if (decision_) return Ok();
+Result<bool> Tendermint::CheckProposal(const Proposal& p) {
+  if (decision_) return false;
   if (p.height != height_)
     return Invalid("proposal for height " + std::to_string(p.height) + ", deciding " + std::to_string(height_));
   if (p.round > kMaxRound) return Invalid("proposal round " + std::to_string(p.round) + " is too large");
@@ -180,19 +213,32 @@ Status Tendermint::OnProposal(const Proposal& p) {
   if (p.proposer != ProposerOf(p.round))
     return Invalid("proposal for round " + std::to_string(p.round) + " not from its proposer " +
                    ToHex0x(ProposerOf(p.round)));
-  RoundState& rs = Round(p.round);
   // A second, different proposal by the same proposer is its misbehaviour;
   // keeping the first means every rule sees one v per round.
-  if (rs.proposal) return Ok();
+  auto it = rounds_.find(p.round);
+  return it == rounds_.end() || !it->second.proposal;
+}
+
+void Tendermint::AcceptProposal(const Proposal& p, uint64_t receive_ms) {
+  RoundState& rs = Round(p.round);
+  if (rs.proposal) return;
   rs.proposal = p;
   rs.proposal_hash = p.BlockHash();
-  NoteSender(rs, *index);
+  rs.proposal_receive_ms = receive_ms;
+  proposed_.insert(rs.proposal_hash);
+  NoteSender(rs, *validators_.IndexOf(p.proposer));
   Run();
+}
+
+Status Tendermint::OnProposal(const Proposal& p, uint64_t receive_ms) {
+  auto fresh = CheckProposal(p);
+  if (!fresh) return std::unexpected(fresh.error());
+  if (*fresh) AcceptProposal(p, receive_ms);
   return Ok();
 }
 
-Status Tendermint::OnVote(const Vote& v) {
-  if (decision_) return Ok();
+Result<bool> Tendermint::CheckVote(const Vote& v) {
+  if (decision_) return false;
   if (v.type != static_cast<uint64_t>(VoteType::kPrevote) && v.type != static_cast<uint64_t>(VoteType::kPrecommit))
     return Invalid("vote type " + std::to_string(v.type) + " is unknown");
   if (v.height != height_)
@@ -202,9 +248,50 @@ Status Tendermint::OnVote(const Vote& v) {
   if (!index) return Invalid("vote by " + ToHex0x(v.validator) + ", not a validator");
   if (!VerifyBy(validators_.validators()[*index], v.SigningDigest(chain_id_), v.signature))
     return Fail(ErrorCode::kCrypto, Where(v.type, v.height, v.round) + " by " + ToHex0x(v.validator) + ": bad signature");
-  AddVote(*index, v);
+  auto it = rounds_.find(v.round);
+  if (it == rounds_.end()) return true;
+  const RoundState& rs = it->second;
+  bool prevote = v.type == static_cast<uint64_t>(VoteType::kPrevote);
+  const VoteSet& set = prevote ? rs.prevotes : rs.precommits;
+  if (!set.VoteOf(*index)) return true;
+  // The same vote again changes nothing. A conflicting one is kept if it is
+  // for nil or a proposed block (see VoteSet), and is evidence once per
+  // validator and (round, type).
+  if (set.Has(*index, v.block_hash)) return false;
+  if (KeepConflict(v) && set.CanKeepConflict(*index)) return true;
+  return !rs.evidence_reported[prevote ? 0 : 1][*index];
+}
+
+bool Tendermint::KeepConflict(const Vote& v) const { return v.block_hash == kNil || proposed_.count(v.block_hash); }
+
+bool Tendermint::HasVote(const Vote& v) const {
+  auto it = rounds_.find(v.round);
+  std::optional<size_t> index = validators_.IndexOf(v.validator);
+  if (it == rounds_.end() || !index || v.height != height_) return false;
+  bool prevote = v.type == static_cast<uint64_t>(VoteType::kPrevote);
+  return (prevote ? it->second.prevotes : it->second.precommits).Has(*index, v.block_hash);
+}
+
+void Tendermint::AcceptVote(const Vote& v) {
+  AddVote(*validators_.IndexOf(v.validator), v);
   Run();
+}
+
+Status Tendermint::OnVote(const Vote& v) {
+  auto fresh = CheckVote(v);
+  if (!fresh) return std::unexpected(fresh.error());
+  if (*fresh) AcceptVote(v);
   return Ok();
+}
+
+bool Tendermint::TimeoutApplies(TimeoutKind kind, uint64_t height, uint64_t round) const {
+  if (!started_ || decision_ || height != height_ || round != round_) return false;
+  switch (kind) {
+    case TimeoutKind::kPropose: return step_ == Step::kPropose;
+    case TimeoutKind::kPrevote: return step_ == Step::kPrevote;
+    case TimeoutKind::kPrecommit: return true;
+  }
+  return false;
 }
 
 void Tendermint::AddVote(size_t index, const Vote& v) {
@@ -212,13 +299,14 @@ void Tendermint::AddVote(size_t index, const Vote& v) {
   bool prevote = v.type == static_cast<uint64_t>(VoteType::kPrevote);
   VoteSet& set = prevote ? rs.prevotes : rs.precommits;
   Vote first;
-  switch (set.Add(index, validators_.validators()[index].power, v, &first)) {
+  switch (set.Add(index, validators_.validators()[index].power, v, KeepConflict(v), &first)) {
     case VoteSet::AddResult::kAdded:
       NoteSender(rs, index);
       break;
     case VoteSet::AddResult::kDuplicate:
       break;
-    case VoteSet::AddResult::kConflict: {
+    case VoteSet::AddResult::kConflict:
+    case VoteSet::AddResult::kConflictKept: {
       // One piece of evidence per validator and (round, type) is enough to
       // convict; more would only repeat it.
       std::vector<bool>& reported = rs.evidence_reported[prevote ? 0 : 1];
@@ -271,9 +359,9 @@ void Tendermint::StartRound(uint64_t round) {
   p.height = height_;
   p.round = round_;
   p.valid_round = valid_round_;
-  p.block = valid_value_ ? *valid_value_ : hooks_.get_value();
+  p.block = valid_value_ ? *valid_value_ : hooks_.get_value(round_);
   p.proposer = proposer;
-  auto sig = hooks_.signer->SignProposal(height_, round_, p.SigningDigest(chain_id_));
+  auto sig = hooks_.signer->SignProposal(p, p.SigningDigest(chain_id_));
   if (!sig) {
     // Nothing was proposed (e.g. the privval already signed this round
     // before a restart): behave as a non-proposer so the round can still
@@ -290,6 +378,8 @@ void Tendermint::StartRound(uint64_t round) {
   if (!rs.proposal) {
     rs.proposal_hash = p.BlockHash();
     rs.proposal = std::move(p);
+    rs.proposal_own = true;
+    proposed_.insert(rs.proposal_hash);
     NoteSender(rs, *self_index_);
   }
 }
@@ -348,8 +438,12 @@ bool Tendermint::Rule22Or28() {
   std::optional<Hash32> locked = locked_hash();
   bool ok;
   if (p.valid_round == -1) {
-    // Line 22-23: a fresh value; prevote it unless locked on another.
-    ok = Valid(p) && (locked_round_ == -1 || locked == id);
+    // Line 22-23: a fresh value; prevote it unless locked on another. A
+    // fresh value must also be timely (proposer-based timestamps): its
+    // time was chosen by one proposer alone, so honest validators vouch
+    // for it only when it is close to their own clocks. A re-proposal
+    // (line 28) carries a time that a polka already accepted.
+    ok = Valid(p) && Timely(it->second) && (locked_round_ == -1 || locked == id);
   } else {
     // Line 28: a re-proposal of a value with a polka (2f+1 prevotes) in
     // round vr < round_p; until that polka is seen, wait (the propose
@@ -429,8 +523,8 @@ bool Tendermint::Rule49() {
     d.commit.block_hash = rs.proposal_hash;
     // Validator index order is address order, as Commit requires.
     for (size_t i = 0; i < rs.precommits.size(); ++i) {
-      const std::optional<Vote>& v = rs.precommits.VoteOf(i);
-      if (v && v->block_hash == rs.proposal_hash) d.commit.signatures.push_back(CommitSig{v->validator, v->signature});
+      std::optional<Vote> v = rs.precommits.VoteFor(i, rs.proposal_hash);
+      if (v) d.commit.signatures.push_back(CommitSig{v->validator, v->signature});
     }
     decision_ = d;  // line 51
     outputs_.push_back(std::move(d));

@@ -35,6 +35,7 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <variant>
 #include <vector>
@@ -89,8 +90,10 @@ class Signer {
   virtual ~Signer() = default;
   // The signature of v.SigningDigest(chain_id).
   virtual Result<Bytes> SignVote(const Vote& v) = 0;
-  // The signature of `digest`, a Proposal::SigningDigest.
-  virtual Result<Bytes> SignProposal(uint64_t height, uint64_t round, const Hash32& digest) = 0;
+  // The signature of `digest`, which is p.SigningDigest(chain_id); `p` is
+  // the proposal without its signature (a signer that logs what it signs
+  // keeps the whole proposal).
+  virtual Result<Bytes> SignProposal(const Proposal& p, const Hash32& digest) = 0;
 };
 
 // Adapts any object with PrivValidator's SignVote/SignProposal (a
@@ -100,8 +103,8 @@ class PrivValSigner : public Signer {
  public:
   explicit PrivValSigner(P* p) : p_(p) {}
   Result<Bytes> SignVote(const Vote& v) override { return p_->SignVote(v); }
-  Result<Bytes> SignProposal(uint64_t h, uint64_t r, const Hash32& d) override {
-    return p_->SignProposal(h, r, d);
+  Result<Bytes> SignProposal(const Proposal& p, const Hash32& d) override {
+    return p_->SignProposal(p.height, p.round, d);
   }
 
  private:
@@ -145,25 +148,43 @@ using Output = std::variant<BroadcastProposal, BroadcastVote, ScheduleTimeout, D
 
 // ---- vote accounting ---------------------------------------------------------
 
-// The votes of one (round, type): at most one counted vote per validator,
-// power summed per block hash (zero hash = nil).
+// The votes of one (round, type), by validator. The first vote of each
+// validator counts towards TotalPower (the "2f+1 of any kind" rules); a
+// validator's votes count towards PowerFor(hash) once per hash. A second,
+// conflicting vote of a validator (equivocation) is kept, and counted for
+// its hash, only when the caller says so: the machine keeps conflicting
+// votes for nil and for proposed blocks, since a polka that locked one
+// correct validator may rest on a Byzantine validator's vote that another
+// correct validator saw second; dropping it would keep that polka from
+// ever being seen there and stall the height (CometBFT solves the same
+// with peer-claimed +2/3 majorities). Counting every signed vote for a
+// value is safe: a quorum of signatures is a quorum whoever else they
+// also signed for.
 class VoteSet {
  public:
-  enum class AddResult { kAdded, kDuplicate, kConflict };
+  enum class AddResult { kAdded, kDuplicate, kConflict, kConflictKept };
+  // Conflicting votes kept per validator, at most.
+  static constexpr size_t kMaxConflicting = 8;
   explicit VoteSet(size_t validators = 0) : votes_(validators) {}
 
-  // REQUIRES: index < validators, the vote checked. A second, different
-  // vote of the same validator is not counted (kConflict; `first` gets
-  // the counted one).
-  AddResult Add(size_t index, uint64_t power, const Vote& v, Vote* first = nullptr);
+  // REQUIRES: index < validators, the vote checked. `first` gets the
+  // validator's first vote on kConflict and kConflictKept.
+  AddResult Add(size_t index, uint64_t power, const Vote& v, bool keep_conflict, Vote* first = nullptr);
+  // Whether the validator has a vote for `block_hash` here.
+  bool Has(size_t index, const Hash32& block_hash) const;
+  // Whether another conflicting vote of the validator may still be kept.
+  bool CanKeepConflict(size_t index) const;
   uint64_t PowerFor(const Hash32& block_hash) const;
   uint64_t TotalPower() const { return total_; }
   const std::optional<Vote>& VoteOf(size_t index) const { return votes_[index]; }
+  // The validator's vote for `block_hash`, first or kept conflicting one.
+  std::optional<Vote> VoteFor(size_t index, const Hash32& block_hash) const;
   size_t size() const { return votes_.size(); }
 
  private:
-  std::vector<std::optional<Vote>> votes_;  // by validator index
-  std::map<Hash32, uint64_t> power_;        // ordered: deterministic
+  std::vector<std::optional<Vote>> votes_;     // by validator index: the first vote
+  std::map<size_t, std::vector<Vote>> extra_;  // kept conflicting votes, by index
+  std::map<Hash32, uint64_t> power_;           // ordered: deterministic
   uint64_t total_ = 0;
 };
 
@@ -180,14 +201,23 @@ struct TendermintConfig {
 };
 
 struct TendermintHooks {
-  // getValue() of line 16: a new block for this height. Required for a
-  // validator.
-  std::function<Block()> get_value;
+  // getValue() of line 16: a new block for this height, to propose in
+  // `round`. Required for a validator. (The round lets a driver that
+  // replays its write-ahead log return the block it proposed before a
+  // crash, whose signature it holds.)
+  std::function<Block(uint64_t round)> get_value;
   // valid(v): the driver's full check of a proposed block (structure,
   // parent, execution). Required.
   std::function<bool(const Block&)> validate;
   // Required for a validator; not owned, must outlive the machine.
   Signer* signer = nullptr;
+  // Proposer-based timestamps (docs/consensus.md "Timely proposals"): a
+  // fresh proposal (valid_round -1) of `round` received at the driver's
+  // clock `receive_ms` is prevoted only if this says its block time is
+  // timely. Asked once per proposal with the receive time recorded when the
+  // proposal arrived, so a replay gives the same answer. Absent: always
+  // timely.
+  std::function<bool(const Block& block, uint64_t round, uint64_t receive_ms)> timely;
 };
 
 enum class Step : uint8_t { kPropose = 1, kPrevote = 2, kPrecommit = 3 };
@@ -200,13 +230,32 @@ class Tendermint {
   Status Start();
   // Errors: wrong height/chain, round too large, not from the round's
   // proposer, bad signature. A second, different proposal of the same
-  // proposer and round is ignored (the first one stands).
-  Status OnProposal(const Proposal& p);
+  // proposer and round is ignored (the first one stands). `receive_ms` is
+  // the driver's clock when the proposal arrived (for `timely`).
+  Status OnProposal(const Proposal& p, uint64_t receive_ms = 0);
   // Errors: wrong height, unknown type, round too large, not a validator,
   // bad signature. Equivocation is not an error: it yields EvidenceFound.
   Status OnVote(const Vote& v);
   // Lines 57, 61, 65. Stale timeouts are ignored.
   void OnTimeout(TimeoutKind kind, uint64_t height, uint64_t round);
+
+  // The inputs above in two steps, for a driver that logs every input
+  // before the machine acts on it (consensus/replica.h): Check* runs every
+  // check of On* (signatures included) and returns whether the message
+  // would change the machine (false: a re-delivery, or already decided);
+  // Accept* then records it and fires the rules without checking again.
+  // REQUIRES for Accept*: the matching Check* returned true, and nothing
+  // was input in between.
+  Result<bool> CheckProposal(const Proposal& p);
+  void AcceptProposal(const Proposal& p, uint64_t receive_ms);
+  Result<bool> CheckVote(const Vote& v);
+  void AcceptVote(const Vote& v);
+  // Whether OnTimeout(kind, height, round) would act (not stale).
+  bool TimeoutApplies(TimeoutKind kind, uint64_t height, uint64_t round) const;
+  // Whether the machine holds (counts) this vote: false for a vote never
+  // seen, and for a conflicting vote it could not keep (e.g. for a block
+  // not proposed yet), which a driver may deliver again later.
+  bool HasVote(const Vote& v) const;
 
   std::vector<Output> TakeOutputs();
 
@@ -224,6 +273,8 @@ class Tendermint {
   struct RoundState {
     std::optional<Proposal> proposal;  // the round proposer's first proposal
     Hash32 proposal_hash;
+    uint64_t proposal_receive_ms = 0;  // the driver's clock when it arrived
+    bool proposal_own = false;         // proposed by this node (timely by definition)
     VoteSet prevotes;
     VoteSet precommits;
     std::vector<bool> sent;  // validators heard from in this round (line 55)
@@ -237,7 +288,9 @@ class Tendermint {
   Tendermint() = default;
   RoundState& Round(uint64_t r);
   bool Valid(const Proposal& p);
-  Address ProposerOf(uint64_t round);  // proposer(h_p, round), cached
+  bool Timely(const RoundState& rs) const;
+  bool KeepConflict(const Vote& v) const;  // nil or a proposed block
+  Address ProposerOf(uint64_t round) const;  // proposer(h_p, round), cached
   void NoteSender(RoundState& rs, size_t index);
   void AddVote(size_t index, const Vote& v);
 
@@ -259,7 +312,8 @@ class Tendermint {
   TendermintHooks hooks_;
   std::optional<size_t> self_index_;
   std::map<Hash32, bool> validity_;  // valid(v) by block hash, asked once
-  std::map<uint64_t, Address> proposers_;  // ValidatorSet::Proposer is O(round)
+  std::set<Hash32> proposed_;        // hashes of every proposal of this height
+  mutable std::map<uint64_t, Address> proposers_;  // ValidatorSet::Proposer is O(round)
 
   // Algorithm 1, lines 2-9 (h_p is fixed per object; decision_p[h_p] is
   // decision_).

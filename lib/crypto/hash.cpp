@@ -1,5 +1,6 @@
 #include "crypto/hash.h"
 
+#include <cryptopp/crc.h>
 #include <cryptopp/osrng.h>
 #include <cryptopp/sha.h>
 #include <sys/random.h>
@@ -61,6 +62,19 @@ void ExpandChaCha20(const Hash32& seed, std::span<uint8_t> out) {
   chacha.SetKeyWithIV(seed.data(), 32, kZeroNonce, sizeof kZeroNonce);
   std::memset(out.data(), 0, out.size());
   chacha.ProcessData(out.data(), out.data(), out.size());
+}
+
+}  // namespace gtos::crypto
+
+namespace gtos::crypto {
+
+uint32_t Crc32c(ByteView data) {
+  CryptoPP::CRC32C crc;
+  crc.Update(data.data(), data.size());
+  uint8_t out[4];
+  crc.Final(out);  // little-endian register bytes
+  return static_cast<uint32_t>(out[0]) | static_cast<uint32_t>(out[1]) << 8 | static_cast<uint32_t>(out[2]) << 16 |
+         static_cast<uint32_t>(out[3]) << 24;
 }
 
 }  // namespace gtos::crypto

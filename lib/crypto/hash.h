@@ -11,6 +11,9 @@ namespace gtos::crypto {
 Hash32 Sha256(ByteView data);
 // SHA-256(domain || data): domain-separated hash used for signing digests.
 Hash32 Sha256Tagged(std::string_view domain, ByteView data);
+// CRC-32C (Castagnoli) of `data`: a checksum against torn writes and media
+// errors in local files (the consensus WAL), never a security check.
+uint32_t Crc32c(ByteView data);
 
 // Fills `out` with bytes from the operating system's CSPRNG.
 void RandomBytes(std::span<uint8_t> out);

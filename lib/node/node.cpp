@@ -153,6 +153,20 @@ Result<std::unique_ptr<Node>> Node::Open(const NodeOptions& options) {
   n->node_secret_ = std::move(*ns);
 
   n->timeouts_ = TimeoutsFor(n->chain_->params().target_block_interval_ms);
+  // A validator logs its consensus inputs and signatures (crash recovery);
+  // an observer signs nothing and needs no log.
+  std::unique_ptr<consensus::Wal> wal;
+  if (n->privval_) {
+    consensus::WalOptions wo;
+    wo.sync = options.sync;
+    auto w = consensus::Wal::Open(options.datadir + "/cs.wal", wo);
+    if (!w) return std::unexpected(w.error());
+    if ((*w)->dropped_tail_bytes() > 0)
+      Log(LogLevel::kWarn, "consensus WAL: dropped a torn tail",
+          {{"bytes", (*w)->dropped_tail_bytes()}, {"path", (*w)->path()}});
+    wal = std::move(*w);
+  }
+  n->replica_ = std::make_unique<consensus::Replica>(std::move(wal), n->signer_.get());
   n->mempool_ = std::make_unique<Mempool>(*n->chain_, options.mempool);
   n->snapshots_ = std::make_unique<SnapshotService>(*n->chain_, options.datadir, options.snapshot_keep);
   n->rpc_ = std::make_unique<rpc::Server>(*n, options.rpc);
@@ -286,15 +300,21 @@ Status Node::StartHeight() {
   cfg.self = validator_address_;
   cfg.timeouts = timeouts_;
   consensus::TendermintHooks hooks;
-  hooks.get_value = [this] { return MakeProposal(); };
+  hooks.get_value = [this](uint64_t) { return MakeProposal(); };
   hooks.validate = [this](const Block& b) { return ValidateProposal(b); };
-  hooks.signer = signer_.get();
-  auto tm = consensus::Tendermint::Make(std::move(cfg), std::move(hooks));
-  if (!tm) return std::unexpected(tm.error());
-  tm_.emplace(std::move(*tm));
+  const ChainParams params = chain_->params();
+  hooks.timely = [params](const Block& b, uint64_t round, uint64_t receive_ms) {
+    return ProposalTimely(params, round, b.header.time_ms, receive_ms);
+  };
   height_started_ = Clock::now();
-  cur_round_ = 0;
-  GTOS_TRY(tm_->Start());
+  auto started = replica_->StartHeight(std::move(cfg), std::move(hooks));
+  if (!started) return std::unexpected(started.error());
+  cur_round_ = tm()->round();
+  if (started->replayed > 0 || started->own > 0)
+    Log(LogLevel::kInfo, "consensus WAL replayed",
+        {{"height", h}, {"inputs", static_cast<uint64_t>(started->replayed)},
+         {"own_messages", static_cast<uint64_t>(started->own)}, {"round", tm()->round()},
+         {"step", static_cast<uint64_t>(tm()->step())}, {"locked_round", tm()->locked_round()}});
   GTOS_TRY(Drain());
   // Messages that arrived before this height started.
   auto it = pending_.find(h);
@@ -303,8 +323,8 @@ Status Node::StartHeight() {
     pending_.erase(it);
     pending_count_ -= msgs.size();
     for (net::Message& m : msgs) {
-      if (!tm_ || tm_->height() != h) break;  // decided meanwhile
-      Deliver(std::nullopt, std::move(m));
+      if (!tm() || tm()->height() != h) break;  // decided meanwhile
+      GTOS_TRY(Deliver(std::nullopt, std::move(m)));
     }
   }
   return Drain();
@@ -390,30 +410,52 @@ bool Node::ValidateProposal(const Block& block) {
   return true;
 }
 
-void Node::Deliver(std::optional<net::PeerId> from, net::Message m) {
+Status Node::Deliver(std::optional<net::PeerId> from, net::Message m) {
   auto* proposal = std::get_if<net::ProposalMsg>(&m);
   auto* vote = std::get_if<net::VoteMsg>(&m);
-  if (!proposal && !vote) return;
+  if (!proposal && !vote) return Ok();
   uint64_t height = proposal ? proposal->proposal.height : vote->vote.height;
   uint64_t round = proposal ? proposal->proposal.round : vote->vote.round;
   uint64_t h = chain_->height() + 1;
-  if (height != h || !tm_) {
+  if (height != h || !tm()) {
     if ((height == h || height == h + 1) && pending_count_ < kMaxPending) {
       pending_[height].push_back(std::move(m));
       pending_count_++;
     }
-    return;
+    return Ok();
   }
-  if (round > tm_->round() + kMaxRoundsAhead) return;
-  if (!seen_.insert(MessageHash(m)).second) return;
-  auto st = proposal ? tm_->OnProposal(proposal->proposal) : tm_->OnVote(vote->vote);
+  if (round > tm()->round() + kMaxRoundsAhead) return Ok();
+  if (proposal) {
+    // The body must be the one the signed header names before the proposal
+    // is recorded as seen, logged, relayed or judged: otherwise a copy with
+    // a stripped or altered body, delivered first, would shadow the genuine
+    // proposal (its dedup key and validity are by header hash).
+    const Block& b = proposal->proposal.block;
+    Status body = b.commit ? Invalid("a proposed block carries a commit") : b.CheckBody();
+    if (!body) {
+      if (from) Penalize(*from, 50, "proposal: " + body.error().message);
+      return Ok();
+    }
+  }
+  Hash32 key = MessageHash(m);
+  if (!seen_.insert(key).second) return Ok();
+  auto st = proposal ? replica_->OnProposal(proposal->proposal, NowMs()) : replica_->OnVote(vote->vote);
   if (!st) {
+    if (st.error().code == ErrorCode::kIO) return st;
     if (from) Penalize(*from, 25, std::string(proposal ? "proposal: " : "vote: ") + st.error().message);
-    return;
+    return Ok();
+  }
+  if (vote && !tm()->HasVote(vote->vote)) {
+    // An equivocating validator's second vote the machine could not keep
+    // yet (for a block not proposed so far): it may matter once that
+    // proposal arrives, so a later copy must not be dropped as seen.
+    seen_.erase(key);
+    return Ok();
   }
   last_progress_ = Clock::now();
   Broadcast(m, from);
   height_msgs_.push_back(std::move(m));
+  return Ok();
 }
 
 void Node::AddEvidence(std::optional<net::PeerId> from, const Evidence& e) {
@@ -436,8 +478,10 @@ void Node::AddEvidence(std::optional<net::PeerId> from, const Evidence& e) {
 }
 
 Status Node::Drain() {
-  while (tm_) {
-    std::vector<consensus::Output> outs = tm_->TakeOutputs();
+  while (tm()) {
+    auto taken = replica_->TakeOutputs();
+    if (!taken) return std::unexpected(taken.error());
+    std::vector<consensus::Output> outs = std::move(*taken);
     if (outs.empty()) break;
     for (consensus::Output& o : outs) {
       if (auto* p = std::get_if<consensus::BroadcastProposal>(&o)) {
@@ -486,7 +530,7 @@ Status Node::Drain() {
         Log(LogLevel::kWarn, "refused to sign", {{"what", f->what}, {"error", f->error.message}});
       }
     }
-    if (tm_) cur_round_ = tm_->round();
+    if (tm()) cur_round_ = tm()->round();
   }
   return Ok();
 }
@@ -522,7 +566,7 @@ Status Node::CommitBlock(chain::AppliedBlock applied, const Commit& commit, bool
        {"proposer", ToHex0x(hd.proposer)},
        {"state_root", ToHex0x(hd.state_root)}});
   // Next height: a fresh machine after the rhythm's pause.
-  tm_.reset();
+  replica_->Stop();
   applied_.clear();
   invalid_.clear();
   timers_.clear();
@@ -627,7 +671,7 @@ void Node::Regossip(std::optional<net::PeerId> to) {
 
 Status Node::HandleMessage(net::PeerId peer, net::Message& msg) {
   if (std::holds_alternative<net::ProposalMsg>(msg) || std::holds_alternative<net::VoteMsg>(msg)) {
-    Deliver(peer, std::move(msg));
+    GTOS_TRY(Deliver(peer, std::move(msg)));
   } else if (auto* e = std::get_if<net::EvidenceMsg>(&msg)) {
     AddEvidence(peer, e->evidence);
   } else if (auto* s = std::get_if<net::Status>(&msg)) {
@@ -668,12 +712,12 @@ Status Node::HandleEvent(Event ev) {
 }
 
 Status Node::Step(Clock::time_point now) {
-  if (!tm_ && now >= next_start_) GTOS_TRY(StartHeight());
+  if (!tm() && now >= next_start_) GTOS_TRY(StartHeight());
   // Due timeouts.
-  while (!timers_.empty() && timers_.begin()->first <= now && tm_) {
+  while (!timers_.empty() && timers_.begin()->first <= now && tm()) {
     Timer t = timers_.begin()->second;
     timers_.erase(timers_.begin());
-    tm_->OnTimeout(t.kind, t.height, t.round);
+    GTOS_TRY(replica_->OnTimeout(t.kind, t.height, t.round));
     GTOS_TRY(Drain());
   }
   // Status every second; re-send this height's messages when stuck.
@@ -685,7 +729,7 @@ Status Node::Step(Clock::time_point now) {
   }
   auto stuck = std::max<std::chrono::milliseconds>(std::chrono::milliseconds(2 * chain_->params().target_block_interval_ms),
                                                    std::chrono::milliseconds(500));
-  if (tm_ && now - last_progress_ >= stuck && now - last_regossip_ >= stuck) {
+  if (tm() && now - last_progress_ >= stuck && now - last_regossip_ >= stuck) {
     last_regossip_ = now;
     Regossip(std::nullopt);
   }
@@ -732,6 +776,18 @@ Status Node::Run(const std::atomic<bool>& stop) {
   ready_ = true;
   auto now = Clock::now();
   next_start_ = now;
+  // genesis_time_ms is the launch time: height 1 starts no earlier
+  // (docs/node.md). The wait is capped at 100 years so that the steady
+  // clock's nanoseconds cannot overflow.
+  if (chain_->height() == 0) {
+    uint64_t genesis_ms = chain_->genesis().genesis_time_ms;
+    uint64_t now_ms = NowMs();
+    if (genesis_ms > now_ms) {
+      uint64_t wait = std::min<uint64_t>(genesis_ms - now_ms, uint64_t{100} * 366 * 24 * 3600 * 1000);
+      Log(LogLevel::kInfo, "waiting for genesis time", {{"wait_ms", wait}, {"genesis_time_ms", genesis_ms}});
+      next_start_ = now + std::chrono::milliseconds(wait);
+    }
+  }
   last_progress_ = now;
   last_status_ = now;
   last_regossip_ = now;
@@ -746,7 +802,7 @@ Status Node::Run(const std::atomic<bool>& stop) {
     // Wait for an event, the next timer or the next height, 20 ms at most.
     auto until = now + std::chrono::milliseconds(20);
     if (!timers_.empty()) until = std::min(until, timers_.begin()->first);
-    if (!tm_) until = std::min(until, next_start_);
+    if (!tm()) until = std::min(until, next_start_);
     std::deque<Event> batch;
     {
       std::unique_lock<std::mutex> l(ev_mu_);

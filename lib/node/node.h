@@ -46,6 +46,7 @@
 
 #include "chain/chain.h"
 #include "consensus/privval.h"
+#include "consensus/replica.h"
 #include "consensus/tendermint.h"
 #include "net/net.h"
 #include "node/mempool.h"
@@ -139,7 +140,8 @@ class Node : public rpc::Backend, private net::Handler {
   // A proposal or vote from a peer (or buffered): to the machine if it is
   // for the running height, buffered if for one not started yet; relayed
   // once if the machine accepts it.
-  void Deliver(std::optional<net::PeerId> from, net::Message m);
+  // Errors: the consensus WAL failed (the node stops).
+  Status Deliver(std::optional<net::PeerId> from, net::Message m);
   void AddEvidence(std::optional<net::PeerId> from, const Evidence& e);
   Block MakeProposal();
   bool ValidateProposal(const Block& block);
@@ -170,7 +172,10 @@ class Node : public rpc::Backend, private net::Handler {
   std::unique_ptr<consensus::Signer> signer_;
 
   // ---- consensus thread state ----
-  std::optional<consensus::Tendermint> tm_;  // the machine of head + 1, once started
+  // The consensus of head + 1 (machine, WAL, logging signer); its machine
+  // exists once the height started and until it is committed.
+  std::unique_ptr<consensus::Replica> replica_;
+  consensus::Tendermint* tm() { return replica_->machine(); }
   consensus::Timeouts timeouts_;
   Clock::time_point next_start_;             // when head + 1 may start
   Clock::time_point height_started_;

@@ -58,6 +58,10 @@ Address GenesisValidator::address() const {
 
 Status Genesis::Validate() const {
   GTOS_TRY(CheckChainId(chain_id));
+  // Block 1's time must be above it and at most kMaxBlockTimeMs.
+  if (genesis_time_ms >= kMaxBlockTimeMs)
+    return Invalid("field 'genesis_time_ms': " + std::to_string(genesis_time_ms) + " is not below 2^62 (" +
+                   std::to_string(kMaxBlockTimeMs) + "), the largest block time");
   GTOS_TRY(params.Validate());
   for (size_t i = 1; i < accounts.size(); ++i)
     if (!(accounts[i - 1].address < accounts[i].address))
@@ -147,6 +151,24 @@ Status Block::Validate() const {
     auto st = txs[i].Validate();
     if (!st) return std::unexpected(Wrap(st.error(), "tx " + std::to_string(i)));
   }
+  return Ok();
+}
+
+Status Block::CheckBody() const {
+  std::vector<Hash32> leaves(txs.size());
+  codec::Writer w;
+  for (size_t i = 0; i < txs.size(); ++i) {
+    w.Clear();
+    EncodeRecordTo(w, txs[i]);
+    leaves[i] = crypto::Sha256(w.bytes());
+  }
+  if (MerkleRoot(leaves) != header.tx_root) return Invalid("block txs do not match the header's tx_root");
+  leaves.resize(evidence.size());
+  for (size_t i = 0; i < evidence.size(); ++i) leaves[i] = evidence[i].Hash();
+  if (MerkleRoot(leaves) != header.evidence_root)
+    return Invalid("block evidence does not match the header's evidence_root");
+  Hash32 lc = last_commit ? last_commit->Hash() : Hash32{};
+  if (lc != header.last_commit_hash) return Invalid("block last_commit does not match the header's last_commit_hash");
   return Ok();
 }
 

@@ -215,6 +215,12 @@ struct Block {
     v.Optional("commit", commit);
   }
   Status Validate() const;  // header, each tx's structure
+  // The body is the one the header commits to: tx_root, evidence_root and
+  // last_commit_hash recomputed from txs, evidence and last_commit. After
+  // this check every byte of the block but `commit` is fixed by the header
+  // hash, so a block's validity may be cached by that hash. Pure: no
+  // state, no signature checks.
+  Status CheckBody() const;
 };
 
 // Stable result codes of a tx in a block (docs/state.md). 0 is success.

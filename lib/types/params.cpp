@@ -35,11 +35,16 @@ Status AtLeast(std::string_view name, uint64_t v, uint64_t min) {
   return Ok();
 }
 
-Status AtMost(std::string_view name, uint64_t v, uint64_t max) {
+Status AtMost(std::string_view name, uint64_t v, uint64_t max, std::string_view why = "decoder limit") {
   if (v > max)
-    return Invalid("parameter " + std::string(name) + " must be at most " + std::to_string(max) +
-                   " (decoder limit)");
+    return Invalid("parameter " + std::string(name) + " must be at most " + std::to_string(max) + " (" +
+                   std::string(why) + ")");
   return Ok();
+}
+
+uint64_t SaturatingAdd(uint64_t a, uint64_t b) {
+  uint64_t r;
+  return __builtin_add_overflow(a, b, &r) ? UINT64_MAX : r;
 }
 
 }  // namespace
@@ -63,7 +68,22 @@ Status ChainParams::Validate() const {
   GTOS_TRY(AtMost("max_block_txs", max_block_txs, kMaxBlockTxs));
   GTOS_TRY(AtMost("max_validators", max_validators, kMaxCommitSigs));
   GTOS_TRY(AtMost("slash_double_sign_permille", slash_double_sign_permille, 1000));
+  GTOS_TRY(AtMost("clock_precision_ms", clock_precision_ms, kMaxClockPrecisionMs, "one minute"));
+  GTOS_TRY(AtLeast("message_delay_ms", message_delay_ms, 1));
+  GTOS_TRY(AtMost("message_delay_ms", message_delay_ms, kMaxMessageDelayMs, "ten minutes"));
   return Ok();
+}
+
+uint64_t MessageDelayFor(const ChainParams& p, uint64_t round) {
+  uint64_t extra;
+  if (__builtin_mul_overflow(round, p.message_delay_ms / 2, &extra)) return UINT64_MAX;
+  return SaturatingAdd(p.message_delay_ms, extra);
+}
+
+bool ProposalTimely(const ChainParams& p, uint64_t round, uint64_t block_time_ms, uint64_t receive_ms) {
+  if (SaturatingAdd(receive_ms, p.clock_precision_ms) < block_time_ms) return false;  // from the future
+  uint64_t latest = SaturatingAdd(SaturatingAdd(block_time_ms, MessageDelayFor(p, round)), p.clock_precision_ms);
+  return receive_ms <= latest;
 }
 
 Status ChainParams::Set(std::string_view name, std::string_view value) {

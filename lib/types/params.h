@@ -12,6 +12,12 @@
 
 namespace gtos {
 
+// The largest block time (docs/state.md "Block time"): 2^62 ms, about 146
+// million years. A bound well below 2^64 keeps every time sum in consensus
+// (time + delay + precision) far from overflow, and no proposer can push
+// the chain to the end of the clock, after which no block could follow.
+inline constexpr uint64_t kMaxBlockTimeMs = uint64_t{1} << 62;
+
 struct ChainParams {
   uint64_t target_block_interval_ms = 1000;
   uint64_t retain_blocks = 200;
@@ -40,6 +46,12 @@ struct ChainParams {
   // Slashing (per mille of bonded stake) for committed equivocation evidence.
   uint64_t slash_double_sign_permille = 50;
 
+  // Proposer-based timestamps (docs/genesis.md, docs/consensus.md): how far
+  // apart honest clocks may be, and the longest a proposal takes to reach a
+  // validator in round 0 (MessageDelayFor adds half of it per round).
+  uint64_t clock_precision_ms = 500;
+  uint64_t message_delay_ms = 2000;
+
   template <class V>
   void Fields(V& v) {
     v.Uint("target_block_interval_ms", target_block_interval_ms);
@@ -61,6 +73,8 @@ struct ChainParams {
     v.Uint("fee_per_byte", fee_per_byte);
     v.Uint("fee_per_byte_block", fee_per_byte_block);
     v.Uint("slash_double_sign_permille", slash_double_sign_permille, 1000);
+    v.Uint("clock_precision_ms", clock_precision_ms);
+    v.Uint("message_delay_ms", message_delay_ms);
   }
 
   // Range checks that make a chain runnable (e.g. limits within the
@@ -69,6 +83,22 @@ struct ChainParams {
   // Sets the parameter called `name` from a decimal `value` ("--param").
   Status Set(std::string_view name, std::string_view value);
 };
+
+// Bounds of ChainParams::Validate for the timing parameters.
+inline constexpr uint64_t kMaxClockPrecisionMs = 60'000;
+inline constexpr uint64_t kMaxMessageDelayMs = 600'000;
+
+// The message delay allowed in `round`: message_delay_ms + round *
+// (message_delay_ms / 2), saturating at UINT64_MAX.
+uint64_t MessageDelayFor(const ChainParams& p, uint64_t round);
+
+// Whether a proposal for a block with time `block_time_ms`, received at
+// `receive_ms` (the validator's clock) in `round`, is timely:
+//   receive_ms + clock_precision_ms >= block_time_ms  and
+//   receive_ms <= block_time_ms + MessageDelayFor(round) + clock_precision_ms,
+// every sum saturating. Consensus prevotes a proposal with valid_round -1
+// only if it is timely (docs/consensus.md).
+bool ProposalTimely(const ChainParams& p, uint64_t round, uint64_t block_time_ms, uint64_t receive_ms);
 
 }  // namespace gtos
 

@@ -38,6 +38,11 @@ enum class RecordType : uint64_t {
   kP2pSnapshots = 0x4e,
   kP2pGetSnapshotPart = 0x4f,
   kP2pSnapshotPart = 0x50,
+  // consensus write-ahead log entries (consensus/wal.h, docs/formats.md)
+  kWalHeight = 0x60,
+  kWalProposal = 0x61,
+  kWalVote = 0x62,
+  kWalTimeout = 0x63,
 };
 
 // "signed_tx"; empty for an unknown tag.

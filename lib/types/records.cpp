@@ -32,6 +32,10 @@ std::string_view RecordTypeName(uint64_t tag) {
     case RecordType::kP2pSnapshots: return "p2p_snapshots";
     case RecordType::kP2pGetSnapshotPart: return "p2p_get_snapshot_part";
     case RecordType::kP2pSnapshotPart: return "p2p_snapshot_part";
+    case RecordType::kWalHeight: return "wal_height";
+    case RecordType::kWalProposal: return "wal_proposal";
+    case RecordType::kWalVote: return "wal_vote";
+    case RecordType::kWalTimeout: return "wal_timeout";
   }
   return {};
 }

@@ -79,7 +79,7 @@ class TestSigner : public Signer {
   Result<Bytes> SignVote(const Vote& v) override {
     return Sign(v.height, v.round, v.type + 1, v.SigningDigest(kChainId));
   }
-  Result<Bytes> SignProposal(uint64_t h, uint64_t r, const Hash32& d) override { return Sign(h, r, 1, d); }
+  Result<Bytes> SignProposal(const Proposal& p, const Hash32& d) override { return Sign(p.height, p.round, 1, d); }
   bool refuse_all = false;
 
  private:
@@ -169,7 +169,7 @@ class Sim {
     TendermintConfig cfg{std::string(kChainId), 1, vs_, n.key.addr, timeouts_};
     TendermintHooks hooks;
     Address me = n.key.addr;
-    hooks.get_value = [me, i] { return MakeBlock(me, i); };
+    hooks.get_value = [me, i](uint64_t) { return MakeBlock(me, i); };
     hooks.validate = [](const Block& b) { return b.header.time_ms != 0; };
     hooks.signer = n.signer.get();
     auto tm = Tendermint::Make(std::move(cfg), std::move(hooks));
@@ -476,7 +476,7 @@ struct Harness {
       signer.emplace(keys[*self]);
       hooks.signer = &*signer;
       Address me = keys[*self].addr;
-      hooks.get_value = [me] { return MakeBlock(me, 999); };
+      hooks.get_value = [me](uint64_t) { return MakeBlock(me, 999); };
     }
     auto m = Tendermint::Make(std::move(cfg), std::move(hooks));
     REQUIRE(m.has_value());
@@ -670,45 +670,48 @@ TEST_CASE("the proposer re-proposes its validValue (line 15)") {
   CHECK(mine->BlockHash() == v1.header.Hash());
 }
 
-TEST_CASE("equivocation: two different prevotes yield evidence and count once") {
+TEST_CASE("equivocation: two different prevotes yield evidence; a conflicting vote counts only for a proposed block") {
   Harness h;
   size_t p = h.ProposerIdx(0);
   std::vector<size_t> others;  // validators other than the proposer
   for (size_t i = 0; i < 4; ++i)
     if (i != p) others.push_back(i);
   size_t x = others[0], b = others[1], c = others[2];
-  Block v1 = MakeBlock(h.keys[p].addr, 1), v2 = MakeBlock(h.keys[p].addr, 2);
-  const Hash32 id1 = v1.header.Hash(), id2 = v2.header.Hash();
+  Block v1 = MakeBlock(h.keys[p].addr, 1), v2 = MakeBlock(h.keys[p].addr, 2), v3 = MakeBlock(h.keys[p].addr, 3);
+  const Hash32 id1 = v1.header.Hash(), id2 = v2.header.Hash(), id3 = v3.header.Hash();
   h.Build(x);
   h.Prop(0, v2, -1);
   REQUIRE(h.Sent(VoteType::kPrevote, 0));  // ours: v2
 
   h.V(b, VoteType::kPrevote, 0, id1);
-  h.V(b, VoteType::kPrevote, 0, id2);  // conflicting: not counted
+  h.V(b, VoteType::kPrevote, 0, id3);  // conflicting, for a block never proposed: evidence, not kept
   h.V(b, VoteType::kPrevote, 0, id1);  // a re-delivery: not evidence again
   std::vector<Evidence> ev = h.EvidenceOut();
   REQUIRE(ev.size() == 1);
   CHECK(ev[0].a.validator == h.keys[b].addr);
   CHECK(ev[0].b.validator == h.keys[b].addr);
   CHECK(ev[0].a.block_hash == id1);
-  CHECK(ev[0].b.block_hash == id2);
+  CHECK(ev[0].b.block_hash == id3);
   CHECK(ev[0].a.type == ev[0].b.type);
   CHECK(ev[0].a.round == ev[0].b.round);
   for (const Vote* v : {&ev[0].a, &ev[0].b})
     CHECK(Ed().verify(h.keys[b].pub, v->SigningDigest(kChainId), v->signature));
+  CHECK_FALSE(h.tm->HasVote(SignedVote(h.keys[b], VoteType::kPrevote, 0, id3)));
 
-  // v2 now has our vote + c's = 2 of 4; counting b's second vote would
-  // make 3 and a polka.
+  // v2 has our vote + c's = 2 of 4: no polka.
   h.V(c, VoteType::kPrevote, 0, id2);
   CHECK_FALSE(h.Sent(VoteType::kPrecommit, 0));
   CHECK(h.tm->locked_round() == -1);
-  // An honest third vote completes the polka.
-  h.V(p, VoteType::kPrevote, 0, id2);
+  // b's conflicting vote for the proposed v2 is kept and counts for v2 (a
+  // correct validator elsewhere may have seen it first): the polka.
+  h.V(b, VoteType::kPrevote, 0, id2);
+  CHECK(h.tm->HasVote(SignedVote(h.keys[b], VoteType::kPrevote, 0, id2)));
   REQUIRE(h.Sent(VoteType::kPrecommit, 0));
   CHECK(h.Sent(VoteType::kPrecommit, 0)->block_hash == id2);
+  CHECK(h.tm->locked_round() == 0);
 }
 
-TEST_CASE("equivocating precommits cannot complete a commit") {
+TEST_CASE("equivocating precommits: only signed precommits for the decided block enter the certificate") {
   Harness h;
   size_t p = h.ProposerIdx(0);
   std::vector<size_t> others;
@@ -717,18 +720,18 @@ TEST_CASE("equivocating precommits cannot complete a commit") {
   Block v1 = MakeBlock(h.keys[p].addr, 1), v2 = MakeBlock(h.keys[p].addr, 2);
   h.Build(std::nullopt);  // an observer
   h.Prop(0, v2, -1);
-  h.V(others[0], VoteType::kPrecommit, 0, v1.header.Hash());
   h.V(others[0], VoteType::kPrecommit, 0, v2.header.Hash());
-  h.V(others[1], VoteType::kPrecommit, 0, v2.header.Hash());
-  h.V(others[2], VoteType::kPrecommit, 0, v2.header.Hash());
+  h.V(others[0], VoteType::kPrecommit, 0, v1.header.Hash());  // never proposed: not kept
+  h.V(others[1], VoteType::kPrecommit, 0, v1.header.Hash());
   CHECK(h.EvidenceOut().size() == 1);
   CHECK_FALSE(h.Decided());
+  h.V(others[2], VoteType::kPrecommit, 0, v2.header.Hash());
+  CHECK_FALSE(h.Decided());  // v2: others[0], others[2]
   h.V(p, VoteType::kPrecommit, 0, v2.header.Hash());
   REQUIRE(h.Decided());
   CHECK(h.tm->decision()->commit.signatures.size() == 3);
   CHECK(h.vs.VerifyCommit(kChainId, h.tm->decision()->commit).has_value());
-  // The equivocator's signature is not in the certificate.
-  for (const CommitSig& cs : h.tm->decision()->commit.signatures) CHECK(cs.validator != h.keys[others[0]].addr);
+  for (const CommitSig& cs : h.tm->decision()->commit.signatures) CHECK(cs.validator != h.keys[others[1]].addr);
 }
 
 TEST_CASE("bad messages are refused and not counted") {
@@ -771,7 +774,7 @@ TEST_CASE("an invalid block is not prevoted and not decided") {
   TestSigner signer(keys[x]);
   TendermintHooks hooks;
   hooks.validate = [](const Block& b) { return b.header.time_ms % 2 == 0; };  // odd tags are invalid
-  hooks.get_value = [&] { return MakeBlock(keys[x].addr, 2); };
+  hooks.get_value = [&](uint64_t) { return MakeBlock(keys[x].addr, 2); };
   hooks.signer = &signer;
   auto tm = Tendermint::Make(TendermintConfig{std::string(kChainId), 1, vs, keys[x].addr, Timeouts{}}, hooks);
   REQUIRE(tm.has_value());
@@ -798,7 +801,7 @@ TEST_CASE("a refused signature is reported and nothing is sent") {
   refusing.refuse_all = true;
   TendermintHooks hooks;
   hooks.validate = [](const Block&) { return true; };
-  hooks.get_value = [&] { return MakeBlock(h.keys[x].addr, 5); };
+  hooks.get_value = [&](uint64_t) { return MakeBlock(h.keys[x].addr, 5); };
   hooks.signer = &refusing;
   auto tm = Tendermint::Make(TendermintConfig{std::string(kChainId), 1, h.vs, h.keys[x].addr, Timeouts{}}, hooks);
   REQUIRE(tm.has_value());
@@ -850,7 +853,7 @@ TEST_CASE("behind a real PrivValidator: a restarted proposer cannot propose anot
   auto make = [&](Signer* signer, uint64_t tag) {
     TendermintHooks hooks;
     hooks.validate = [](const Block&) { return true; };
-    hooks.get_value = [&k, tag] { return MakeBlock(k.addr, tag); };
+    hooks.get_value = [&k, tag](uint64_t) { return MakeBlock(k.addr, tag); };
     hooks.signer = signer;
     auto tm = Tendermint::Make(TendermintConfig{std::string(kChainId), 1, h.vs, k.addr, Timeouts{}}, hooks);
     REQUIRE(tm.has_value());
