@@ -266,17 +266,27 @@ class Run:
     def nemesis(self):
         t_start = time.time()
         i = 0
-        parts = list(self.m.partition_heights)
+        parts = list(enumerate(self.m.partition_heights))
+        busy_until = t_start
         while not self.nemesis_stop.is_set():
-            if parts and self.max_height >= parts[0]:
-                parts.pop(0)
-                self.do_partition(len(self.perturbations))
+            if parts and self.max_height >= parts[0][1]:
+                idx, _ = parts.pop(0)
+                self.do_partition(idx)
                 self.partitions_done += 1
+                busy_until = time.time()
                 continue
             if i < len(self.schedule) and time.time() - t_start >= self.schedule[i][0]:
-                _, name, kind = self.schedule[i]
+                t, name, kind = self.schedule[i]
                 i += 1
+                if t_start + t < busy_until:
+                    # Its time came while another perturbation ran: dropped, so that
+                    # the chain gets time to progress between perturbations.
+                    rec = self._record(kind, [name])
+                    rec["ok"] = None
+                    rec["detail"] = "skipped: the previous perturbation was still running at its time"
+                    continue
                 self.do_perturb(self.nodes[name], kind)
+                busy_until = time.time()
                 continue
             self.nemesis_stop.wait(0.1)
 
