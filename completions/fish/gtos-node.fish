@@ -29,7 +29,8 @@ end
 set -l params target_block_interval_ms= retain_blocks= snapshot_interval= epoch_length= \
     max_validators= unbonding_blocks= min_validator_stake= max_ttl= max_namespace_bytes= \
     max_key_bytes= max_value_bytes= max_code_bytes= max_tx_bytes= max_block_txs= \
-    max_block_bytes= fee_base= fee_per_byte= fee_per_byte_block= slash_double_sign_permille=
+    max_block_bytes= fee_base= fee_per_byte= fee_per_byte_block= slash_double_sign_permille= \
+    clock_precision_ms= message_delay_ms=
 
 complete -c gtos-node -f
 complete -c gtos-node -s h -l help -d 'Print help and exit'

@@ -231,7 +231,15 @@ Result<AppliedBlock> Chain::Propose(std::vector<SignedTx> txs, const Address& pr
                                     bool verify_signatures, std::vector<Evidence> evidence) const {
   Block b;
   b.header.proposer = proposer;
-  b.header.time_ms = std::max(time_ms, head().time_ms + 1);
+  // Strictly after the parent (docs/state.md "Block time"). The parent is at
+  // most kMaxBlockTimeMs (genesis validation, Validate), so + 1 cannot wrap;
+  // saturate anyway and let the bound below refuse.
+  uint64_t parent_time = head().time_ms;
+  uint64_t after_parent = parent_time == UINT64_MAX ? UINT64_MAX : parent_time + 1;
+  b.header.time_ms = std::max(time_ms, after_parent);
+  if (b.header.time_ms > kMaxBlockTimeMs)
+    return Invalid("block time " + std::to_string(b.header.time_ms) + " exceeds the largest block time 2^62 (" +
+                   std::to_string(kMaxBlockTimeMs) + " ms): is the clock wrong?");
   b.txs = std::move(txs);
   b.evidence = std::move(evidence);
   // The certificate of the head goes into the block (docs/consensus.md).
@@ -254,7 +262,15 @@ Result<AppliedBlock> Chain::Validate(Block block, bool verify_signatures) const 
   if (want.height != parent.height + 1)
     return Invalid("block height " + std::to_string(want.height) + " does not follow head " +
                    std::to_string(parent.height));
-  if (want.time_ms <= parent.time_ms) return Invalid("block time is not after its parent's");
+  // Block time: strictly after the parent's, at most 2^62. Only header
+  // times are compared: a committed block is judged without the local clock
+  // (timeliness against the clock is consensus's prevote rule).
+  if (want.time_ms <= parent.time_ms)
+    return Invalid("block time " + std::to_string(want.time_ms) + " is not after its parent's " +
+                   std::to_string(parent.time_ms));
+  if (want.time_ms > kMaxBlockTimeMs)
+    return Invalid("block time " + std::to_string(want.time_ms) + " exceeds the largest block time 2^62 (" +
+                   std::to_string(kMaxBlockTimeMs) + " ms)");
   // The parent's certificate: absent at height 1, else it must certify the head.
   if (want.height == 1) {
     if (block.last_commit) return Invalid("block 1 carries a last_commit");

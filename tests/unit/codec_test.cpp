@@ -192,3 +192,84 @@ TEST_CASE("chain id charset") {
   CHECK(!CheckChainId("has space"));
   CHECK(!CheckChainId(std::string(65, 'a')));
 }
+
+TEST_CASE("timing parameters: defaults, --param, range checks") {
+  ChainParams p;
+  CHECK(p.clock_precision_ms == 500);
+  CHECK(p.message_delay_ms == 2000);
+  CHECK(p.Validate());
+  REQUIRE(p.Set("clock_precision_ms", "0"));
+  REQUIRE(p.Set("message_delay_ms", "1"));
+  CHECK(p.clock_precision_ms == 0);
+  CHECK(p.message_delay_ms == 1);
+  CHECK(p.Validate());
+  REQUIRE(p.Set("clock_precision_ms", "60001"));
+  CHECK(p.Validate().error().message == "parameter clock_precision_ms must be at most 60000 (one minute)");
+  REQUIRE(p.Set("clock_precision_ms", "60000"));
+  CHECK(p.Validate());
+  REQUIRE(p.Set("message_delay_ms", "0"));
+  CHECK(p.Validate().error().message == "parameter message_delay_ms must be at least 1");
+  REQUIRE(p.Set("message_delay_ms", "600001"));
+  CHECK(p.Validate().error().message == "parameter message_delay_ms must be at most 600000 (ten minutes)");
+  REQUIRE(p.Set("message_delay_ms", "600000"));
+  CHECK(p.Validate());
+  CHECK(!p.Set("message_delay_ms", "x"));
+}
+
+TEST_CASE("MessageDelayFor: message_delay_ms + round * (message_delay_ms / 2), saturating") {
+  ChainParams p;  // 2000 ms
+  CHECK(MessageDelayFor(p, 0) == 2000);
+  CHECK(MessageDelayFor(p, 1) == 3000);
+  CHECK(MessageDelayFor(p, 4) == 6000);
+  p.message_delay_ms = 3;  // half rounds down
+  CHECK(MessageDelayFor(p, 2) == 5);
+  p.message_delay_ms = 1;  // half is 0: no growth
+  CHECK(MessageDelayFor(p, 1'000'000) == 1);
+  p.message_delay_ms = 600'000;
+  CHECK(MessageDelayFor(p, UINT64_MAX) == UINT64_MAX);             // the product overflows
+  CHECK(MessageDelayFor(p, UINT64_MAX / 300'000) == UINT64_MAX);   // the sum overflows
+  CHECK(MessageDelayFor(p, UINT64_MAX / 300'000 - 2) == 600'000 + (UINT64_MAX / 300'000 - 2) * 300'000);
+}
+
+TEST_CASE("ProposalTimely: the window [time - precision, time + delay(round) + precision], inclusive") {
+  ChainParams p;  // precision 500, delay 2000
+  const uint64_t t = 1'700'000'000'000;
+  CHECK(!ProposalTimely(p, 0, t, t - 501));  // from the future beyond the precision
+  CHECK(ProposalTimely(p, 0, t, t - 500));
+  CHECK(ProposalTimely(p, 0, t, t));
+  CHECK(ProposalTimely(p, 0, t, t + 2500));
+  CHECK(!ProposalTimely(p, 0, t, t + 2501));  // stale
+  CHECK(ProposalTimely(p, 1, t, t + 3500));   // a later round allows more delay
+  CHECK(!ProposalTimely(p, 1, t, t + 3501));
+  CHECK(ProposalTimely(p, 2, t, t + 4500));
+  CHECK(!ProposalTimely(p, 2, t, t + 4501));
+  // Precision 0: the receiver's clock must be at or after the block time.
+  p.clock_precision_ms = 0;
+  CHECK(!ProposalTimely(p, 0, t, t - 1));
+  CHECK(ProposalTimely(p, 0, t, t));
+  CHECK(ProposalTimely(p, 0, t, t + 2000));
+  CHECK(!ProposalTimely(p, 0, t, t + 2001));
+  // Saturation near 2^64: nothing wraps.
+  p = ChainParams();
+  CHECK(ProposalTimely(p, 0, UINT64_MAX, UINT64_MAX));
+  CHECK(ProposalTimely(p, 0, UINT64_MAX, UINT64_MAX - 500));
+  CHECK(!ProposalTimely(p, 0, UINT64_MAX, UINT64_MAX - 501));
+  CHECK(ProposalTimely(p, 0, UINT64_MAX - 100, UINT64_MAX));    // the upper bound saturates
+  CHECK(ProposalTimely(p, UINT64_MAX, 0, UINT64_MAX));          // the round's delay saturates
+  CHECK(!ProposalTimely(p, 0, 0, UINT64_MAX));
+  CHECK(ProposalTimely(p, 0, 0, 0));
+  CHECK(ProposalTimely(p, 0, 400, 0));                          // receive + precision >= time
+  CHECK(!ProposalTimely(p, 0, 501, 0));
+}
+
+TEST_CASE("genesis_time_ms must be below 2^62, the largest block time") {
+  Genesis g;
+  g.chain_id = "t";
+  g.genesis_time_ms = kMaxBlockTimeMs - 1;
+  CHECK(g.Validate());
+  g.genesis_time_ms = kMaxBlockTimeMs;
+  REQUIRE(!g.Validate());
+  CHECK(g.Validate().error().message.find("genesis_time_ms") != std::string::npos);
+  g.genesis_time_ms = UINT64_MAX;
+  CHECK(!g.Validate());
+}

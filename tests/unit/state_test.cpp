@@ -1411,6 +1411,39 @@ TEST_CASE("retention: Commit deletes the history that leaves the window, never t
   CHECK(c->oldest_body() == 23);
 }
 
+TEST_CASE("block time: strictly after the parent, at most 2^62; Propose raises a slow clock and refuses one past 2^62") {
+  const Keys& k = K();
+  TestChain c;
+  // A clock behind the parent: parent + 1 (block 1 is after the genesis time).
+  auto a = c->Propose({}, k.validator.addr, 0, true, {});
+  RequireOk(a, "propose");
+  CHECK(a->block.header.time_ms == kGenesisTime + 1);
+  // A received block must be strictly after its parent and at most 2^62.
+  Block same = a->block;
+  same.header.time_ms = kGenesisTime;
+  auto r = c->Validate(same, true);
+  REQUIRE(!r);
+  CHECK(Contains(r.error().message, "block time 1700000000000 is not after its parent's 1700000000000"));
+  Block late = a->block;
+  late.header.time_ms = kMaxBlockTimeMs + 1;
+  r = c->Validate(late, true);
+  REQUIRE(!r);
+  CHECK(Contains(r.error().message, "exceeds the largest block time 2^62"));
+  auto far = c->Propose({}, k.validator.addr, kMaxBlockTimeMs + 1, true, {});
+  REQUIRE(!far);
+  CHECK(far.error().code == ErrorCode::kInvalid);
+  CHECK(Contains(far.error().message, "exceeds the largest block time 2^62"));
+  // A block at exactly 2^62 is valid, and then no block can follow it.
+  auto last = c->Propose({}, k.validator.addr, kMaxBlockTimeMs, true, {});
+  RequireOk(last, "propose at 2^62");
+  Block b = last->block;
+  RequireOk(c->Validate(b, true), "validate at 2^62");
+  RequireOk(c->Commit(std::move(*last), SignedCommit(*c, b.header)), "commit");
+  auto next = c->Propose({}, k.validator.addr, UINT64_MAX, true, {});
+  REQUIRE(!next);
+  CHECK(Contains(next.error().message, "exceeds the largest block time"));
+}
+
 TEST_CASE("Commit refuses a block proposed on a head that is no longer current") {
   // Committing a stale block would replace the head with a sibling and apply
   // the state changes of both blocks.
