@@ -44,8 +44,9 @@ Result<PrivValState> DecodePrivValState(ByteView bytes) {
   s.Fields(v);
   GTOS_TRY(r.Finish());
   if (s.format != PrivValState::kFormat) return Invalid("field 'format': not a privval state file");
-  if (s.version != PrivValState::kVersion)
+  if (s.version != 1 && s.version != PrivValState::kVersion)
     return Invalid("field 'version': unsupported version " + std::to_string(s.version));
+  s.version = PrivValState::kVersion;  // written back as the current version
   return s;
 }
 
@@ -120,7 +121,7 @@ Result<Bytes> PrivValidator::SignVote(const Vote& v) {
   if (v.type == static_cast<uint64_t>(VoteType::kPrevote)) step = static_cast<uint64_t>(SignStep::kPrevote);
   else if (v.type == static_cast<uint64_t>(VoteType::kPrecommit)) step = static_cast<uint64_t>(SignStep::kPrecommit);
   else return Invalid("privval: unknown vote type " + std::to_string(v.type));
-  return Sign(v.height, v.round, step, v.SigningDigest(chain_id_));
+  return Sign(v.height, v.round, step, v.SigningDigest(chain_id_), &v);
 }
 
 Result<Bytes> PrivValidator::SignProposal(uint64_t height, uint64_t round, const Hash32& digest) {
@@ -134,7 +135,8 @@ Status PrivValidator::Persist(const PrivValState& s) const {
   return SyncParentDir(path_);
 }
 
-Result<Bytes> PrivValidator::Sign(uint64_t height, uint64_t round, uint64_t step, const Hash32& digest) {
+Result<Bytes> PrivValidator::Sign(uint64_t height, uint64_t round, uint64_t step, const Hash32& digest,
+                                  const Vote* vote) {
   std::lock_guard lock(mu_);
   bool higher = true;
   if (last_) {
@@ -168,6 +170,10 @@ Result<Bytes> PrivValidator::Sign(uint64_t height, uint64_t round, uint64_t step
   next.step = step;
   next.digest = digest;
   next.signature = *sig;
+  if (vote) {
+    next.vote = *vote;
+    next.vote->signature = *sig;
+  }
   if (auto st = Persist(next); !st) {
     // Not durable: the signature must not get out.
     std::fill(sig->begin(), sig->end(), 0);

@@ -63,7 +63,9 @@ std::string_view SignStepName(uint64_t step);  // "proposal"; empty if unknown
 // The state file's contents: the last thing signed, and whose key it is.
 // Encoded as one canonical msgpack array of these fields, in this order.
 struct PrivValState {
-  static constexpr uint64_t kVersion = 1;
+  // 2: the last signed vote itself (so a restarted validator without its
+  // consensus WAL can send it again). Version 1 files are read.
+  static constexpr uint64_t kVersion = 2;
   static constexpr std::string_view kFormat = "gtos-privval-state";
   std::string format{kFormat};
   uint64_t version = kVersion;
@@ -75,6 +77,7 @@ struct PrivValState {
   uint64_t step = 0;  // SignStep
   Hash32 digest;      // what was signed
   Bytes signature;    // the signature of `digest` that was released
+  std::optional<Vote> vote;  // v2: the vote signed, with its signature (absent for a proposal)
 
   template <class V> void Fields(V& v) {
     v.Str("format", format, 32);
@@ -87,6 +90,7 @@ struct PrivValState {
     v.Enum("step", step, SignStepName);
     v.Fixed("digest", digest);
     v.Bin("signature", signature, kMaxSignatureBytes);
+    if (version >= 2) v.Optional("vote", vote);
   }
 };
 
@@ -136,7 +140,8 @@ class PrivValidator {
 
  private:
   PrivValidator() = default;
-  Result<Bytes> Sign(uint64_t height, uint64_t round, uint64_t step, const Hash32& digest);
+  Result<Bytes> Sign(uint64_t height, uint64_t round, uint64_t step, const Hash32& digest,
+                     const Vote* vote = nullptr);
   Status Persist(const PrivValState& s) const;
 
   std::string path_;

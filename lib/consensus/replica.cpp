@@ -86,6 +86,11 @@ Result<Replica::Started> Replica::StartHeight(TendermintConfig config, Tendermin
                       " but the chain's next height is " + std::to_string(height_),
                   "the database lost committed blocks (was it restored or run with --no-sync?); this validator "
                   "must not sign at heights it may already have signed");
+#ifdef GTOS_MUTANT_FORGET_LOCK
+    // MUTANT (tests only): the log is ignored, the restarted machine forgets
+    // its lock (the amnesia the log exists to prevent).
+    if (logged == height_) logged = 0;
+#endif
     if (logged == height_) {
       replay = wal_->recovered();
     } else {

@@ -49,6 +49,7 @@
 #include "consensus/replica.h"
 #include "consensus/tendermint.h"
 #include "net/net.h"
+#include "node/block_sync.h"
 #include "node/mempool.h"
 #include "node/snapshots.h"
 #include "rpc/backend.h"
@@ -147,7 +148,6 @@ class Node : public rpc::Backend, private net::Handler {
   bool ValidateProposal(const Block& block);
   Status VerifyUnknownTxs(const Block& block) const;
   Status CommitBlock(chain::AppliedBlock applied, const Commit& commit, bool decided_here, uint64_t round);
-  void ServeBlocks(net::PeerId peer, const net::GetBlocks& req);
   Status ApplySyncedBlocks(net::PeerId peer, std::vector<Block> blocks);
   void MaybeRequestBlocks(Clock::time_point now);
   void Regossip(std::optional<net::PeerId> to);
@@ -189,13 +189,28 @@ class Node : public rpc::Backend, private net::Handler {
   // peers and when stuck. seen_ dedups by the message's hash.
   std::vector<net::Message> height_msgs_;
   std::set<Hash32> seen_;
-  // Messages for heights not started yet (head + 1 while waiting, head + 2).
-  std::map<uint64_t, std::vector<net::Message>> pending_;
+  // Messages for heights not started yet (head + 1 while waiting, head + 2),
+  // with their sender: only from validators of the current set, within a
+  // byte cap per peer and in all; delivered (and judged, the sender
+  // penalised for invalid ones) when the height starts.
+  struct Pending {
+    std::optional<net::PeerId> from;
+    net::Message msg;
+    size_t bytes = 0;
+  };
+  std::map<uint64_t, std::vector<Pending>> pending_;
   size_t pending_count_ = 0;
+  size_t pending_bytes_ = 0;
+  std::map<net::PeerId, size_t> pending_peer_bytes_;
+  std::optional<consensus::ValidatorSet> current_set_;  // the set of head + 1
+  void ClearPending(uint64_t up_to_height);
+  // The decided proposal and its precommits of the last height decided
+  // here: sent to a peer one height behind, so it decides without block sync.
+  std::vector<net::Message> last_height_msgs_;
+  std::map<net::PeerId, uint64_t> last_height_sent_;
   std::map<std::tuple<Address, uint64_t, uint64_t, uint64_t>, Evidence> evidence_;  // (validator, h, r, type)
-  std::map<net::PeerId, uint64_t> peer_heights_;
-  std::optional<net::PeerId> sync_peer_;
-  Clock::time_point sync_sent_;
+  BlockSync sync_;
+  std::unique_ptr<BlockServer> block_server_;  // with the p2p host
 
   // ---- events from the I/O thread ----
   std::mutex ev_mu_;

@@ -442,6 +442,16 @@ class Sim {
       n.height_msgs.push_back(v);
     }
     Drain(i);
+    // As the node's driver: without a log for this height, the privval's
+    // last vote of this height is counted and sent again.
+    if (started->replayed == 0 && started->own == 0 && n.pv) {
+      auto last = n.pv->last_signed();
+      if (last && last->vote && last->vote->height == h) {
+        Deliver(i, *last->vote);
+        if (auto_send) Broadcast(i, *last->vote);
+        else n.outbox.push_back(*last->vote);
+      }
+    }
     auto it = n.future.find(h);
     if (it != n.future.end()) {
       std::vector<Msg> msgs = std::move(it->second);
@@ -804,6 +814,32 @@ TEST_CASE("all four crash after signing round-0 precommits: the height decides w
     sim.Start(i);
     sim.Flush(i);  // the replay's re-sent messages
   }
+  REQUIRE(sim.RunUntil(sim.now() + 60'000, [&] { return sim.AllHonestAt(2); }));
+  sim.CheckSafety();
+  CHECK(sim.violations.empty());
+  for (const auto& [i, b] : sim.decisions().at(1)) CHECK(b.header.Hash() == p0.BlockHash());
+}
+
+TEST_CASE("all four restart without their WAL after signing round-0 precommits: the last signed votes are re-sent") {
+  Sim sim(313);
+  sim.auto_send = false;
+  for (size_t i = 0; i < 4; ++i) sim.node(i).no_wal_on_restart = true;
+  for (size_t i = 0; i < 4; ++i) sim.Start(i);
+  const size_t A = sim.ProposerIndex(0);
+  Proposal p0 = *ProposalOf(sim.node(A), 0);
+  for (size_t i = 0; i < 4; ++i)
+    if (i != A) sim.Deliver(i, p0);
+  std::vector<Vote> prevotes;
+  for (size_t i = 0; i < 4; ++i) prevotes.push_back(Last(Votes(sim.node(i), VoteType::kPrevote, 0)));
+  for (size_t i = 0; i < 4; ++i) DeliverVotes(sim, i, prevotes);
+  for (size_t i = 0; i < 4; ++i) REQUIRE(Votes(sim.node(i), VoteType::kPrecommit, 0).size() == 1);
+  for (size_t i = 0; i < 4; ++i) sim.Crash(i);
+  sim.auto_send = true;
+  for (size_t i = 0; i < 4; ++i) sim.Start(i);
+  // The proposal is gone with the machines; the proposer's re-gossip is
+  // gone too, so it is delivered again as a peer would.
+  for (size_t i = 0; i < 4; ++i)
+    if (i != A) sim.Deliver(i, p0);
   REQUIRE(sim.RunUntil(sim.now() + 60'000, [&] { return sim.AllHonestAt(2); }));
   sim.CheckSafety();
   CHECK(sim.violations.empty());

@@ -290,3 +290,30 @@ TEST_CASE("privval test-only switch allows conflicting signatures") {
   // Without the switch the same file refuses the conflicting vote.
   CHECK(!reopened->SignVote(b));
 }
+
+TEST_CASE("privval state: version 1 files are read; version 2 keeps the last signed vote") {
+  PrivValState v1;
+  v1.version = 1;
+  v1.chain_id = "c";
+  v1.algo = static_cast<uint64_t>(crypto::AlgoId::kEd25519);
+  v1.public_key.assign(32, 7);
+  v1.height = 3;
+  v1.step = static_cast<uint64_t>(SignStep::kPrevote);
+  v1.signature.assign(64, 1);
+  Bytes old = EncodePrivValState(v1);
+  auto d = DecodePrivValState(old);
+  REQUIRE(d.has_value());
+  CHECK(d->version == PrivValState::kVersion);
+  CHECK_FALSE(d->vote.has_value());
+  CHECK(d->height == 3);
+  PrivValState v2 = *d;
+  v2.vote = Vote{};
+  v2.vote->type = static_cast<uint64_t>(VoteType::kPrevote);
+  v2.vote->height = 3;
+  v2.vote->signature.assign(64, 1);
+  auto back = DecodePrivValState(EncodePrivValState(v2));
+  REQUIRE(back.has_value());
+  REQUIRE(back->vote.has_value());
+  CHECK(back->vote->height == 3);
+  CHECK(EncodePrivValState(*back) == EncodePrivValState(v2));
+}
