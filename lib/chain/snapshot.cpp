@@ -666,8 +666,7 @@ Status CreateImpl(const state::ReadView& view, const std::string& path, const Co
   ChunkWriter chunks(m->height, m->chunk_budget, f);
   Status inner = Ok();
   uint64_t done = 0;
-  for (char table : {schema::kAccount, schema::kCode, schema::kKv, schema::kActiveSet, schema::kUnbonding,
-                     schema::kValidator}) {
+  for (char table : schema::kStateTables) {
     GTOS_TRY(view.Scan(std::string(1, table), [&](std::string_view k, std::string_view v) {
       inner = chunks.Add(k, v);
       if (progress && ++done % 65536 == 0) progress(done, 0);

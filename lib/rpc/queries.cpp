@@ -254,6 +254,7 @@ RpcResult DbStats(const chain::Chain& c) {
       {schema::kValidator, "validators"},
       {schema::kUnbonding, "unbonding"},
       {schema::kActiveSet, "active_set"},
+      {schema::kSlashed, "slashed"},
       {schema::kExpiry, "expiry_index"},
       {schema::kSetHistory, "validator_set_history"},
       {schema::kHeader, "headers"},

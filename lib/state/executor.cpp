@@ -88,6 +88,46 @@ Result<uint64_t> DecodeUint(std::string_view s) {
   return (*p)->handle.get().via.u64;
 }
 
+// floor(x * permille / 1000) without overflow: x = q * 1000 + r. With
+// permille <= 1000 (the parameter's range) the result is <= x.
+uint64_t SlashOf(uint64_t x, uint64_t permille) {
+  permille = std::min<uint64_t>(permille, 1000);
+  return x / 1000 * permille + x % 1000 * permille / 1000;
+}
+
+// The U entries of `validator` that still back its infraction at
+// `infraction_height`, as seen in block `h` (docs/state.md section 9.3):
+// created (release - unbonding_blocks) at or after the first height of the
+// infraction's epoch, whose voting power still counted that stake, and not
+// yet released (release > h). Key -> amount, in key order.
+Result<std::vector<std::pair<std::string, uint64_t>>> SlashableUnbonding(Overlay& ov, const Address& validator,
+                                                                        uint64_t infraction_height, uint64_t h,
+                                                                        const ChainParams& params) {
+  uint64_t from = EpochFirstHeight(infraction_height, params.epoch_length);
+  auto all = ov.Scan(std::string(1, schema::kUnbonding));
+  if (!all) return std::unexpected(all.error());
+  std::vector<std::pair<std::string, uint64_t>> out;
+  for (const auto& [k, v] : *all) {
+    if (k.size() != 41 || schema::UnbondingKeyOwner(k) != validator) continue;
+    uint64_t release = schema::UnbondingKeyRelease(k);
+    if (release <= h || release < params.unbonding_blocks || release - params.unbonding_blocks < from) continue;
+    auto amount = DecodeUint(v);
+    if (!amount) return std::unexpected(amount.error());
+    out.emplace_back(k, *amount);
+  }
+  return out;
+}
+
+// The value of an E entry: [height, round, type] of the slashed infraction.
+std::string EncodeInfraction(const Vote& v) {
+  codec::Writer w;
+  w.Array(3);
+  w.Uint(v.height);
+  w.Uint(v.round);
+  w.Uint(v.type);
+  return std::string(w.bytes().begin(), w.bytes().end());
+}
+
 Result<Account> LoadAccount(Overlay& ov, const Address& a) {
   auto v = ov.Get(schema::AccountKey(a));
   if (!v) return std::unexpected(v.error());
@@ -287,32 +327,63 @@ Status Executor::CheckEvidence(Overlay& ov, const Evidence& e, uint64_t h) const
   if (!algo->verify(it->consensus_key, a.SigningDigest(genesis_.chain_id), a.signature) ||
       !algo->verify(it->consensus_key, b.SigningDigest(genesis_.chain_id), b.signature))
     return Fail(ErrorCode::kCrypto, "a vote signature does not verify under the validator's consensus key");
+  // 8. One slash covers every earlier infraction: the same one again (also
+  // with the votes swapped or with a third conflicting vote), and any other
+  // committed before that slash.
+  auto slashed = ov.Scan(std::string(1, schema::kSlashed));
+  if (!slashed) return std::unexpected(slashed.error());
+  for (const auto& [k, v] : *slashed) {
+    if (k.size() != 41 || schema::SlashedKeyValidator(k) != a.validator) continue;
+    uint64_t at = schema::SlashedKeyHeight(k);
+    if (at > a.height)
+      return Invalid("validator " + ToHex0x(a.validator) + " was already slashed in block " + std::to_string(at) +
+                     ", which covers its infractions below that height");
+  }
+  // 9. Something to slash: a validator record that is not jailed, or else
+  // stake that backed the infraction and is still unbonding.
   auto raw = ov.Get(schema::ValidatorKey(a.validator));
   if (!raw) return std::unexpected(raw.error());
-  if (!*raw) return Invalid("validator " + ToHex0x(a.validator) + " has no validator record");
-  auto info = DecodeValue<ValidatorInfo>(**raw, "validator");
-  if (!info) return std::unexpected(info.error());
-  if (info->jailed != 0) return Invalid("validator " + ToHex0x(a.validator) + " is already jailed");
+  if (*raw) {
+    auto info = DecodeValue<ValidatorInfo>(**raw, "validator");
+    if (!info) return std::unexpected(info.error());
+    if (info->jailed != 0) return Invalid("validator " + ToHex0x(a.validator) + " is already jailed");
+    return Ok();
+  }
+  auto unbonding = SlashableUnbonding(ov, a.validator, a.height, h, genesis_.params);
+  if (!unbonding) return std::unexpected(unbonding.error());
+  if (unbonding->empty())
+    return Invalid("validator " + ToHex0x(a.validator) +
+                   " has no validator record and no stake unbonding since the epoch of height " +
+                   std::to_string(a.height));
   return Ok();
 }
 
 namespace {
 
-// Slashes and jails the validator of valid evidence `e` (step 3).
-Status ApplyEvidence(Overlay& ov, const Evidence& e, const ChainParams& params) {
+// Slashes the validator of valid evidence `e` in block `h` (step 3): the
+// bonded stake (and jails it) and every unbonding entry that still backs
+// the infraction, each by the permille rounded down on its own; records
+// the slash in E. Slashed amounts are burned: nobody is credited.
+Status ApplyEvidence(Overlay& ov, const Evidence& e, uint64_t h, const ChainParams& params) {
+  const uint64_t permille = params.slash_double_sign_permille;
   std::string vkey = schema::ValidatorKey(e.a.validator);
   auto raw = ov.Get(vkey);
   if (!raw) return std::unexpected(raw.error());
-  if (!*raw) return Fail(ErrorCode::kInternal, "evidence names a validator without a record");
-  auto info = DecodeValue<ValidatorInfo>(**raw, "validator");
-  if (!info) return std::unexpected(info.error());
-  // floor(stake * permille / 1000) without overflow: stake = q * 1000 + r.
-  // permille <= 1000 (the parameter's range), so the slash is <= stake.
-  uint64_t permille = std::min<uint64_t>(params.slash_double_sign_permille, 1000);
-  uint64_t slash = info->stake / 1000 * permille + info->stake % 1000 * permille / 1000;
-  info->stake -= slash;  // burned: nobody is credited
-  info->jailed = 1;
-  ov.Put(vkey, EncodeValue(*info));
+  if (*raw) {
+    auto info = DecodeValue<ValidatorInfo>(**raw, "validator");
+    if (!info) return std::unexpected(info.error());
+    info->stake -= SlashOf(info->stake, permille);
+    info->jailed = 1;
+    ov.Put(vkey, EncodeValue(*info));  // kept even at stake 0: the jail stays
+  }
+  auto unbonding = SlashableUnbonding(ov, e.a.validator, e.a.height, h, params);
+  if (!unbonding) return std::unexpected(unbonding.error());
+  for (auto& [key, amount] : *unbonding) {
+    amount -= SlashOf(amount, permille);
+    if (amount == 0) ov.Delete(key);
+    else ov.Put(key, EncodeUint(amount));
+  }
+  ov.Put(schema::SlashedKey(h, e.a.validator), EncodeInfraction(e.a));
   return Ok();
 }
 
@@ -362,7 +433,7 @@ Status Executor::ApplyBlockEvidence(Overlay& ov, uint64_t h, std::vector<Evidenc
       continue;
     }
     named.insert(e.a.validator);
-    GTOS_TRY(ApplyEvidence(ov, e, genesis_.params));
+    GTOS_TRY(ApplyEvidence(ov, e, h, genesis_.params));
     out->evidence_hashes.push_back(id);
     out->evidence.push_back(std::move(e));
   }
@@ -536,8 +607,7 @@ Result<ExecResult> Executor::Execute(uint64_t h, const Address& proposer, std::v
     return true;
   }));
   for (const auto& [k, v] : releases) {
-    Address owner;
-    std::memcpy(owner.data(), k.data() + 9, 32);
+    Address owner = schema::UnbondingKeyOwner(k);
     auto amount = DecodeUint(v);
     if (!amount) return std::unexpected(amount.error());
     auto acc = LoadAccount(ov, owner);
@@ -545,6 +615,16 @@ Result<ExecResult> Executor::Execute(uint64_t h, const Address& proposer, std::v
     acc->balance += *amount;  // it left this balance before: supply bounds it
     StoreAccount(ov, owner, *acc);
     ov.Delete(k);
+  }
+
+  // 2a. Slash records that cover no admissible evidence any more: a slash
+  // in block s covers infractions below s, and from block s +
+  // unbonding_blocks on every admissible infraction is at s or above.
+  if (h > params.unbonding_blocks) {
+    GTOS_TRY(store_.Scan(schema::SlashedPrefix(h - params.unbonding_blocks), [&ov](std::string_view k, std::string_view) {
+      ov.Delete(std::string(k));
+      return true;
+    }));
   }
 
   // 3. Evidence.

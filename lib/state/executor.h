@@ -4,9 +4,11 @@
 //   1. records whose expire_block == h disappear (expiry is part of the
 //      transition, so every node agrees whatever it deletes physically);
 //   2. unbonded stake whose release height is h returns to its owner;
-//   3. the block's evidence: each valid piece slashes and jails its
-//      validator (invalid evidence is left out when proposing and makes
-//      the block invalid when validating);
+//      slash records (E) of block h - unbonding_blocks are dropped;
+//   3. the block's evidence: each valid piece slashes its validator's
+//      bonded stake (and jails it) and the stake it has unbonding since the
+//      infraction's epoch, and is recorded in E (invalid evidence is left
+//      out when proposing and makes the block invalid when validating);
 //   4. each tx: includability checks (chain id, parameters, signer, nonce,
 //      fee), then fee and nonce are charged, then the payload runs; a
 //      payload that breaks a stateful rule yields a failed receipt and no

@@ -1,5 +1,7 @@
 #include "state/schema.h"
 
+#include <cstring>
+
 namespace gtos::state::schema {
 
 void AppendBE64(std::string* out, uint64_t v) {
@@ -41,6 +43,30 @@ std::string UnbondingKey(uint64_t release_height, const Address& a) {
   std::string k = UnbondingPrefix(release_height);
   k.append(reinterpret_cast<const char*>(a.data()), 32);
   return k;
+}
+
+uint64_t UnbondingKeyRelease(std::string_view key) { return ReadBE64(key.substr(1)); }
+
+Address UnbondingKeyOwner(std::string_view key) {
+  Address a;
+  std::memcpy(a.data(), key.data() + 9, 32);
+  return a;
+}
+
+std::string SlashedPrefix(uint64_t slash_height) { return HeightKey(kSlashed, slash_height); }
+
+std::string SlashedKey(uint64_t slash_height, const Address& a) {
+  std::string k = SlashedPrefix(slash_height);
+  k.append(reinterpret_cast<const char*>(a.data()), 32);
+  return k;
+}
+
+uint64_t SlashedKeyHeight(std::string_view key) { return ReadBE64(key.substr(1)); }
+
+Address SlashedKeyValidator(std::string_view key) {
+  Address a;
+  std::memcpy(a.data(), key.data() + 9, 32);
+  return a;
 }
 
 std::string ExpiryPrefix(uint64_t expire_block) {

@@ -8,6 +8,8 @@
 //   U u64(release) addr         -> uint amount unbonding   (state)
 //   S                           -> ActiveSet: the set that signs the next
 //                                  block, with its first height   (state)
+//   E u64(slash height) addr    -> [height, round, type] of the infraction
+//                                  slashed in that block           (state)
 //   X u64(expire) object_key    -> ""  expiry index        (derived)
 //   H u64(height)               -> BlockHeader record      (history, kept)
 //   Q u64(height)               -> Commit                  (history, kept)
@@ -35,6 +37,7 @@ inline constexpr char kKv = 'K';
 inline constexpr char kValidator = 'V';
 inline constexpr char kUnbonding = 'U';
 inline constexpr char kActiveSet = 'S';
+inline constexpr char kSlashed = 'E';
 inline constexpr char kSetHistory = 'W';
 inline constexpr char kExpiry = 'X';
 inline constexpr char kHeader = 'H';
@@ -49,8 +52,11 @@ inline bool IsStateKey(std::string_view key) {
   if (key.empty()) return false;
   char p = key[0];
   return p == kAccount || p == kCode || p == kKv || p == kValidator || p == kUnbonding ||
-         p == kActiveSet;
+         p == kActiveSet || p == kSlashed;
 }
+
+// The state tables in key order (the order of a snapshot's chunks).
+inline constexpr char kStateTables[] = {kAccount, kCode, kSlashed, kKv, kActiveSet, kUnbonding, kValidator};
 
 void AppendBE64(std::string* out, uint64_t v);
 uint64_t ReadBE64(std::string_view in);
@@ -61,6 +67,15 @@ std::string KvKey(const Address& owner, ByteView ns, ByteView key);
 std::string ValidatorKey(const Address& a);
 std::string UnbondingKey(uint64_t release_height, const Address& a);
 std::string UnbondingPrefix(uint64_t release_height);
+// The release height and owner of a U key. REQUIRES: a U key.
+uint64_t UnbondingKeyRelease(std::string_view key);
+Address UnbondingKeyOwner(std::string_view key);
+// E u64be(slash_height) addr: the slash of `a` in block `slash_height`.
+std::string SlashedKey(uint64_t slash_height, const Address& a);
+std::string SlashedPrefix(uint64_t slash_height);
+// The slash height and validator of an E key. REQUIRES: an E key.
+uint64_t SlashedKeyHeight(std::string_view key);
+Address SlashedKeyValidator(std::string_view key);
 std::string ExpiryKey(uint64_t expire_block, std::string_view object_key);
 std::string ExpiryPrefix(uint64_t expire_block);
 std::string HeightKey(char table, uint64_t height);
@@ -77,7 +92,9 @@ inline constexpr std::string_view kMetaGenesis = "genesis";      // genesis reco
 inline constexpr std::string_view kMetaFormat = "format";        // schema version
 inline constexpr std::string_view kMetaOldestBody = "oldest_body";  // u64: lowest height with a body
 
-inline constexpr uint64_t kSchemaVersion = 3;  // 2: the S and W tables; 3: last_commit, oldest_body
+// 2: the S and W tables; 3: last_commit, oldest_body; 4: the E table and
+// genesis parameters 19-20.
+inline constexpr uint64_t kSchemaVersion = 4;
 
 }  // namespace gtos::state::schema
 

@@ -132,6 +132,8 @@ Genesis MakeGenesis(const std::map<std::string, Key>& keys) {
   p.fee_per_byte = 10;
   p.fee_per_byte_block = 1;
   p.slash_double_sign_permille = 50;
+  p.clock_precision_ms = 500;
+  p.message_delay_ms = 2000;
   for (const char* name : {"validator", "alice", "bob", "carol"})
     g.accounts.push_back(GenesisAccount{keys.at(name).addr, 1'000'000'000});
   std::sort(g.accounts.begin(), g.accounts.end(),

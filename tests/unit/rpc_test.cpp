@@ -210,7 +210,7 @@ TEST_CASE("rpc: chain profile, blocks, transactions, receipts") {
   CHECK(profile["genesis_hash"] == ToHex0x(node.chain->genesis_hash()));
   CHECK(profile["params"]["epoch_length"] == 10);
   CHECK(profile["params"]["retain_blocks"] == 200);
-  CHECK(profile["params"].size() == 19);
+  CHECK(profile["params"].size() == 21);
   CHECK(profile["head"] == 0);
   CHECK(profile["node_version"].get<std::string>().starts_with("gtos "));
   // The client-side view of the parameters rebuilds ChainParams exactly.

@@ -161,9 +161,11 @@ std::unique_ptr<chain::Chain> OpenChain(const std::string& dir) {
   return std::move(*c);
 }
 
-void Produce(chain::Chain& c, std::vector<SignedTx> txs) {
-  auto a = c.Propose(std::move(txs), K().validator.addr, c.head().time_ms + 1000, true, {});
+void Produce(chain::Chain& c, std::vector<SignedTx> txs, std::vector<Evidence> evidence = {}) {
+  size_t pieces = evidence.size();
+  auto a = c.Propose(std::move(txs), K().validator.addr, c.head().time_ms + 1000, true, std::move(evidence));
   RequireOk(a, "propose");
+  REQUIRE(a->block.evidence.size() == pieces);
   for (const Receipt& r : a->exec.receipts) CHECK(r.status == 0);
   BlockHeader h = a->block.header;
   RequireOk(c.Commit(std::move(*a), SignCommit(c, h)), "commit");
@@ -188,11 +190,29 @@ std::vector<SignedTx> BlockTxs(uint64_t h) {
   return txs;
 }
 
-// A chain in dir/chain, run to `height` with BlockTxs.
+// Block `h`'s evidence: at 13, alice (in the set from 5 on, consensus key
+// `consensus`) double-signs height 12, so the state at 13..16 holds a slash
+// record (E) and alice leaves the set at the boundary 16.
+std::vector<Evidence> BlockEvidence(uint64_t h) {
+  if (h != 13) return {};
+  Evidence e;
+  for (Vote* v : {&e.a, &e.b}) {
+    v->type = static_cast<uint64_t>(VoteType::kPrecommit);
+    v->height = 12;
+    v->validator = K().alice.addr;
+    v->block_hash = crypto::Sha256(AsBytes(v == &e.a ? "a" : "b"));
+    auto sig = K().consensus.algo->sign(K().consensus.secret, v->SigningDigest(kChainId));
+    RequireOk(sig, "sign vote");
+    v->signature = *sig;
+  }
+  return {e};
+}
+
+// A chain in dir/chain, run to `height` with BlockTxs and BlockEvidence.
 std::unique_ptr<chain::Chain> BuildChain(const std::string& dir, uint64_t height) {
   RequireOk(chain::Chain::Init(dir, TestGenesis()), "init");
   auto c = OpenChain(dir);
-  for (uint64_t h = 1; h <= height; ++h) Produce(*c, BlockTxs(h));
+  for (uint64_t h = 1; h <= height; ++h) Produce(*c, BlockTxs(h), BlockEvidence(h));
   return c;
 }
 
@@ -432,7 +452,8 @@ TEST_CASE("snapshot: restore builds a chain that opens at the same head and cont
   CHECK(rc->head().Hash() == c->head().Hash());
   CHECK(rc->accumulator() == c->accumulator());
   CHECK(rc->oldest_body() == kHeight + 1);
-  for (char t : {'A', 'C', 'K', 'S', 'U', 'V', 'X', 'W'}) CHECK(Table(*rc, t) == Table(*c, t));
+  CHECK(Table(*c, 'E').size() == 1);  // the slash of block 13 is state, so it is in the snapshot
+  for (char t : {'A', 'C', 'E', 'K', 'S', 'U', 'V', 'X', 'W'}) CHECK(Table(*rc, t) == Table(*c, t));
   for (uint64_t i = 0; i < 11; ++i) {
     std::string key = "key-" + std::to_string(i);
     auto a = c->GetKv(K().bob.addr, AsBytes("ns"), AsBytes(key));
@@ -459,6 +480,7 @@ TEST_CASE("snapshot: restore builds a chain that opens at the same head and cont
     REQUIRE(rc->head().Hash() == c->head().Hash());
   }
   CHECK(Table(*rc, 'X') == Table(*c, 'X'));
+  CHECK(Table(*rc, 'E').empty());  // aged out at 13 + unbonding_blocks
   // And a snapshot of the restored chain equals one of the original.
   std::string f1 = d.path + "/a.gsnap", f2 = d.path + "/b.gsnap";
   RequireOk(snapshot::Create(*c->store().NewReadView(), f1), "create original");

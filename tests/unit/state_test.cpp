@@ -4,7 +4,7 @@
 // validator bonding, the LtHash state root, commit atomicity and replay.
 //
 // Every block committed by TestChain is followed by a full scan of the state
-// tables (A, C, K, V, U, S) whose LtHash must equal the head's state root and
+// tables (A, C, E, K, S, U, V) whose LtHash must equal the head's state root and
 // the stored accumulator: exactly what snapshot verification recomputes.
 #include <doctest/doctest.h>
 
@@ -169,8 +169,7 @@ SignedTx Tx(const TestKey& k, uint64_t nonce, const TxPayload& p, uint64_t fee =
 
 using StateMap = std::map<std::string, std::string>;
 
-constexpr char kStateTables[] = {schema::kAccount,   schema::kCode,      schema::kKv,
-                                 schema::kValidator, schema::kUnbonding, schema::kActiveSet};
+using schema::kStateTables;
 
 StateMap ReadState(const chain::Chain& c) {
   StateMap m;
@@ -1886,20 +1885,222 @@ TEST_CASE("evidence: invalid pieces are left out when proposing and make a block
   check_rejected({DoubleSign(k.alice, 0)}, "not below the block height");
   check_rejected({good, DoubleSign(k.alice, 1)}, "names validator", 1);
 
-  // Commit the good one; a second double sign of the now jailed validator is refused.
+  // Commit the good one (block 4). An earlier infraction is covered by that
+  // slash; a later one of the now jailed validator is refused too.
   Block b = Produce(c, {}, {good});
   REQUIRE(b.evidence.size() == 1);
-  check_rejected({DoubleSign(k.alice, 3)}, "already jailed");
+  check_rejected({DoubleSign(k.alice, 3)}, "already slashed in block 4");
+  check_rejected({DoubleSign(k.alice, 4)}, "already jailed");
   // Too old: more than unbonding_blocks below the block.
   c.RunTo(6);
   check_rejected({DoubleSign(k.dave, 2)}, "more than unbonding_blocks");
   Block ok = Produce(c, {}, {DoubleSign(k.dave, 3)});
   CHECK(ok.evidence.size() == 1);
-  // A validator whose record is gone (unbonded fully) cannot be slashed.
+  // A validator that unbonded fully and whose unbonding was already
+  // released has nothing left to slash: block 5 releases the unbond of
+  // block 1, and evidence of height 1 is still admissible there.
   TestChain c2(g);
   Produce(c2, {Tx(k.dave, 0, Unbond(2 * kMinStake))});
+  c2.RunTo(4);
   auto a = c2->Propose({}, k.validator.addr, c2->head().time_ms + 1000, true, {DoubleSign(k.dave, 1)});
   RequireOk(a, "propose");
   REQUIRE(a->exec.left_out_evidence.size() == 1);
-  CHECK(Contains(a->exec.left_out_evidence[0].second.message, "no validator record"));
+  CHECK(Contains(a->exec.left_out_evidence[0].second.message,
+                 "has no validator record and no stake unbonding since the epoch of height 1"));
+  CHECK(c2->CheckEvidence(DoubleSign(k.dave, 1)).error().code == ErrorCode::kInvalid);
+}
+
+namespace {
+
+// The E entry of a slash of `k` in block `h`, decoded: [height, round, type].
+std::optional<std::vector<uint64_t>> SlashRecord(TestChain& c, uint64_t h, const TestKey& k) {
+  StateMap s = c.State();
+  auto it = s.find(schema::SlashedKey(h, k.addr));
+  if (it == s.end()) return std::nullopt;
+  size_t off = 0;
+  auto p = codec::ParseOne(AsBytes(it->second), &off);
+  REQUIRE(p);
+  const msgpack::object& o = (*p)->handle.get();
+  REQUIRE(o.type == msgpack::type::ARRAY);
+  std::vector<uint64_t> out;
+  for (uint32_t i = 0; i < o.via.array.size; ++i) out.push_back(o.via.array.ptr[i].via.u64);
+  return out;
+}
+
+uint64_t Unbonding(TestChain& c, uint64_t release, const TestKey& k) {
+  StateMap s = c.State();
+  auto it = s.find(schema::UnbondingKey(release, k.addr));
+  if (it == s.end()) return 0;
+  size_t off = 0;
+  auto p = codec::ParseOne(AsBytes(it->second), &off);
+  return (*p)->handle.get().via.u64;
+}
+
+// The reason `e` is left out of the next block (empty if it is valid).
+std::string EvidenceRefusal(TestChain& c, const Evidence& e) {
+  auto a = c->Propose({}, K().validator.addr, c->head().time_ms + 1000, true, {e});
+  RequireOk(a, "propose");
+  if (a->exec.left_out_evidence.empty()) return "";
+  return a->exec.left_out_evidence[0].second.message;
+}
+
+}  // namespace
+
+TEST_CASE("evidence: an infraction is slashed once: again, swapped, with a third vote, after unbonding or re-registering") {
+  const Keys& k = K();
+  Genesis g = EpochGenesis({{&k.validator, 10 * kMinStake}, {&k.alice, 2 * kMinStake}},
+                           [](ChainParams& p) { p.unbonding_blocks = 10; });
+  TestChain c(g), follower(g);
+  for (int i = 0; i < 3; ++i) Follow(follower, Produce(c));
+  Evidence e = DoubleSign(k.alice, 2, 1);
+  Evidence swapped{e.b, e.a};
+  CHECK(swapped.Hash() != e.Hash());
+  // Both in one block: the second names the same validator.
+  auto both = c->Propose({}, k.validator.addr, c->head().time_ms + 1000, true, {e, swapped});
+  RequireOk(both, "propose");
+  CHECK(both->block.evidence.size() == 1);
+  REQUIRE(both->exec.left_out_evidence.size() == 1);
+  CHECK(Contains(both->exec.left_out_evidence[0].second.message, "names validator"));
+
+  Block b = Produce(c, {}, {e});  // block 4
+  Follow(follower, b);
+  const uint64_t after = 2 * kMinStake - 2 * kMinStake * 50 / 1000;
+  CHECK(Stake(c, k.alice) == after);
+  CHECK(SlashRecord(c, 4, k.alice) == std::vector<uint64_t>{2, 1, kPrecommit});
+  CHECK(H(follower->head().state_root) == H(c->head().state_root));
+
+  const std::string covered = "already slashed in block 4";
+  Evidence third{e.a, SignedVote(k.alice, k.alice.addr, kPrecommit, 2, 1, "block-c")};
+  for (const Evidence& again : {e, swapped, third, DoubleSign(k.alice, 2, 1, kPrevote), DoubleSign(k.alice, 3, 7)}) {
+    CHECK(Contains(EvidenceRefusal(c, again), covered));
+    CHECK(Contains(c->CheckEvidence(again).error().message, covered));
+  }
+  // Validate mode agrees: a block carrying the swapped pair is invalid.
+  auto a = c->Propose({}, k.validator.addr, c->head().time_ms + 1000, true, {});
+  RequireOk(a, "propose");
+  Block bad = a->block;
+  bad.evidence = {swapped};
+  auto r = c->Validate(bad, true);
+  REQUIRE(!r);
+  CHECK(Contains(r.error().message, covered));
+
+  // Unbonding everything deletes the V entry and with it the jail: the E
+  // entry still refuses the swapped pair, and so after registering again.
+  Produce(c, {Tx(k.alice, 0, Unbond(after))});  // block 5
+  CHECK(!c->GetValidator(k.alice.addr)->has_value());
+  CHECK(Contains(EvidenceRefusal(c, swapped), covered));
+  Produce(c, {Tx(k.alice, 1, Register(kMinStake, k.alice))});  // block 6, not jailed
+  CHECK(c->GetValidator(k.alice.addr)->value().jailed == 0);
+  CHECK(Contains(EvidenceRefusal(c, swapped), covered));
+  CHECK(Contains(EvidenceRefusal(c, DoubleSign(k.alice, 3)), covered));
+
+  // The E entry of block 4 ages out at block 4 + unbonding_blocks = 14:
+  // from there on no admissible infraction is below 4.
+  c.RunTo(12);  // block 13 is the last that admits height 3, and 3 < 4 is covered
+  CHECK(Contains(EvidenceRefusal(c, DoubleSign(k.alice, 3)), covered));
+  c.RunTo(13);
+  CHECK(SlashRecord(c, 4, k.alice).has_value());
+  c.RunTo(14);
+  CHECK(!SlashRecord(c, 4, k.alice).has_value());
+  CHECK(Contains(EvidenceRefusal(c, DoubleSign(k.alice, 3)), "more than unbonding_blocks"));
+
+  // Registered again and in the set from 9 on: a new infraction is slashed.
+  REQUIRE(SetFor(c, 9).IndexOf(k.alice.addr).has_value());
+  Block again = Produce(c, {}, {DoubleSign(k.alice, 12)});  // block 15
+  CHECK(again.evidence.size() == 1);
+  CHECK(Stake(c, k.alice) == kMinStake - kMinStake * 50 / 1000);
+  CHECK(SlashRecord(c, 15, k.alice) == std::vector<uint64_t>{12, 0, kPrecommit});
+}
+
+TEST_CASE("evidence: stake unbonded since the infraction's epoch began is slashed, earlier unbonding is not") {
+  const Keys& k = K();
+  // Epochs of 4: heights 5-8 are signed by the set chosen at the end of block 4.
+  Genesis g = EpochGenesis({{&k.validator, 10 * kMinStake}, {&k.alice, 4 * kMinStake}},
+                           [](ChainParams& p) { p.unbonding_blocks = 20; });
+  TestChain c(g), follower(g);
+  for (int i = 0; i < 3; ++i) Follow(follower, Produce(c));
+  Follow(follower, Produce(c, {Tx(k.alice, 0, Unbond(kMinStake))}));      // block 4: before the epoch's power was fixed
+  REQUIRE(SetFor(c, 5).validators().size() == 2);
+  CHECK(SetFor(c, 5).validators()[*SetFor(c, 5).IndexOf(k.alice.addr)].power == 3 * kMinStake);
+  Follow(follower, Produce(c, {Tx(k.alice, 1, Unbond(kMinStake))}));      // block 5: counted in the power of 5-8
+  Follow(follower, Produce(c, {Tx(k.alice, 2, Unbond(kMinStake / 2))}));  // block 6: the infraction's height
+  uint64_t supply = Supply(c);
+  // Block 7: the evidence of height 6, and an unbond in the same block
+  // (transactions run after evidence: that entry is not slashed).
+  Block b = Produce(c, {Tx(k.alice, 3, Unbond(300'000))}, {DoubleSign(k.alice, 6)});
+  Follow(follower, b);
+  REQUIRE(b.evidence.size() == 1);
+  CHECK(H(follower->head().state_root) == H(c->head().state_root));
+  const uint64_t bonded = 4 * kMinStake - 2 * kMinStake - kMinStake / 2;  // 1.5M at step 3
+  CHECK(Stake(c, k.alice) == bonded - bonded * 50 / 1000 - 300'000);
+  CHECK(c->GetValidator(k.alice.addr)->value().jailed == 1);
+  CHECK(Unbonding(c, 4 + 20, k.alice) == kMinStake);                       // untouched
+  CHECK(Unbonding(c, 5 + 20, k.alice) == kMinStake - kMinStake * 50 / 1000);
+  CHECK(Unbonding(c, 6 + 20, k.alice) == kMinStake / 2 - kMinStake / 2 * 50 / 1000);
+  CHECK(Unbonding(c, 7 + 20, k.alice) == 300'000);                          // created after the evidence
+  CHECK(Supply(c) == supply - (bonded + kMinStake + kMinStake / 2) * 50 / 1000);
+  // The slashed entries release their reduced amounts.
+  uint64_t bal = c.Balance(k.alice);
+  c.RunTo(25);
+  CHECK(c.Balance(k.alice) == bal + kMinStake + kMinStake - kMinStake * 50 / 1000);
+}
+
+TEST_CASE("evidence: a validator that unbonded its whole stake is slashed through its unbonding entry, not jailed") {
+  const Keys& k = K();
+  Genesis g = EpochGenesis({{&k.validator, 10 * kMinStake}, {&k.alice, 2 * kMinStake}},
+                           [](ChainParams& p) { p.unbonding_blocks = 20; });
+  TestChain c(g), follower(g);
+  for (int i = 0; i < 4; ++i) Follow(follower, Produce(c));
+  Follow(follower, Produce(c, {Tx(k.alice, 0, Unbond(2 * kMinStake))}));  // block 5: V deleted
+  CHECK(!c->GetValidator(k.alice.addr)->has_value());
+  CHECK(SetFor(c, 6).IndexOf(k.alice.addr).has_value());  // still signing until the boundary
+  Follow(follower, Produce(c));                            // block 6
+  uint64_t supply = Supply(c);
+  RequireOk(c->CheckEvidence(DoubleSign(k.alice, 6)), "check evidence");
+  Block b = Produce(c, {}, {DoubleSign(k.alice, 6)});  // block 7
+  Follow(follower, b);
+  REQUIRE(b.evidence.size() == 1);
+  CHECK(!c->GetValidator(k.alice.addr)->has_value());  // nothing to jail
+  CHECK(Unbonding(c, 25, k.alice) == 2 * kMinStake - 2 * kMinStake * 50 / 1000);
+  CHECK(Supply(c) == supply - 2 * kMinStake * 50 / 1000);
+  CHECK(SlashRecord(c, 7, k.alice) == std::vector<uint64_t>{6, 0, kPrecommit});
+  CHECK(Contains(EvidenceRefusal(c, DoubleSign(k.alice, 5, 3, kPrevote)), "already slashed in block 7"));
+  c.RunTo(8);
+  CHECK(Members(SetFor(c, 9)) == std::vector<Address>{k.validator.addr});
+}
+
+TEST_CASE("evidence: each amount is rounded down on its own; permille 1000 takes everything") {
+  const Keys& k = K();
+  auto run = [&](uint64_t permille) {
+    Genesis g = EpochGenesis({{&k.validator, 10 * kMinStake}, {&k.alice, 2075}}, [&](ChainParams& p) {
+      p.min_validator_stake = 10;
+      p.unbonding_blocks = 20;
+      p.slash_double_sign_permille = permille;
+    });
+    auto c = std::make_unique<TestChain>(g);
+    Produce(*c, {Tx(k.alice, 0, Unbond(19))});  // block 1
+    Produce(*c, {Tx(k.alice, 1, Unbond(19))});  // block 2
+    Produce(*c, {Tx(k.alice, 2, Unbond(38))});  // block 3
+    CHECK(Stake(*c, k.alice) == 1999);
+    uint64_t supply = Supply(*c);
+    Block b = Produce(*c, {}, {DoubleSign(k.alice, 3)});  // block 4
+    REQUIRE(b.evidence.size() == 1);
+    return std::make_pair(std::move(c), supply);
+  };
+  SUBCASE("50 permille") {
+    auto [c, supply] = run(50);
+    CHECK(Stake(*c, k.alice) == 1999 - 99);  // floor(99.95)
+    CHECK(Unbonding(*c, 21, k.alice) == 19);  // floor(0.95) = 0
+    CHECK(Unbonding(*c, 22, k.alice) == 19);
+    CHECK(Unbonding(*c, 23, k.alice) == 38 - 1);  // floor(1.9)
+    CHECK(Supply(*c) == supply - 100);            // not floor(2075 * 0.05) = 103
+  }
+  SUBCASE("1000 permille") {
+    auto [c, supply] = run(1000);
+    CHECK(Stake(*c, k.alice) == 0);
+    CHECK((*c)->GetValidator(k.alice.addr)->value().jailed == 1);  // kept at stake 0
+    StateMap s = c->State();
+    for (uint64_t r : {21, 22, 23}) CHECK(!s.contains(schema::UnbondingKey(r, k.alice.addr)));
+    CHECK(Supply(*c) == supply - 2075);
+  }
 }
