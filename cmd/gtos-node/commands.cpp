@@ -44,6 +44,7 @@ struct RunFlags {
   Settings flags;
   std::vector<std::string> peers;
   bool equivocate = false;
+  std::string byzantine;
   bool state_sync = false;
 
   void Setup(CLI::App& app, bool dev) {
@@ -57,6 +58,11 @@ struct RunFlags {
                    "On a chain with no blocks yet: restore the newest snapshot the peers offer, then follow");
       app.add_flag("--unsafe-equivocate", equivocate,
                    "TESTS ONLY: double-sign every prevote (the validator gets slashed and jailed)");
+      // Hidden (no help line): test-only misbehaviour for the e2e runner and
+      // the hostile-peer tests (docs/node.md "Test switches").
+      app.add_option("--unsafe-byzantine", byzantine, "")
+          ->check(CLI::IsMember({"equivocate", "tamper-proposals", "lie-height", "silent", "flood-proposals"}))
+          ->group("");
       app.add_option("--validator-key", flags.validator_key, "Validator key (default: D/validator.key)")
           ->type_name("FILE");
       app.add_option("--passphrase-file", flags.passphrase_file, "Passphrase of an encrypted validator key")
@@ -87,7 +93,10 @@ struct RunFlags {
     s.Merge(*env);
     s.Merge(flags);
     auto r = Resolve(s);
-    if (r) r->node.equivocate_for_tests = equivocate;
+    if (r) {
+      r->node.equivocate_for_tests = equivocate || byzantine == "equivocate";
+      if (byzantine != "equivocate") r->node.byzantine_for_tests = byzantine;
+    }
     return r;
   }
 };

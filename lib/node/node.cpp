@@ -509,6 +509,8 @@ Status Node::Deliver(std::optional<net::PeerId> from, net::Message m) {
     return Ok();
   }
   last_progress_ = Clock::now();
+  if (Byz("silent")) return Ok();
+  if (proposal && Byz("tamper-proposals")) SendTampered(proposal->proposal, from);
   Broadcast(m, from);
   height_msgs_.push_back(std::move(m));
   return Ok();
@@ -543,11 +545,14 @@ Status Node::Drain() {
       if (auto* p = std::get_if<consensus::BroadcastProposal>(&o)) {
         net::Message m = net::ProposalMsg{p->proposal};
         seen_.insert(MessageHash(m));
+        if (Byz("silent")) continue;
+        if (Byz("tamper-proposals")) SendTampered(p->proposal, std::nullopt);
         height_msgs_.push_back(m);
         Broadcast(m);
       } else if (auto* v = std::get_if<consensus::BroadcastVote>(&o)) {
         net::Message m = net::VoteMsg{v->vote};
         seen_.insert(MessageHash(m));
+        if (Byz("silent")) continue;
         height_msgs_.push_back(m);
         Broadcast(m);
         if (options_.equivocate_for_tests && v->vote.type == static_cast<uint64_t>(VoteType::kPrevote)) {
@@ -655,9 +660,59 @@ Status Node::CommitBlock(chain::AppliedBlock applied, const Commit& commit, bool
   uint64_t due = hd.time_ms + interval;
   uint64_t wait = due > now_ms ? std::min(due - now_ms, interval) : 0;
   next_start_ = Clock::now() + std::chrono::milliseconds(wait);
-  if (net_) net_->SetLocalHeight(hd.height);
-  Broadcast(net::Status{hd.height, hd.Hash()});
+  if (net_) net_->SetLocalHeight(Byz("lie-height") ? uint64_t{1} << 62 : hd.height);
+  Broadcast(MyStatus());
   return Ok();
+}
+
+// ---- test-only misbehaviour (NodeOptions::byzantine_for_tests) ----------------
+
+net::Status Node::MyStatus() {
+  BlockHeader head = chain_->head();
+  return net::Status{Byz("lie-height") ? uint64_t{1} << 62 : head.height, head.Hash()};
+}
+
+void Node::SendTampered(const consensus::Proposal& p, std::optional<net::PeerId> except) {
+  consensus::Proposal stripped = p;  // header and signature unchanged
+  stripped.block.txs.clear();
+  stripped.block.evidence.clear();
+  Broadcast(net::ProposalMsg{std::move(stripped)}, except);
+}
+
+// Signed proposals for head + 2 with 4 MiB bodies, from this validator (so
+// they pass the sender's membership filter and cost the receiver memory).
+void Node::FloodProposals() {
+  if (!privval_ || !validator_address_) return;
+  uint64_t h = chain_->height() + 2;
+  if (h != flood_height_) flood_height_ = h, flood_round_ = 0;
+  for (uint64_t i = 0; i < 8; ++i) {
+    consensus::Proposal p;
+    p.height = h;
+    p.round = ++flood_round_;  // the privval signs only ever higher positions
+    p.proposer = *validator_address_;
+    p.block.header.chain_id = chain_->genesis().chain_id;
+    p.block.header.height = h;
+    p.block.header.proposer = *validator_address_;
+    for (int k = 0; k < 64; ++k) {
+      SignedTx tx;
+      tx.tx.chain_id = chain_->genesis().chain_id;
+      tx.tx.nonce = static_cast<uint64_t>(k);
+      KvPutTx kv;
+      kv.ns = Bytes{'f'};
+      kv.key = Bytes{static_cast<uint8_t>(k)};
+      kv.value.assign(64 << 10, static_cast<uint8_t>(i));
+      tx.tx.payload.body = kv;
+      tx.algo = static_cast<uint64_t>(crypto::AlgoId::kEd25519);
+      tx.public_key.assign(32, 1);
+      tx.signature.assign(64, 2);
+      p.block.txs.push_back(std::move(tx));
+    }
+    auto sig = privval_->SignProposal(h, p.round, p.SigningDigest(chain_->genesis().chain_id));
+    if (!sig) continue;  // the privval refuses below its position: fine, try the next round
+    p.signature = std::move(*sig);
+    Broadcast(net::ProposalMsg{std::move(p)});
+  }
+  last_flood_ = Clock::now();
 }
 
 void Node::ClearPending(uint64_t up_to_height) {
@@ -757,7 +812,7 @@ Status Node::HandleMessage(net::PeerId peer, net::Message& msg) {
       for (const net::Message& m : last_height_msgs_) Send(peer, m);
     }
   } else if (auto* g = std::get_if<net::GetBlocks>(&msg)) {
-    if (block_server_) block_server_->Serve(peer, *g);
+    if (block_server_ && !Byz("lie-height")) block_server_->Serve(peer, *g);
   } else if (auto* b = std::get_if<net::Blocks>(&msg)) {
     return ApplySyncedBlocks(peer, std::move(b->blocks));
   } else if (std::holds_alternative<net::GetSnapshots>(msg)) {
@@ -775,7 +830,7 @@ Status Node::HandleEvent(Event ev) {
     case Event::kConnected: {
       sync_.OnStatus(ev.peer, ev.info.height);
       BlockHeader head = chain_->head();
-      Send(ev.peer, net::Status{head.height, head.Hash()});
+      Send(ev.peer, MyStatus());
       Regossip(ev.peer);
       if (ev.info.height > head.height) MaybeRequestBlocks(Clock::now());
       return Ok();
@@ -803,7 +858,8 @@ Status Node::Step(Clock::time_point now) {
   if (now - last_status_ >= std::chrono::seconds(1)) {
     last_status_ = now;
     BlockHeader head = chain_->head();
-    Broadcast(net::Status{head.height, head.Hash()});
+    Broadcast(MyStatus());
+    if (Byz("flood-proposals")) FloodProposals();
   }
   MaybeRequestBlocks(now);  // cheap: acts on timeouts and idle peers
   auto stuck = std::max<std::chrono::milliseconds>(std::chrono::milliseconds(2 * chain_->params().target_block_interval_ms),
@@ -856,6 +912,9 @@ Status Node::Run(const std::atomic<bool>& stop) {
        {"node_key", ToHex0x(node_public_)}});
   if (options_.equivocate_for_tests)
     Log(LogLevel::kWarn, "TEST SWITCH --unsafe-equivocate is on: this validator double-signs and will be slashed");
+  if (!options_.byzantine_for_tests.empty())
+    Log(LogLevel::kWarn, "TEST SWITCH --unsafe-byzantine is on: this node misbehaves on purpose",
+        {{"mode", options_.byzantine_for_tests}});
 #ifdef GTOS_MUTANT_NAME
   Log(LogLevel::kWarn, "MUTANT BUILD (tests only): this node is deliberately broken", {{"mutant", GTOS_MUTANT_NAME}});
 #endif

@@ -83,6 +83,13 @@ struct NodeOptions {
   // !!! TESTS ONLY: sign a second, conflicting prevote for every prevote,
   // to prove that equivocation is detected, committed and slashed.
   bool equivocate_for_tests = false;
+  // !!! TESTS ONLY: misbehave as a hostile peer (gtos-node run
+  // --unsafe-byzantine MODE, hidden): "tamper-proposals" sends a
+  // body-stripped copy of every proposal before the genuine one;
+  // "lie-height" claims height 2^62 and never serves blocks; "silent" signs
+  // but sends no proposal or vote; "flood-proposals" sends 8 signed
+  // proposals of 4 MiB for head + 2 every second. Empty: none.
+  std::string byzantine_for_tests;
 };
 
 // The node key (p2p identity): D/node.key, an unencrypted ed25519
@@ -154,6 +161,13 @@ class Node : public rpc::Backend, private net::Handler {
   void Send(net::PeerId peer, const net::Message& m);
   void Broadcast(const net::Message& m, std::optional<net::PeerId> except = std::nullopt);
   void Penalize(net::PeerId peer, int points, const std::string& why);
+  // Test-only misbehaviour (NodeOptions::byzantine_for_tests).
+  bool Byz(std::string_view mode) const { return options_.byzantine_for_tests == mode; }
+  net::Status MyStatus();
+  void SendTampered(const consensus::Proposal& p, std::optional<net::PeerId> except);
+  void FloodProposals();
+  Clock::time_point last_flood_;
+  uint64_t flood_height_ = 0, flood_round_ = 0;
 
   // Gossip thread.
   void GossipLoop();
