@@ -377,6 +377,10 @@ class Run:
         highest height any node had when the perturbation ended, within recovery_s."""
         self.applies["recovery"] = True
         t_end = time.time()
+        if not nodes:
+            rec["ok"] = False
+            self.fail("recovery", f"after {rec['kind']} of {rec['nodes']} no node in sync is running")
+            return
         hs = self.heights(nodes)
         h_end = max([h for h in hs.values()] + [self.max_height])
         limit = max(60.0, 6 * self.m.recovery_s)
