@@ -986,8 +986,8 @@ def print_report(r):
     if r["load"]:
         l = r["load"]
         print(f"load: {l['sent']} sent, {l['accepted']} accepted, {l['receipts_seen']} receipts seen "
-              f"({r['load_tps_committed'] or 0:.1f} tx/s), kinds {l['kinds']}, no receipt {l['no_receipt']}, "
-              f"refused {sum(l['refused'].values())}")
+              f"({r['load_tps_committed'] or 0:.1f} tx/s), kinds {l['kinds']}, no receipt {l['no_receipt']} "
+              f"(+{l['pending_at_end']} still waiting at the end), refused {sum(l['refused'].values())}")
     evs = ", ".join(f"{e['height']}:{'/'.join(e['validators']) or '?'}" for e in b["evidence"][:10])
     more = " ..." if len(b["evidence"]) > 10 else ""
     print(f"evidence: {evs or 'none'}{more} ({len(b['evidence'])} in all)")
