@@ -4,8 +4,9 @@
 Runs `runner.py --check-manifest` on bad manifests and expects exit status 2
 with an error naming the offending key; on the shipped manifests (ci.toml,
 soak.toml) it expects 0. The byzantine-mode check runs against a stand-in
-gtos-node whose `run --help` lists --unsafe-equivocate only, as the node does
-today. Also checks that the runner's fallback TOML-subset parser reads the
+gtos-node whose `run --help` lists --unsafe-equivocate only and which refuses
+--unsafe-byzantine (and, once more, with a hidden --unsafe-byzantine that
+takes some modes). Also checks that the runner's fallback TOML-subset parser reads the
 shipped manifests exactly as tomllib does.
 
   python3 tests/e2e/test_manifest.py [-v]
@@ -103,12 +104,34 @@ duration_s = 3
 ]
 
 
-def fake_bin(d):
+# The stand-in gtos-node: `run --help` prints HELP; a --unsafe-byzantine flag
+# is refused as CLI11 refuses an unknown option, unless HIDDEN_MODES lists its
+# mode (a hidden test switch); anything else fails on the data directory.
+NODE = """#!/bin/sh
+for a in "$@"; do
+  case $a in
+    --help) cat <<'EOF'
+%s
+EOF
+      exit 0 ;;
+    --unsafe-byzantine=*)
+      case " %s " in
+        *" ${a#--unsafe-byzantine=} "*) ;;
+        *) echo "gtos-node: error: the following argument was not expected: $a" >&2; exit 2 ;;
+      esac ;;
+  esac
+done
+echo "gtos-node: error: the data directory is not an initialised data directory" >&2
+exit 1
+"""
+
+
+def fake_bin(d, hidden_modes=""):
     for tool in ("gtos-node", "gtos-keys", "gtos-tx", "gtos-genesis", "gtos-inspect"):
         p = os.path.join(d, tool)
         with open(p, "w") as f:
             if tool == "gtos-node":
-                f.write("#!/bin/sh\ncat <<'EOF'\n" + HELP + "EOF\n")
+                f.write(NODE % (HELP.rstrip("\n"), hidden_modes))
             else:
                 f.write("#!/bin/sh\nexit 0\n")
         os.chmod(p, os.stat(p).st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
@@ -131,7 +154,7 @@ def main():
         else:
             failed += 1
         if verbose or not ok:
-            print(f"{'ok  ' if ok else 'FAIL'} {what}{': ' + detail if detail else ''}")
+            print(f"{'ok  ' if ok else 'FAIL'} {what}{': ' + detail if detail and not ok else ''}")
 
     with tempfile.TemporaryDirectory(prefix="gtos-e2e-manifest-") as tmp:
         bindir = os.path.join(tmp, "bin")
@@ -150,6 +173,20 @@ def main():
                 f.write(text)
             rc, _, err = run(bindir, path)
             result(rc == 0, f"good manifest: {name}", f"exit {rc}, stderr {err.strip()!r}")
+        # A node whose --unsafe-byzantine is hidden from --help but takes some modes.
+        hidden = os.path.join(tmp, "hidden")
+        os.makedirs(hidden)
+        fake_bin(hidden, "silent flood-proposals")
+        path = os.path.join(tmp, "hidden.toml")
+        with open(path, "w") as f:
+            f.write(BASE + "[node.v2]\nbyzantine = \"silent\"\n[node.v3]\nbyzantine = \"flood-proposals\"\n")
+        rc, _, err = run(hidden, path)
+        result(rc == 0, "byzantine modes behind a hidden flag are found by trying it", f"exit {rc}, {err.strip()!r}")
+        with open(path, "w") as f:
+            f.write(BASE + "[node.v2]\nbyzantine = \"lie-height\"\n")
+        rc, _, err = run(hidden, path)
+        result(rc == 2 and "--unsafe-byzantine=lie-height" in err and "node.v2.byzantine" in err,
+               "a mode the hidden flag does not take", f"exit {rc}, {err.strip()!r}")
         rc, _, err = run(bindir, os.path.join(tmp, "absent.toml"))
         result(rc == 2 and "cannot read" in err, "missing manifest file", f"exit {rc}, {err.strip()!r}")
         for shipped in ("ci.toml", "soak.toml"):
