@@ -46,6 +46,8 @@ struct RunFlags {
   bool equivocate = false;
   std::string byzantine;
   bool state_sync = false;
+  uint64_t trust_height = 0;
+  std::string trust_hash;
 
   void Setup(CLI::App& app, bool dev) {
     if (!dev) {
@@ -56,6 +58,11 @@ struct RunFlags {
           ->type_name("HOST:PORT");
       app.add_flag("--state-sync", state_sync,
                    "On a chain with no blocks yet: restore the newest snapshot the peers offer, then follow");
+      app.add_option("--trust-height", trust_height,
+                     "With --state-sync: accept only a snapshot whose verified headers include this height")
+          ->type_name("H");
+      app.add_option("--trust-hash", trust_hash, "With --state-sync: the trusted header hash at --trust-height")
+          ->type_name("HASH");
       app.add_flag("--unsafe-equivocate", equivocate,
                    "TESTS ONLY: double-sign every prevote (the validator gets slashed and jailed)");
       // Hidden (no help line): test-only misbehaviour for the e2e runner and
@@ -93,6 +100,17 @@ struct RunFlags {
     s.Merge(*env);
     s.Merge(flags);
     auto r = Resolve(s);
+    if (r && (trust_height > 0 || !trust_hash.empty())) {
+      if (!r->state_sync)
+        return Fail(ErrorCode::kUsage, "--trust-height and --trust-hash go with --state-sync");
+      if (trust_height == 0 || trust_hash.empty())
+        return Fail(ErrorCode::kUsage, "--trust-height and --trust-hash go together",
+                    "take both from a node you trust: the hash of header H (tos_getHeaderByNumber, or gtos-inspect rpc block H)");
+      auto h = Hash32FromHex(trust_hash, "--trust-hash");
+      if (!h) return Fail(ErrorCode::kUsage, h.error().message);
+      r->trust_height = trust_height;
+      r->trust_hash = *h;
+    }
     if (r) {
       r->node.equivocate_for_tests = equivocate || byzantine == "equivocate";
       if (byzantine != "equivocate") r->node.byzantine_for_tests = byzantine;
@@ -109,6 +127,8 @@ Status RunNode(const Resolved& resolved) {
     node::StateSyncOptions so;
     so.datadir = r.node.datadir;
     so.p2p = r.node.p2p;
+    so.trust_height = r.trust_height;
+    so.trust_hash = r.trust_hash;
     auto h = node::StateSync(so, g_stop);
     if (g_stop.load()) return Ok();  // a signal is a clean stop, not a failure
     if (!h) return std::unexpected(h.error());

@@ -46,6 +46,8 @@ Result<Settings> LoadEnv();
 struct Resolved {
   node::NodeOptions node;
   bool state_sync = false;  // run node::StateSync before starting
+  uint64_t trust_height = 0;  // --trust-height (with --state-sync)
+  Hash32 trust_hash;          // --trust-hash
   node::LogFormat log_format = node::LogFormat::kText;
   node::LogLevel log_level = node::LogLevel::kInfo;
 };

@@ -165,6 +165,7 @@ Status Fetch(net::Host& host, Inbox& inbox, const StateSyncOptions& opts, const 
         else if (m->Hash() != hash) check = Invalid("the manifest's hash is not the one offered");
         else if (m->height != height) check = Invalid("the manifest is of another height");
         else if (auto v = snapshot::VerifyManifest(*m, &genesis); !v) check = v;
+        else if (opts.trust_height > 0) check = CheckTrustedHeader(*m, opts.trust_height, opts.trust_hash);
         if (check) {
           parts = m->chunks.size() + 1;
           *manifest = std::move(*m);
@@ -197,6 +198,23 @@ Status Fetch(net::Host& host, Inbox& inbox, const StateSyncOptions& opts, const 
 }
 
 }  // namespace
+
+Status CheckTrustedHeader(const snapshot::Manifest& m, uint64_t trust_height, const Hash32& trust_hash) {
+  if (m.height < trust_height)
+    return Invalid("snapshot height " + std::to_string(m.height) + " is below the trusted height " +
+                   std::to_string(trust_height));
+  const BlockHeader* found = m.header.height == trust_height ? &m.header : nullptr;
+  for (const snapshot::EpochProof& p : m.epoch_proofs)
+    if (p.header.height == trust_height) found = &p.header;
+  if (!found)
+    return Invalid("the snapshot at height " + std::to_string(m.height) + " proves no header at the trusted height " +
+                   std::to_string(trust_height) +
+                   " (trust the snapshot's own height, or the last block of an epoch the snapshot proves)");
+  if (found->Hash() != trust_hash)
+    return Invalid("the snapshot's header at the trusted height " + std::to_string(trust_height) + " is " +
+                   ToHex0x(found->Hash()) + ", not the trusted " + ToHex0x(trust_hash));
+  return Ok();
+}
 
 Result<uint64_t> StateSync(const StateSyncOptions& opts, const std::atomic<bool>& stop) {
   const std::string& D = opts.datadir;
@@ -292,8 +310,11 @@ Result<uint64_t> StateSync(const StateSyncOptions& opts, const std::atomic<bool>
   std::map<std::pair<uint64_t, Hash32>, std::set<net::PeerId>> sources;
   for (const auto& [peer, list] : offers)
     for (const net::SnapshotOffer& o : list)
-      if (o.height > 0) sources[{o.height, o.hash}].insert(peer);
-  if (sources.empty()) return Fail(ErrorCode::kNotFound, "state sync: the peers' offers are empty");
+      if (o.height > 0 && o.height >= opts.trust_height) sources[{o.height, o.hash}].insert(peer);
+  if (sources.empty())
+    return Fail(ErrorCode::kNotFound, opts.trust_height > 0 ? "state sync: no peer offers a snapshot at or above the "
+                                                              "trusted height " + std::to_string(opts.trust_height)
+                                                            : std::string("state sync: the peers' offers are empty"));
   std::vector<std::pair<std::pair<uint64_t, Hash32>, std::set<net::PeerId>>> candidates(sources.begin(), sources.end());
   std::stable_sort(candidates.begin(), candidates.end(), [](const auto& a, const auto& b) {
     if (a.first.first != b.first.first) return a.first.first > b.first.first;

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <string>
 
+#include "chain/snapshot.h"
 #include "node/node.h"
 #include "util/status.h"
 
@@ -20,7 +21,19 @@ struct StateSyncOptions {
   uint64_t discovery_ms = 60'000;  // give up when no peer offered a snapshot by then
   uint64_t part_timeout_ms = 15'000;  // re-ask another peer after this
   size_t window = 4;         // parts in flight
+  // A trusted header (operator-supplied, e.g. from a node they trust): when
+  // trust_height > 0 a snapshot is accepted only at a height >= it and only
+  // if its verified header chain contains a header at trust_height (the
+  // snapshot's own header or an epoch-boundary proof) whose hash is
+  // trust_hash. This bounds what a long-range attacker holding old
+  // validator keys can feed a new node.
+  uint64_t trust_height = 0;
+  Hash32 trust_hash;
 };
+
+// The trust check of StateSyncOptions on a manifest already verified from
+// genesis (snapshot::VerifyManifest). Errors name the heights and hashes.
+Status CheckTrustedHeader(const snapshot::Manifest& m, uint64_t trust_height, const Hash32& trust_hash);
 
 // Runs state sync into opts.datadir (initialised: D/genesis.bin) when the
 // newest snapshot the peers offer is above the chain's head (a new node, or

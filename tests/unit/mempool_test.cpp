@@ -780,3 +780,27 @@ TEST_CASE("concurrency: 4 threads, 200 txs each from their own sender, all admit
     next[t.tx.from] = t.tx.nonce + 1;
   }
 }
+
+#include "node/statesync.h"
+
+TEST_CASE("state sync trust: the trusted header must be among the headers the manifest proves") {
+  snapshot::Manifest m;
+  m.height = 300;
+  m.header.chain_id = "t";
+  m.header.height = 300;
+  snapshot::EpochProof proof;
+  proof.header.chain_id = "t";
+  proof.header.height = 200;
+  m.epoch_proofs.push_back(proof);
+  CHECK(node::CheckTrustedHeader(m, 300, m.header.Hash()).has_value());
+  CHECK(node::CheckTrustedHeader(m, 200, proof.header.Hash()).has_value());
+  auto wrong = node::CheckTrustedHeader(m, 200, m.header.Hash());
+  REQUIRE_FALSE(wrong.has_value());
+  CHECK(wrong.error().message.find("not the trusted") != std::string::npos);
+  auto missing = node::CheckTrustedHeader(m, 250, m.header.Hash());
+  REQUIRE_FALSE(missing.has_value());
+  CHECK(missing.error().message.find("proves no header at the trusted height 250") != std::string::npos);
+  auto below = node::CheckTrustedHeader(m, 301, m.header.Hash());
+  REQUIRE_FALSE(below.has_value());
+  CHECK(below.error().message.find("below the trusted height") != std::string::npos);
+}
