@@ -1017,8 +1017,8 @@ def flag_supported(tools, help_text, flag):
     else (False, why). A flag listed by `gtos-node run --help` counts (with
     VALUE among the {choices} its help line lists, if it lists any); test
     switches may be hidden from the help, so the flag is also tried: `run FLAG
-    --datadir <absent>` fails on the data directory when the flag parses, and
-    names the flag when it does not."""
+    --datadir <absent>` fails naming that data directory when the flag parses,
+    and with a usage error when it does not."""
     name, _, value = flag.partition("=")
     line = next((l for l in help_text.splitlines() if re.search(rf"(^|[\s,]){re.escape(name)}\b", l)), None)
     if line is not None:
@@ -1026,13 +1026,14 @@ def flag_supported(tools, help_text, flag):
         if not (value and choices) or value in [c.strip() for c in choices.group(1).split(",")]:
             return True, ""
     with tempfile.TemporaryDirectory(prefix="gtos-e2e-probe-") as d:
-        p = subprocess.run([tools.path("gtos-node"), "run", flag, "--datadir", os.path.join(d, "absent")],
+        absent = os.path.join(d, "absent")
+        p = subprocess.run([tools.path("gtos-node"), "run", flag, "--datadir", absent],
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=tools.env, timeout=30)
     out = p.stdout.decode(errors="replace")
-    bad = [l.strip() for l in out.splitlines() if name in l and "error" in l.lower()]
-    if bad:
-        return False, bad[0]
-    return True, ""
+    if absent in out:
+        return True, ""
+    errors = [l.strip() for l in out.splitlines() if "error" in l.lower()] or [out.strip() or f"exit {p.returncode}"]
+    return False, errors[0]
 
 
 def byzantine_support(tools, modes):

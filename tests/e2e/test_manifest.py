@@ -121,7 +121,8 @@ EOF
       esac ;;
   esac
 done
-echo "gtos-node: error: the data directory is not an initialised data directory" >&2
+while [ $# -gt 0 ]; do [ "$1" = --datadir ] && dir=$2; shift; done
+echo "gtos-node: error: '$dir' is not an initialised data directory" >&2
 exit 1
 """
 
