@@ -308,7 +308,7 @@ class Node:
 
     def usable(self):
         """Running, answering and connected: a node to send load to and read from."""
-        return self.alive() and not self.paused and not self.isolated and self.synced
+        return self.alive() and not self.paused and not self.isolated and self.synced and not self.spec.byzantine
 
 
 def ceremony(m, work, tools, rng, log):
