@@ -178,6 +178,9 @@ def main():
         hidden = os.path.join(tmp, "hidden")
         os.makedirs(hidden)
         fake_bin(hidden, "silent flood-proposals")
+        full = os.path.join(tmp, "full")     # takes every mode (as gtos-node since 3331437)
+        os.makedirs(full)
+        fake_bin(full, " ".join(mf.BYZANTINE_MODES))
         path = os.path.join(tmp, "hidden.toml")
         with open(path, "w") as f:
             f.write(BASE + "[node.v2]\nbyzantine = \"silent\"\n[node.v3]\nbyzantine = \"flood-proposals\"\n")
@@ -192,7 +195,7 @@ def main():
         result(rc == 2 and "cannot read" in err, "missing manifest file", f"exit {rc}, {err.strip()!r}")
         for shipped in ("ci.toml", "soak.toml"):
             path = os.path.join(HERE, shipped)
-            rc, _, err = run(bindir, path)
+            rc, _, err = run(full, path)
             result(rc == 0, f"shipped manifest {shipped}", f"exit {rc}, stderr {err.strip()!r}")
             if mf.tomllib is not None:
                 with open(path) as f:
