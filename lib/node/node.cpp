@@ -322,6 +322,9 @@ Status Node::StartHeight() {
     return ProposalTimely(params, round, b.header.time_ms, receive_ms);
   };
   height_started_ = Clock::now();
+  // The privval's last vote before the machine starts (a proposer signs at
+  // once inside StartHeight).
+  std::optional<consensus::PrivValState> last = privval_ ? privval_->last_signed() : std::nullopt;
   auto started = replica_->StartHeight(std::move(cfg), std::move(hooks));
   if (!started) return std::unexpected(started.error());
   cur_round_ = tm()->round();
@@ -341,8 +344,7 @@ Status Node::StartHeight() {
   // the private validator's last vote, if it is of this height, is sent
   // again and counted: when every validator restarts after signing its
   // precommits, that is what lets the height decide.
-  if (started->replayed == 0 && started->own == 0 && privval_) {
-    std::optional<consensus::PrivValState> last = privval_->last_signed();
+  if (started->replayed == 0 && started->own == 0 && !Byz("silent")) {
     if (last && last->vote && last->vote->height == h) {
       GTOS_TRY(Deliver(std::nullopt, net::VoteMsg{*last->vote}));
       Broadcast(net::VoteMsg{*last->vote});
