@@ -787,9 +787,10 @@ class Run:
         return counts
 
     def quiet_honest(self):
-        """Nodes with a true clock that started at 0, least perturbed first."""
+        """Honest nodes with a true clock that started at 0, least perturbed first."""
         counts = self.perturbation_counts()
-        honest = [n for n in self.nodes.values() if not n.spec.clock_skew_ms and n.spec.start_at == 0 and n.started]
+        honest = [n for n in self.nodes.values()
+                  if not n.spec.clock_skew_ms and not n.spec.byzantine and n.spec.start_at == 0 and n.started]
         return sorted(honest, key=lambda n: (counts.get(n.name, 0), n.name)), counts
 
     def check_clock_skew(self):
