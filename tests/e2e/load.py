@@ -38,7 +38,8 @@ class Load:
         self.log = log
         self.stop_ev = threading.Event()
         self.lock = threading.Lock()
-        self.pending = {}            # id -> submit time
+        self.pending = {}            # id -> (submit time, sender address, nonce)
+        self.unreceipted = []        # (sender address, nonce) of the txs given up on
         self.receipts = {}           # id -> (height, index, status)
         self.sent = 0
         self.accepted = 0
@@ -90,6 +91,30 @@ class Load:
             time.sleep(0.2)
         self.done = True
         self.threads[1].join(timeout=30)
+        self.classify()
+
+    def classify(self):
+        """Txs without a receipt: `superseded` when the chain used their nonce
+        for another tx of the same sender (a batch built from a node that had
+        not seen an earlier one), else `dropped` (lost with a killed or
+        paused node's mempool before it was gossiped)."""
+        with self.lock:
+            todo = self.unreceipted + [(a, n) for _, a, n in self.pending.values()]
+        self.superseded = self.dropped = 0
+        node = self.pick_node()
+        if node is None or not todo:
+            return
+        committed = {}
+        try:
+            for addr in {a for a, _ in todo}:
+                committed[addr] = int(node.rpc("tos_getAccount", addr)["nonce"])
+        except Exception:
+            return
+        for addr, nonce in todo:
+            if nonce < committed[addr]:
+                self.superseded += 1
+            else:
+                self.dropped += 1
 
     # -- sending
     def _tx(self, addr, nonce):
@@ -142,10 +167,10 @@ class Load:
         now = time.time()
         with self.lock:
             self.sent += n
-            for e in reply:
+            for k, e in enumerate(reply):        # one entry per record, in order: nonce + k
                 if "id" in e:
                     self.accepted += 1
-                    self.pending[e["id"]] = now
+                    self.pending[e["id"]] = (now, addr, nonce + k)
                 elif "error" in e:
                     msg = str(e["error"].get("message", e["error"]))
                     msg = re.sub(r"\d+", "N", msg.split(" (")[0])[:80]
@@ -177,7 +202,7 @@ class Load:
                     reps = []
                 now = time.time()
                 with self.lock:
-                    for (i, t), rep in zip(ids, reps):
+                    for (i, (t, addr, nonce)), rep in zip(ids, reps):
                         if "result" in rep:
                             r = rep["result"]
                             self.receipts[i] = (int(r["height"]), int(r["index"]), r.get("status"))
@@ -187,6 +212,7 @@ class Load:
                             self.pending.pop(i, None)
                         elif now - t > PENDING_GIVE_UP_S:
                             self.given_up += 1
+                            self.unreceipted.append((addr, nonce))
                             self.pending.pop(i, None)
             time.sleep(0.5)
 
@@ -195,5 +221,7 @@ class Load:
             return {"sent": self.sent, "accepted": self.accepted, "receipts_seen": len(self.receipts),
                     "kinds": dict(self.kinds), "refused": dict(self.refused), "no_receipt": self.given_up,
                     "pending_at_end": len(self.pending), "pruned_before_seen": self.pruned_unseen,
+                    "no_receipt_superseded": getattr(self, "superseded", None),
+                    "no_receipt_dropped": getattr(self, "dropped", None),
                     "batch_failures": len(self.failures), "batch_failure_examples": self.failures[:3],
                     "senders": len(self.senders)}

@@ -1003,8 +1003,11 @@ def print_report(r):
     if r["load"]:
         l = r["load"]
         print(f"load: {l['sent']} sent, {l['accepted']} accepted, {l['receipts_seen']} receipts seen "
-              f"({r['load_tps_committed'] or 0:.1f} tx/s), kinds {l['kinds']}, no receipt {l['no_receipt']} "
-              f"(+{l['pending_at_end']} still waiting at the end), refused {sum(l['refused'].values())}")
+              f"({r['load_tps_committed'] or 0:.1f} tx/s), kinds {l['kinds']}, refused {sum(l['refused'].values())}")
+        if l["no_receipt"] + l["pending_at_end"]:
+            print(f"      no receipt for {l['no_receipt'] + l['pending_at_end']}: {l['no_receipt_superseded']} "
+                  f"superseded (their nonce went to another tx of the sender), {l['no_receipt_dropped']} dropped "
+                  f"(lost with a killed or paused node's mempool)")
     evs = ", ".join(f"{e['height']}:{'/'.join(e['validators']) or '?'}" for e in b["evidence"][:10])
     more = " ..." if len(b["evidence"]) > 10 else ""
     print(f"evidence: {evs or 'none'}{more} ({len(b['evidence'])} in all)")
