@@ -38,7 +38,7 @@ import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import manifest as mf  # noqa: E402
-from cluster import RpcError, SetupError, Tools, ceremony, faketime_lib  # noqa: E402
+from cluster import SetupError, Tools, ceremony, faketime_lib  # noqa: E402
 from load import Load  # noqa: E402
 from relay import Relay  # noqa: E402
 
