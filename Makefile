@@ -13,11 +13,11 @@ WERROR   ?= OFF
 DEB_PACKAGES := cmake ninja-build g++ pkg-config python3 zsh fish clang-16 libclang-rt-16-dev \
   libcli11-dev libleveldb-dev libsnappy-dev libcrypto++-dev libmsgpack-cxx-dev \
   libtomlplusplus-dev libcurl4-openssl-dev libssl-dev doctest-dev libsecp256k1-dev \
-  libasio-dev libcpp-httplib-dev nlohmann-json3-dev libspdlog-dev libfmt-dev
+  libasio-dev libcpp-httplib-dev nlohmann-json3-dev libspdlog-dev libfmt-dev faketime
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps configure build test unit tooltests fuzz fuzz-build bench soak run install clean
+.PHONY: all deps configure build test unit tooltests fuzz fuzz-build bench soak e2e mutants run install clean
 
 all: build
 
@@ -70,6 +70,20 @@ bench: build
 SOAK_BLOCKS ?= 3000
 soak: build
 	python3 bench/retention_soak.py --bin $(BUILD)/cmd --blocks $(SOAK_BLOCKS)
+	python3 tests/e2e/runner.py --bin $(BUILD)/cmd tests/e2e/soak.toml --report $(BUILD)/e2e-soak.json
+
+# The e2e runner (docs/e2e.md) on a manifest: make e2e [MANIFEST=...] [SEED=...]
+MANIFEST ?= tests/e2e/ci.toml
+e2e: build
+	python3 tests/e2e/runner.py --bin $(BUILD)/cmd $(MANIFEST) $(if $(SEED),--seed $(SEED)) --report $(BUILD)/e2e.json
+
+# Mutant builds (docs/e2e.md "Mutants"): deliberately broken nodes that the
+# runner must catch; in $(BUILD)-mutant-NAME, never installed.
+mutants: deps
+	for m in skip-commit-check forget-lock; do \
+	  cmake -S . -B $(BUILD)-mutant-$$m -G Ninja -DGTOS_MUTANT=$$m -DBUILD_TESTING=OFF && \
+	  cmake --build $(BUILD)-mutant-$$m -j $(JOBS) --target gtos-node gtos-keys gtos-tx gtos-genesis gtos-inspect || exit 1; \
+	done
 
 # The main job: a dev chain (single validator, 1 s blocks) in DEV_DIR, its
 # funded key in DEV_DIR/dev.key; Ctrl-C stops it cleanly.
