@@ -794,11 +794,15 @@ TEST_CASE("two honest restarts during a partition: no conflicting decisions") {
   CHECK(TwoRestartsInPartition(true));
 }
 
-TEST_CASE("all four crash after signing round-0 precommits: the height decides within two rounds") {
-  Sim sim(303);
+namespace {
+
+// Every validator gets the round-0 proposal and every prevote, signs its
+// precommit, and crashes before any precommit arrives anywhere. Returns the
+// proposal; messages flow again afterwards.
+Proposal CrashAllAfterRound0Precommits(Sim& sim, bool without_wal) {
   sim.auto_send = false;
+  for (size_t i = 0; i < 4; ++i) sim.node(i).no_wal_on_restart = without_wal;
   for (size_t i = 0; i < 4; ++i) sim.Start(i);
-  // Everyone gets the proposal and every prevote; no precommit arrives.
   const size_t A = sim.ProposerIndex(0);
   Proposal p0 = *ProposalOf(sim.node(A), 0);
   for (size_t i = 0; i < 4; ++i)
@@ -808,12 +812,16 @@ TEST_CASE("all four crash after signing round-0 precommits: the height decides w
   for (size_t i = 0; i < 4; ++i) DeliverVotes(sim, i, prevotes);
   for (size_t i = 0; i < 4; ++i) REQUIRE(Votes(sim.node(i), VoteType::kPrecommit, 0).size() == 1);
   for (size_t i = 0; i < 4; ++i) sim.Crash(i);
-  // All restart; from now on messages flow.
   sim.auto_send = true;
-  for (size_t i = 0; i < 4; ++i) {
-    sim.Start(i);
-    sim.Flush(i);  // the replay's re-sent messages
-  }
+  return p0;
+}
+
+}  // namespace
+
+TEST_CASE("all four crash after signing round-0 precommits: the height decides within two rounds") {
+  Sim sim(303);
+  Proposal p0 = CrashAllAfterRound0Precommits(sim, /*without_wal=*/false);
+  for (size_t i = 0; i < 4; ++i) sim.Start(i);  // the replay re-sends what each signed
   REQUIRE(sim.RunUntil(sim.now() + 60'000, [&] { return sim.AllHonestAt(2); }));
   sim.CheckSafety();
   CHECK(sim.violations.empty());
@@ -822,19 +830,8 @@ TEST_CASE("all four crash after signing round-0 precommits: the height decides w
 
 TEST_CASE("all four restart without their WAL after signing round-0 precommits: the last signed votes are re-sent") {
   Sim sim(313);
-  sim.auto_send = false;
-  for (size_t i = 0; i < 4; ++i) sim.node(i).no_wal_on_restart = true;
-  for (size_t i = 0; i < 4; ++i) sim.Start(i);
+  Proposal p0 = CrashAllAfterRound0Precommits(sim, /*without_wal=*/true);
   const size_t A = sim.ProposerIndex(0);
-  Proposal p0 = *ProposalOf(sim.node(A), 0);
-  for (size_t i = 0; i < 4; ++i)
-    if (i != A) sim.Deliver(i, p0);
-  std::vector<Vote> prevotes;
-  for (size_t i = 0; i < 4; ++i) prevotes.push_back(Last(Votes(sim.node(i), VoteType::kPrevote, 0)));
-  for (size_t i = 0; i < 4; ++i) DeliverVotes(sim, i, prevotes);
-  for (size_t i = 0; i < 4; ++i) REQUIRE(Votes(sim.node(i), VoteType::kPrecommit, 0).size() == 1);
-  for (size_t i = 0; i < 4; ++i) sim.Crash(i);
-  sim.auto_send = true;
   for (size_t i = 0; i < 4; ++i) sim.Start(i);
   // The proposal is gone with the machines; the proposer's re-gossip is
   // gone too, so it is delivered again as a peer would.
