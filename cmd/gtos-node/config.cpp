@@ -19,6 +19,11 @@ void Settings::Merge(const Settings& o) {
   take(peers, o.peers);
   take(p2p_external, o.p2p_external);
   take(max_peers, o.max_peers);
+  take(max_inbound_peers, o.max_inbound_peers);
+  take(max_outbound_peers, o.max_outbound_peers);
+  take(max_peers_per_ip, o.max_peers_per_ip);
+  take(reserved_peers, o.reserved_peers);
+  take(p2p_allow_private, o.p2p_allow_private);
   take(p2p_discovery, o.p2p_discovery);
   take(log_format, o.log_format);
   take(log_level, o.log_level);
@@ -59,9 +64,14 @@ Result<Settings> LoadToml(const std::string& path) {
   str("p2p_addr", s.p2p_addr);
   str("p2p_external", s.p2p_external);
   num("max_peers", s.max_peers);
-  if (auto* n = t.get("p2p_discovery")) {
-    if (auto v = n->value<bool>()) s.p2p_discovery = *v;
-    else if (err.empty()) err = "key 'p2p_discovery' must be true or false";
+  num("max_inbound_peers", s.max_inbound_peers);
+  num("max_outbound_peers", s.max_outbound_peers);
+  num("max_peers_per_ip", s.max_peers_per_ip);
+  for (auto [key, field] : {std::pair{"p2p_discovery", &s.p2p_discovery}, std::pair{"p2p_allow_private", &s.p2p_allow_private}}) {
+    if (auto* n = t.get(key)) {
+      if (auto v = n->value<bool>()) *field = *v;
+      else if (err.empty()) err = std::string("key '") + key + "' must be true or false";
+    }
   }
   str("log_format", s.log_format);
   str("log_level", s.log_level);
@@ -76,22 +86,28 @@ Result<Settings> LoadToml(const std::string& path) {
     }
   }
   num("snapshot_keep", s.snapshot_keep);
-  if (auto* n = t.get("peers")) {
+  auto strings = [&](const char* key, const char* what, std::optional<std::vector<std::string>>& out) {
+    auto* n = t.get(key);
+    if (!n) return;
     auto* arr = n->as_array();
-    std::vector<std::string> peers;
+    std::vector<std::string> list;
     if (arr)
       for (auto& e : *arr) {
-        if (auto v = e.value<std::string>()) peers.push_back(*v);
+        if (auto v = e.value<std::string>()) list.push_back(*v);
         else arr = nullptr;
         if (!arr) break;
       }
-    if (!arr && err.empty()) err = "key 'peers' must be an array of \"host:port\" strings";
-    s.peers = peers;
-  }
+    if (!arr && err.empty()) err = std::string("key '") + key + "' must be an array of " + what;
+    out = list;
+  };
+  strings("peers", "\"host:port\" strings", s.peers);
+  strings("reserved_peers", "node keys (\"0x\" and 64 hex digits)", s.reserved_peers);
   static const char* kKnown[] = {"datadir",         "rpc_addr",      "p2p_addr",        "peers",
                                  "log_format",      "log_level",     "mempool_max_txs", "mempool_max_bytes",
                                  "validator_key",   "passphrase_file", "fsync",           "p2p_external",
-                                 "max_peers",       "p2p_discovery", "state_sync",      "snapshot_keep"};
+                                 "max_peers",       "p2p_discovery", "state_sync",      "snapshot_keep",
+                                 "max_inbound_peers", "max_outbound_peers", "max_peers_per_ip", "reserved_peers",
+                                 "p2p_allow_private"};
   for (auto& [k, v] : t) {
     (void)v;
     bool known = false;
@@ -118,6 +134,9 @@ Result<Settings> LoadEnv() {
   for (auto [name, field] : {std::pair{"GTOS_MEMPOOL_MAX_TXS", &s.mempool_max_txs},
                              std::pair{"GTOS_MEMPOOL_MAX_BYTES", &s.mempool_max_bytes},
                              std::pair{"GTOS_MAX_PEERS", &s.max_peers},
+                             std::pair{"GTOS_MAX_INBOUND_PEERS", &s.max_inbound_peers},
+                             std::pair{"GTOS_MAX_OUTBOUND_PEERS", &s.max_outbound_peers},
+                             std::pair{"GTOS_MAX_PEERS_PER_IP", &s.max_peers_per_ip},
                              std::pair{"GTOS_SNAPSHOT_KEEP", &s.snapshot_keep}}) {
     if (const char* v = std::getenv(name); v && *v) {
       auto n = ParseUint64(v, name);
@@ -126,7 +145,8 @@ Result<Settings> LoadEnv() {
     }
   }
   for (auto [name, field] : {std::pair{"GTOS_FSYNC", &s.fsync}, std::pair{"GTOS_P2P_DISCOVERY", &s.p2p_discovery},
-                             std::pair{"GTOS_STATE_SYNC", &s.state_sync}}) {
+                             std::pair{"GTOS_STATE_SYNC", &s.state_sync},
+                             std::pair{"GTOS_P2P_ALLOW_PRIVATE", &s.p2p_allow_private}}) {
     if (const char* v = std::getenv(name); v && *v) {
       std::string_view sv(v);
       if (sv == "1" || sv == "true") *field = true;
@@ -134,16 +154,18 @@ Result<Settings> LoadEnv() {
       else return Invalid(std::string(name) + ": '" + std::string(sv) + "' is not true or false");
     }
   }
-  if (const char* v = std::getenv("GTOS_PEERS"); v && *v) {
-    std::vector<std::string> peers;
+  for (auto [name, field] : {std::pair{"GTOS_PEERS", &s.peers}, std::pair{"GTOS_RESERVED_PEERS", &s.reserved_peers}}) {
+    const char* v = std::getenv(name);
+    if (!v || !*v) continue;
+    std::vector<std::string> list;
     std::string_view rest(v);
     while (!rest.empty()) {
       size_t c = rest.find(',');
       std::string_view p = rest.substr(0, c);
-      if (!p.empty()) peers.emplace_back(p);
+      if (!p.empty()) list.emplace_back(p);
       rest = c == std::string_view::npos ? std::string_view() : rest.substr(c + 1);
     }
-    s.peers = peers;
+    *field = list;
   }
   return s;
 }
@@ -198,6 +220,23 @@ Result<Resolved> Resolve(const Settings& s) {
     p2p.max_peers = *s.max_peers;
   }
   if (s.p2p_discovery) p2p.discovery = *s.p2p_discovery;
+  auto limit = [](const std::optional<uint64_t>& v, const char* name, uint64_t lo, size_t& out) -> Status {
+    if (!v) return Ok();
+    if (*v < lo || *v > 1000) return cli::UsageError(std::string(name) + " must be " + std::to_string(lo) + "..1000");
+    out = *v;
+    return Ok();
+  };
+  GTOS_TRY(limit(s.max_inbound_peers, "max_inbound_peers", 0, p2p.max_inbound));
+  GTOS_TRY(limit(s.max_outbound_peers, "max_outbound_peers", 0, p2p.max_outbound));
+  GTOS_TRY(limit(s.max_peers_per_ip, "max_peers_per_ip", 1, p2p.max_per_ip));
+  if (s.p2p_allow_private) p2p.allow_private = *s.p2p_allow_private;
+  for (const std::string& k : s.reserved_peers.value_or(std::vector<std::string>{})) {
+    auto key = FromHex(k, "reserved peer");
+    if (!key || key->size() != 32)
+      return cli::UsageError("reserved peer '" + k + "' is not a node key (\"0x\" and 64 hex digits)",
+                             "gtos-keys show D/node.key --public, or the node_key of the peer's \"node started\" line");
+    p2p.reserved_keys.push_back(std::move(*key));
+  }
   if (s.snapshot_keep) {
     if (*s.snapshot_keep == 0 || *s.snapshot_keep > 1000) return cli::UsageError("snapshot_keep must be 1..1000");
     r.node.snapshot_keep = *s.snapshot_keep;

@@ -20,6 +20,11 @@ struct Settings {
   std::optional<std::vector<std::string>> peers;
   std::optional<std::string> p2p_external;
   std::optional<uint64_t> max_peers;
+  std::optional<uint64_t> max_inbound_peers;
+  std::optional<uint64_t> max_outbound_peers;
+  std::optional<uint64_t> max_peers_per_ip;
+  std::optional<std::vector<std::string>> reserved_peers;  // node keys, 0x-hex
+  std::optional<bool> p2p_allow_private;
   std::optional<bool> p2p_discovery;
   std::optional<std::string> log_format;
   std::optional<std::string> log_level;
@@ -38,7 +43,9 @@ struct Settings {
 // Reads gtos.toml; unknown keys and wrong types are errors naming the key.
 Result<Settings> LoadToml(const std::string& path);
 // Reads GTOS_DATADIR, GTOS_RPC_ADDR, GTOS_P2P_ADDR, GTOS_PEERS (comma
-// separated), GTOS_P2P_EXTERNAL, GTOS_MAX_PEERS, GTOS_P2P_DISCOVERY, GTOS_LOG_FORMAT, GTOS_LOG_LEVEL, GTOS_MEMPOOL_MAX_TXS,
+// separated), GTOS_P2P_EXTERNAL, GTOS_MAX_PEERS, GTOS_MAX_INBOUND_PEERS,
+// GTOS_MAX_OUTBOUND_PEERS, GTOS_MAX_PEERS_PER_IP, GTOS_RESERVED_PEERS (comma
+// separated), GTOS_P2P_ALLOW_PRIVATE, GTOS_P2P_DISCOVERY, GTOS_LOG_FORMAT, GTOS_LOG_LEVEL, GTOS_MEMPOOL_MAX_TXS,
 // GTOS_MEMPOOL_MAX_BYTES, GTOS_VALIDATOR_KEY, GTOS_PASSPHRASE_FILE, GTOS_FSYNC,
 // GTOS_STATE_SYNC, GTOS_SNAPSHOT_KEEP.
 Result<Settings> LoadEnv();

@@ -20,7 +20,7 @@
 
 namespace gtos::net {
 
-inline constexpr uint64_t kProtocolVersion = 1;
+inline constexpr uint64_t kProtocolVersion = 2;
 
 inline constexpr size_t kNodeKeyBytes = 32;        // ed25519 public key
 inline constexpr size_t kAuthSignatureBytes = 64;  // ed25519 signature
@@ -32,15 +32,17 @@ inline constexpr size_t kMaxSnapshotOffers = 16;   // per Snapshots message
 inline constexpr size_t kMaxSnapshotPartBytes = 64ull << 20;  // a manifest or chunk record
 inline constexpr size_t kSnapshotPieceBytes = 512ull << 10;    // per SnapshotPart message (fits any frame limit)
 
-// Handshake, first frame each way.
+// Handshake: the first sealed frame each way (net/secret.h). `signature`
+// is node_key's ed25519 signature of AuthDigest(challenge), the challenge
+// of this connection's session keys.
 struct Hello {
   static constexpr RecordType kType = RecordType::kP2pHello;
-  static constexpr uint64_t kVersion = 1;
+  static constexpr uint64_t kVersion = 2;
   uint64_t protocol = kProtocolVersion;
   std::string chain_id;
   Hash32 genesis_hash;
   Bytes node_key;       // ed25519 public key
-  Hash32 nonce;         // random challenge for the other side to sign
+  Bytes signature;      // proves node_key on this connection
   std::string listen;   // advertised "host:port", may be empty
   uint64_t height = 0;  // sender's committed height
 
@@ -49,19 +51,10 @@ struct Hello {
     v.Str("chain_id", chain_id, kMaxChainIdBytes);
     v.Fixed("genesis_hash", genesis_hash);
     v.Bin("node_key", node_key, kNodeKeyBytes);
-    v.Fixed("nonce", nonce);
+    v.Bin("signature", signature, kAuthSignatureBytes);
     v.Str("listen", listen, kMaxPeerAddressBytes);
     v.Uint("height", height);
   }
-};
-// Second frame each way: ed25519 signature by node_key over
-// SHA-256("GTOS-P2P-AUTH-V1" || chain_id || genesis_hash || the OTHER
-// side's nonce || own node_key).
-struct Auth {
-  static constexpr RecordType kType = RecordType::kP2pAuth;
-  static constexpr uint64_t kVersion = 1;
-  Bytes signature;
-  template <class V> void Fields(V& v) { v.Bin("signature", signature, kAuthSignatureBytes); }
 };
 struct Ping {
   static constexpr RecordType kType = RecordType::kP2pPing;
@@ -198,15 +191,29 @@ struct SnapshotPart {
   }
 };
 
-using Message = std::variant<Hello, Auth, Ping, Pong, GetPeers, Peers, Status, Txs, ProposalMsg, VoteMsg,
+using Message = std::variant<Hello, Ping, Pong, GetPeers, Peers, Status, Txs, ProposalMsg, VoteMsg,
                              EvidenceMsg, GetBlocks, Blocks, GetSnapshots, Snapshots, GetSnapshotPart,
                              SnapshotPart>;
 
 // Frame payload (the record, without the length prefix).
 Bytes EncodeMessage(const Message& m);
 // Decodes one record; errors name the message type and field. Rejects
-// non-canonical encodings and anything above the record caps.
+// non-canonical encodings, anything above the record caps, and a record
+// with more msgpack elements than ElementBudget(frame.size()) before any
+// object is built.
 Result<Message> DecodeMessage(ByteView frame);
+// The message type of a record, read from its first bytes without
+// decoding the rest; an error when the bytes do not start a record of a
+// p2p message type.
+Result<RecordType> PeekMessageType(ByteView frame);
+// The largest record of message type `t` a peer may send, given the
+// frame limit (small control messages get a few KiB, blocks the frame
+// limit).
+size_t MaxMessageBytes(RecordType t, size_t max_frame);
+// Elements (msgpack values) a record of `bytes` bytes may hold: one per
+// 4 bytes, at least 4096. A legitimate record stays far below (a
+// transaction averages 7+ bytes per element); an array of nils does not.
+size_t ElementBudget(size_t bytes);
 std::string_view MessageName(const Message& m);
 // True for gossip (Txs, Peers): dropped, not fatal, when a send queue is full.
 bool IsGossip(const Message& m);

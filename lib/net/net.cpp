@@ -7,17 +7,29 @@
 //    `infos`/`stats` kept under a mutex (Peers, Stats, SetPeerHeight).
 //  - A Peer is owned by a shared_ptr that every pending operation holds, so
 //    it outlives its last callback; a closed Peer ignores callbacks.
-//  - Reading: 4-byte big-endian length, checked against max_frame_bytes
-//    before anything is allocated, then the record. After each frame the
-//    peer's token buckets (bytes/s, msgs/s) are charged; while either is in
-//    debt the next read waits on a timer, so a fast sender is slowed by TCP
-//    flow control rather than dropped.
-//  - Writing: each message is framed once (a broadcast shares one buffer
-//    between peers) and queued; one async_write at a time per peer. The
-//    queue is bounded in bytes: gossip beyond it is dropped, anything else
+//  - Handshake (net/secret.h): a 40-byte intro both ways (ephemeral X25519
+//    key), then a sealed Hello both ways carrying the node key and its
+//    signature of this connection's challenge; then the connection is open
+//    and the Handler is told. Nothing but the intro and one Hello of at
+//    most kMaxHandshakeBody bytes is read before the peer is verified.
+//  - Reading: 4-byte big-endian length, checked against the limit of the
+//    connection's state (handshake or open) before anything is allocated;
+//    the body buffer then grows with the bytes that actually arrive, so a
+//    peer that announces a large frame and stalls holds little memory. The
+//    body is opened (decrypted and authenticated), its message type is
+//    checked against the state and the type's size limit, its elements are
+//    counted, and only then is it decoded. After each frame the peer's
+//    token buckets (bytes/s, msgs/s) are charged; while either is in debt
+//    the next read waits on a timer, so a fast sender is slowed by TCP flow
+//    control rather than dropped.
+//  - Writing: each message is encoded once (a broadcast shares the record
+//    between peers) and queued; it is sealed for the peer when its turn to
+//    be written comes; one async_write at a time per peer. The queue is
+//    bounded in bytes: gossip beyond it is dropped, anything else
 //    disconnects the peer as too slow.
-//  - Handshake: Hello both ways, then Auth both ways (each side signs the
-//    other's nonce), then the connection is open and the Handler is told.
+//  - Caps: inbound connections are refused at accept beyond the per-IP and
+//    handshake caps; after the handshake a peer that is not reserved is
+//    refused beyond max_inbound / max_outbound / max_peers.
 //  - Dialling: every address we dial is a Target (configured seeds, and
 //    addresses learned by peer exchange) with its own backoff timer. Seeds
 //    are redialled forever; a learned address is forgotten after
@@ -40,31 +52,22 @@
 
 #include "crypto/hash.h"
 #include "crypto/sig.h"
+#include "net/secret.h"
 
 namespace gtos::net {
 namespace {
 
 using Clock = std::chrono::steady_clock;
 using tcp = asio::ip::tcp;
-using Frame = std::shared_ptr<const Bytes>;  // length prefix + record
+using Frame = std::shared_ptr<const Bytes>;  // an encoded message record (plaintext)
 
 constexpr size_t kMaxKnownAddresses = 1000;  // dial targets, seeds included
 constexpr int kMaxDialFailures = 5;          // for learned addresses
 constexpr uint64_t kPeerExchangeEveryPings = 12;
 constexpr size_t kKeepReadBufferBytes = 1 << 20;
-constexpr std::string_view kAuthDomain = "GTOS-P2P-AUTH-V1";
+constexpr size_t kFirstBodyChunk = 64 << 10;  // then the buffer doubles as bytes arrive
 
-Frame MakeFrame(const Message& m) {
-  Bytes record = EncodeMessage(m);
-  auto frame = std::make_shared<Bytes>(4 + record.size());
-  uint32_t n = static_cast<uint32_t>(record.size());
-  (*frame)[0] = static_cast<uint8_t>(n >> 24);
-  (*frame)[1] = static_cast<uint8_t>(n >> 16);
-  (*frame)[2] = static_cast<uint8_t>(n >> 8);
-  (*frame)[3] = static_cast<uint8_t>(n);
-  std::copy(record.begin(), record.end(), frame->begin() + 4);
-  return frame;
-}
+Frame MakeFrame(const Message& m) { return std::make_shared<const Bytes>(EncodeMessage(m)); }
 
 Hash32 RandomHash() {
   Hash32 h;
@@ -77,23 +80,6 @@ uint64_t RandomU64() {
   uint64_t v = 0;
   for (int i = 0; i < 8; ++i) v = (v << 8) | h.v[i];
   return v;
-}
-
-// Splits "host:port" or "[v6]:port".
-bool SplitHostPort(const std::string& s, std::string* host, std::string* port) {
-  size_t colon;
-  if (!s.empty() && s[0] == '[') {
-    size_t close = s.find("]:");
-    if (close == std::string::npos) return false;
-    *host = s.substr(1, close - 1);
-    colon = close + 1;
-  } else {
-    colon = s.rfind(':');
-    if (colon == std::string::npos) return false;
-    *host = s.substr(0, colon);
-  }
-  *port = s.substr(colon + 1);
-  return !port->empty() && port->find_first_not_of("0123456789") == std::string::npos;
 }
 
 std::string JoinHostPort(const std::string& host, uint16_t port) {
@@ -128,18 +114,57 @@ struct TokenBucket {
 
 }  // namespace
 
-// The authentication digest of docs/p2p.md: what `node_key` signs to prove
-// it holds the key, bound to this chain and to the verifier's nonce.
-static Hash32 AuthDigest(const NetOptions& o, const Hash32& nonce, ByteView node_key) {
-  Bytes d(o.chain_id.begin(), o.chain_id.end());
-  d.insert(d.end(), o.genesis_hash.v.begin(), o.genesis_hash.v.end());
-  d.insert(d.end(), nonce.v.begin(), nonce.v.end());
-  d.insert(d.end(), node_key.begin(), node_key.end());
-  return crypto::Sha256Tagged(kAuthDomain, d);
+bool SplitHostPort(const std::string& s, std::string* host, std::string* port) {
+  size_t colon;
+  if (!s.empty() && s[0] == '[') {
+    size_t close = s.find("]:");
+    if (close == std::string::npos) return false;
+    *host = s.substr(1, close - 1);
+    colon = close + 1;
+  } else {
+    colon = s.rfind(':');
+    if (colon == std::string::npos) return false;
+    *host = s.substr(0, colon);
+  }
+  *port = s.substr(colon + 1);
+  return !port->empty() && port->find_first_not_of("0123456789") == std::string::npos;
+}
+
+bool DialableAddress(const std::string& addr, bool allow_private) {
+  std::string host, port;
+  if (!SplitHostPort(addr, &host, &port) || port.size() > 5) return false;
+  unsigned long pn = std::stoul(port);
+  if (pn == 0 || pn > 65535) return false;
+  std::error_code ec;
+  asio::ip::address ip = asio::ip::make_address(host, ec);
+  if (ec) return false;  // names only come from configuration
+  if (ip.is_unspecified() || ip.is_multicast()) return false;
+  if (allow_private) return true;
+  if (ip.is_loopback()) return false;
+  if (ip.is_v4()) {
+    auto b = ip.to_v4().to_bytes();
+    if (b[0] == 10 || b[0] == 0 || b[0] >= 240) return false;                 // private, "this", reserved
+    if (b[0] == 172 && (b[1] & 0xf0) == 16) return false;                    // 172.16/12
+    if (b[0] == 192 && b[1] == 168) return false;                            // 192.168/16
+    if (b[0] == 169 && b[1] == 254) return false;                            // link-local
+    if (b[0] == 100 && (b[1] & 0xc0) == 64) return false;                    // shared 100.64/10
+    if (b[0] == 192 && b[1] == 0 && (b[2] == 0 || b[2] == 2)) return false;  // IETF, TEST-NET-1
+    if (b[0] == 198 && (b[1] & 0xfe) == 18) return false;                    // benchmarking
+    return true;
+  }
+  auto v6 = ip.to_v6();
+  if (v6.is_v4_mapped()) return DialableAddress(JoinHostPort(asio::ip::make_address_v4(asio::ip::v4_mapped, v6).to_string(), static_cast<uint16_t>(pn)), false);
+  auto b = v6.to_bytes();
+  if ((b[0] & 0xfe) == 0xfc) return false;                      // unique local fc00::/7
+  if (b[0] == 0xfe && (b[1] & 0xc0) == 0x80) return false;      // link-local fe80::/10
+  if (b[0] == 0x20 && b[1] == 0x01 && b[2] == 0x0d && b[3] == 0xb8) return false;  // documentation
+  return true;
 }
 
 struct Host::Impl {
-  enum class State { kConnecting, kHello, kAuth, kOpen, kClosed };
+  // kIntro: waiting for the peer's intro; kHello: session keys agreed,
+  // waiting for its sealed Hello; kOpen: verified.
+  enum class State { kConnecting, kIntro, kHello, kOpen, kClosed };
 
   struct Peer {
     explicit Peer(tcp::socket s)
@@ -150,15 +175,23 @@ struct Host::Impl {
     PeerInfo info;
     State state = State::kConnecting;
     std::string target;  // the address we dialled (outbound only)
-    Hash32 nonce;        // ours, for the remote to sign
-    Bytes remote_key;    // from its Hello, authenticated by its Auth
+    std::string ip;      // remote IP (inbound caps)
+    bool reserved = false;
+    std::optional<crypto::X25519Key> ephemeral;  // until the session keys are derived
+    std::array<uint8_t, 32> challenge{};
+    std::optional<SecretChannel> channel;
+    Bytes remote_key;  // from its Hello, verified by its signature
     tcp::socket socket;
     asio::steady_timer handshake_timer, ping_timer, read_timer;
-    uint8_t header[4] = {};
+    uint8_t intro[kIntroBytes] = {};
+    uint8_t header[kFrameHeaderBytes] = {};
     Bytes body;
-    std::deque<Frame> queue;
+    size_t body_want = 0, body_have = 0;
+    std::deque<Frame> queue;  // records; queue.front() may be the raw intro
+    bool intro_queued = false;
     size_t queued_bytes = 0;
     bool writing = false;
+    Bytes wire;  // the sealed frame being written
     TokenBucket bytes_bucket, msgs_bucket;
     Clock::time_point last_recv = Clock::now();
     uint64_t pings = 0;
@@ -174,7 +207,9 @@ struct Host::Impl {
     std::unique_ptr<asio::steady_timer> timer;
   };
 
-  Impl(NetOptions o, Handler* h) : opt(std::move(o)), handler(h) {}
+  Impl(NetOptions o, Handler* h) : opt(std::move(o)), handler(h) {
+    for (const Bytes& k : opt.reserved_keys) reserved_keys.insert(k);
+  }
 
   // ---- state ----
   // Declared first so that it is destroyed last: sockets and timers below
@@ -199,7 +234,8 @@ struct Host::Impl {
   std::map<PeerId, PeerPtr> peers;  // every connection, open or not
   std::map<std::string, Target> targets;
   std::set<std::string> self_addrs;
-  std::map<Bytes, Clock::time_point> bans;  // node key -> until
+  std::map<Bytes, Clock::time_point> bans;  // node key -> until; at most opt.max_bans
+  std::set<Bytes> reserved_keys;            // configured, seeds', Reserve()d
 
   // Shared with callers.
   mutable std::mutex mu;
@@ -215,11 +251,6 @@ struct Host::Impl {
     std::lock_guard lock(mu);
     f(stats);
   }
-  size_t OpenCount() const {
-    size_t n = 0;
-    for (const auto& [id, p] : peers) n += p->state == State::kOpen;
-    return n;
-  }
   bool Banned(const Bytes& key) {
     auto it = bans.find(key);
     if (it == bans.end()) return false;
@@ -227,11 +258,28 @@ struct Host::Impl {
     bans.erase(it);
     return false;
   }
+  void Ban(const Bytes& key) {
+    if (key.empty()) return;
+    auto now = Clock::now();
+    if (bans.size() >= opt.max_bans && !bans.count(key)) {
+      std::erase_if(bans, [now](const auto& b) { return b.second <= now; });
+      while (!bans.empty() && bans.size() >= opt.max_bans) {
+        auto oldest = std::min_element(bans.begin(), bans.end(),
+                                       [](const auto& a, const auto& b) { return a.second < b.second; });
+        bans.erase(oldest);
+      }
+    }
+    if (opt.max_bans > 0) bans[key] = now + std::chrono::milliseconds(opt.ban_ms);
+  }
   // True when some connection (open or in progress) reaches `addr`.
   bool ConnectedTo(const std::string& addr) const {
     for (const auto& [id, p] : peers)
       if (p->target == addr || (p->state == State::kOpen && p->info.listen == addr)) return true;
     return false;
+  }
+  bool IsSeed(const std::string& target) const {
+    auto t = targets.find(target);
+    return !target.empty() && t != targets.end() && t->second.seed;
   }
 
   // ---- lifecycle ----
@@ -282,6 +330,24 @@ struct Host::Impl {
     io.stop();
   }
 
+  // Why an inbound connection from `ip` is refused at accept, or "".
+  std::string AcceptRefusal(const std::string& ip) const {
+    size_t handshaking = 0, from_ip = 0, handshaking_from_ip = 0;
+    for (const auto& [id, p] : peers) {
+      if (p->info.outbound) continue;
+      bool hs = p->state != State::kOpen;
+      handshaking += hs;
+      if (p->ip == ip) {
+        ++from_ip;
+        handshaking_from_ip += hs;
+      }
+    }
+    if (handshaking >= opt.max_handshaking) return "too many connections in their handshake";
+    if (handshaking_from_ip >= opt.max_handshaking_per_ip) return "too many handshakes from " + ip;
+    if (from_ip >= opt.max_per_ip) return "too many connections from " + ip;
+    return "";
+  }
+
   void Accept() {
     acceptor.async_accept([this](std::error_code ec, tcp::socket socket) {
       if (stopping || ec == asio::error::operation_aborted) return;
@@ -292,11 +358,16 @@ struct Host::Impl {
         });
         return;
       }
-      if (peers.size() >= opt.max_peers) {
+      tcp::endpoint remote = socket.remote_endpoint(ec);
+      std::string ip = ec ? std::string("?") : remote.address().to_string();
+      if (std::string why = AcceptRefusal(ip); !why.empty()) {
         socket.close(ec);
+        Count([](NetStats& s) { ++s.refused_connections; });
+        if (opt.log) opt.log("refused inbound connection from " + ip + ": " + why);
       } else {
         auto p = NewPeer(std::move(socket), false);
-        p->info.address = EndpointString(p->socket.remote_endpoint(ec));
+        p->ip = ip;
+        p->info.address = EndpointString(remote);
         Begin(p);
       }
       Accept();
@@ -307,7 +378,6 @@ struct Host::Impl {
     auto p = std::make_shared<Peer>(std::move(socket));
     p->info.id = next_id++;
     p->info.outbound = outbound;
-    p->nonce = RandomHash();
     p->bytes_bucket.Init(opt.rate_bytes_per_s);
     p->msgs_bucket.Init(opt.rate_msgs_per_s);
     peers[p->info.id] = p;
@@ -318,19 +388,17 @@ struct Host::Impl {
     return p;
   }
 
-  // The socket is connected: say Hello and start reading.
+  // The socket is connected: send our intro and read the peer's.
   void Begin(const PeerPtr& p) {
-    p->state = State::kHello;
+    p->state = State::kIntro;
     p->last_recv = Clock::now();
-    Hello h;
-    h.chain_id = opt.chain_id;
-    h.genesis_hash = opt.genesis_hash;
-    h.node_key = opt.node_public;
-    h.nonce = p->nonce;
-    h.listen = advertised;
-    h.height = local_height.load();
-    Enqueue(p, MakeFrame(h), false);
-    ReadHeader(p);
+    auto eph = crypto::X25519Generate();
+    if (!eph) return Close(p, eph.error().message);
+    Bytes intro = MakeIntro(*eph);
+    p->ephemeral.emplace(std::move(*eph));
+    p->intro_queued = true;
+    Enqueue(p, std::make_shared<const Bytes>(std::move(intro)), false);
+    ReadIntro(p);
   }
 
   // Closes the connection; the Handler hears of it if it was open, and the
@@ -346,6 +414,8 @@ struct Host::Impl {
     p->ping_timer.cancel();
     p->read_timer.cancel();
     p->queue.clear();
+    p->ephemeral.reset();
+    p->channel.reset();
     peers.erase(p->info.id);
     if (was_open) {
       {
@@ -388,10 +458,17 @@ struct Host::Impl {
     });
   }
 
+  // Outbound connections to learned (not seed) addresses, open or dialling.
+  size_t LearnedOutbound() const {
+    size_t n = 0;
+    for (const auto& [id, p] : peers) n += p->info.outbound && !p->reserved && !IsSeed(p->target);
+    return n;
+  }
+
   void Dial(const std::string& addr) {
     auto it = targets.find(addr);
     if (it == targets.end() || it->second.conn != 0 || self_addrs.count(addr) || ConnectedTo(addr)) return;
-    if (peers.size() >= opt.max_peers) {
+    if (!it->second.seed && (LearnedOutbound() >= opt.max_outbound || OpenUnreserved() >= opt.max_peers)) {
       ScheduleDial(addr);
       return;
     }
@@ -411,53 +488,129 @@ struct Host::Impl {
         if (p->state == State::kClosed) return;
         if (e) return Close(p, "connect: " + e.message());
         p->info.address = EndpointString(ep);
+        p->ip = ep.address().to_string();
         Begin(p);
       });
     });
   }
 
   // ---- reading ----
+  void ReadIntro(const PeerPtr& p) {
+    asio::async_read(p->socket, asio::buffer(p->intro), [this, p](std::error_code ec, size_t) {
+      if (p->state == State::kClosed) return;
+      if (ec) return Close(p, ec == asio::error::eof ? "closed by peer" : "read: " + ec.message());
+      p->last_recv = Clock::now();
+      auto theirs = ParseIntro(ByteView(p->intro, kIntroBytes));
+      if (!theirs) return Close(p, theirs.error().message);
+      auto keys = DeriveSession(*p->ephemeral, ByteView(theirs->data(), theirs->size()));
+      p->ephemeral.reset();  // forward secrecy: the ephemeral secret is wiped now
+      if (!keys) return Close(p, "key agreement: " + keys.error().message);
+      auto channel = SecretChannel::Create(*keys);
+      if (!channel) return Close(p, channel.error().message);
+      p->channel.emplace(std::move(*channel));
+      p->challenge = keys->challenge;
+      p->state = State::kHello;
+      Hello h;
+      h.chain_id = opt.chain_id;
+      h.genesis_hash = opt.genesis_hash;
+      h.node_key = opt.node_public;
+      auto sig = crypto::SignDigest(*algo, opt.node_secret, opt.node_public, AuthDigest(p->challenge));
+      if (!sig) return Close(p, "signing hello: " + sig.error().message);
+      h.signature = std::move(*sig);
+      h.listen = advertised;
+      h.height = local_height.load();
+      Enqueue(p, MakeFrame(h), false);
+      ReadHeader(p);
+    });
+  }
+
   void ReadHeader(const PeerPtr& p) {
     asio::async_read(p->socket, asio::buffer(p->header), [this, p](std::error_code ec, size_t) {
       if (p->state == State::kClosed) return;
       if (ec) return Close(p, ec == asio::error::eof ? "closed by peer" : "read: " + ec.message());
       uint32_t n = (uint32_t{p->header[0]} << 24) | (uint32_t{p->header[1]} << 16) |
                    (uint32_t{p->header[2]} << 8) | uint32_t{p->header[3]};
-      if (n == 0 || n > opt.max_frame_bytes) {
+      size_t limit = (p->state == State::kOpen ? opt.max_frame_bytes : kMaxHandshakeBody) + kSealOverhead;
+      // The length is authenticated only with the body, so a bad one may
+      // be the work of anyone on the path: close, no penalty.
+      if (n <= kSealOverhead || n > limit) {
         Count([](NetStats& s) { ++s.dropped_frames; });
-        return Misbehave(p, "frame length " + std::to_string(n) + " outside 1.." + std::to_string(opt.max_frame_bytes));
+        return Close(p, "frame length " + std::to_string(n) + " outside " + std::to_string(kSealOverhead + 1) + ".." +
+                            std::to_string(limit));
       }
-      p->body.resize(n);
+      p->body_want = n;
+      p->body_have = 0;
+      p->body.resize(std::min<size_t>(n, kFirstBodyChunk));
       ReadBody(p);
     });
   }
 
+  // Reads into body[body_have, body.size()); grows the buffer (doubling,
+  // up to body_want) only as bytes arrive.
   void ReadBody(const PeerPtr& p) {
-    asio::async_read(p->socket, asio::buffer(p->body), [this, p](std::error_code ec, size_t n) {
+    auto buf = asio::buffer(p->body.data() + p->body_have, p->body.size() - p->body_have);
+    asio::async_read(p->socket, buf, [this, p](std::error_code ec, size_t got) {
       if (p->state == State::kClosed) return;
       if (ec) return Close(p, "read: " + ec.message());
-      auto now = Clock::now();
-      p->last_recv = now;
-      p->bytes_bucket.Take(static_cast<double>(n + 4), now);
-      p->msgs_bucket.Take(1, now);
-      Count([n](NetStats& s) {
-        ++s.frames_in;
-        s.bytes_in += n + 4;
-      });
-      auto msg = DecodeMessage(p->body);
-      if (p->body.capacity() > kKeepReadBufferBytes) Bytes().swap(p->body);
-      if (!msg) {
-        Count([](NetStats& s) { ++s.dropped_frames; });
-        return Misbehave(p, "undecodable frame: " + msg.error().message);
+      p->body_have += got;
+      p->last_recv = Clock::now();
+      if (p->body_have < p->body_want) {
+        p->body.resize(std::min(p->body_want, 2 * p->body.size()));
+        return ReadBody(p);
       }
-      Dispatch(p, std::move(*msg));
-      if (p->state == State::kClosed) return;
-      auto wait = std::max(p->bytes_bucket.Debt(), p->msgs_bucket.Debt());
-      if (wait == Clock::duration::zero()) return ReadHeader(p);
-      p->read_timer.expires_after(wait);
-      p->read_timer.async_wait([this, p](std::error_code e) {
-        if (!e && p->state != State::kClosed) ReadHeader(p);
-      });
+      OnFrame(p);
+    });
+  }
+
+  void OnFrame(const PeerPtr& p) {
+    size_t n = p->body_want;
+    auto now = Clock::now();
+    p->bytes_bucket.Take(static_cast<double>(n + kFrameHeaderBytes), now);
+    p->msgs_bucket.Take(1, now);
+    Count([n](NetStats& s) {
+      ++s.frames_in;
+      s.bytes_in += n + kFrameHeaderBytes;
+    });
+    // Altered, replayed, reordered or dropped frames fail here. That is
+    // not proof against the peer (anyone on the path can flip a byte), so
+    // the connection is closed without a penalty.
+    if (gtos::Status opened = p->channel->Open(p->header, p->body); !opened) {
+      Count([](NetStats& s) { ++s.bad_frames; });
+      return Close(p, "frame " + std::to_string(p->channel->received()) + " failed authentication");
+    }
+    ByteView plain(p->body.data(), n - kSealOverhead);
+    auto type = PeekMessageType(plain);
+    if (!type) {
+      Count([](NetStats& s) { ++s.dropped_frames; });
+      return Misbehave(p, type.error().message);
+    }
+    std::string_view name = RecordTypeName(static_cast<uint64_t>(*type));
+    if (p->state == State::kHello && *type != RecordType::kP2pHello) {
+      Count([](NetStats& s) { ++s.dropped_frames; });
+      return Close(p, "expected p2p_hello, got " + std::string(name));
+    }
+    if (p->state == State::kOpen && *type == RecordType::kP2pHello) {
+      Count([](NetStats& s) { ++s.dropped_frames; });
+      return Misbehave(p, "unexpected p2p_hello after the handshake");
+    }
+    if (size_t max = MaxMessageBytes(*type, opt.max_frame_bytes); plain.size() > max) {
+      Count([](NetStats& s) { ++s.dropped_frames; });
+      return Misbehave(p, std::string(name) + " of " + std::to_string(plain.size()) + " bytes exceeds " +
+                              std::to_string(max));
+    }
+    auto msg = DecodeMessage(plain);
+    if (p->body.capacity() > kKeepReadBufferBytes) Bytes().swap(p->body);
+    if (!msg) {
+      Count([](NetStats& s) { ++s.dropped_frames; });
+      return Misbehave(p, "undecodable frame: " + msg.error().message);
+    }
+    Dispatch(p, std::move(*msg));
+    if (p->state == State::kClosed) return;
+    auto wait = std::max(p->bytes_bucket.Debt(), p->msgs_bucket.Debt());
+    if (wait == Clock::duration::zero()) return ReadHeader(p);
+    p->read_timer.expires_after(wait);
+    p->read_timer.async_wait([this, p](std::error_code e) {
+      if (!e && p->state != State::kClosed) ReadHeader(p);
     });
   }
 
@@ -476,7 +629,7 @@ struct Host::Impl {
     }
     Log(p, "penalty " + std::to_string(points) + ": " + why);
     if (p->info.score < opt.ban_score) return;
-    bans[p->remote_key] = Clock::now() + std::chrono::milliseconds(opt.ban_ms);
+    Ban(p->remote_key);
     Count([](NetStats& s) { ++s.disconnects_penalty; });
     Close(p, "banned: " + why);
   }
@@ -484,26 +637,17 @@ struct Host::Impl {
   void Dispatch(const PeerPtr& p, Message msg) {
     if (p->state == State::kHello) {
       if (auto* h = std::get_if<Hello>(&msg)) return OnHello(p, *h);
-      Count([](NetStats& s) { ++s.dropped_frames; });
       return Close(p, "expected p2p_hello, got " + std::string(MessageName(msg)));
-    }
-    if (p->state == State::kAuth) {
-      if (auto* a = std::get_if<Auth>(&msg)) return OnAuth(p, *a);
-      Count([](NetStats& s) { ++s.dropped_frames; });
-      return Close(p, "expected p2p_auth, got " + std::string(MessageName(msg)));
-    }
-    if (std::holds_alternative<Hello>(msg) || std::holds_alternative<Auth>(msg)) {
-      Count([](NetStats& s) { ++s.dropped_frames; });
-      return Misbehave(p, "unexpected " + std::string(MessageName(msg)) + " after the handshake");
     }
     if (auto* ping = std::get_if<net::Ping>(&msg)) return Enqueue(p, MakeFrame(Pong{.nonce = ping->nonce}), false);
     if (std::holds_alternative<Pong>(msg)) return;
     if (std::holds_alternative<GetPeers>(msg)) return Enqueue(p, MakeFrame(PeerList(p)), true);
     if (auto* list = std::get_if<net::Peers>(&msg)) {
-      if (!p->asked_peers) return;  // unsolicited
+      if (!p->asked_peers) return AddPenalty(p, 10, "unsolicited p2p_peers");
       p->asked_peers = false;
       if (opt.discovery)
-        for (const std::string& a : list->addresses) AddTarget(a, false);
+        for (const std::string& a : list->addresses)
+          if (DialableAddress(a, opt.allow_private_addrs)) AddTarget(a, false);
       return;
     }
     if (auto* st = std::get_if<Status>(&msg)) SetHeight(p, st->height);
@@ -526,31 +670,36 @@ struct Host::Impl {
   }
 
   // ---- handshake ----
+  size_t OpenUnreserved() const {
+    size_t n = 0;
+    for (const auto& [id, p] : peers) n += p->state == State::kOpen && !p->reserved;
+    return n;
+  }
+  size_t OpenInboundUnreserved() const {
+    size_t n = 0;
+    for (const auto& [id, p] : peers) n += p->state == State::kOpen && !p->reserved && !p->info.outbound;
+    return n;
+  }
+
   void OnHello(const PeerPtr& p, const Hello& h) {
     if (h.protocol != kProtocolVersion)
       return Close(p, "protocol version " + std::to_string(h.protocol) + ", this build speaks " +
                           std::to_string(kProtocolVersion));
     if (h.chain_id != opt.chain_id) return Close(p, "chain id '" + h.chain_id + "', want '" + opt.chain_id + "'");
     if (h.genesis_hash != opt.genesis_hash) return Close(p, "genesis hash " + ToHex0x(h.genesis_hash) + " differs");
+    if (!algo->check_public(h.node_key)) return Close(p, "invalid node key");
+    if (!algo->verify(h.node_key, AuthDigest(p->challenge), h.signature))
+      return Close(p, "node key " + ToHex0x(h.node_key) + " not proven: bad hello signature");
     if (h.node_key == opt.node_public) {
       if (!p->target.empty()) self_addrs.insert(p->target);
       return Close(p, "connected to ourselves");
     }
-    if (!algo->check_public(h.node_key)) return Close(p, "invalid node key");
     if (Banned(h.node_key)) return Close(p, "node key " + ToHex0x(h.node_key) + " is banned");
     p->remote_key = h.node_key;
     p->info.listen = h.listen;
     p->info.height = h.height;
-    auto sig = crypto::SignDigest(*algo, opt.node_secret, opt.node_public,
-                                  AuthDigest(opt, h.nonce, opt.node_public));
-    if (!sig) return Close(p, "signing auth: " + sig.error().message);
-    p->state = State::kAuth;
-    Enqueue(p, MakeFrame(Auth{.signature = std::move(*sig)}), false);
-  }
-
-  void OnAuth(const PeerPtr& p, const Auth& a) {
-    if (!algo->verify(p->remote_key, AuthDigest(opt, p->nonce, p->remote_key), a.signature))
-      return Close(p, "bad auth signature");
+    if (IsSeed(p->target)) reserved_keys.insert(p->remote_key);  // its inbound connections are reserved too
+    p->reserved = reserved_keys.count(p->remote_key) > 0;
     // One connection per node key. Two dialled the same way: the newer one
     // goes. Two crossing dials: both sides keep the one dialled by the
     // smaller node key, so simultaneous dials settle on one connection.
@@ -562,7 +711,15 @@ struct Host::Impl {
       Close(PeerPtr(q), "replaced by a crossing connection");
       break;
     }
-    if (OpenCount() >= opt.max_peers) return Close(p, "too many peers");
+    if (!p->reserved) {
+      const char* full = nullptr;
+      if (OpenUnreserved() >= opt.max_peers) full = "too many peers";
+      else if (!p->info.outbound && OpenInboundUnreserved() >= opt.max_inbound) full = "too many inbound peers";
+      if (full) {
+        Count([](NetStats& s) { ++s.refused_connections; });
+        return Close(p, full);
+      }
+    }
     p->state = State::kOpen;
     p->handshake_timer.cancel();
     p->info.node_key = p->remote_key;
@@ -574,7 +731,7 @@ struct Host::Impl {
       std::lock_guard lock(mu);
       infos[p->info.id] = p->info;
     }
-    Log(p, "connected");
+    Log(p, std::string("connected") + (p->reserved ? " (reserved)" : ""));
     handler->OnConnected(p->info);
     if (p->state != State::kOpen) return;  // the handler may have penalised it
     AskPeers(p);
@@ -613,10 +770,20 @@ struct Host::Impl {
     if (!p->writing) Write(p);
   }
 
+  // Writes queue.front(): the raw intro first, every later record sealed.
   void Write(const PeerPtr& p) {
+    Frame f = p->queue.front();
+    if (p->intro_queued) {
+      p->intro_queued = false;
+      p->wire = *f;
+    } else {
+      if (!p->channel) return;  // the session keys come with the peer's intro; Write resumes then
+      auto sealed = p->channel->Seal(*f);
+      if (!sealed) return Close(p, "sealing: " + sealed.error().message);
+      p->wire = std::move(*sealed);
+    }
     p->writing = true;
-    Frame f = p->queue.front();  // kept alive until the write completes
-    asio::async_write(p->socket, asio::buffer(*f), [this, p, f](std::error_code ec, size_t n) {
+    asio::async_write(p->socket, asio::buffer(p->wire), [this, p, f](std::error_code ec, size_t n) {
       if (p->state == State::kClosed) return;
       if (ec) return Close(p, "write: " + ec.message());
       Count([n](NetStats& s) {
@@ -625,11 +792,9 @@ struct Host::Impl {
       });
       p->queued_bytes -= f->size();
       p->queue.pop_front();
-      if (p->queue.empty()) {
-        p->writing = false;
-      } else {
-        Write(p);
-      }
+      if (p->wire.capacity() > kKeepReadBufferBytes) Bytes().swap(p->wire);
+      p->writing = false;
+      if (!p->queue.empty()) Write(p);
     });
   }
 
@@ -648,6 +813,8 @@ Result<std::unique_ptr<Host>> Host::Start(NetOptions options, Handler* handler) 
   if (*pub != options.node_public) return Fail(ErrorCode::kUsage, "p2p: node public key does not match the secret");
   if (options.max_frame_bytes == 0) options.max_frame_bytes = codec::kMaxRecordBytes;
   if (options.max_peers == 0) return Fail(ErrorCode::kUsage, "p2p: max_peers must be at least 1");
+  for (const Bytes& k : options.reserved_keys)
+    if (!algo->check_public(k)) return Fail(ErrorCode::kUsage, "p2p: reserved peer key " + ToHex0x(k) + " is not an ed25519 public key");
 
   auto impl = std::make_unique<Impl>(std::move(options), handler);
   impl->algo = algo;
@@ -722,5 +889,14 @@ NetStats Host::Stats() const {
 }
 
 int Host::port() const { return impl_->bound_port; }
+
+void Host::Reserve(const Bytes& node_key) {
+  Impl* i = impl_.get();
+  asio::post(i->io, [i, node_key] {
+    i->reserved_keys.insert(node_key);
+    for (auto& [id, p] : i->peers)
+      if (p->remote_key == node_key) p->reserved = true;
+  });
+}
 
 }  // namespace gtos::net

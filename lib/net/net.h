@@ -1,6 +1,7 @@
 // The p2p network (docs/p2p.md): TCP connections between nodes of one chain,
-// an authenticated handshake, length-prefixed msgpack frames, per-peer rate
-// limits and bounded send queues, peer discovery and reconnection.
+// an authenticated key exchange (net/secret.h) after which every frame is
+// encrypted and authenticated, per-peer rate limits and bounded send
+// queues, connection caps, peer discovery and reconnection.
 //
 // The network knows nothing of consensus rules: it decodes frames into the
 // typed messages of net/messages.h (a frame that does not decode is the
@@ -27,6 +28,14 @@
 
 namespace gtos::net {
 
+// True when `addr` ("ip:port" or "[ipv6]:port") may be dialled because a
+// peer told us of it: an IP literal (no names: a peer must not make us
+// resolve), port 1..65535, and unless allow_private, not loopback,
+// private, link-local, shared (100.64/10), multicast or unspecified.
+bool DialableAddress(const std::string& addr, bool allow_private);
+// Splits "host:port" or "[v6]:port".
+bool SplitHostPort(const std::string& s, std::string* host, std::string* port);
+
 using PeerId = uint64_t;  // unique per connection for the life of a Host
 
 struct NetOptions {
@@ -46,7 +55,16 @@ struct NetOptions {
   Bytes node_secret;
   Bytes node_public;
 
-  size_t max_peers = 32;         // inbound + outbound
+  // Connection caps (docs/p2p.md "Limits"). Reserved peers (the seeds,
+  // and the node keys in reserved_keys) are exempt from max_peers,
+  // max_inbound and max_outbound, so a flood cannot keep them out.
+  size_t max_peers = 32;          // open connections, inbound + outbound
+  size_t max_inbound = 24;        // open inbound connections
+  size_t max_outbound = 10;       // outbound connections to learned addresses
+  size_t max_per_ip = 8;          // inbound connections from one IP address, any state
+  size_t max_handshaking = 16;    // inbound connections still in their handshake
+  size_t max_handshaking_per_ip = 4;
+  std::vector<Bytes> reserved_keys;  // node public keys
   size_t max_frame_bytes = 0;    // 0: derived by the caller (max_block_bytes + 1 MiB)
   // Per-peer inbound limits (token buckets). Beyond them the connection is
   // read more slowly (back-pressure), not dropped.
@@ -56,6 +74,11 @@ struct NetOptions {
   // dropped, and a peer whose queue stays full of consensus messages is
   // disconnected as too slow.
   size_t send_queue_bytes = 128ull << 20;
+  // Addresses learned from peers are dialled only when they are IP
+  // literals in public ranges; loopback, private, link-local and other
+  // special ranges only with allow_private_addrs (local testnets).
+  bool allow_private_addrs = false;
+  size_t max_bans = 4096;  // banned node keys remembered; the oldest ban goes first
   bool discovery = true;          // ask peers for peers and dial them
   uint64_t handshake_timeout_ms = 5000;
   uint64_t ping_interval_ms = 5000;
@@ -83,10 +106,11 @@ struct PeerInfo {
 class Handler {
  public:
   virtual ~Handler() = default;
-  // After a completed handshake (chain id, genesis hash and node key checked).
+  // After a completed handshake (chain id, genesis hash and node key checked,
+  // the node key proven on this connection).
   virtual void OnConnected(const PeerInfo& peer) = 0;
   virtual void OnDisconnected(PeerId peer) = 0;
-  // Every application message (not Hello/Auth/Ping/Pong/GetPeers/Peers,
+  // Every application message (not Hello/Ping/Pong/GetPeers/Peers,
   // which the Host handles itself).
   virtual void OnMessage(PeerId peer, Message msg) = 0;
 };
@@ -96,6 +120,8 @@ struct NetStats {
   uint64_t frames_in = 0, frames_out = 0;
   uint64_t bytes_in = 0, bytes_out = 0;
   uint64_t dropped_frames = 0;     // malformed, oversized, unexpected
+  uint64_t bad_frames = 0;         // failed authentication (altered in transit)
+  uint64_t refused_connections = 0;  // over a connection cap
   uint64_t dropped_gossip = 0;     // send queue full
   uint64_t disconnects_penalty = 0;
 };
@@ -128,6 +154,9 @@ class Host {
   std::vector<PeerInfo> Peers() const;
   NetStats Stats() const;
   int port() const;  // bound listen port, 0 when not listening
+
+  // Reserves a slot for a node key from now on (e.g. a validator's).
+  void Reserve(const Bytes& node_key);
 
  private:
   struct Impl;

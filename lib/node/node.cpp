@@ -873,22 +873,33 @@ Status Node::Step(Clock::time_point now) {
   return Ok();
 }
 
+net::NetOptions MakeNetOptions(const P2pOptions& p2p, const Genesis& genesis, const Hash32& genesis_hash,
+                               Bytes node_secret, Bytes node_public) {
+  net::NetOptions no;
+  no.listen = p2p.listen;
+  no.external = p2p.external;
+  no.seeds = p2p.peers;
+  no.chain_id = genesis.chain_id;
+  no.genesis_hash = genesis_hash;
+  no.node_secret = std::move(node_secret);
+  no.node_public = std::move(node_public);
+  no.max_peers = p2p.max_peers;
+  no.max_inbound = p2p.max_inbound;
+  no.max_outbound = p2p.max_outbound;
+  no.max_per_ip = p2p.max_per_ip;
+  no.reserved_keys = p2p.reserved_keys;
+  no.allow_private_addrs = p2p.allow_private;
+  no.max_frame_bytes = genesis.params.max_block_bytes + (1 << 20);
+  no.discovery = p2p.discovery;
+  no.log = [](const std::string& line) { Log(LogLevel::kDebug, "p2p", {{"event", line}}); };
+  return no;
+}
+
 Status Node::Run(const std::atomic<bool>& stop) {
   GTOS_TRY(rpc_->Start());
   const P2pOptions& p2p = options_.p2p;
   if (!p2p.listen.empty() || !p2p.peers.empty()) {
-    net::NetOptions no;
-    no.listen = p2p.listen;
-    no.external = p2p.external;
-    no.seeds = p2p.peers;
-    no.chain_id = chain_->genesis().chain_id;
-    no.genesis_hash = chain_->genesis_hash();
-    no.node_secret = node_secret_;
-    no.node_public = node_public_;
-    no.max_peers = p2p.max_peers;
-    no.max_frame_bytes = chain_->params().max_block_bytes + (1 << 20);
-    no.discovery = p2p.discovery;
-    no.log = [](const std::string& line) { Log(LogLevel::kDebug, "p2p", {{"event", line}}); };
+    net::NetOptions no = MakeNetOptions(p2p, chain_->genesis(), chain_->genesis_hash(), node_secret_, node_public_);
     auto host = net::Host::Start(std::move(no), this);
     if (!host) {
       rpc_->Stop();

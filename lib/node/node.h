@@ -62,8 +62,17 @@ struct P2pOptions {
   std::string external;              // advertised address; empty: listen
   std::vector<std::string> peers;    // dialled and redialled forever
   size_t max_peers = 32;
+  size_t max_inbound = 24;
+  size_t max_outbound = 10;
+  size_t max_per_ip = 8;
+  std::vector<Bytes> reserved_keys;  // node keys: slots kept free for them
+  bool allow_private = false;        // dial private/loopback addresses learned from peers
   bool discovery = true;
 };
+// The p2p host options for this chain and node key (everything else from
+// `p2p`).
+net::NetOptions MakeNetOptions(const P2pOptions& p2p, const Genesis& genesis, const Hash32& genesis_hash,
+                               Bytes node_secret, Bytes node_public);
 
 struct NodeOptions {
   std::string datadir;

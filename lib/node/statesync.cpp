@@ -231,17 +231,13 @@ Result<uint64_t> StateSync(const StateSyncOptions& opts, const std::atomic<bool>
     return Fail(ErrorCode::kUsage, "state sync needs peers", "give one or more --peer HOST:PORT");
 
   GTOS_TRY(EnsureNodeKey(D));
-  net::NetOptions no;
-  no.seeds = opts.p2p.peers;
-  no.chain_id = genesis->chain_id;
-  no.genesis_hash = genesis->Hash();
-  auto secret = ReadNodeKeySecret(D + "/node.key", &no.node_public);
+  Bytes node_public;
+  auto secret = ReadNodeKeySecret(D + "/node.key", &node_public);
   if (!secret) return std::unexpected(secret.error());
-  no.node_secret = std::move(*secret);
-  no.max_peers = opts.p2p.max_peers;
-  no.discovery = opts.p2p.discovery;
-  no.max_frame_bytes = genesis->params.max_block_bytes + (1 << 20);
-  no.log = [](const std::string& line) { Log(LogLevel::kDebug, "p2p", {{"event", line}}); };
+  node::P2pOptions p2p = opts.p2p;
+  p2p.listen.clear();  // outbound only while syncing
+  p2p.external.clear();
+  net::NetOptions no = MakeNetOptions(p2p, *genesis, genesis->Hash(), std::move(*secret), std::move(node_public));
   Inbox inbox;
   auto host = net::Host::Start(std::move(no), &inbox);
   if (!host) return std::unexpected(Wrap(host.error(), "p2p"));
