@@ -501,7 +501,10 @@ struct Host::Impl {
       if (ec) return Close(p, ec == asio::error::eof ? "closed by peer" : "read: " + ec.message());
       p->last_recv = Clock::now();
       auto theirs = ParseIntro(ByteView(p->intro, kIntroBytes));
-      if (!theirs) return Close(p, theirs.error().message);
+      if (!theirs) {
+        Count([](NetStats& s) { ++s.dropped_frames; });
+        return Close(p, theirs.error().message);
+      }
       auto keys = DeriveSession(*p->ephemeral, ByteView(theirs->data(), theirs->size()));
       p->ephemeral.reset();  // forward secrecy: the ephemeral secret is wiped now
       if (!keys) return Close(p, "key agreement: " + keys.error().message);

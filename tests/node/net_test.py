@@ -29,6 +29,9 @@ import traceback
 import urllib.error
 import urllib.request
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import p2pwire  # noqa: E402
+
 ENV = None
 OPTS = None
 INTERVAL_MS = 100
@@ -731,19 +734,33 @@ def scenario_malformed_p2p(work):
     d0 = target.metric("gtos_p2p_dropped_frames_total")
     check(d0 is not None, "no gtos_p2p_dropped_frames_total metric")
     zeros = bytes(32)
-    hello_wrong_chain = bytes([0x99, 0x40, 0x01, 0x01]) + msgpack_str("not-this-chain") + msgpack_bin(zeros) + \
+    hello_v1 = bytes([0x99, 0x40, 0x01, 0x01]) + msgpack_str("not-this-chain") + msgpack_bin(zeros) + \
         msgpack_bin(os.urandom(32)) + msgpack_bin(os.urandom(32)) + msgpack_str("") + bytes([0x00])
     cases = [
-        ("oversized length prefix", struct.pack(">I", 0xFFFFFFF0) + b"\x00" * 64),
-        ("garbage bytes", bytes(random.Random(7).randrange(256) for _ in range(4096))),
-        ("invalid msgpack in a frame", frame(b"\xc1" * 32)),
-        ("well-framed undecodable record", frame(bytes([0x93, 0x40, 0x01, 0x2a]))),
-        ("unknown record type", frame(bytes([0x92, 0x7f, 0x01]))),
-        ("Hello with the wrong chain id", frame(hello_wrong_chain)),
+        ("garbage bytes instead of an intro", bytes(random.Random(7).randrange(256) for _ in range(4096))),
+        ("a protocol 1 Hello", frame(hello_v1)),
     ]
     for what, data in cases:
         check(dropped(port, data, what), what)
         check(target.alive(), f"the node died after: {what}")
+    # After a valid intro (session keys agreed), before the Hello.
+    sealed_cases = [
+        ("oversized length prefix", lambda p: p.raw(struct.pack(">I", 0xFFFFFFF0) + b"\x00" * 64)),
+        ("a frame that fails authentication", lambda p: p.raw(frame(b"\x00" * 40))),
+        ("invalid msgpack in a sealed frame", lambda p: p.send_record(b"\xc1" * 32)),
+        ("a sealed record that is not a Hello", lambda p: p.send_record(p2pwire.record(p2pwire.T_PING, 1, b"\x2a"))),
+        ("Hello with the wrong chain id", lambda p: p.hello("not-this-chain", zeros)),
+    ]
+    for what, act in sealed_cases:
+        peer = p2pwire.Peer(port).intro()
+        try:
+            act(peer)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        check(peer.closed(), what)
+        peer.close()
+        check(target.alive(), f"the node died after: {what}")
+    cases += sealed_cases
     d1 = wait_for(lambda: (target.metric("gtos_p2p_dropped_frames_total") or 0) > d0 and
                   target.metric("gtos_p2p_dropped_frames_total"), 10, "gtos_p2p_dropped_frames_total to rise")
     h = net.min_height()
