@@ -240,6 +240,7 @@ struct Host::Impl {
   // Shared with callers.
   mutable std::mutex mu;
   std::map<PeerId, PeerInfo> infos;  // open peers; GUARDED_BY(mu)
+  std::map<PeerId, size_t> queued;   // open peers' send queue bytes; GUARDED_BY(mu)
   NetStats stats;                    // GUARDED_BY(mu)
 
   // ---- helpers ----
@@ -326,6 +327,7 @@ struct Host::Impl {
     {
       std::lock_guard lock(mu);
       infos.clear();
+      queued.clear();
     }
     io.stop();
   }
@@ -421,6 +423,7 @@ struct Host::Impl {
       {
         std::lock_guard lock(mu);
         infos.erase(p->info.id);
+        queued.erase(p->info.id);
       }
       if (!stopping) handler->OnDisconnected(p->info.id);
     }
@@ -733,6 +736,7 @@ struct Host::Impl {
     {
       std::lock_guard lock(mu);
       infos[p->info.id] = p->info;
+      queued[p->info.id] = p->queued_bytes;
     }
     Log(p, std::string("connected") + (p->reserved ? " (reserved)" : ""));
     handler->OnConnected(p->info);
@@ -762,6 +766,12 @@ struct Host::Impl {
   }
 
   // ---- writing ----
+  void PublishQueued(const PeerPtr& p) {
+    if (p->state != State::kOpen) return;
+    std::lock_guard lock(mu);
+    queued[p->info.id] = p->queued_bytes;
+  }
+
   void Enqueue(const PeerPtr& p, Frame f, bool gossip) {
     if (p->state == State::kClosed) return;
     if (!p->queue.empty() && p->queued_bytes + f->size() > opt.send_queue_bytes) {
@@ -770,6 +780,7 @@ struct Host::Impl {
     }
     p->queued_bytes += f->size();
     p->queue.push_back(std::move(f));
+    PublishQueued(p);
     if (!p->writing) Write(p);
   }
 
@@ -795,6 +806,7 @@ struct Host::Impl {
       });
       p->queued_bytes -= f->size();
       p->queue.pop_front();
+      PublishQueued(p);
       if (p->wire.capacity() > kKeepReadBufferBytes) Bytes().swap(p->wire);
       p->writing = false;
       if (!p->queue.empty()) Write(p);
@@ -892,6 +904,13 @@ NetStats Host::Stats() const {
 }
 
 int Host::port() const { return impl_->bound_port; }
+
+std::optional<size_t> Host::QueuedBytes(PeerId peer) const {
+  std::lock_guard lock(impl_->mu);
+  auto it = impl_->queued.find(peer);
+  if (it == impl_->queued.end()) return std::nullopt;
+  return it->second;
+}
 
 void Host::Reserve(const Bytes& node_key) {
   Impl* i = impl_.get();

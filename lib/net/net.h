@@ -155,6 +155,9 @@ class Host {
   NetStats Stats() const;
   int port() const;  // bound listen port, 0 when not listening
 
+  // Bytes waiting in an open peer's send queue; nullopt for a peer that is
+  // not (or no longer) open.
+  std::optional<size_t> QueuedBytes(PeerId peer) const;
   // Reserves a slot for a node key from now on (e.g. a validator's).
   void Reserve(const Bytes& node_key);
 

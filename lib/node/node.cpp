@@ -33,6 +33,11 @@ constexpr size_t kMaxPending = 20'000;
 constexpr size_t kMaxPendingBytes = 48u << 20;
 // Txs from peers waiting for admission; beyond it gossip is dropped.
 constexpr size_t kMaxGossipIn = 200'000;
+// Snapshot serving: a piece goes out only while the asker's send queue
+// holds less than this; a queue that does not drain within the time ends
+// the request.
+constexpr size_t kSnapshotQueueBytes = 2 << 20;
+constexpr int kSnapshotDrainMs = 10'000;
 // Txs per gossip message.
 constexpr size_t kGossipBatch = 4'000;
 // Evidence kept for inclusion.
@@ -230,7 +235,16 @@ void Node::GossipLoop() {
       std::vector<SignedTx> fresh;
       for (SignedTx& tx : txs) {
         SignedTx copy = tx;
-        if (mempool_->Add(std::move(tx))) fresh.push_back(std::move(copy));
+        auto added = mempool_->Add(std::move(tx));
+        if (added) {
+          fresh.push_back(std::move(copy));
+        } else if (added.error().code == ErrorCode::kCrypto) {
+          // A forged signature is the sender's doing (a relay checks
+          // before it relays): penalise it and check no more of its batch,
+          // so a flood of forgeries costs one verification.
+          Penalize(peer, 25, "gossiped tx: " + added.error().message);
+          break;
+        }
       }
       l.lock();
       for (SignedTx& tx : fresh) gossip_out_.emplace_back(peer, std::move(tx));
@@ -822,7 +836,23 @@ Status Node::HandleMessage(net::PeerId peer, net::Message& msg) {
   } else if (auto* part = std::get_if<net::GetSnapshotPart>(&msg)) {
     // Read on the snapshot worker; net::Host::Send is thread-safe.
     net::Host* host = net_.get();
-    snapshots_->Serve(peer, *part, [host, peer](net::SnapshotPart reply) { host->Send(peer, reply); });
+    // A piece is handed over only while the peer's send queue is short, so
+    // a request costs at most kSnapshotQueueBytes of memory however large
+    // the part; a peer that does not read what it asked for is penalised.
+    snapshots_->Serve(peer, *part, [host, peer](net::SnapshotPart reply) {
+      for (int waited = 0;; ++waited) {
+        std::optional<size_t> queued = host->QueuedBytes(peer);
+        if (!queued) return false;  // gone
+        if (*queued < kSnapshotQueueBytes) break;
+        if (waited * 10 >= kSnapshotDrainMs) {
+          host->Penalize(peer, 10, "does not read the snapshot part it asked for");
+          return false;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      }
+      host->Send(peer, reply);
+      return true;
+    });
   }
   return Ok();
 }

@@ -158,7 +158,7 @@ std::vector<net::SnapshotOffer> SnapshotService::Offers() const {
 }
 
 void SnapshotService::Serve(uint64_t peer, const net::GetSnapshotPart& req,
-                            std::function<void(net::SnapshotPart)> reply) {
+                            std::function<bool(net::SnapshotPart)> reply) {
   {
     // A flood (from one peer, or all) is dropped: the asker re-asks later.
     std::lock_guard<std::mutex> l(mu_);
@@ -201,7 +201,7 @@ void SnapshotService::Serve(uint64_t peer, const net::GetSnapshotPart& req,
       Bytes piece(std::min<uint64_t>(net::kSnapshotPieceBytes, total - off));
       f.read(reinterpret_cast<char*>(piece.data()), static_cast<std::streamsize>(piece.size()));
       if (!f) return;  // a read error: the asker re-asks after its timeout
-      reply(net::SnapshotPart{req.height, req.hash, req.part, off, total, std::move(piece)});
+      if (!reply(net::SnapshotPart{req.height, req.hash, req.part, off, total, std::move(piece)})) return;
     }
   });
 }

@@ -49,9 +49,11 @@ class SnapshotService {
   // The snapshots on offer, ascending by height.
   std::vector<net::SnapshotOffer> Offers() const;
   // Reads the requested part on the serving thread and hands it to `reply`
-  // piece by piece (one piece with total 0 if not served).
-  // At most a few requests per peer wait at a time; more are dropped.
-  void Serve(uint64_t peer, const net::GetSnapshotPart& req, std::function<void(net::SnapshotPart)> reply);
+  // piece by piece (one piece with total 0 if not served); `reply` returns
+  // false to stop (the asker does not read what it asked for), and the
+  // rest of the part is not read. At most a few requests per peer wait at
+  // a time; more are dropped.
+  void Serve(uint64_t peer, const net::GetSnapshotPart& req, std::function<bool(net::SnapshotPart)> reply);
 
   uint64_t written() const { return written_.load(); }
   uint64_t last_height() const { return last_height_.load(); }
