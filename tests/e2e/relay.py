@@ -2,13 +2,15 @@
 disconnect nodes and partition the network without root.
 
 Each node listens on a private loopback port that nobody is told about; the
-runner owns one relay port per node, and that relay address is what the
-node's peers dial (--peer), what the node advertises (--p2p-external, so
-peer exchange hands out relay addresses too) and what its gentx names. A
-connection accepted on node B's relay port is forwarded to B's private port.
-The relay learns who dialled by reading the dialler's first frame, its
-p2p_hello (docs/p2p.md), which carries the dialler's node key: the runner
-registers every node's key, so each connection is known as (A -> B).
+runner owns one relay port per ordered pair of nodes: node A's --peer for B
+is the port of (A -> B), which the relay forwards to B's private port, so
+each connection is known as (A -> B) from the port it arrived on (p2p
+frames are encrypted: the relay cannot read who is talking). Each node also
+has one public relay port, what it advertises (--p2p-external) and what its
+gentx names; connections arriving there have an unknown source. Peer
+exchange hands out only those public loopback addresses, which nodes do not
+dial (p2p_allow_private is off), so in practice every connection goes
+through a pair port.
 
 Faults: `isolate(name)` closes every connection to or from the node and
 refuses new ones until `heal(name)`; `partition(a, b)` does the same for
@@ -21,14 +23,13 @@ import struct
 import threading
 import time
 
-MAX_HELLO = 64 * 1024  # a p2p_hello is a few hundred bytes
 
 
 class _Conn:
-    def __init__(self, relay, dst, client, upstream):
+    def __init__(self, relay, src, dst, client, upstream):
         self.relay = relay
         self.dst = dst
-        self.src = None          # node name, once its hello was read
+        self.src = src           # node name (None: arrived on the public port)
         self.client = client
         self.upstream = upstream
         self.closed = False
@@ -56,33 +57,7 @@ class _Conn:
         threading.Thread(target=self._pump, args=(self.upstream, self.client), daemon=True,
                          name=f"relay-down-{self.dst}").start()
 
-    def _recv_exact(self, n):
-        buf = b""
-        while len(buf) < n:
-            chunk = self.client.recv(n - len(buf))
-            if not chunk:
-                return None
-            buf += chunk
-        return buf
-
     def _pump_up(self):
-        # The dialler's first frame is its p2p_hello: identify the dialler.
-        try:
-            head = self._recv_exact(4)
-            if head is None:
-                return self.close()
-            n = struct.unpack(">I", head)[0]
-            body = self._recv_exact(n) if 0 < n <= MAX_HELLO else b""
-            if body is None:
-                return self.close()
-            self.src = self.relay._identify(body)
-            if not self.relay.allowed(self.src, self.dst):
-                self.relay.refused += 1
-                return self.close()
-            self.upstream.sendall(head + body)
-            self.bytes += len(head) + len(body)
-        except OSError:
-            return self.close()
         self._pump(self.client, self.upstream)
 
     def _pump(self, a, b):
@@ -100,7 +75,6 @@ class _Conn:
 
 class Relay:
     def __init__(self):
-        self.keys = {}          # node key bytes -> node name
         self.ports = {}         # name -> (relay port, private port)
         self.listeners = {}
         self.conns = set()
@@ -112,20 +86,26 @@ class Relay:
         self.cut = 0
 
     # -- setup
-    def register_key(self, name, key_bytes):
-        self.keys[bytes(key_bytes)] = name
-
-    def add(self, name, relay_port, private_port):
+    def _listen(self, key, port, src, dst):
         s = socket.socket()
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        s.bind(("127.0.0.1", relay_port))
+        s.bind(("127.0.0.1", port))
         s.listen(64)
         s.settimeout(0.5)
-        self.ports[name] = (relay_port, private_port)
-        self.listeners[name] = s
-        threading.Thread(target=self._accept, args=(name, s), daemon=True, name=f"relay-accept-{name}").start()
+        self.listeners[key] = s
+        threading.Thread(target=self._accept, args=(src, dst, s), daemon=True, name=f"relay-accept-{key}").start()
 
-    def _accept(self, name, lsock):
+    def add(self, name, relay_port, private_port):
+        """The node's public relay port (unknown sources)."""
+        self.ports[name] = (relay_port, private_port)
+        self._listen(name, relay_port, None, name)
+
+    def add_pair(self, src, dst, port):
+        """The port src dials to reach dst (add dst first)."""
+        self._listen((src, dst), port, src, dst)
+        return f"127.0.0.1:{port}"
+
+    def _accept(self, src, name, lsock):
         while not self.stopping:
             try:
                 client, _ = lsock.accept()
@@ -137,7 +117,7 @@ class Relay:
             if self.stopping:
                 client.close()
                 return
-            if name in self.isolated:
+            if not self.allowed(src, name):
                 self.refused += 1
                 client.close()
                 continue
@@ -149,16 +129,10 @@ class Relay:
                 continue
             for s in (client, up):
                 s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            c = _Conn(self, name, client, up)
+            c = _Conn(self, src, name, client, up)
             with self.lock:
                 self.conns.add(c)
             c.start()
-
-    def _identify(self, hello):
-        for key, name in self.keys.items():
-            if key in hello:
-                return name
-        return None
 
     def _forget(self, c):
         with self.lock:

@@ -38,7 +38,7 @@ import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import manifest as mf  # noqa: E402
-from cluster import SetupError, Tools, ceremony, faketime_lib  # noqa: E402
+from cluster import SetupError, Tools, ceremony, faketime_lib, free_port  # noqa: E402
 from load import Load  # noqa: E402
 from relay import Relay  # noqa: E402
 
@@ -174,8 +174,8 @@ class Run:
         lib = faketime_lib()
         for n in nodes.values():
             self.relay.add(n.name, n.relay_port, n.p2p_port)
-            self.relay.register_key(n.name, n.node_key)
-            n.peers = [o.relay_addr for o in nodes.values() if o is not n]
+        for n in nodes.values():
+            n.peers = [self.relay.add_pair(n.name, o.name, free_port(self.rng)) for o in nodes.values() if o is not n]
             if n.spec.state_sync:
                 n.extra_args.append("--state-sync")
             if n.spec.byzantine:
