@@ -1065,6 +1065,9 @@ std::string Node::Metrics() const {
   line("gtos_p2p_dropped_gossip_total", "Gossip messages dropped because a peer's send queue was full.",
        ns.dropped_gossip);
   line("gtos_p2p_penalty_disconnects_total", "Peers disconnected for misbehaviour.", ns.disconnects_penalty);
+  line("gtos_p2p_bad_frames_total", "Frames that failed authentication (altered, replayed or reordered in transit).",
+       ns.bad_frames);
+  line("gtos_p2p_refused_connections_total", "Connections refused at a connection cap.", ns.refused_connections);
   return m;
 }
 

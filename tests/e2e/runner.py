@@ -21,6 +21,7 @@ The manifest format, every key with its default, the checks and the report
 are documented in docs/e2e.md.
 """
 import argparse
+import atexit
 import datetime
 import json
 import os
@@ -1096,6 +1097,15 @@ def main(argv=None):
     if missing:
         print(f"e2e: error: --bin {opts.bin}: missing {', '.join(missing)}", file=sys.stderr)
         return 2
+    # Run copies: a build directory relinked during the run would otherwise
+    # replace the binaries under the nodes (a restart then fails).
+    tool_copy = tempfile.mkdtemp(prefix="gtos-e2e-bin-")
+    atexit.register(shutil.rmtree, tool_copy, True)
+    for t in os.listdir(tools.bindir):
+        src = os.path.join(tools.bindir, t)
+        if t.startswith("gtos-") and os.path.isfile(src) and os.access(src, os.X_OK):
+            shutil.copy2(src, os.path.join(tool_copy, t))
+    tools = Tools(tool_copy)
     modes = {s.byzantine for s in m.nodes.values() if s.byzantine}
     problems = byzantine_support(tools, modes)
     if problems:
