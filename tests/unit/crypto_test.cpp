@@ -10,6 +10,7 @@
 
 #include "crypto/aead.h"
 #include "crypto/hash.h"
+#include "crypto/session.h"
 #include "crypto/sig.h"
 #include "util/bytes.h"
 
@@ -611,4 +612,70 @@ TEST_CASE("signing and verifying concurrently") {
   }
   for (auto& th : threads) th.join();
   CHECK(failures.load() == 0);
+}
+
+TEST_CASE("session: X25519 (RFC 7748 section 6.1), HKDF-SHA256 (RFC 5869 case 1)") {
+  using namespace gtos;
+  auto alice = crypto::X25519FromSecret(Hex("77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a"));
+  auto bob = crypto::X25519FromSecret(Hex("5dab087e624a8a4b79e17f8b83800ee66f3bb1292618b6fd1c2f8b27ff88e0eb"));
+  REQUIRE(alice.has_value());
+  REQUIRE(bob.has_value());
+  CHECK(Bytes(alice->pub.begin(), alice->pub.end()) ==
+        Hex("8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a"));
+  std::array<uint8_t, 32> ab, ba;
+  REQUIRE(crypto::X25519Shared(*alice, bob->pub, ab).has_value());
+  REQUIRE(crypto::X25519Shared(*bob, alice->pub, ba).has_value());
+  CHECK(ab == ba);
+  CHECK(Bytes(ab.begin(), ab.end()) == Hex("4a5d9d5ba4ce2de1728e3bf480350f25e07e21c947d19e3376f09b3c1e161742"));
+  // A small-order point (all zero) gives an all-zero secret: refused.
+  CHECK_FALSE(crypto::X25519Shared(*alice, Bytes(32, 0), ab).has_value());
+  CHECK_FALSE(crypto::X25519Shared(*alice, Bytes(31, 9), ab).has_value());
+  // Fresh keys differ.
+  auto k1 = crypto::X25519Generate(), k2 = crypto::X25519Generate();
+  REQUIRE(k1.has_value());
+  REQUIRE(k2.has_value());
+  CHECK(k1->pub != k2->pub);
+
+  std::array<uint8_t, 42> okm;
+  REQUIRE(crypto::HkdfSha256(Hex("0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b0b"), Hex("000102030405060708090a0b0c"),
+                             Hex("f0f1f2f3f4f5f6f7f8f9"), okm)
+              .has_value());
+  CHECK(Bytes(okm.begin(), okm.end()) ==
+        Hex("3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf34007208d5b887185865"));
+}
+
+TEST_CASE("session: the AEAD stream numbers its messages and refuses any change") {
+  using namespace gtos;
+  Bytes key(32, 7);
+  auto tx = crypto::AeadStream::Create(key, true);
+  auto rx = crypto::AeadStream::Create(key, false);
+  REQUIRE(tx.has_value());
+  REQUIRE(rx.has_value());
+  Bytes aad = {1, 2, 3, 4};
+  std::vector<Bytes> sealed;
+  for (int i = 0; i < 3; ++i) {
+    Bytes msg(100 + i, static_cast<uint8_t>(i));
+    Bytes out(msg.size() + crypto::kAeadTagBytes);
+    REQUIRE(tx->Seal(aad, msg, out.data()).has_value());
+    sealed.push_back(out);
+  }
+  CHECK(sealed[0] != sealed[1]);
+  CHECK(tx->counter() == 3);
+  // Message 1 before message 0 fails (nonce mismatch), and so does an
+  // altered byte or aad; failures do not advance the counter.
+  Bytes buf(sealed[1].size() - 16);
+  CHECK_FALSE(rx->Open(aad, sealed[1], buf.data()).has_value());
+  Bytes altered = sealed[0];
+  altered[5] ^= 1;
+  CHECK_FALSE(rx->Open(aad, altered, buf.data()).has_value());
+  CHECK_FALSE(rx->Open(Bytes{1, 2, 3, 5}, sealed[0], buf.data()).has_value());
+  CHECK(rx->counter() == 0);
+  for (int i = 0; i < 3; ++i) {
+    Bytes plain(sealed[i].size() - 16);
+    REQUIRE(rx->Open(aad, sealed[i], plain.data()).has_value());
+    CHECK(plain == Bytes(100 + i, static_cast<uint8_t>(i)));
+  }
+  // A replay of message 2 fails.
+  CHECK_FALSE(rx->Open(aad, sealed[2], buf.data()).has_value());
+  CHECK_FALSE(rx->Open(aad, Bytes(10, 0), buf.data()).has_value());  // shorter than a tag
 }
