@@ -853,6 +853,9 @@ Status Node::HandleMessage(net::PeerId peer, net::Message& msg) {
       host->Send(peer, reply);
       return true;
     });
+  } else if (std::holds_alternative<net::Snapshots>(msg) || std::holds_alternative<net::SnapshotPart>(msg)) {
+    // A running node never asks for snapshots (state sync runs before it).
+    Penalize(peer, 20, "unrequested " + std::string(net::MessageName(msg)));
   }
   return Ok();
 }
