@@ -34,6 +34,40 @@ void Settings::Merge(const Settings& o) {
   take(fsync, o.fsync);
   take(state_sync, o.state_sync);
   take(snapshot_keep, o.snapshot_keep);
+  for (const auto& [key, value] : o.rpc_limits) rpc_limits[key] = value;
+}
+
+const std::vector<RpcLimitKey>& RpcLimitKeys() {
+  using O = rpc::ServerOptions;
+  // Member, range: one line per key (docs/rpc.md "Limits" explains each).
+#define GTOS_RPC_LIMIT(key, member, min, max)                                    \
+  RpcLimitKey {                                                                  \
+    key, min, max, [](const O& o) { return static_cast<uint64_t>(o.member); },   \
+        [](O& o, uint64_t v) { o.member = static_cast<decltype(O::member)>(v); } \
+  }
+  static const std::vector<RpcLimitKey> keys = {
+      GTOS_RPC_LIMIT("rpc_threads", threads, 1, 256),
+      GTOS_RPC_LIMIT("rpc_max_connections", max_connections, 1, 65'536),
+      GTOS_RPC_LIMIT("rpc_header_timeout_ms", header_timeout_ms, 100, 600'000),
+      GTOS_RPC_LIMIT("rpc_body_timeout_ms", body_timeout_ms, 100, 3'600'000),
+      GTOS_RPC_LIMIT("rpc_idle_timeout_ms", idle_timeout_ms, 100, 600'000),
+      GTOS_RPC_LIMIT("rpc_write_timeout_ms", write_timeout_ms, 100, 600'000),
+      GTOS_RPC_LIMIT("rpc_max_header_bytes", max_header_bytes, 1024, 1 << 20),
+      GTOS_RPC_LIMIT("rpc_max_body_bytes", max_body_bytes, 1024, uint64_t{1} << 30),
+      GTOS_RPC_LIMIT("rpc_max_inflight_body_bytes", max_inflight_body_bytes, 1024, uint64_t{1} << 34),
+      GTOS_RPC_LIMIT("rpc_max_batch", max_batch, 1, 1'000'000),
+      GTOS_RPC_LIMIT("rpc_max_json_values", max_json_values, 16, 100'000'000),
+      GTOS_RPC_LIMIT("rpc_max_json_depth", max_json_depth, 4, 1000),
+      GTOS_RPC_LIMIT("rpc_max_response_bytes", max_response_bytes, 1024, uint64_t{1} << 32),
+  };
+#undef GTOS_RPC_LIMIT
+  return keys;
+}
+
+static std::string EnvName(std::string_view key) {
+  std::string name = "GTOS_";
+  for (char c : key) name += static_cast<char>(c >= 'a' && c <= 'z' ? c - 'a' + 'A' : c);
+  return name;
 }
 
 Result<Settings> LoadToml(const std::string& path) {
@@ -86,6 +120,11 @@ Result<Settings> LoadToml(const std::string& path) {
     }
   }
   num("snapshot_keep", s.snapshot_keep);
+  for (const RpcLimitKey& k : RpcLimitKeys()) {
+    std::optional<uint64_t> v;
+    num(k.key, v);
+    if (v) s.rpc_limits[k.key] = *v;
+  }
   auto strings = [&](const char* key, const char* what, std::optional<std::vector<std::string>>& out) {
     auto* n = t.get(key);
     if (!n) return;
@@ -112,6 +151,7 @@ Result<Settings> LoadToml(const std::string& path) {
     (void)v;
     bool known = false;
     for (const char* name : kKnown) known = known || k.str() == name;
+    for (const RpcLimitKey& r : RpcLimitKeys()) known = known || k.str() == r.key;
     if (!known && err.empty()) err = "unknown key '" + std::string(k.str()) + "'";
   }
   if (!err.empty()) return Invalid("'" + path + "': " + err);
@@ -142,6 +182,14 @@ Result<Settings> LoadEnv() {
       auto n = ParseUint64(v, name);
       if (!n) return std::unexpected(n.error());
       *field = *n;
+    }
+  }
+  for (const RpcLimitKey& k : RpcLimitKeys()) {
+    std::string name = EnvName(k.key);
+    if (const char* v = std::getenv(name.c_str()); v && *v) {
+      auto n = ParseUint64(v, name);
+      if (!n) return std::unexpected(n.error());
+      s.rpc_limits[k.key] = *n;
     }
   }
   for (auto [name, field] : {std::pair{"GTOS_FSYNC", &s.fsync}, std::pair{"GTOS_P2P_DISCOVERY", &s.p2p_discovery},
@@ -241,6 +289,19 @@ Result<Resolved> Resolve(const Settings& s) {
     if (*s.snapshot_keep == 0 || *s.snapshot_keep > 1000) return cli::UsageError("snapshot_keep must be 1..1000");
     r.node.snapshot_keep = *s.snapshot_keep;
   }
+  for (const RpcLimitKey& k : RpcLimitKeys()) {
+    auto it = s.rpc_limits.find(k.key);
+    if (it == s.rpc_limits.end()) continue;
+    if (it->second < k.min || it->second > k.max)
+      return cli::UsageError(std::string(k.key) + " must be " + std::to_string(k.min) + ".." +
+                             std::to_string(k.max));
+    k.set(r.node.rpc, it->second);
+  }
+  if (r.node.rpc.max_inflight_body_bytes < r.node.rpc.max_body_bytes)
+    return cli::UsageError(
+        "rpc_max_inflight_body_bytes (" + std::to_string(r.node.rpc.max_inflight_body_bytes) +
+            ") must be at least rpc_max_body_bytes (" + std::to_string(r.node.rpc.max_body_bytes) + ")",
+        "a body of the largest size could never be accepted");
   r.state_sync = s.state_sync.value_or(false);
   if (r.state_sync && p2p.peers.empty())
     return cli::UsageError("state sync needs peers", "give --peer HOST:PORT (or peers in gtos.toml)");

@@ -4,6 +4,7 @@
 #ifndef GTOS_CMD_NODE_CONFIG_H_
 #define GTOS_CMD_NODE_CONFIG_H_
 
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -35,6 +36,9 @@ struct Settings {
   std::optional<bool> fsync;
   std::optional<bool> state_sync;
   std::optional<uint64_t> snapshot_keep;
+  // The RPC server's limits by gtos.toml key ("rpc_max_connections"); the
+  // keys, their GTOS_RPC_* variables and ranges are RpcLimitKeys().
+  std::map<std::string, uint64_t> rpc_limits;
 
   // Fields set in `over` replace this one's.
   void Merge(const Settings& over);
@@ -47,8 +51,19 @@ Result<Settings> LoadToml(const std::string& path);
 // GTOS_MAX_OUTBOUND_PEERS, GTOS_MAX_PEERS_PER_IP, GTOS_RESERVED_PEERS (comma
 // separated), GTOS_P2P_ALLOW_PRIVATE, GTOS_P2P_DISCOVERY, GTOS_LOG_FORMAT, GTOS_LOG_LEVEL, GTOS_MEMPOOL_MAX_TXS,
 // GTOS_MEMPOOL_MAX_BYTES, GTOS_VALIDATOR_KEY, GTOS_PASSPHRASE_FILE, GTOS_FSYNC,
-// GTOS_STATE_SYNC, GTOS_SNAPSHOT_KEEP.
+// GTOS_STATE_SYNC, GTOS_SNAPSHOT_KEEP, and GTOS_RPC_* for each rpc_* key.
 Result<Settings> LoadEnv();
+
+// One rpc_* limit: its gtos.toml key, its variable (GTOS_ + the key in
+// upper case), the accepted range, and its default (rpc::ServerOptions).
+struct RpcLimitKey {
+  const char* key;
+  uint64_t min;
+  uint64_t max;
+  uint64_t (*get)(const rpc::ServerOptions&);
+  void (*set)(rpc::ServerOptions&, uint64_t);
+};
+const std::vector<RpcLimitKey>& RpcLimitKeys();
 
 struct Resolved {
   node::NodeOptions node;

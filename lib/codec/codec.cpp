@@ -1,5 +1,6 @@
 #include "codec/codec.h"
 
+#include <algorithm>
 #include <cstring>
 
 namespace gtos::codec {
@@ -19,14 +20,20 @@ void Writer::Str(std::string_view s) {
 static bool ReferenceAll(msgpack::type::object_type, size_t, void*) { return true; }
 
 Result<std::optional<Parsed>> ParseOne(ByteView data, size_t* offset) {
-  static const msgpack::unpack_limit kLimits(kMaxArrayLen, /*map=*/0, kMaxStrBytes, kMaxBinBytes,
-                                             /*ext=*/0, kMaxDepth);
+  return ParseOne(data, offset, ParseLimits{});
+}
+
+Result<std::optional<Parsed>> ParseOne(ByteView data, size_t* offset, const ParseLimits& limits) {
+  const msgpack::unpack_limit unpack_limits(std::min(limits.array, kMaxArrayLen), /*map=*/0,
+                                            std::min(limits.str, kMaxStrBytes),
+                                            std::min(limits.bin, kMaxBinBytes),
+                                            /*ext=*/0, std::min(limits.depth, kMaxDepth));
   size_t off = *offset;
   if (off >= data.size()) return std::optional<Parsed>();
   try {
     Parsed p;
-    p.handle = msgpack::unpack(reinterpret_cast<const char*>(data.data()), data.size(), off,
-                               ReferenceAll, nullptr, kLimits);
+    p.handle = msgpack::unpack(reinterpret_cast<const char*>(data.data()), data.size(), off, ReferenceAll,
+                               nullptr, unpack_limits);
     if (off - *offset > kMaxRecordBytes)
       return Invalid("record of " + std::to_string(off - *offset) + " bytes exceeds the limit of " +
                      std::to_string(kMaxRecordBytes));
@@ -38,7 +45,7 @@ Result<std::optional<Parsed>> ParseOne(ByteView data, size_t* offset) {
       return Invalid("record exceeds the limit of " + std::to_string(kMaxRecordBytes) + " bytes");
     return std::optional<Parsed>();
   } catch (const msgpack::depth_size_overflow&) {
-    return Invalid("record nested deeper than " + std::to_string(kMaxDepth) + " levels");
+    return Invalid("record nested deeper than " + std::to_string(unpack_limits.depth()) + " levels");
   } catch (const msgpack::map_size_overflow&) {
     return Invalid("maps are not allowed in records");
   } catch (const msgpack::ext_size_overflow&) {

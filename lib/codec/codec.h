@@ -70,11 +70,24 @@ struct Parsed {
   ByteView raw;  // points into the caller's buffer
 };
 
+// Caps on one parsed value, checked by msgpack-c as it reads each header,
+// before it allocates: elements of one array, bytes of one string or byte
+// string, nesting depth. Maps and extension types are never allowed. The
+// defaults are the hard caps; a decoder of one record type may pass
+// tighter ones (the node's RPC does for signed_tx, lib/rpc/body_limits.h).
+struct ParseLimits {
+  size_t array = kMaxArrayLen;
+  size_t str = kMaxStrBytes;
+  size_t bin = kMaxBinBytes;
+  size_t depth = kMaxDepth;
+};
+
 // Parses one value from data[*offset...]. On success advances *offset.
 // Returns std::nullopt (and leaves *offset) when the data ends before the
 // value does; returns an error for bytes that are not msgpack or exceed the
-// hard caps.
+// hard caps (or `limits`).
 Result<std::optional<Parsed>> ParseOne(ByteView data, size_t* offset);
+Result<std::optional<Parsed>> ParseOne(ByteView data, size_t* offset, const ParseLimits& limits);
 
 // Reads the elements of one array in order, checking types, sizes and
 // canonical encoding. The first failure sticks: later reads return zero

@@ -22,6 +22,7 @@ inline constexpr int kTxRejected = -38001;  // not admitted to the mempool
 inline constexpr int kMempoolFull = -38002;
 inline constexpr int kNotFound = -38004;       // missing or expired
 inline constexpr int kHistoryPruned = -38005;  // outside the retention window
+inline constexpr int kResponseTooLarge = -38006;  // the reply would pass max_response_bytes
 
 // The "error" member of a response: code, message and optional data
 // (null when absent).

@@ -74,9 +74,33 @@ std::expected<bool, RpcError> BoolParam(const Json* x, std::string_view name, bo
   auto var = (expr);          \
   if (!var) return std::unexpected(std::move(var.error()))
 
+// One signed_tx record from data[*offset...] under the RPC's msgpack
+// limits (lib/rpc/body_limits.h); advances *offset. An error names what is
+// wrong ("truncated record", "oversize value in record (...)").
+Result<codec::Parsed> FrameSignedTx(ByteView data, size_t* offset) {
+  size_t start = *offset;
+  auto p = codec::ParseOne(data, offset, SignedTxParseLimits());
+  if (!p) return std::unexpected(p.error());
+  if (!*p) return Invalid("truncated record");
+  if (*offset - start > kMaxSignedTxBytes)
+    return Invalid("record of " + std::to_string(*offset - start) + " bytes exceeds the limit of " +
+                   std::to_string(kMaxSignedTxBytes));
+  if ((**p).handle.get().type != msgpack::type::ARRAY)
+    return Invalid("expected a msgpack array (a signed_tx record)");
+  return std::move(**p);
+}
+
+Result<SignedTx> DecodeSignedTx(ByteView bytes) {
+  size_t off = 0;
+  auto p = FrameSignedTx(bytes, &off);
+  if (!p) return std::unexpected(p.error());
+  if (off != bytes.size()) return Invalid("trailing bytes after record");
+  return DecodeRecordFrom<SignedTx>(*p);
+}
+
 RpcResult SendRaw(const Context& ctx, const Args& a) {
-  GTOS_PARAM(raw, BytesParam(a[0], "tx", codec::kMaxRecordBytes));
-  auto stx = DecodeRecord<SignedTx>(*raw);
+  GTOS_PARAM(raw, BytesParam(a[0], "tx", kMaxSignedTxBytes));
+  auto stx = DecodeSignedTx(*raw);
   if (!stx) return BadParam("tx", stx.error().message);
   Hash32 id = stx->tx.Id();
   auto r = ctx.backend.SubmitTx(std::move(*stx));
@@ -220,8 +244,8 @@ std::span<const std::string_view> MethodNames() {
   return names;
 }
 
-Dispatcher::Dispatcher(Backend& backend, size_t max_batch, std::string node_version)
-    : backend_(backend), max_batch_(max_batch), node_version_(std::move(node_version)) {
+Dispatcher::Dispatcher(Backend& backend, DispatchLimits limits, std::string node_version)
+    : backend_(backend), limits_(std::move(limits)), node_version_(std::move(node_version)) {
   static_assert(kMaxMethods >= 16);
 }
 
@@ -279,34 +303,78 @@ Json Dispatcher::HandleOne(const Json& request, bool* notification) {
   return Json{{"jsonrpc", "2.0"}, {"id", id}, {"result", std::move(*r)}};
 }
 
-HttpReply Dispatcher::HandleJsonRpc(std::string_view body) {
+std::string Dispatcher::DumpCapped(Json response, size_t room, bool* capped) {
+  std::string s = Dump(response);
+  *capped = s.size() > room;
+  if (!*capped) return s;
+  Json id = response.is_object() && response.contains("id") ? response["id"] : Json(nullptr);
+  return Dump(ErrorResponse({kResponseTooLarge,
+                             "response too large: the reply would exceed the limit of " +
+                                 std::to_string(limits_.max_response_bytes) + " bytes",
+                             Json{{"limit", limits_.max_response_bytes}}},
+                            id));
+}
+
+HttpReply Dispatcher::HandleJsonRpc(std::string body) {
+  // Counted before anything is built: a body of a million tiny values would
+  // otherwise cost tens of bytes of json per byte of body.
+  JsonScan scan = ScanJson(body, limits_.json);
+  if (scan.status == JsonScan::kInvalid)
+    return {200, "application/json",
+            Dump(ErrorResponse({kParseError, "parse error: invalid JSON", nullptr}, nullptr))};
+  if (scan.status != JsonScan::kOk)
+    return {413, "application/json",
+            Dump(ErrorResponse({kInvalidRequest, "request too large: " + scan.message, nullptr}, nullptr))};
   Json request = Json::parse(body, nullptr, /*allow_exceptions=*/false);
+  body = std::string();  // the parsed copy is all that is needed from here
   if (request.is_discarded())
     return {200, "application/json",
             Dump(ErrorResponse({kParseError, "parse error: invalid JSON", nullptr}, nullptr))};
   bool notification = false;
+  const size_t cap = limits_.max_response_bytes;
   if (!request.is_array()) {
     Json r = HandleOne(request, &notification);
     if (notification) return {204, "application/json", ""};
-    return {200, "application/json", Dump(r)};
+    bool capped = false;
+    return {200, "application/json", DumpCapped(std::move(r), cap, &capped)};
   }
   if (request.empty())
     return {200, "application/json",
             Dump(ErrorResponse({kInvalidRequest, "invalid request: empty batch", nullptr}, nullptr))};
-  if (request.size() > max_batch_)
+  if (request.size() > limits_.max_batch)
     return {413, "application/json",
             Dump(ErrorResponse({kInvalidRequest,
                                 "batch of " + std::to_string(request.size()) +
-                                    " requests exceeds the limit of " + std::to_string(max_batch_),
+                                    " requests exceeds the limit of " + std::to_string(limits_.max_batch),
                                 nullptr},
                                nullptr))};
-  Json out = Json::array();
+  // Responses are serialised one by one, so that the reply is never held
+  // twice and its size is known as it grows. Once it would pass the cap,
+  // the remaining calls are not run: each gets -38006.
+  std::string out = "[";
+  bool full = false;
   for (const Json& one : request) {
-    Json r = HandleOne(one, &notification);
-    if (!notification) out.push_back(std::move(r));
+    std::string entry;
+    if (!full) {
+      Json r = HandleOne(one, &notification);
+      if (notification) continue;
+      entry = DumpCapped(std::move(r), cap > out.size() + 1 ? cap - out.size() - 1 : 0, &full);
+    } else {
+      if (one.is_object() && !one.contains("id")) continue;  // a notification: no reply, not run
+      Json id = one.is_object() ? one["id"] : Json(nullptr);
+      if (!id.is_string() && !id.is_number()) id = nullptr;
+      entry = Dump(
+          ErrorResponse({kResponseTooLarge,
+                         "not run: the batch's reply reached the limit of " + std::to_string(cap) + " bytes",
+                         Json{{"limit", cap}}},
+                        id));
+    }
+    if (out.size() > 1) out += ',';
+    out += entry;
   }
-  if (out.empty()) return {204, "application/json", ""};
-  return {200, "application/json", Dump(out)};
+  if (out.size() == 1) return {204, "application/json", ""};
+  out += ']';
+  return {200, "application/json", std::move(out)};
 }
 
 HttpReply Dispatcher::HandleTxRecords(ByteView body) {
@@ -317,25 +385,25 @@ HttpReply Dispatcher::HandleTxRecords(ByteView body) {
     return Json{{"error", std::move(err)}};
   };
   // Frame every record first, so that an oversize batch is refused before
-  // anything is submitted.
-  std::vector<codec::Parsed> records;
+  // anything is submitted. Only offsets are kept: each record's msgpack
+  // objects live while it is framed and again while it is decoded, never
+  // all records' at once.
+  std::vector<size_t> records;  // offsets in body
   std::optional<Error> frame_error;
   for (size_t off = 0; off < body.size();) {
-    auto p = codec::ParseOne(body, &off);
+    size_t start = off;
+    auto p = FrameSignedTx(body, &off);
     if (!p) {
       frame_error = p.error();
       break;
     }
-    if (!*p) {
-      frame_error = Error{ErrorCode::kInvalid, "truncated record"};
-      break;
-    }
-    records.push_back(std::move(**p));
-    if (records.size() > max_batch_) {
+    records.push_back(start);
+    if (records.size() > limits_.max_batch) {
       CountError();
-      Json e = {{"error",
-                 {{"code", kInvalidRequest},
-                  {"message", "more than " + std::to_string(max_batch_) + " records in one request"}}}};
+      Json e = {
+          {"error",
+           {{"code", kInvalidRequest},
+            {"message", "more than " + std::to_string(limits_.max_batch) + " records in one request"}}}};
       return {413, "application/json", Dump(e)};
     }
   }
@@ -344,7 +412,10 @@ HttpReply Dispatcher::HandleTxRecords(ByteView body) {
   for (size_t i = 0; i < records.size(); ++i) {
     requests_[slot].fetch_add(1, std::memory_order_relaxed);
     std::string where = "record " + std::to_string(i + 1);
-    auto stx = DecodeRecordFrom<SignedTx>(records[i]);
+    size_t off = records[i];
+    auto framed = FrameSignedTx(body, &off);  // succeeded once already
+    auto stx =
+        framed ? DecodeRecordFrom<SignedTx>(*framed) : Result<SignedTx>(std::unexpected(framed.error()));
     if (!stx) {
       out.push_back(error_entry(kInvalidParams, where + ": " + stx.error().message));
       return {200, "application/json", Dump(out)};
@@ -366,12 +437,28 @@ HttpReply Dispatcher::HandleTxRecords(ByteView body) {
   return {200, "application/json", Dump(out)};
 }
 
-HttpReply Dispatcher::TooLarge(size_t limit, bool jsonrpc) {
-  std::string message = "request body exceeds the limit of " + std::to_string(limit) + " bytes";
-  if (jsonrpc)
-    return {413, "application/json", Dump(ErrorResponse({kInvalidRequest, message, nullptr}, nullptr))};
+HttpReply Dispatcher::Refused(int status, std::string_view message, bool jsonrpc, bool tx) {
+  std::string m(message);
+  int code = status >= 500 ? kInternalError : kInvalidRequest;
+  if (jsonrpc) return {status, "application/json", Dump(ErrorResponse({code, m, nullptr}, nullptr))};
   CountError();
-  return {413, "application/json", Dump(Json{{"error", {{"code", kInvalidRequest}, {"message", message}}}})};
+  if (tx) return {status, "application/json", Dump(Json{{"error", {{"code", code}, {"message", m}}}})};
+  return {status, "text/plain", m + "\n"};
+}
+
+HttpReply Dispatcher::TooLarge(size_t limit, bool jsonrpc) {
+  return Refused(413, "request body exceeds the limit of " + std::to_string(limit) + " bytes", jsonrpc,
+                 !jsonrpc);
+}
+
+HttpReply Dispatcher::Healthz() { return {200, "text/plain", "ok"}; }
+
+// Ready: the node has opened its chain and started consensus, and is not
+// shutting down (Backend::Ready). Kept to this one function on purpose: the
+// place to add conditions (caught up, peers) later.
+HttpReply Dispatcher::Readyz() const {
+  bool ready = backend_.Ready();
+  return {ready ? 200 : 503, "text/plain", ready ? "ready" : "not ready"};
 }
 
 HttpReply Dispatcher::Metrics() const {

@@ -15,6 +15,7 @@
 #include <string_view>
 
 #include "rpc/backend.h"
+#include "rpc/body_limits.h"
 
 namespace gtos::rpc {
 
@@ -27,21 +28,39 @@ struct HttpReply {
 // The method names, in the order docs/rpc.md lists them.
 std::span<const std::string_view> MethodNames();
 
+// The request-level limits (docs/rpc.md, "Limits"); the transport's are
+// in ServerOptions.
+struct DispatchLimits {
+  size_t max_batch = 10'000;  // JSON-RPC batch entries, and records per POST /tx
+  JsonLimits json;            // checked before a JSON-RPC body is parsed
+  size_t max_response_bytes = 64 << 20;
+};
+
 class Dispatcher {
  public:
-  Dispatcher(Backend& backend, size_t max_batch, std::string node_version);
+  Dispatcher(Backend& backend, DispatchLimits limits, std::string node_version);
 
   // POST /: one JSON-RPC request or a batch. A body of notifications only
-  // gets 204 and no body; a batch of more than max_batch entries gets 413.
-  HttpReply HandleJsonRpc(std::string_view body);
+  // gets 204 and no body. A body past the JSON limits, or a batch of more
+  // than max_batch entries, gets 413 and -32600 before anything runs. A
+  // reply past max_response_bytes is -38006: for a batch, the entry that
+  // crosses it and every later one (which are then not run).
+  HttpReply HandleJsonRpc(std::string body);
   // POST /tx: concatenated signed_tx records, submitted in order; a JSON
   // array with one {"id"} or {"error"} entry per record. A malformed record
-  // stops the processing there (earlier records stay submitted).
+  // (or one past the signed_tx msgpack limits) stops the processing there
+  // (earlier records stay submitted).
   HttpReply HandleTxRecords(ByteView body);
   // GET /metrics (Prometheus text format 0.0.4).
   HttpReply Metrics() const;
-  // The answer to a body over the size limit, for POST / (a JSON-RPC
-  // error) or POST /tx (a JSON object with "error").
+  // GET /healthz: the process serves HTTP.
+  static HttpReply Healthz();
+  // GET /readyz: 200 "ready" or 503 "not ready", from Backend::Ready().
+  HttpReply Readyz() const;
+  // The answer to a request refused by the transport (over the size limit,
+  // server busy, timed out, malformed): for POST / a JSON-RPC error
+  // (-32600), for POST /tx a JSON object with "error", otherwise text.
+  HttpReply Refused(int status, std::string_view message, bool jsonrpc, bool tx);
   HttpReply TooLarge(size_t limit, bool jsonrpc);
 
   // One method call, with "params" as received (nullptr when absent).
@@ -50,11 +69,14 @@ class Dispatcher {
  private:
   static constexpr size_t kMaxMethods = 32;
   Json HandleOne(const Json& request, bool* notification);
+  // One response serialised; -38006 instead (and *capped) when it is
+  // larger than `room`.
+  std::string DumpCapped(Json response, size_t room, bool* capped);
   Json ErrorResponse(const RpcError& e, const Json& id);
   void CountError() { errors_.fetch_add(1, std::memory_order_relaxed); }
 
   Backend& backend_;
-  size_t max_batch_;
+  DispatchLimits limits_;
   std::string node_version_;
   // Requests per method (index in MethodNames()); the slot after the last
   // method counts unknown names, the one after that POST /tx records.

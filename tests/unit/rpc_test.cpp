@@ -1,11 +1,18 @@
 // The RPC server over real HTTP: a chain in a temporary directory, a backend
 // that commits every submitted tx in a block of its own, and the libcurl
 // client the tools use.
+#include <arpa/inet.h>
 #include <doctest/doctest.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include <chrono>
 #include <filesystem>
 #include <mutex>
+#include <thread>
 
 #include "crypto/hash.h"
 #include "rpc/client.h"
@@ -710,4 +717,308 @@ TEST_CASE("rpc: unreachable node and a taken port") {
   auto st = second.Start();
   REQUIRE(!st);
   CHECK(st.error().message.find(std::to_string(o.port)) != std::string::npos);
+}
+
+// ---- the connection gate, over raw sockets -------------------------------------
+
+namespace {
+
+// A client connection speaking raw bytes.
+class Raw {
+ public:
+  explicit Raw(int port) {
+    fd_ = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<uint16_t>(port));
+    inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+    REQUIRE(connect(fd_, reinterpret_cast<sockaddr*>(&a), sizeof(a)) == 0);
+  }
+  ~Raw() { close(fd_); }
+  Raw(const Raw&) = delete;
+  Raw& operator=(const Raw&) = delete;
+
+  void Send(std::string_view s) {
+    while (!s.empty()) {
+      ssize_t n = send(fd_, s.data(), s.size(), MSG_NOSIGNAL);
+      if (n <= 0) return;  // the server closed: what it answered can still be read
+      s.remove_prefix(static_cast<size_t>(n));
+    }
+  }
+  // One response: status and body (Content-Length framed); status 0 when
+  // the connection closed (or nothing came within 5 s) without one.
+  std::pair<int, std::string> Reply() {
+    size_t end;
+    while ((end = buf_.find("\r\n\r\n")) == std::string::npos)
+      if (!Fill()) return {0, ""};
+    std::string head = buf_.substr(0, end);
+    int status = std::atoi(head.c_str() + 9);
+    size_t len = 0;
+    if (size_t cl = head.find("Content-Length: "); cl != std::string::npos)
+      len = std::stoul(head.substr(cl + 16));
+    while (buf_.size() < end + 4 + len)
+      if (!Fill()) return {0, ""};
+    std::string body = buf_.substr(end + 4, len);
+    buf_.erase(0, end + 4 + len);
+    return {status, body};
+  }
+  // True when the server closes the connection within `seconds` (what it
+  // sends before is dropped).
+  bool ClosedWithin(double seconds) {
+    auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+    while (std::chrono::steady_clock::now() < until) {
+      pollfd p{fd_, POLLIN, 0};
+      if (poll(&p, 1, 20) <= 0) continue;
+      char b[4096];
+      ssize_t n = recv(fd_, b, sizeof(b), 0);
+      if (n <= 0) return true;
+    }
+    return false;
+  }
+
+ private:
+  bool Fill() {
+    pollfd p{fd_, POLLIN, 0};
+    if (poll(&p, 1, 5000) <= 0) return false;
+    char b[65536];
+    ssize_t n = recv(fd_, b, sizeof(b), 0);
+    if (n <= 0) return false;
+    buf_.append(b, static_cast<size_t>(n));
+    return true;
+  }
+  int fd_ = -1;
+  std::string buf_;
+};
+
+std::string Post(std::string_view path, std::string_view body, std::string_view extra = "") {
+  return "POST " + std::string(path) + " HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n" +
+         std::string(extra) + "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" +
+         std::string(body);
+}
+
+constexpr std::string_view kHealthz = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+constexpr std::string_view kBlockNumber = R"({"jsonrpc":"2.0","id":7,"method":"tos_blockNumber"})";
+
+}  // namespace
+
+TEST_CASE("rpc gate: slow heads and bodies are cut off; health answers meanwhile") {
+  rpc::ServerOptions o;
+  o.threads = 1;
+  o.header_timeout_ms = 300;
+  o.body_timeout_ms = 300;
+  Node node(o);
+  int port = node.server->port();
+  std::vector<std::unique_ptr<Raw>> slow;
+  for (int i = 0; i < 8; ++i) {
+    slow.push_back(std::make_unique<Raw>(port));
+    slow.back()->Send("POST / HTTP/1.1\r\nHost: x\r\n");  // never the blank line
+  }
+  Raw body(port);
+  body.Send("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n[1,2");
+  Raw chunked(port);
+  chunked.Send("POST /tx HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n1\r\n\xc0\r\n");
+  // The one worker is free, and health has its own.
+  Raw health(port);
+  health.Send(kHealthz);
+  auto [status, text] = health.Reply();
+  CHECK(status == 200);
+  CHECK(text == "ok");
+  Raw call(port);
+  call.Send(Post("/", kBlockNumber));
+  CHECK(call.Reply().second == R"({"jsonrpc":"2.0","id":7,"result":0})");
+  for (auto& s : slow) CHECK(s->ClosedWithin(2));
+  auto [body_status, body_text] = body.Reply();
+  CHECK(body_status == 408);
+  CHECK(body.ClosedWithin(2));
+  auto [chunked_status, chunked_text] = chunked.Reply();
+  CHECK(chunked_status == 408);
+  CHECK(chunked_text.find("-32600") != std::string::npos);
+  CHECK(chunked.ClosedWithin(2));
+  rpc::Client c(node.url());
+  auto m = c.Get("/metrics");
+  REQUIRE(m);
+  CHECK(m->body.find("gtos_rpc_refused_total{reason=\"header_timeout\"} 8\n") != std::string::npos);
+  CHECK(m->body.find("gtos_rpc_refused_total{reason=\"body_timeout\"} 2\n") != std::string::npos);
+}
+
+TEST_CASE("rpc gate: the connection cap closes the oldest waiting connection") {
+  rpc::ServerOptions o;
+  o.max_connections = 4;
+  Node node(o);
+  int port = node.server->port();
+  std::vector<std::unique_ptr<Raw>> idle;
+  for (int i = 0; i < 4; ++i) {
+    idle.push_back(std::make_unique<Raw>(port));
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));  // admitted in this order
+  }
+  Raw fifth(port);
+  CHECK(idle[0]->ClosedWithin(1));
+  CHECK(!idle[1]->ClosedWithin(0.1));
+  fifth.Send(kHealthz);
+  CHECK(fifth.Reply().first == 200);
+  // A keep-alive connection serves its next request.
+  fifth.Send(kHealthz);
+  CHECK(fifth.Reply().first == 200);
+  rpc::Client c(node.url());
+  auto m = c.Get("/metrics");
+  REQUIRE(m);
+  CHECK(m->body.find("gtos_rpc_refused_total{reason=\"connection_limit\"} ") != std::string::npos);
+  CHECK(m->body.find("gtos_rpc_refused_total{reason=\"connection_limit\"} 0\n") == std::string::npos);
+}
+
+TEST_CASE("rpc gate: framing and refusals from the head") {
+  rpc::ServerOptions o;
+  o.max_body_bytes = 64 << 10;
+  o.max_inflight_body_bytes = 64 << 10;
+  o.max_header_bytes = 2048;
+  Node node(o);
+  int port = node.server->port();
+  SUBCASE("pipelined requests on one connection") {
+    Raw r(port);
+    r.Send(std::string(kHealthz) + Post("/", kBlockNumber) + std::string(kHealthz));
+    CHECK(r.Reply() == std::pair<int, std::string>{200, "ok"});
+    CHECK(r.Reply().second == R"({"jsonrpc":"2.0","id":7,"result":0})");
+    CHECK(r.Reply() == std::pair<int, std::string>{200, "ok"});
+  }
+  SUBCASE("Expect: 100-continue is answered before the body is sent") {
+    Raw r(port);
+    std::string req = Post("/", kBlockNumber, "Expect: 100-continue\r\n");
+    r.Send(req.substr(0, req.size() - kBlockNumber.size()));
+    CHECK(r.Reply().first == 100);
+    r.Send(kBlockNumber);
+    CHECK(r.Reply().second == R"({"jsonrpc":"2.0","id":7,"result":0})");
+  }
+  SUBCASE("chunked bodies: read, and cut off past the size limit") {
+    Raw r(port);
+    std::string head = "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
+    std::string a(kBlockNumber.substr(0, 10)), b(kBlockNumber.substr(10));
+    auto hex = [](size_t n) {
+      char buf[32];
+      std::snprintf(buf, sizeof(buf), "%zx", n);
+      return std::string(buf);
+    };
+    r.Send(head + hex(a.size()) + "\r\n" + a + "\r\n" + hex(b.size()) + "\r\n" + b + "\r\n0\r\n\r\n");
+    CHECK(r.Reply().second == R"({"jsonrpc":"2.0","id":7,"result":0})");
+    CHECK(r.ClosedWithin(1));  // a chunked request ends its connection
+    Raw big(port);
+    std::string chunk(16 << 10, ' ');
+    std::string body = head;
+    for (int i = 0; i < 6; ++i) body += hex(chunk.size()) + "\r\n" + chunk + "\r\n";
+    big.Send(body + "0\r\n\r\n");
+    auto [status, text] = big.Reply();
+    CHECK(status == 413);
+    CHECK(text.find("65536") != std::string::npos);
+  }
+  SUBCASE("refusals that need no body") {
+    auto refused = [port](std::string req) {
+      Raw r(port);
+      r.Send(req);
+      auto reply = r.Reply();
+      CHECK(r.ClosedWithin(1));
+      return reply.first;
+    };
+    CHECK(refused("POST / HTTP/1.1\r\nContent-Length: 100000\r\n\r\n") == 413);
+    CHECK(refused("PUT / HTTP/1.1\r\nContent-Length: 1\r\n\r\nx") == 405);
+    CHECK(refused(Post("/nowhere", "{}")) == 404);
+    CHECK(refused("GET /healthz HTTP/1.1\r\nContent-Length: 2\r\n\r\nhi") == 400);
+    CHECK(refused(Post("/", "{}", "Content-Encoding: gzip\r\n")) == 415);
+    CHECK(refused("POST / HTTP/1.1\r\nHost: x\r\n\r\n") == 411);
+    CHECK(refused("GET / HTTP/1.1\r\nX: " + std::string(4000, 'a') + "\r\n\r\n") == 431);
+    Raw r(port);
+    r.Send("POST /tx HTTP/1.1\r\nContent-Length: 100000\r\n\r\n");
+    auto [status, text] = r.Reply();
+    CHECK(status == 413);
+    CHECK(Json::parse(text)["error"]["code"] == rpc::kInvalidRequest);
+  }
+  SUBCASE("bodies held at once stay within max_inflight_body_bytes") {
+    Raw first(port);
+    first.Send("POST / HTTP/1.1\r\nContent-Length: 60000\r\n\r\n[");
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));  // its 60000 bytes are reserved
+    Raw second(port);
+    second.Send(Post("/", std::string(kBlockNumber) + std::string(10000, ' ')));
+    CHECK(second.Reply().first == 503);
+    first.Send(std::string(59998, ' ') + "]");
+    auto [status, text] = first.Reply();
+    CHECK(status == 200);
+    CHECK(text.find("-32600") != std::string::npos);  // an empty batch
+    std::this_thread::sleep_for(
+        std::chrono::milliseconds(50));  // the worker releases the body after replying
+    Raw third(port);
+    third.Send(Post("/", std::string(kBlockNumber) + std::string(10000, ' ')));
+    CHECK(third.Reply().first == 200);
+  }
+}
+
+TEST_CASE("rpc limits: JSON counts, response cap, /tx record shapes") {
+  rpc::ServerOptions o;
+  o.max_json_values = 100;
+  o.max_json_depth = 4;
+  o.max_response_bytes = 4096;
+  Node node(o);
+  rpc::Client c(node.url());
+  Json batch = Json::array();
+  for (int i = 0; i < 30; ++i)
+    batch.push_back({{"jsonrpc", "2.0"}, {"id", i}, {"method", "tos_blockNumber"}});
+  auto r = PostJson(c, batch.dump());  // 30 x 4 values
+  CHECK(r.status == 413);
+  Json j = Json::parse(r.body);
+  CHECK(j["error"]["code"] == rpc::kInvalidRequest);
+  CHECK(j["error"]["message"] == "request too large: more than 100 JSON values");
+  r = PostJson(c, R"({"jsonrpc":"2.0","id":1,"method":"tos_blockNumber","params":[[[[1]]]]})");
+  CHECK(r.status == 413);
+  CHECK(Json::parse(r.body)["error"]["message"] == "request too large: JSON nested deeper than 4 levels");
+
+  // ~1 KiB per tos_chainProfile reply against a 4096-byte cap.
+  batch = Json::array();
+  for (int i = 0; i < 10; ++i)
+    batch.push_back({{"jsonrpc", "2.0"}, {"id", i}, {"method", "tos_chainProfile"}});
+  batch.push_back({{"jsonrpc", "2.0"}, {"method", "tos_chainProfile"}});  // a notification: no entry
+  r = PostJson(c, batch.dump());
+  CHECK(r.status == 200);
+  j = Json::parse(r.body);
+  REQUIRE(j.size() == 10);
+  size_t answered = 0;
+  for (size_t i = 0; i < 10; ++i) {
+    CHECK(j[i]["id"] == i);
+    if (j[i].contains("result")) {
+      CHECK(i == answered++);
+    } else {
+      CHECK(j[i]["error"]["code"] == rpc::kResponseTooLarge);
+      CHECK(j[i]["error"]["data"]["limit"] == 4096);
+    }
+  }
+  CHECK(answered >= 1);
+  CHECK(answered < 10);
+  CHECK(r.body.size() < 4096 + 10 * 200);
+  auto m = c.Get("/metrics");
+  REQUIRE(m);
+  // The calls after the one that passed the cap did not run.
+  CHECK(m->body.find("gtos_rpc_requests_total{method=\"tos_chainProfile\"} " + std::to_string(answered + 1) +
+                     "\n") != std::string::npos);
+
+  // A single reply past the cap.
+  rpc::ServerOptions small;
+  small.max_response_bytes = 100;
+  Node tiny(small);
+  rpc::Client ct(tiny.url());
+  auto e = CallError(ct, "tos_chainProfile", nullptr);
+  CHECK(e.code == rpc::kResponseTooLarge);
+
+  // A record of 1000 nils is refused at its array header, on both paths.
+  Bytes nils = {0xdc, 0x03, 0xe8};
+  nils.resize(nils.size() + 1000, 0xc0);
+  auto tx = c.Post("/tx", "application/msgpack", nils);
+  REQUIRE(tx);
+  j = Json::parse(tx->body);
+  REQUIRE(j.size() == 1);
+  CHECK(j[0]["error"]["code"] == rpc::kInvalidParams);
+  CHECK(j[0]["error"]["message"] == "record 1: oversize value in record (array size overflow)");
+  e = CallError(c, "tos_sendRawTransaction", {ToHex0x(nils)});
+  CHECK(e.code == rpc::kInvalidParams);
+  CHECK(e.message.find("array size overflow") != std::string::npos);
+  // Bare nils: not a record.
+  tx = c.Post("/tx", "application/msgpack", Bytes(1000, 0xc0));
+  REQUIRE(tx);
+  CHECK(Json::parse(tx->body)[0]["error"]["message"] ==
+        "record 1: expected a msgpack array (a signed_tx record)");
 }
