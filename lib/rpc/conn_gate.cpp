@@ -513,8 +513,9 @@ void ConnGate::Rep::ReadBody(GateConn& c) {
   size_t old = c.in_.size();
   c.in_.resize(old + std::min(want, size_t{256} << 10));
   ssize_t r = recv(c.fd_, c.in_.data() + old, c.in_.size() - old, 0);
+  int err = errno;
   c.in_.resize(old + static_cast<size_t>(std::max<ssize_t>(r, 0)));
-  if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return;
+  if (r < 0 && (err == EAGAIN || err == EWOULDBLOCK || err == EINTR)) return;
   if (r <= 0) return Close(c);
   if (c.in_.size() >= c.limit_) Dispatch(c, false);
 }
