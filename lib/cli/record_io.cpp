@@ -23,8 +23,10 @@ RecordReader::RecordReader(std::vector<std::string> paths) : paths_(std::move(pa
   if (paths_.empty()) paths_.push_back("-");
 }
 
+// Key files pass through this buffer: wipe what was read.
 RecordReader::~RecordReader() {
   if (fd_ > 0) ::close(fd_);
+  SecureWipe(buf_);
 }
 
 Status RecordReader::OpenNext() {
@@ -126,11 +128,11 @@ Result<AnyRecord> ReadOneRecord(const std::string& path) {
   return rec;
 }
 
-Status Output::Open(const std::string& path, OutputKind kind, unsigned mode) {
+Status Output::Open(const std::string& path, OutputKind kind, unsigned mode, Replace replace) {
   if (path.empty() && kind == OutputKind::kBinary && ::isatty(1))
     return UsageError("refusing to write binary records to a terminal",
                       "redirect standard output, use -o FILE, or -o - to force");
-  return out_.Open(path, mode);
+  return out_.Open(path, mode, replace);
 }
 
 Status Output::WriteLine(std::string_view line) {

@@ -16,7 +16,8 @@ namespace gtos::cli {
 // Reads concatenated msgpack records from each path in turn ("-" or no
 // paths: stdin), without loading a whole stream into memory: one record at
 // a time, in time linear in the input, with a buffer of at most about twice
-// the largest record (itself at most codec::kMaxRecordBytes).
+// the largest record (itself at most codec::kMaxRecordBytes). The buffer is
+// wiped on destruction (key files pass through it).
 class RecordReader {
  public:
   explicit RecordReader(std::vector<std::string> paths);
@@ -59,10 +60,12 @@ enum class OutputKind { kBinary, kText };
 
 // Where a tool's data goes. Open("") is stdout; binary output to a terminal
 // is refused unless the path is "-" (explicitly forced). A file path is
-// written atomically: nothing appears unless Commit() succeeds.
+// written atomically and durably (AtomicOutput): nothing appears unless
+// Commit() succeeds; with Replace::kRefuse an existing file is an error
+// (ErrorCode::kExists, exit status 2) and is never replaced.
 class Output {
  public:
-  Status Open(const std::string& path, OutputKind kind, unsigned mode = 0644);
+  Status Open(const std::string& path, OutputKind kind, unsigned mode = 0644, Replace replace = Replace::kAllow);
   Status Write(ByteView data) { return out_.Write(data); }
   Status WriteLine(std::string_view line);
   Status Commit() { return out_.Commit(); }
