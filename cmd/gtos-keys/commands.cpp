@@ -1,6 +1,8 @@
 // The subcommands of gtos-keys (man/gtos-keys.1).
 #include "commands.h"
 
+#include <filesystem>
+
 #include <CLI/CLI.hpp>
 
 #include "cli/passphrase.h"
@@ -25,7 +27,8 @@ struct NewKeyOptions {
   std::string passphrase_file;
   bool unencrypted = false;
   std::string output;
-  unsigned kdf_log2_n = 15;
+  bool force = false;
+  unsigned kdf_log2_n = crypto::kNewKeyLog2N;
 
   void Setup(CLI::App& app) {
     auto* pf = app.add_option("--passphrase-file", passphrase_file,
@@ -35,13 +38,19 @@ struct NewKeyOptions {
         ->excludes(pf);
     app.add_option("-o,--output", output, "Write the key record to FILE (mode 0600) instead of stdout")
         ->type_name("FILE");
+    app.add_flag("--force", force, "Replace FILE if it exists (by default an existing FILE is refused)");
     app.add_option("--kdf-log2n", kdf_log2_n, "scrypt cost: N = 2^VALUE")
-        ->check(CLI::Range(10, 20))
-        ->default_val(15);
+        ->check(CLI::Range(unsigned{crypto::kNewKeyLog2N}, unsigned{crypto::kMaxLog2N}))
+        ->default_val(unsigned{crypto::kNewKeyLog2N});
   }
 
   Status Write(crypto::AlgoId algo, ByteView secret) {
-    std::optional<std::string> passphrase;
+    const Replace replace = force ? Replace::kAllow : Replace::kRefuse;
+    // Refuse before asking for a passphrase; Commit() checks again.
+    std::error_code ec;
+    if (!force && !output.empty() && output != "-" && std::filesystem::exists(std::filesystem::symlink_status(output, ec)))
+      return std::unexpected(Refused(ExistsError(output)));
+    std::optional<SecretString> passphrase;
     if (!unencrypted) {
       auto p = cli::GetPassphrase(passphrase_file, cli::PassphrasePurpose::kNew);
       if (!p) return std::unexpected(p.error());
@@ -49,12 +58,28 @@ struct NewKeyOptions {
     }
     crypto::ScryptParams params;
     params.log2_n = static_cast<uint8_t>(kdf_log2_n);
-    auto key = MakePrivateKey(algo, secret, passphrase, params);
+    auto key = MakePrivateKey(algo, secret, passphrase ? std::optional<std::string_view>(passphrase->view()) : std::nullopt,
+                              params);
     if (!key) return std::unexpected(key.error());
+    Bytes record = EncodeRecord(*key);
+    SecureWipe(key->secret);
+    Status st = WriteRecord(record, replace);
+    SecureWipe(record);
+    return st;
+  }
+
+ private:
+  Status WriteRecord(const Bytes& record, Replace replace) {
     cli::Output out;
-    GTOS_TRY(out.Open(output, cli::OutputKind::kBinary, 0600));
-    GTOS_TRY(out.Write(EncodeRecord(*key)));
-    return out.Commit();
+    auto st = out.Open(output, cli::OutputKind::kBinary, 0600, replace);
+    if (st) st = out.Write(record);
+    if (st) st = out.Commit();
+    if (!st && st.error().code == ErrorCode::kExists) return std::unexpected(Refused(st.error()));
+    return st;
+  }
+  static Error Refused(Error e) {
+    e.hint = "pass --force to replace it (the key in it is lost unless you have a copy)";
+    return e;
   }
 };
 
@@ -142,7 +167,7 @@ class ImportCommand : public cli::Command {
     const crypto::SigAlgo* a = crypto::FindAlgo(algo_);
     auto hex = ReadSecretFile(hex_file_, "hex");
     if (!hex) return std::unexpected(hex.error());
-    std::string_view trimmed = *hex;
+    std::string_view trimmed = hex->view();
     while (!trimmed.empty() && std::isspace(static_cast<unsigned char>(trimmed.back()))) trimmed.remove_suffix(1);
     auto bytes = FromHex(trimmed, "'" + hex_file_ + "'");
     if (!bytes) return std::unexpected(bytes.error());
@@ -174,7 +199,8 @@ class ExportCommand : public cli::Command {
     if (!key) return std::unexpected(key.error());
     cli::Output out;
     GTOS_TRY(out.Open("", cli::OutputKind::kText));
-    GTOS_TRY(out.WriteLine(ToHex(key->secret.view())));
+    SecretString hex(ToHex(key->secret.view()));
+    GTOS_TRY(out.WriteLine(hex.view()));
     return out.Commit();
   }
 
@@ -199,7 +225,8 @@ const cli::ToolSpec& Spec() {
       "  gtos-keys addr alice.key\n"
       "  gtos-keys pub alice.key --json\n"
       "Passphrases come from --passphrase-file, $GTOS_PASSPHRASE_FILE, or a terminal prompt.\n"
-      "Exit status: 0 success, 1 failure, 2 usage error.",
+      "new and import refuse an existing -o FILE unless --force is given.\n"
+      "Exit status: 0 success, 1 failure, 2 usage error (also: -o FILE exists, no --force).",
       {&new_cmd, &pub_cmd, &addr_cmd, &import_cmd, &export_cmd},
       nullptr};
   return spec;

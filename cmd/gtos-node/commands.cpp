@@ -167,10 +167,19 @@ class InitCmd : public cli::Command {
         if (!unlocked) return std::unexpected(unlocked.error());
       }
       key_bytes = std::move(*k);
+      // Never replace a validator key; refuse before anything is created.
+      std::error_code ec;
+      if (std::filesystem::exists(std::filesystem::symlink_status(datadir_ + "/validator.key", ec)))
+        return Fail(ErrorCode::kExists, "refusing to overwrite existing file '" + datadir_ + "/validator.key'",
+                    "move it away first if it is to be replaced");
     }
     GTOS_TRY(chain::Chain::Init(datadir_, *g));
     GTOS_TRY(node::EnsureNodeKey(datadir_));
-    if (!key_bytes.empty()) GTOS_TRY(WriteFileAtomic(datadir_ + "/validator.key", key_bytes, 0600));
+    if (!key_bytes.empty()) {
+      auto st = WriteFileAtomic(datadir_ + "/validator.key", key_bytes, 0600, Replace::kRefuse);
+      SecureWipe(key_bytes);
+      GTOS_TRY(st);
+    }
     std::fprintf(stderr, "gtos-node: initialised '%s' for chain '%s' (genesis %s)\n", datadir_.c_str(),
                  g->chain_id.c_str(), ToHex0x(g->Hash()).c_str());
     return Ok();
@@ -283,8 +292,7 @@ class Dev : public cli::Command {
     crypto::SecretBytes secret(algo->generate());
     auto key = MakePrivateKey(algo->id, secret.view(), std::nullopt);
     if (!key) return std::unexpected(key.error());
-    std::error_code ec;
-    std::filesystem::create_directories(dir, ec);
+    GTOS_TRY(MakeDirs(dir, 0700));
     GenesisValidator v;
     v.chain_id = g.chain_id;
     v.algo = key->algo;
@@ -296,7 +304,11 @@ class Dev : public cli::Command {
     g.accounts.push_back(GenesisAccount{key->address(), 1'000'000'000'000'000'000ull});
     g.validators.push_back(v);
     GTOS_TRY(chain::Chain::Init(dir, g));
-    return WriteFileAtomic(key_path, EncodeRecord(*key), 0600);
+    Bytes record = EncodeRecord(*key);
+    SecureWipe(key->secret);
+    auto st = WriteFileAtomic(key_path, record, 0600);
+    SecureWipe(record);
+    return st;
   }
 
   bool dev_ = false;

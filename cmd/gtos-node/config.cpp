@@ -1,11 +1,14 @@
 #include "config.h"
 
+#include <algorithm>
+#include <cctype>
 #include <cstdlib>
 
 #include <toml++/toml.h>
 
 #include "cli/tool.h"
 #include "util/bytes.h"
+#include "util/file.h"
 
 namespace gtos::nodecmd {
 
@@ -70,91 +73,124 @@ static std::string EnvName(std::string_view key) {
   return name;
 }
 
-Result<Settings> LoadToml(const std::string& path) {
-  toml::table t;
-  try {
-    t = toml::parse_file(path);
-  } catch (const toml::parse_error& e) {
-    const auto& src = e.source();
-    return Invalid("'" + path + "' line " + std::to_string(src.begin.line) + ": " + std::string(e.description()));
-  }
-  Settings s;
-  std::string err;
-  auto str = [&](const char* key, std::optional<std::string>& out) {
-    if (auto* n = t.get(key)) {
+namespace {
+
+// "'gtos.toml' line 3, column 9": where a TOML error is.
+std::string Where(const std::string& path, const toml::source_position& pos) {
+  return "'" + path + "' line " + std::to_string(pos.line) + ", column " + std::to_string(pos.column);
+}
+
+// Reads the keys of gtos.toml into Settings; the first error sticks and
+// names its line and column.
+class TomlReader {
+ public:
+  TomlReader(const std::string& path, const toml::table& t) : path_(path), t_(t) {}
+
+  void Str(const char* key, std::optional<std::string>& out) {
+    if (const toml::node* n = t_.get(key)) {
       if (auto v = n->value<std::string>()) out = *v;
-      else if (err.empty()) err = std::string("key '") + key + "' must be a string";
+      else Error(*n, std::string("key '") + key + "' must be a string");
     }
-  };
-  auto num = [&](const char* key, std::optional<uint64_t>& out) {
-    if (auto* n = t.get(key)) {
-      auto v = n->value<int64_t>();
+  }
+  void Uint(const char* key, std::optional<uint64_t>& out) {
+    if (const toml::node* n = t_.get(key)) {
+      auto v = n->is_integer() ? n->value<int64_t>() : std::nullopt;
       if (v && *v >= 0) out = static_cast<uint64_t>(*v);
-      else if (err.empty()) err = std::string("key '") + key + "' must be a non-negative integer";
-    }
-  };
-  str("datadir", s.datadir);
-  str("rpc_addr", s.rpc_addr);
-  str("p2p_addr", s.p2p_addr);
-  str("p2p_external", s.p2p_external);
-  num("max_peers", s.max_peers);
-  num("max_inbound_peers", s.max_inbound_peers);
-  num("max_outbound_peers", s.max_outbound_peers);
-  num("max_peers_per_ip", s.max_peers_per_ip);
-  for (auto [key, field] : {std::pair{"p2p_discovery", &s.p2p_discovery}, std::pair{"p2p_allow_private", &s.p2p_allow_private}}) {
-    if (auto* n = t.get(key)) {
-      if (auto v = n->value<bool>()) *field = *v;
-      else if (err.empty()) err = std::string("key '") + key + "' must be true or false";
+      else Error(*n, std::string("key '") + key + "' must be a non-negative integer");
     }
   }
-  str("log_format", s.log_format);
-  str("log_level", s.log_level);
-  num("mempool_max_txs", s.mempool_max_txs);
-  num("mempool_max_bytes", s.mempool_max_bytes);
-  str("validator_key", s.validator_key);
-  str("passphrase_file", s.passphrase_file);
-  for (auto [key, field] : {std::pair{"fsync", &s.fsync}, std::pair{"state_sync", &s.state_sync}}) {
-    if (auto* n = t.get(key)) {
-      if (auto v = n->value<bool>()) *field = *v;
-      else if (err.empty()) err = std::string("key '") + key + "' must be true or false";
+  void Bool(const char* key, std::optional<bool>& out) {
+    if (const toml::node* n = t_.get(key)) {
+      if (auto v = n->value<bool>()) out = *v;
+      else Error(*n, std::string("key '") + key + "' must be true or false");
     }
   }
-  num("snapshot_keep", s.snapshot_keep);
+  void StrArray(const char* key, std::optional<std::vector<std::string>>& out,
+                const char* what = "\"host:port\" strings") {
+    const toml::node* n = t_.get(key);
+    if (!n) return;
+    const toml::array* arr = n->as_array();
+    if (!arr) return Error(*n, std::string("key '") + key + "' must be an array of " + what);
+    std::vector<std::string> items;
+    for (const toml::node& e : *arr) {
+      auto v = e.value<std::string>();
+      if (!v) return Error(e, std::string("key '") + key + "' must be an array of " + what);
+      items.push_back(*v);
+    }
+    out = std::move(items);
+  }
+  void OnlyKnown(const std::vector<std::string_view>& known) {
+    for (const auto& [k, v] : t_) {
+      (void)v;
+      if (std::find(known.begin(), known.end(), k.str()) == known.end())
+        ErrorAt(k.source().begin, "unknown key '" + std::string(k.str()) + "'");
+    }
+  }
+  Status status() const { return error_.empty() ? Ok() : Invalid(error_); }
+
+ private:
+  void Error(const toml::node& n, const std::string& what) { ErrorAt(n.source().begin, what); }
+  void ErrorAt(const toml::source_position& pos, const std::string& what) {
+    if (error_.empty()) error_ = Where(path_, pos) + ": " + what;
+  }
+
+  const std::string& path_;
+  const toml::table& t_;
+  std::string error_;
+};
+
+}  // namespace
+
+Result<Settings> LoadToml(const std::string& path) {
+  // Read here, not by toml++: an unreadable file gets the usual I/O error.
+  auto bytes = ReadFile(path);
+  if (!bytes) return std::unexpected(bytes.error());
+  // toml++ is compiled in without exceptions (cmd/CMakeLists.txt): a syntax
+  // error is a value, never a throw or an abort.
+  toml::parse_result parsed = toml::parse(AsChars(*bytes), path);
+  if (!parsed) {
+    const toml::parse_error& e = parsed.error();
+    std::string what(e.description());  // "Error while parsing string: ..."
+    if (!what.empty()) what[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(what[0])));
+    return Invalid(Where(path, e.source().begin) + ": " + what);
+  }
+  const toml::table& t = parsed.table();
+  Settings s;
+  TomlReader r(path, t);
+  r.Str("datadir", s.datadir);
+  r.Str("rpc_addr", s.rpc_addr);
+  r.Str("p2p_addr", s.p2p_addr);
+  r.StrArray("peers", s.peers);
+  r.Str("p2p_external", s.p2p_external);
+  r.Uint("max_peers", s.max_peers);
+  r.Bool("p2p_discovery", s.p2p_discovery);
+  r.Str("log_format", s.log_format);
+  r.Str("log_level", s.log_level);
+  r.Uint("mempool_max_txs", s.mempool_max_txs);
+  r.Uint("mempool_max_bytes", s.mempool_max_bytes);
+  r.Str("validator_key", s.validator_key);
+  r.Str("passphrase_file", s.passphrase_file);
+  r.Bool("fsync", s.fsync);
+  r.Bool("state_sync", s.state_sync);
+  r.Uint("snapshot_keep", s.snapshot_keep);
+  r.Uint("max_inbound_peers", s.max_inbound_peers);
+  r.Uint("max_outbound_peers", s.max_outbound_peers);
+  r.Uint("max_peers_per_ip", s.max_peers_per_ip);
+  r.StrArray("reserved_peers", s.reserved_peers, "node keys (\"0x\" and 64 hex digits)");
+  r.Bool("p2p_allow_private", s.p2p_allow_private);
   for (const RpcLimitKey& k : RpcLimitKeys()) {
     std::optional<uint64_t> v;
-    num(k.key, v);
+    r.Uint(k.key, v);
     if (v) s.rpc_limits[k.key] = *v;
   }
-  auto strings = [&](const char* key, const char* what, std::optional<std::vector<std::string>>& out) {
-    auto* n = t.get(key);
-    if (!n) return;
-    auto* arr = n->as_array();
-    std::vector<std::string> list;
-    if (arr)
-      for (auto& e : *arr) {
-        if (auto v = e.value<std::string>()) list.push_back(*v);
-        else arr = nullptr;
-        if (!arr) break;
-      }
-    if (!arr && err.empty()) err = std::string("key '") + key + "' must be an array of " + what;
-    out = list;
-  };
-  strings("peers", "\"host:port\" strings", s.peers);
-  strings("reserved_peers", "node keys (\"0x\" and 64 hex digits)", s.reserved_peers);
-  static const char* kKnown[] = {"datadir",         "rpc_addr",      "p2p_addr",        "peers",
-                                 "log_format",      "log_level",     "mempool_max_txs", "mempool_max_bytes",
-                                 "validator_key",   "passphrase_file", "fsync",           "p2p_external",
-                                 "max_peers",       "p2p_discovery", "state_sync",      "snapshot_keep",
-                                 "max_inbound_peers", "max_outbound_peers", "max_peers_per_ip", "reserved_peers",
-                                 "p2p_allow_private"};
-  for (auto& [k, v] : t) {
-    (void)v;
-    bool known = false;
-    for (const char* name : kKnown) known = known || k.str() == name;
-    for (const RpcLimitKey& r : RpcLimitKeys()) known = known || k.str() == r.key;
-    if (!known && err.empty()) err = "unknown key '" + std::string(k.str()) + "'";
-  }
-  if (!err.empty()) return Invalid("'" + path + "': " + err);
+  std::vector<std::string_view> known = {
+      "datadir", "rpc_addr", "p2p_addr", "peers", "p2p_external", "max_peers", "p2p_discovery",
+      "log_format", "log_level", "mempool_max_txs", "mempool_max_bytes", "validator_key",
+      "passphrase_file", "fsync", "state_sync", "snapshot_keep", "max_inbound_peers", "max_outbound_peers",
+      "max_peers_per_ip", "reserved_peers", "p2p_allow_private"};
+  for (const RpcLimitKey& k : RpcLimitKeys()) known.push_back(k.key);
+  r.OnlyKnown(known);
+  GTOS_TRY(r.status());
   return s;
 }
 

@@ -44,7 +44,9 @@ struct Settings {
   void Merge(const Settings& over);
 };
 
-// Reads gtos.toml; unknown keys and wrong types are errors naming the key.
+// Reads gtos.toml. Every error (unreadable file, TOML syntax, unknown key,
+// wrong type) is an error, never an abort; those in the file name it with
+// line and column: "'gtos.toml' line 3, column 12: <what>".
 Result<Settings> LoadToml(const std::string& path);
 // Reads GTOS_DATADIR, GTOS_RPC_ADDR, GTOS_P2P_ADDR, GTOS_PEERS (comma
 // separated), GTOS_P2P_EXTERNAL, GTOS_MAX_PEERS, GTOS_MAX_INBOUND_PEERS,

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -325,7 +326,7 @@ class RestoreCmd : public cli::Command {
   std::string_view name() const override { return "restore"; }
   std::string_view help() const override { return "Build a new data directory from a snapshot file"; }
   void Setup(CLI::App& app) override {
-    app.add_option("--datadir", datadir_, "Data directory to create (absent or empty)")
+    app.add_option("--datadir", datadir_, "Data directory to create (absent, empty, or left by an interrupted restore)")
         ->type_name("D")
         ->required();
     app.add_option("--genesis", genesis_, "The chain's genesis record")->type_name("G")->required();
@@ -345,11 +346,9 @@ class RestoreCmd : public cli::Command {
     if (existed) {
       if (!fs::is_directory(datadir_, ec))
         return Fail(ErrorCode::kInvalid, Quote(datadir_) + " exists and is not a directory");
-      if (!fs::is_empty(datadir_, ec))
-        return Fail(ErrorCode::kInvalid, "data directory " + Quote(datadir_) + " is not empty",
-                    "restore into a new directory, or empty this one first");
-    } else if (fs::create_directories(datadir_, ec); ec) {
-      return Fail(ErrorCode::kIO, "unable to create " + Quote(datadir_) + ": " + ec.message());
+      GTOS_TRY(CheckRestorable());
+    } else {
+      GTOS_TRY(MakeDirs(datadir_, 0700));
     }
     auto m = RestoreAndRead(*g);
     if (!m) {
@@ -377,16 +376,51 @@ class RestoreCmd : public cli::Command {
     return m;
   }
 
-  // Leaves D as it was: removed if this run created it, else empty again.
+  // D may be restored into when it is empty or holds only what an
+  // interrupted restore leaves behind (snapshot::Restore accepts and
+  // replaces it): its temporary database, temporary files of genesis.bin
+  // and a genesis.bin with the very genesis being restored, but no db/.
+  // Notes what was there, so that a failed run removes only what it made.
+  Status CheckRestorable() {
+    std::error_code ec;
+    before_.clear();
+    for (auto it = fs::directory_iterator(datadir_, ec); !ec && it != fs::directory_iterator(); it.increment(ec)) {
+      std::string name = it->path().filename().string();
+      before_.push_back(name);
+      if (name == snapshot::kRestoreTmpName || name == "genesis.bin" || IsTempOf(name, "genesis.bin")) continue;
+      return Fail(ErrorCode::kInvalid, "data directory " + Quote(datadir_) + " is not empty (it has " + Quote(name) + ")",
+                  "restore into a new directory, or empty this one first");
+    }
+    if (ec) return Fail(ErrorCode::kIO, "unable to list " + Quote(datadir_) + ": " + ec.message());
+    for (const std::string& name : before_)
+      if (IsTempOf(name, "genesis.bin")) fs::remove(fs::path(datadir_) / name, ec);
+    return Ok();
+  }
+
+  // "<file>.tmp.<pid>": an atomic write of <file> that never finished.
+  static bool IsTempOf(const std::string& name, const std::string& file) {
+    std::string prefix = file + ".tmp.";
+    if (!name.starts_with(prefix) || name.size() == prefix.size()) return false;
+    return name.find_first_not_of("0123456789", prefix.size()) == std::string::npos;
+  }
+
+  // Leaves D as it was: removed if this run created it, else without what
+  // this run added (and without an interrupted restore's leftovers).
   void RemoveRestored(bool existed) {
     std::error_code ec;
     if (!existed) {
       fs::remove_all(datadir_, ec);
       return;
     }
-    for (const auto& entry : fs::directory_iterator(datadir_, ec)) fs::remove_all(entry.path(), ec);
+    for (const auto& entry : fs::directory_iterator(datadir_, ec)) {
+      std::string name = entry.path().filename().string();
+      bool was_there = std::find(before_.begin(), before_.end(), name) != before_.end();
+      if (!was_there || name == snapshot::kRestoreTmpName || IsTempOf(name, "genesis.bin"))
+        fs::remove_all(entry.path(), ec);
+    }
   }
 
+  std::vector<std::string> before_;
   std::string datadir_, genesis_, file_;
 };
 

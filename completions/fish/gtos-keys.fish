@@ -43,7 +43,8 @@ for cmd in new import
     complete -c gtos-keys -n "__gtos_keys_at $cmd" -l passphrase-file -r -F -d 'Encrypt with the passphrase in FILE'
     complete -c gtos-keys -n "__gtos_keys_at $cmd" -l unencrypted -d 'Write the key without encryption (unsafe)'
     complete -c gtos-keys -n "__gtos_keys_at $cmd" -s o -l output -r -F -d 'Write the key record to FILE (mode 0600)'
-    complete -c gtos-keys -n "__gtos_keys_at $cmd" -l kdf-log2n -x -a '(seq 10 20)' -d 'scrypt cost: N = 2^VALUE (default 15)'
+    complete -c gtos-keys -n "__gtos_keys_at $cmd" -l force -d 'Replace FILE if it exists'
+    complete -c gtos-keys -n "__gtos_keys_at $cmd" -l kdf-log2n -x -a '(seq 17 20)' -d 'scrypt cost: N = 2^VALUE (default and minimum 17)'
 end
 complete -c gtos-keys -n '__gtos_keys_at import' -l hex-file -r -F -d 'File holding the secret key as hex'
 

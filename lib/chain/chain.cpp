@@ -74,9 +74,7 @@ Result<consensus::ValidatorSet> MakeValidatorSet(const ActiveSet& set) {
 Status Chain::Init(const std::string& datadir, const Genesis& genesis) {
   auto gs = state::BuildGenesisState(genesis);
   if (!gs) return std::unexpected(gs.error());
-  std::error_code ec;
-  fs::create_directories(datadir, ec);
-  if (ec) return Fail(ErrorCode::kIO, "unable to create '" + datadir + "': " + ec.message());
+  GTOS_TRY(MakeDirs(datadir, 0700));
   if (fs::exists(DbPath(datadir)) || fs::exists(GenesisPath(datadir)))
     return Fail(ErrorCode::kInvalid, "'" + datadir + "' already holds a chain",
                 "use another --datadir, or remove the directory to start over");

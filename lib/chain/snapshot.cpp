@@ -828,11 +828,23 @@ Status WriteHistory(state::Store& store, const Manifest& m, const Checked& c, co
 
 Status Restore(const std::string& path, const std::string& datadir, const Genesis& genesis,
                const Progress& progress) {
-  const std::string db = datadir + "/db", gen = datadir + "/genesis.bin", tmp = datadir + "/db.restore-tmp";
+  const std::string db = datadir + "/db", gen = datadir + "/genesis.bin", tmp = datadir + "/" + std::string(kRestoreTmpName);
   std::error_code ec;
-  if (fs::exists(db, ec) || fs::exists(gen, ec))
+  if (fs::exists(db, ec))
     return Fail(ErrorCode::kInvalid, "'" + datadir + "' already holds a chain",
                 "restore into a new data directory, or remove this one first");
+  // A genesis.bin with the very bytes this restore writes is what an
+  // interrupted restore leaves (it is written before the database is moved
+  // into place); any other is another chain's.
+  const Bytes genesis_bytes = EncodeRecord(genesis);
+  const bool have_gen = fs::exists(gen, ec);
+  if (have_gen) {
+    auto old = ReadFile(gen);
+    if (!old) return std::unexpected(old.error());
+    if (*old != genesis_bytes)
+      return Fail(ErrorCode::kInvalid, "'" + datadir + "' already holds a chain (its genesis.bin is another genesis)",
+                  "restore into a new data directory, or remove this one first");
+  }
   FileReader in;
   GTOS_TRY(in.Open(path));
   auto m = in.ReadManifest();
@@ -843,11 +855,11 @@ Status Restore(const std::string& path, const std::string& datadir, const Genesi
   RestoreCleanup cleanup;
   cleanup.datadir = datadir;
   if (!fs::exists(datadir, ec)) {
-    fs::create_directories(datadir, ec);
-    if (ec) return Fail(ErrorCode::kIO, "unable to create '" + datadir + "': " + ec.message());
+    GTOS_TRY(MakeDirs(datadir, 0700));
     cleanup.created_datadir = true;
   }
   fs::remove_all(tmp, ec);  // left by an interrupted restore
+  if (ec) return Fail(ErrorCode::kIO, "unable to remove '" + tmp + "' (left by an interrupted restore): " + ec.message());
   cleanup.tmp_db = tmp;
   {
     state::StoreOptions so;
@@ -862,12 +874,15 @@ Status Restore(const std::string& path, const std::string& datadir, const Genesi
     GTOS_TRY(walk.Run(in, [&store](const ChunkView& v) { return WriteChunk(**store, v); }));
     GTOS_TRY(WriteHistory(**store, *m, *checked, walk.accumulator()));
   }  // closed
-  if (::rename(tmp.c_str(), db.c_str()) != 0) return IOError("unable to rename into", db);
-  cleanup.tmp_db.clear();
+  // genesis.bin first, the database last: D holds a chain (D/db) only once
+  // everything is in place, and a crash before that leaves only what the
+  // next Restore accepts (the temporary database, this genesis.bin).
+  if (!have_gen) {
+    cleanup.genesis = gen;
+    GTOS_TRY(WriteFileAtomic(gen, genesis_bytes, 0644));
+  }
   cleanup.db = db;
-  cleanup.genesis = gen;
-  GTOS_TRY(WriteFileAtomic(gen, EncodeRecord(checked->genesis), 0644));
-  GTOS_TRY(SyncDirectory(datadir));
+  GTOS_TRY(RenameDurable(tmp, db));
   cleanup.done = true;
   return Ok();
 }

@@ -21,6 +21,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "state/store.h"
@@ -53,7 +54,8 @@ struct Info {
 // Writes a snapshot of the state in `view` (a committed head; its height,
 // header, commit and W history are read from the view) to `path`
 // atomically: a temporary file in the same directory, fsynced, then
-// renamed; nothing is left at `path` or beside it on failure.
+// renamed, and the directory fsynced; nothing is left at `path` or beside
+// it on failure.
 // kNotFound if the head has no commit certificate (a dev chain's height 0).
 Status Create(const state::ReadView& view, const std::string& path, const Progress& progress = {});
 // The same with another chunk budget (tests and experiments: nodes use
@@ -94,8 +96,14 @@ Status CheckChunkBytes(const Manifest& m, uint64_t index, ByteView record_bytes)
 // tables, expiry index rebuilt, set history, header and commit at the
 // snapshot height, the epoch proofs' headers and commits, meta: head,
 // accumulator, genesis, format) and D/genesis.bin. The file is verified as
-// it is read (as Verify does). D/db and D/genesis.bin must not exist; on
-// failure nothing is left of them. `genesis` must be the snapshot's.
+// it is read (as Verify does). D/db must not exist, nor D/genesis.bin unless
+// it holds exactly `genesis` (as an interrupted Restore leaves it). The
+// database is built in D/db.restore-tmp (kRestoreTmpName), which is removed
+// first if an interrupted Restore left it; D/genesis.bin is written, and the
+// database renamed to D/db last, durably. On failure nothing is left of what
+// this call created (D itself included); a crash leaves only what the next
+// Restore accepts. `genesis` must be the snapshot's.
+inline constexpr std::string_view kRestoreTmpName = "db.restore-tmp";
 Status Restore(const std::string& path, const std::string& datadir, const Genesis& genesis,
                const Progress& progress = {});
 

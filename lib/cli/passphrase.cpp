@@ -14,8 +14,12 @@ namespace gtos::cli {
 
 namespace {
 
-// Prompts on /dev/tty with echo off; nullopt when there is no terminal.
-std::optional<std::string> PromptTty(const std::string& prompt) {
+constexpr size_t kMaxPrompted = 4096;
+
+// Prompts on /dev/tty with echo off; nullopt when there is no terminal. The
+// line is read into one buffer reserved up front (growing would leave
+// copies); a longer line is an error.
+std::optional<Result<SecretString>> PromptTty(const std::string& prompt) {
   int fd = ::open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY);
   if (fd < 0) return std::nullopt;
   termios old{};
@@ -27,18 +31,26 @@ std::optional<std::string> PromptTty(const std::string& prompt) {
   }
   (void)!::write(fd, prompt.data(), prompt.size());
   std::string line;
+  line.reserve(kMaxPrompted + 1);
+  bool too_long = false;
   char c;
-  while (::read(fd, &c, 1) == 1 && c != '\n') line.push_back(c);
+  while (::read(fd, &c, 1) == 1 && c != '\n') {
+    if (line.size() < kMaxPrompted) line.push_back(c);
+    else too_long = true;
+  }
+  SecureWipe(&c, 1);
   if (have_term) ::tcsetattr(fd, TCSAFLUSH, &old);
   (void)!::write(fd, "\n", 1);
   ::close(fd);
   if (!line.empty() && line.back() == '\r') line.pop_back();
-  return line;
+  SecretString secret(std::move(line));
+  if (too_long) return Result<SecretString>(Invalid("passphrase longer than " + std::to_string(kMaxPrompted) + " bytes"));
+  return Result<SecretString>(std::move(secret));
 }
 
 }  // namespace
 
-Result<std::string> GetPassphrase(const std::string& file, PassphrasePurpose purpose) {
+Result<SecretString> GetPassphrase(const std::string& file, PassphrasePurpose purpose) {
   if (!file.empty()) return ReadSecretFile(file, "passphrase");
   if (const char* env = std::getenv("GTOS_PASSPHRASE_FILE"); env && *env)
     return ReadSecretFile(env, "passphrase");
@@ -48,12 +60,13 @@ Result<std::string> GetPassphrase(const std::string& file, PassphrasePurpose pur
     return UsageError("no passphrase: no --passphrase-file, no GTOS_PASSPHRASE_FILE and no terminal",
                       is_new ? "pass --passphrase-file FILE, or --unencrypted for an unencrypted key"
                              : "pass --passphrase-file FILE or set GTOS_PASSPHRASE_FILE");
-  if (first->empty()) return Invalid("empty passphrase");
+  if (!*first) return std::unexpected(first->error());
+  if ((*first)->empty()) return Invalid("empty passphrase");
   if (purpose == PassphrasePurpose::kNew) {
     auto again = PromptTty("Repeat passphrase: ");
-    if (!again || *again != *first) return Invalid("passphrases do not match");
+    if (!again || !*again || !(**again == **first)) return Invalid("passphrases do not match");
   }
-  return std::move(*first);
+  return std::move(**first);
 }
 
 Result<UnlockedKey> LoadAndUnlockKey(const std::string& path, const std::string& passphrase_file) {
@@ -63,13 +76,14 @@ Result<UnlockedKey> LoadAndUnlockKey(const std::string& path, const std::string&
   if (!key)
     return Invalid("'" + path + "' holds a " + std::string(TypeNameOf(*rec)) +
                    " record, not a private_key");
-  std::optional<std::string> passphrase;
+  std::optional<SecretString> passphrase;
   if (key->encrypted()) {
     auto p = GetPassphrase(passphrase_file, PassphrasePurpose::kUnlock);
     if (!p) return std::unexpected(p.error());
     passphrase = std::move(*p);
   }
-  auto secret = UnlockPrivateKey(*key, passphrase);
+  auto secret = UnlockPrivateKey(*key, passphrase ? std::optional<std::string_view>(passphrase->view()) : std::nullopt);
+  SecureWipe(key->secret);  // a plain key's secret: from here on only in `secret`
   if (!secret) return std::unexpected(Wrap(secret.error(), "'" + path + "'"));
   const crypto::SigAlgo* algo = crypto::FindAlgo(key->algo);
   return UnlockedKey{std::move(*key), std::move(*secret), algo};

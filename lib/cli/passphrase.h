@@ -16,11 +16,14 @@ enum class PassphrasePurpose {
   kNew,     // prompt twice and compare
 };
 
-// `file` is the value of --passphrase-file ("" when not given).
-Result<std::string> GetPassphrase(const std::string& file, PassphrasePurpose purpose);
+// `file` is the value of --passphrase-file ("" when not given). The
+// passphrase is wiped when the returned SecretString goes.
+Result<SecretString> GetPassphrase(const std::string& file, PassphrasePurpose purpose);
 
 // Reads a private key record from `path` and unlocks it, asking for the
-// passphrase only when the key is encrypted.
+// passphrase only when the key is encrypted. The passphrase and the file's
+// bytes are wiped before it returns, and so is `record.secret` (a plain
+// key's secret lives on only in `secret`).
 struct UnlockedKey {
   PrivateKey record;
   crypto::SecretBytes secret;

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -22,8 +23,10 @@ RecordReader::RecordReader(std::vector<std::string> paths) : paths_(std::move(pa
   if (paths_.empty()) paths_.push_back("-");
 }
 
+// Key files pass through this buffer: wipe what was read.
 RecordReader::~RecordReader() {
   if (fd_ > 0) ::close(fd_);
+  SecureWipe(buf_);
 }
 
 Status RecordReader::OpenNext() {
@@ -81,6 +84,7 @@ Result<std::optional<codec::Parsed>> RecordReader::Next() {
     }
     size_t off = start_;
     auto p = codec::ParseOne({buf_.data(), end_}, &off);
+    bytes_parsed_ += (p && *p) ? off - start_ : end_ - start_;
     if (!p) {
       ++count_;
       ++count_in_file_;
@@ -98,7 +102,13 @@ Result<std::optional<codec::Parsed>> RecordReader::Next() {
       return Invalid(Where() + ": truncated record (input ends " + std::to_string(end_ - start_) +
                      " bytes into it)");
     }
-    GTOS_TRY(Fill());
+    // An incomplete record is parsed again from its start, so read on until
+    // the buffered part has at least doubled (or the input ends): a record
+    // of n bytes is then parsed O(log n) times over at most 2n bytes in all,
+    // which keeps reading linear in the input. ParseOne refuses a record
+    // past kMaxRecordBytes, which bounds the buffer.
+    const size_t want = std::min(2 * (end_ - start_), codec::kMaxRecordBytes + 1);
+    while (!eof_ && end_ - start_ < want) GTOS_TRY(Fill());
   }
 }
 
@@ -118,11 +128,11 @@ Result<AnyRecord> ReadOneRecord(const std::string& path) {
   return rec;
 }
 
-Status Output::Open(const std::string& path, OutputKind kind, unsigned mode) {
+Status Output::Open(const std::string& path, OutputKind kind, unsigned mode, Replace replace) {
   if (path.empty() && kind == OutputKind::kBinary && ::isatty(1))
     return UsageError("refusing to write binary records to a terminal",
                       "redirect standard output, use -o FILE, or -o - to force");
-  return out_.Open(path, mode);
+  return out_.Open(path, mode, replace);
 }
 
 Status Output::WriteLine(std::string_view line) {

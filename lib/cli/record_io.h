@@ -14,7 +14,10 @@
 namespace gtos::cli {
 
 // Reads concatenated msgpack records from each path in turn ("-" or no
-// paths: stdin), without loading a whole stream into memory.
+// paths: stdin), without loading a whole stream into memory: one record at
+// a time, in time linear in the input, with a buffer of at most about twice
+// the largest record (itself at most codec::kMaxRecordBytes). The buffer is
+// wiped on destruction (key files pass through it).
 class RecordReader {
  public:
   explicit RecordReader(std::vector<std::string> paths);
@@ -29,6 +32,9 @@ class RecordReader {
   std::string Where() const;
   // 1-based count of records returned so far, across all inputs.
   size_t count() const { return count_; }
+  // Bytes handed to the msgpack parser so far, counting re-parses of an
+  // incomplete record: within a small multiple of the input size.
+  uint64_t bytes_parsed() const { return bytes_parsed_; }
 
  private:
   Status OpenNext();
@@ -44,6 +50,7 @@ class RecordReader {
   size_t end_ = 0;    // one past the last valid byte
   size_t count_ = 0;
   size_t count_in_file_ = 0;
+  uint64_t bytes_parsed_ = 0;
 };
 
 // Reads exactly one record of any type from `path` (a key file, say).
@@ -53,10 +60,12 @@ enum class OutputKind { kBinary, kText };
 
 // Where a tool's data goes. Open("") is stdout; binary output to a terminal
 // is refused unless the path is "-" (explicitly forced). A file path is
-// written atomically: nothing appears unless Commit() succeeds.
+// written atomically and durably (AtomicOutput): nothing appears unless
+// Commit() succeeds; with Replace::kRefuse an existing file is an error
+// (ErrorCode::kExists, exit status 2) and is never replaced.
 class Output {
  public:
-  Status Open(const std::string& path, OutputKind kind, unsigned mode = 0644);
+  Status Open(const std::string& path, OutputKind kind, unsigned mode = 0644, Replace replace = Replace::kAllow);
   Status Write(ByteView data) { return out_.Write(data); }
   Status WriteLine(std::string_view line);
   Status Commit() { return out_.Commit(); }

@@ -22,7 +22,9 @@ void PrintError(const Error& e) {
   if (!e.hint.empty()) std::fprintf(stderr, "%s: hint: %s\n", g_tool_name.c_str(), e.hint.c_str());
 }
 
-int ExitCodeFor(const Error& e) { return e.code == ErrorCode::kUsage ? kExitUsage : kExitFailure; }
+int ExitCodeFor(const Error& e) {
+  return e.code == ErrorCode::kUsage || e.code == ErrorCode::kExists ? kExitUsage : kExitFailure;
+}
 
 int RunTool(const ToolSpec& spec, int argc, char** argv) {
   g_tool_name = spec.name;

@@ -6,7 +6,8 @@
 // command and turns its Status into output and an exit status:
 //   0  success
 //   1  failure (bad record, failed check, I/O or node error)
-//   2  usage error (bad flags, missing arguments, refused terminal output)
+//   2  usage error (bad flags, missing arguments, refused terminal output,
+//      an existing output file that needs --force: ErrorCode::kExists)
 // Errors are printed to stderr as "gtos-<tool>: error: <what failed>",
 // followed by "gtos-<tool>: hint: <advice>" when the error carries one.
 #ifndef GTOS_CLI_TOOL_H_

@@ -57,19 +57,6 @@ std::string Position(uint64_t height, uint64_t round, uint64_t step) {
          std::to_string(round);
 }
 
-// Makes a completed rename durable: fsync of the directory holding `path`.
-Status SyncParentDir(const std::string& path) {
-  auto slash = path.find_last_of('/');
-  std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
-  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return Fail(ErrorCode::kIO, "unable to open directory '" + dir + "': " + std::strerror(errno));
-  int rc = ::fsync(fd);
-  int err = errno;
-  ::close(fd);
-  if (rc != 0) return Fail(ErrorCode::kIO, "unable to sync directory '" + dir + "': " + std::strerror(err));
-  return Ok();
-}
-
 }  // namespace
 
 Result<std::unique_ptr<PrivValidator>> PrivValidator::Open(std::string state_path, crypto::SecretBytes secret,
@@ -129,10 +116,9 @@ Result<Bytes> PrivValidator::SignProposal(uint64_t height, uint64_t round, const
 }
 
 Status PrivValidator::Persist(const PrivValState& s) const {
-  // WriteFileAtomic: temporary file, fsync, rename. Then the directory, so
-  // that the rename is durable before the signature is released.
-  GTOS_TRY(WriteFileAtomic(path_, EncodePrivValState(s), 0600));
-  return SyncParentDir(path_);
+  // WriteFileAtomic: temporary file, fsync, rename, fsync of the directory,
+  // so that the rename is durable before the signature is released.
+  return WriteFileAtomic(path_, EncodePrivValState(s), 0600);
 }
 
 Result<Bytes> PrivValidator::Sign(uint64_t height, uint64_t round, uint64_t step, const Hash32& digest,

@@ -1,6 +1,7 @@
 #include "consensus/wal.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -212,6 +213,7 @@ Result<std::unique_ptr<Wal>> Wal::Open(std::string path, WalOptions options) {
   bool existed = std::filesystem::exists(w->path_);
   w->fd_ = ::open(w->path_.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
   if (w->fd_ < 0) return std::unexpected(IoError("cannot open consensus WAL", w->path_));
+  if (!existed) ::fchmod(w->fd_, 0600);  // exactly 0600, whatever the umask
   if (!existed && options.sync) {
     std::string dir = std::filesystem::path(w->path_).parent_path().string();
     GTOS_TRY(SyncDirectory(dir.empty() ? "." : dir));

@@ -5,6 +5,7 @@
 #include <cryptopp/secblock.h>
 
 #include <algorithm>
+#include <bit>
 #include <exception>
 #include <string>
 
@@ -53,21 +54,30 @@ Status CheckRange(const char* name, uint64_t value, uint64_t lo, uint64_t hi) {
 }  // namespace
 
 Status CheckScryptParams(const ScryptParams& params) {
-  GTOS_TRY(CheckRange("log2_n", params.log2_n, 10, 20));
-  GTOS_TRY(CheckRange("r", params.r, 1, 16));
-  GTOS_TRY(CheckRange("p", params.p, 1, 16));
-  // RFC 7914 requires N < 2^(16 r). Crypto++ does not enforce it but other
-  // implementations (OpenSSL, hence Python's hashlib) refuse such keys; within
-  // the bounds above it only excludes r = 1 with log2_n >= 16.
-  if (params.log2_n >= 16 * params.r)
-    return Invalid("scrypt parameter 'log2_n': " + std::to_string(params.log2_n) +
-                   " requires r >= " + std::to_string(params.log2_n / 16 + 1) + " (RFC 7914: N < 2^(16 r))");
+  GTOS_TRY(CheckRange("log2_n", params.log2_n, kMinLog2N, kMaxLog2N));
+  GTOS_TRY(CheckRange("r", params.r, kMinR, kMaxR));
+  GTOS_TRY(CheckRange("p", params.p, 1, kMaxP));
+  // RFC 7914 requires N < 2^(16 r); r >= 8 and log2_n <= 20 keep to it, so
+  // other implementations (OpenSSL, hence Python's hashlib) accept every key.
+  unsigned log2_cost = params.log2_n + std::bit_width(params.r - 1) + std::bit_width(params.p - 1);
+  uint64_t cost = (uint64_t{1} << params.log2_n) * params.r * params.p;
+  if (cost > (uint64_t{1} << kMaxLog2Cost))
+    return Invalid("scrypt parameters: N * r * p = 2^" + std::to_string(params.log2_n) + " * " +
+                   std::to_string(params.r) + " * " + std::to_string(params.p) + " (about 2^" +
+                   std::to_string(log2_cost) + ") exceeds the limit of 2^" + std::to_string(kMaxLog2Cost));
   return Ok();
+}
+
+Status CheckNewScryptParams(const ScryptParams& params) {
+  if (params.log2_n < kNewKeyLog2N)
+    return Invalid("scrypt parameter 'log2_n': " + std::to_string(params.log2_n) +
+                   " is below the minimum of " + std::to_string(kNewKeyLog2N) + " for new keys");
+  return CheckScryptParams(params);
 }
 
 Result<Sealed> Seal(std::string_view passphrase, ByteView plaintext, ByteView aad,
                     const ScryptParams& params) {
-  GTOS_TRY(CheckScryptParams(params));
+  GTOS_TRY(CheckNewScryptParams(params));
   Sealed out;
   out.params = params;
   out.salt.resize(kSaltSize);
@@ -89,7 +99,7 @@ Result<Sealed> Seal(std::string_view passphrase, ByteView plaintext, ByteView aa
   return out;
 }
 
-Result<Bytes> Open(std::string_view passphrase, const Sealed& sealed, ByteView aad) {
+Result<SecretBytes> Open(std::string_view passphrase, const Sealed& sealed, ByteView aad) {
   GTOS_TRY(CheckScryptParams(sealed.params));
   if (sealed.salt.size() != kSaltSize)
     return Invalid("salt: expected 16 bytes, got " + std::to_string(sealed.salt.size()));
@@ -102,7 +112,7 @@ Result<Bytes> Open(std::string_view passphrase, const Sealed& sealed, ByteView a
   const size_t n = sealed.ciphertext.size() - kTagSize;
   // Decrypt into wiping memory: the plaintext is released only once the tag
   // has verified, and on failure nothing of it survives.
-  CryptoPP::SecByteBlock plain(std::max<size_t>(n, 1));  // never a null buffer
+  SecretBytes plain(Bytes(std::max<size_t>(n, 1)));  // never a null buffer
   bool ok = false;
   try {
     CryptoPP::ChaCha20Poly1305::Decryption dec;
@@ -114,7 +124,8 @@ Result<Bytes> Open(std::string_view passphrase, const Sealed& sealed, ByteView a
     return Fail(ErrorCode::kCrypto, std::string("chacha20-poly1305: ") + e.what());
   }
   if (!ok) return Fail(ErrorCode::kCrypto, "wrong passphrase or corrupted key (authentication failed)");
-  return Bytes(plain.begin(), plain.begin() + n);
+  if (n == 0) return SecretBytes();
+  return plain;
 }
 
 }  // namespace gtos::crypto

@@ -7,18 +7,34 @@
 #include <string_view>
 
 #include "util/bytes.h"
+#include "util/secret.h"
 #include "util/status.h"
 
 namespace gtos::crypto {
 
+// scrypt cost. Memory is 128 * N * r bytes per lane (p lanes), work grows
+// with N * r * p. docs/formats.md section 6.1 states these limits.
+inline constexpr uint8_t kMinLog2N = 15;     // floor on decode: what keys used before 2^17
+inline constexpr uint8_t kNewKeyLog2N = 17;  // floor (and default) for new keys
+inline constexpr uint8_t kMaxLog2N = 20;
+inline constexpr uint32_t kMinR = 8, kMaxR = 16;
+inline constexpr uint32_t kMaxP = 16;
+// N * r * p <= 2^23: at most 1 GiB of memory and about 8 times the work of
+// the default (N = 2^17, r = 8, p = 1: 128 MiB, a few tenths of a second).
+inline constexpr unsigned kMaxLog2Cost = 23;
+
 struct ScryptParams {
-  uint8_t log2_n = 15;  // N = 2^15: about 32 MiB and 0.1 s per derivation
+  uint8_t log2_n = kNewKeyLog2N;
   uint32_t r = 8;
   uint32_t p = 1;
 };
-// Largest parameters a decoder accepts, so that a hostile key file cannot
-// make a tool allocate gigabytes: log2_n <= 20, r <= 16, p <= 16.
+// The parameters a decoder accepts: 15 <= log2_n <= 20, 8 <= r <= 16,
+// 1 <= p <= 16 and N * r * p <= 2^23, so that a weakly protected key is
+// refused and a hostile key file cannot make a tool allocate more than
+// 1 GiB or spend more than a few seconds. The error names the parameter.
 Status CheckScryptParams(const ScryptParams& params);
+// The parameters a new encryption may use: as above, and log2_n >= 17.
+Status CheckNewScryptParams(const ScryptParams& params);
 
 struct Sealed {
   ScryptParams params;
@@ -28,12 +44,14 @@ struct Sealed {
 };
 
 // Encrypts `plaintext` under a key derived from `passphrase` with a fresh
-// random salt and nonce; `aad` is authenticated but not stored.
+// random salt and nonce; `aad` is authenticated but not stored. REQUIRES
+// (else an error): CheckNewScryptParams(params). The derived key is wiped.
 Result<Sealed> Seal(std::string_view passphrase, ByteView plaintext, ByteView aad,
                     const ScryptParams& params = {});
 // Returns the plaintext, or an error with code kCrypto when the passphrase is
 // wrong or anything (ciphertext, aad, parameters) was altered.
-Result<Bytes> Open(std::string_view passphrase, const Sealed& sealed, ByteView aad);
+// The derived key is wiped; the plaintext is returned in wiping memory.
+Result<SecretBytes> Open(std::string_view passphrase, const Sealed& sealed, ByteView aad);
 
 }  // namespace gtos::crypto
 

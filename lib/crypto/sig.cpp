@@ -58,28 +58,6 @@ Address DeriveAddress(AlgoId algo, ByteView pub) {
   return out;
 }
 
-namespace {
-
-// Wipes the whole allocation, not just size(): a secret that was shrunk may
-// still sit beyond the end. Growing within capacity never reallocates.
-void Wipe(Bytes& b) {
-  b.resize(b.capacity());
-  CryptoPP::SecureWipeBuffer(b.data(), b.size());
-  b.clear();
-}
-
-}  // namespace
-
-SecretBytes& SecretBytes::operator=(SecretBytes&& o) noexcept {
-  if (this != &o) {
-    Wipe(b_);
-    b_ = std::move(o.b_);
-  }
-  return *this;
-}
-
-SecretBytes::~SecretBytes() { Wipe(b_); }
-
 Result<Bytes> SignDigest(const SigAlgo& algo, ByteView secret, ByteView pub, const Hash32& digest) {
   if (algo.sign_with_public && pub.size() == algo.public_size) return algo.sign_with_public(secret, pub, digest);
   return algo.sign(secret, digest);

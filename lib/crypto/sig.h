@@ -15,6 +15,7 @@
 #include <string_view>
 
 #include "util/bytes.h"
+#include "util/secret.h"
 #include "util/status.h"
 
 namespace gtos::crypto {
@@ -61,20 +62,8 @@ std::span<const SigAlgo* const> AllAlgos();
 // Address = SHA-256(algo id byte || encoded public key).
 Address DeriveAddress(AlgoId algo, ByteView pub);
 
-// A secret held in memory, wiped on destruction.
-class SecretBytes {
- public:
-  SecretBytes() = default;
-  explicit SecretBytes(Bytes b) : b_(std::move(b)) {}
-  SecretBytes(SecretBytes&& o) noexcept : b_(std::move(o.b_)) {}
-  SecretBytes& operator=(SecretBytes&& o) noexcept;
-  ~SecretBytes();
-  ByteView view() const { return {b_.data(), b_.size()}; }
-  size_t size() const { return b_.size(); }
-
- private:
-  Bytes b_;
-};
+// A secret held in memory, wiped on destruction (util/secret.h).
+using SecretBytes = gtos::SecretBytes;
 
 }  // namespace gtos::crypto
 

@@ -119,7 +119,11 @@ Status EnsureNodeKey(const std::string& datadir) {
   crypto::SecretBytes secret(algo->generate());
   auto key = MakePrivateKey(crypto::AlgoId::kEd25519, secret.view(), std::nullopt);
   if (!key) return std::unexpected(key.error());
-  return WriteFileAtomic(path, EncodeRecord(*key), 0600);
+  Bytes record = EncodeRecord(*key);
+  SecureWipe(key->secret);
+  auto st = WriteFileAtomic(path, record, 0600, Replace::kRefuse);
+  SecureWipe(record);
+  return st;
 }
 
 Result<std::unique_ptr<Node>> Node::Open(const NodeOptions& options) {
@@ -144,7 +148,8 @@ Result<std::unique_ptr<Node>> Node::Open(const NodeOptions& options) {
     if (!raw) return std::unexpected(raw.error());
     auto key = DecodeRecord<PrivateKey>(*raw);
     if (!key) return std::unexpected(Wrap(key.error(), "'" + key_file + "'"));
-    std::optional<std::string> passphrase;
+    SecureWipe(*raw);
+    std::optional<SecretString> passphrase;
     if (key->encrypted()) {
       if (options.passphrase_file.empty())
         return Fail(ErrorCode::kUsage, "validator key '" + key_file + "' is encrypted and no passphrase was given",
@@ -153,7 +158,9 @@ Result<std::unique_ptr<Node>> Node::Open(const NodeOptions& options) {
       if (!p) return std::unexpected(p.error());
       passphrase = std::move(*p);
     }
-    auto secret = UnlockPrivateKey(*key, passphrase);
+    auto secret = UnlockPrivateKey(*key, passphrase ? std::optional<std::string_view>(passphrase->view()) : std::nullopt);
+    passphrase.reset();
+    SecureWipe(key->secret);
     if (!secret) return std::unexpected(Wrap(secret.error(), "validator key '" + key_file + "'"));
     const crypto::SigAlgo* algo = crypto::FindAlgo(key->algo);
     consensus::PrivValidatorOptions po;

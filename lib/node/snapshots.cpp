@@ -7,6 +7,7 @@
 #include "node/log.h"
 #include "state/schema.h"
 #include "types/records.h"
+#include "util/file.h"
 
 namespace gtos::node {
 
@@ -97,9 +98,8 @@ void SnapshotService::OnCommitted(uint64_t height) {
 void SnapshotService::Write(std::shared_ptr<state::ReadView> view, uint64_t height, Commit commit) {
   std::string path = snapshot::SnapshotPath(datadir_, height);
   auto t0 = std::chrono::steady_clock::now();
-  std::error_code ec;
-  std::filesystem::create_directories(snapshot::SnapshotDir(datadir_), ec);
-  auto st = snapshot::CreateWithCommit(*view, path, commit);
+  auto st = MakeDirs(snapshot::SnapshotDir(datadir_), 0700);
+  if (st) st = snapshot::CreateWithCommit(*view, path, commit);
   view.reset();  // release the LevelDB snapshot before the slower steps
   if (!st) {
     failures_++;
@@ -112,6 +112,7 @@ void SnapshotService::Write(std::shared_ptr<state::ReadView> view, uint64_t heig
   auto pruned = snapshot::Prune(datadir_, keep_);
   if (!pruned) Log(LogLevel::kWarn, "old snapshots not deleted", {{"error", pruned.error().message}});
   Refresh();
+  std::error_code ec;
   uint64_t bytes = std::filesystem::file_size(path, ec);
   Log(LogLevel::kInfo, "snapshot written",
       {{"height", height}, {"path", path}, {"bytes", ec ? 0 : bytes}, {"ms", static_cast<uint64_t>(ms)}});

@@ -248,9 +248,8 @@ Result<uint64_t> StateSync(const StateSyncOptions& opts, const std::atomic<bool>
 
   std::string scratch = D + "/statesync";
   std::error_code ec;
-  fs::remove_all(scratch, ec);
-  fs::create_directories(scratch, ec);
-  if (ec) return Fail(ErrorCode::kIO, "unable to create '" + scratch + "': " + ec.message());
+  fs::remove_all(scratch, ec);  // left by an interrupted state sync
+  GTOS_TRY(MakeDirs(scratch, 0700));
   struct Cleanup {
     std::string dir;
     ~Cleanup() {
@@ -369,20 +368,19 @@ Result<uint64_t> StateSync(const StateSyncOptions& opts, const std::atomic<bool>
   fs::remove_all(old, ec);
   bool had_db = fs::exists(db);
   if (had_db) {
-    fs::rename(db, old, ec);
-    if (ec) return Fail(ErrorCode::kIO, "unable to move '" + db + "' aside: " + ec.message());
+    auto aside = RenameDurable(db, old);
+    if (!aside) return Fail(ErrorCode::kIO, "unable to move '" + db + "' aside: " + aside.error().message);
   }
-  fs::rename(restore_dir + "/db", db, ec);
-  if (ec) {
-    std::error_code back;
-    if (had_db) fs::rename(old, db, back);
-    return Fail(ErrorCode::kIO, "unable to move the restored database into place: " + ec.message());
+  auto moved = RenameDurable(restore_dir + "/db", db);
+  if (!moved) {
+    if (had_db) (void)RenameDurable(old, db);
+    return Fail(ErrorCode::kIO, "unable to move the restored database into place: " + moved.error().message);
   }
-  GTOS_TRY(SyncDirectory(D));
   if (had_db) fs::remove_all(old, ec);
   // Keep the snapshot: this node serves it to the next joiner.
-  fs::create_directories(snapshot::SnapshotDir(D), ec);
-  fs::rename(file, snapshot::SnapshotPath(D, height), ec);
+  auto kept = MakeDirs(snapshot::SnapshotDir(D), 0700);
+  if (kept) kept = RenameDurable(file, snapshot::SnapshotPath(D, height));
+  if (!kept) Log(LogLevel::kWarn, "state sync: the snapshot was not kept", {{"error", kept.error().message}});
   Log(LogLevel::kInfo, "state sync: restored", {{"height", height}, {"hash", ToHex0x(hash)}});
   return height;
 }

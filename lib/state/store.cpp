@@ -5,6 +5,8 @@
 #include <leveldb/filter_policy.h>
 #include <leveldb/write_batch.h>
 
+#include "util/file.h"
+
 namespace gtos::state {
 
 struct WriteBatch::Rep {
@@ -54,6 +56,9 @@ Result<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
   o.write_buffer_size = options.write_buffer_bytes;
   o.max_file_size = 32 << 20;
   if (!options.compress) o.compression = leveldb::kNoCompression;
+  // A new database directory is private (0700), whatever the umask;
+  // LevelDB would make it 0755.
+  if (options.create_if_missing) GTOS_TRY(MakeDirs(options.path, 0700));
   leveldb::DB* db = nullptr;
   leveldb::Status s = leveldb::DB::Open(o, options.path, &db);
   if (!s.ok()) return std::unexpected(FromLevelDb(s, "unable to open database '" + options.path + "'"));

@@ -44,7 +44,14 @@ Status PrivateKey::Validate() const {
                            static_cast<uint32_t>(e.p)};
     if (e.log2_n > 255) return Invalid("field 'encryption.log2_n': out of range");
     auto st = crypto::CheckScryptParams(p);
-    if (!st) return Invalid("field 'encryption': " + st.error().message);
+    if (!st) {
+      Error err{ErrorCode::kInvalid, "field 'encryption': " + st.error().message, ""};
+      if (e.log2_n < crypto::kMinLog2N || e.r < crypto::kMinR)
+        err.hint = "keys encrypted with a scrypt cost below N = 2^15, r = 8 are refused as too weak; "
+                   "re-encrypt it with an earlier gtos-keys (export --unsafe-hex, then import), "
+                   "see docs/formats.md section 6.1";
+      return std::unexpected(err);
+    }
     if (e.salt.size() != 16) return Invalid("field 'encryption.salt': expected 16 bytes");
     if (e.nonce.size() != 12) return Invalid("field 'encryption.nonce': expected 12 bytes");
   }
@@ -64,7 +71,7 @@ Address PublicKey::address() const {
 PublicKey PublicOf(const PrivateKey& key) { return PublicKey{key.algo, key.public_key}; }
 
 Result<PrivateKey> MakePrivateKey(crypto::AlgoId algo, ByteView secret,
-                                  const std::optional<std::string>& passphrase,
+                                  std::optional<std::string_view> passphrase,
                                   const crypto::ScryptParams& params) {
   const crypto::SigAlgo* a = crypto::FindAlgo(algo);
   if (!a) return Invalid("unknown algorithm");
@@ -94,7 +101,7 @@ Result<PrivateKey> MakePrivateKey(crypto::AlgoId algo, ByteView secret,
 }
 
 Result<crypto::SecretBytes> UnlockPrivateKey(const PrivateKey& key,
-                                             const std::optional<std::string>& passphrase) {
+                                             std::optional<std::string_view> passphrase) {
   GTOS_TRY(key.Validate());
   const crypto::SigAlgo* a = crypto::FindAlgo(key.algo);
   crypto::SecretBytes secret;
@@ -110,7 +117,7 @@ Result<crypto::SecretBytes> UnlockPrivateKey(const PrivateKey& key,
                           e.salt, e.nonce, key.secret};
     auto plain = crypto::Open(*passphrase, sealed, KeyAad(key.algo, key.public_key));
     if (!plain) return std::unexpected(plain.error());
-    secret = crypto::SecretBytes(std::move(*plain));
+    secret = std::move(*plain);
   }
   auto pub = a->derive_public(secret.view());
   if (!pub || *pub != key.public_key)

@@ -23,7 +23,7 @@ Status CheckPublicKey(std::string_view field, uint64_t algo, const Bytes& pub);
 struct KeyEncryption {
   static constexpr uint64_t kScryptChaCha20Poly1305 = 1;
   uint64_t scheme = kScryptChaCha20Poly1305;
-  uint64_t log2_n = 15;
+  uint64_t log2_n = crypto::kNewKeyLog2N;
   uint64_t r = 8;
   uint64_t p = 1;
   Bytes salt;   // 16 bytes
@@ -79,14 +79,16 @@ struct PublicKey {
   Address address() const;
 };
 
-// Builds a key record for `secret`; encrypts it when `passphrase` is set.
+// Builds a key record for `secret`; encrypts it when `passphrase` is set,
+// with `params` (crypto::CheckNewScryptParams: N >= 2^17). A plain record
+// holds the secret in `secret`: wipe it (SecureWipe) once written.
 Result<PrivateKey> MakePrivateKey(crypto::AlgoId algo, ByteView secret,
-                                  const std::optional<std::string>& passphrase,
+                                  std::optional<std::string_view> passphrase,
                                   const crypto::ScryptParams& params = {});
 // Returns the plain secret, decrypting with `passphrase` when encrypted, and
 // checks that it derives to the recorded public key.
 Result<crypto::SecretBytes> UnlockPrivateKey(const PrivateKey& key,
-                                             const std::optional<std::string>& passphrase);
+                                             std::optional<std::string_view> passphrase);
 PublicKey PublicOf(const PrivateKey& key);
 
 }  // namespace gtos

@@ -2,6 +2,8 @@
 
 #include <charconv>
 
+#include "util/secret.h"
+
 namespace gtos {
 
 bool Hash32::IsZero() const {
@@ -36,8 +38,10 @@ Result<Bytes> FromHex(std::string_view hex, std::string_view what) {
   Bytes out(hex.size() / 2);
   for (size_t i = 0; i < out.size(); ++i) {
     int hi = HexValue(hex[2 * i]), lo = HexValue(hex[2 * i + 1]);
-    if (hi < 0 || lo < 0)
+    if (hi < 0 || lo < 0) {
+      SecureWipe(out);  // the hex may be a secret key
       return Invalid(std::string(what) + ": invalid hex digit at position " + std::to_string(2 * i + (hi < 0 ? 0 : 1)));
+    }
     out[i] = static_cast<uint8_t>(hi << 4 | lo);
   }
   return out;

@@ -21,6 +21,7 @@ enum class ErrorCode {
   kUsage = 4,      // the caller combined options wrongly (exit status 2)
   kCrypto = 5,     // signature / decryption failure
   kInternal = 6,   // a bug: an invariant did not hold
+  kExists = 7,     // an output that may not be replaced exists (exit status 2)
 };
 
 struct Error {

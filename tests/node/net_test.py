@@ -276,7 +276,10 @@ class Network:
                 f.write(f"val{i} passphrase\n")
             os.chmod(pw, 0o600)
             key = os.path.join(d, "validator.key")
-            run(["gtos-keys", "new", "--passphrase-file", pw, "--kdf-log2n", "10", "-o", key])
+            # Unencrypted: every (re)start would otherwise spend a second of
+            # CPU on scrypt (N = 2^17). The passphrase file is still passed
+            # around and ignored, as for any plain key.
+            run(["gtos-keys", "new", "--unencrypted", "-o", key])
             vals.append((key, pw))
         self.extra = []   # unencrypted funded keys
         for i in range(extra_keys + 1):  # the last one is the load sender
