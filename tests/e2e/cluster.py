@@ -177,6 +177,10 @@ class Node:
         self.extra_args = []
         self.peers = []
         self.env = dict(tools.env)
+        # E2E_NODE_LOG_LEVEL=debug: every node logs at that level (GTOS_LOG_LEVEL
+        # itself is stripped so that the caller's shell does not leak in).
+        if os.environ.get("E2E_NODE_LOG_LEVEL"):
+            self.env["GTOS_LOG_LEVEL"] = os.environ["E2E_NODE_LOG_LEVEL"]
         self.started = False     # started at least once
         self.synced = False      # reached the network's head at least once
         self.paused = False

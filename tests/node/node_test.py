@@ -234,9 +234,13 @@ def scenario_ttl_rejections(work):
         code = os.path.join(work, "code.bin")
         with open(code, "wb") as f:
             f.write(b"\x00\x01program bytes")
-        r1 = send_ok(n, build(n, "code-put", "--code-file", code, "--ttl", "3"))
+        # ttl 20 (3 s of 150 ms blocks): the second put must land while the
+        # first is alive even on a loaded machine (building a tx spawns tools).
+        r1 = send_ok(n, build(n, "code-put", "--code-file", code, "--ttl", "20"))
         check(receipt_ok(r1), f"first code-put {r1}")
         r2 = send_receipt(n, build(n, "code-put", "--code-file", code, "--ttl", "3"))
+        check(int(r2["height"]) < int(r1["expire_block"]),
+              f"the second code-put landed at {r2['height']}, after the first expired at {r1['expire_block']}")
         check(r2["status"] in ("code_exists", 2), f"second code-put should fail with code_exists: {r2}")
         acct = n.call("tos_getAccount", addr)
         n.wait_height(int(r1["expire_block"]))
