@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <filesystem>
 
@@ -292,17 +293,22 @@ class Dev : public cli::Command {
     crypto::SecretBytes secret(algo->generate());
     auto key = MakePrivateKey(algo->id, secret.view(), std::nullopt);
     if (!key) return std::unexpected(key.error());
-    GTOS_TRY(MakeDirs(dir, 0700));
     GenesisValidator v;
     v.chain_id = g.chain_id;
     v.algo = key->algo;
     v.public_key = key->public_key;
-    v.stake = g.params.min_validator_stake;
+    // The dev validator bonds min_validator_stake (docs/node.md), at least
+    // 1: a validator's stake is never 0, and min_validator_stake=0 is allowed.
+    v.stake = std::max<uint64_t>(g.params.min_validator_stake, 1);
     auto sig = algo->sign(secret.view(), v.SigningDigest());
     if (!sig) return std::unexpected(sig.error());
     v.signature = std::move(*sig);
     g.accounts.push_back(GenesisAccount{key->address(), 1'000'000'000'000'000'000ull});
     g.validators.push_back(v);
+    // Every check before the first byte on disk: a refused chain leaves no
+    // empty data directory behind.
+    if (auto st = g.ValidateFull(); !st) return cli::UsageError("--param: " + st.error().message);
+    GTOS_TRY(MakeDirs(dir, 0700));
     GTOS_TRY(chain::Chain::Init(dir, g));
     Bytes record = EncodeRecord(*key);
     SecureWipe(key->secret);

@@ -372,6 +372,19 @@ def scenario_kill9(work):
     check(b"every state root matches" in p.stdout, f"replay output {p.stdout!r}")
 
 
+def scenario_dev_zero_min_stake(work):
+    """--param min_validator_stake=0 (genesis.md allows it): the dev validator
+    bonds 1 unit and the chain runs."""
+    n = Node(work, params=["target_block_interval_ms=150", "min_validator_stake=0"]).start()
+    try:
+        n.wait_height(3)
+        vals = n.call("dpos_getValidators")
+        vals = vals.get("validators", vals) if isinstance(vals, dict) else vals
+        check(len(vals) == 1 and int(vals[0]["stake"]) == 1, f"dev validator with min_validator_stake=0: {vals}")
+    finally:
+        n.stop()
+
+
 def scenario_rpc_malformed(work):
     n = Node(work, params=["target_block_interval_ms=200"]).start()
     try:
