@@ -58,7 +58,7 @@ struct RunFlags {
       app.add_option("--p2p-external", flags.p2p_external, "P2P address advertised to peers (default: --p2p-addr)")
           ->type_name("HOST:PORT");
       app.add_flag("--state-sync", state_sync,
-                   "On a chain with no blocks yet: restore the newest snapshot the peers offer, then follow");
+                   "Restore the newest snapshot the peers offer when the chain has no blocks or falls behind their window");
       app.add_option("--trust-height", trust_height,
                      "With --state-sync: accept only a snapshot whose verified headers include this height")
           ->type_name("H");
@@ -124,20 +124,37 @@ Status RunNode(const Resolved& resolved) {
   GTOS_TRY(node::LogInit(resolved.log_format, resolved.log_level));
   Resolved r = resolved;
   InstallSignalHandlers();
-  if (r.state_sync) {
-    node::StateSyncOptions so;
-    so.datadir = r.node.datadir;
-    so.p2p = r.node.p2p;
-    so.trust_height = r.trust_height;
-    so.trust_hash = r.trust_hash;
-    auto h = node::StateSync(so, g_stop);
-    if (g_stop.load()) return Ok();  // a signal is a clean stop, not a failure
-    if (!h) return std::unexpected(h.error());
-    r.node.statesync_restored_height = *h;
+  // With --state-sync the node state-syncs before it starts, and again each
+  // time it falls behind its peers' retention window while running
+  // (docs/node.md "Falling behind the window"): the node stops, state sync
+  // replaces the chain with a newer verified snapshot (or leaves it when
+  // block sync can still go on) and the node starts again, same ports.
+  r.node.state_sync_when_behind = r.state_sync;
+  for (bool again = false;; again = true) {
+    if (r.state_sync) {
+      node::StateSyncOptions so;
+      so.datadir = r.node.datadir;
+      so.p2p = r.node.p2p;
+      so.trust_height = r.trust_height;
+      so.trust_hash = r.trust_hash;
+      auto h = node::StateSync(so, g_stop);
+      if (g_stop.load()) return Ok();  // a signal is a clean stop, not a failure
+      if (!h) {
+        if (!again) return std::unexpected(h.error());
+        // Behind but no usable snapshot yet (say, the next is not written):
+        // the node runs on and tries again when it finds itself behind.
+        node::Log(node::LogLevel::kWarn, "state sync failed; the node goes on from its head",
+                  {{"error", h.error().message}});
+      } else if (*h > 0) {
+        r.node.statesync_restored_height = *h;
+      }
+    }
+    auto n = node::Node::Open(r.node);
+    if (!n) return std::unexpected(n.error());
+    Status st = (*n)->Run(g_stop);
+    if (!st || g_stop.load() || !(*n)->fell_behind()) return st;
+    n->reset();  // closes the database, the ports and the WAL before state sync
   }
-  auto n = node::Node::Open(r.node);
-  if (!n) return std::unexpected(n.error());
-  return (*n)->Run(g_stop);
 }
 
 class InitCmd : public cli::Command {

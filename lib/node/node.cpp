@@ -640,6 +640,7 @@ Status Node::CommitBlock(chain::AppliedBlock applied, const Commit& commit, bool
   last_commit_ms_ = NowMs();
   last_decide_round_ = round;
   last_progress_ = Clock::now();
+  pruned_answers_.clear();
   Log(LogLevel::kInfo, decided_here ? "block committed" : "block synced",
       {{"height", hd.height},
        {"round", round},
@@ -793,11 +794,40 @@ Status Node::ApplySyncedBlocks(net::PeerId peer, std::vector<Block> blocks) {
     GTOS_TRY(CommitBlock(std::move(*applied), commit, /*decided_here=*/false, commit.round));
     newest = chain_->height();
   }
+  if (blocks.empty()) NotePrunedAnswer(peer, now);
   // A peer that sends nothing we can use has not got the height it claimed
   // (or pruned it): its claim is cut back and it loses standing.
   sync_.OnAnswer(peer, newest, chain_->height(), now);
   MaybeRequestBlocks(now);
   return Ok();
+}
+
+void Node::NotePrunedAnswer(net::PeerId peer, Clock::time_point now) {
+  const uint64_t head = chain_->height();
+  const uint64_t claim = sync_.Claimed(peer);
+  // Every node keeps the same window (genesis retain_blocks and
+  // snapshot_interval): a peer at `claim` keeps from RetentionStart(claim)
+  // on, or more while its pruning catches up. An empty answer for a height
+  // below that start is "pruned", not "not there yet".
+  if (claim <= head + 1 || head + 1 >= chain_->RetentionStart(claim)) return;
+  pruned_answers_.insert(peer);
+  // Two peers agree (or the only one said so): one lying peer alone cannot
+  // send a node with several peers into state sync, and state sync itself
+  // replaces the chain only with a snapshot verified from the genesis.
+  size_t peers = net_ ? net_->Peers().size() : 1;
+  if (pruned_answers_.size() < std::min<size_t>(2, std::max<size_t>(1, peers))) return;
+  const uint64_t keep_from = chain_->RetentionStart(claim);
+  if (options_.state_sync_when_behind) {
+    if (!fell_behind_)
+      Log(LogLevel::kWarn, "fell behind the peers' retention window: switching to state sync",
+          {{"head", head}, {"peer_height", claim}, {"peers_keep_from", keep_from}});
+    fell_behind_ = true;
+  } else if (last_behind_warn_ == Clock::time_point{} || now - last_behind_warn_ >= std::chrono::minutes(1)) {
+    last_behind_warn_ = now;
+    Log(LogLevel::kWarn, "fell behind the peers' retention window: block sync cannot continue",
+        {{"head", head}, {"peer_height", claim}, {"peers_keep_from", keep_from},
+         {"hint", "restart the node with --state-sync"}});
+  }
 }
 
 void Node::MaybeRequestBlocks(Clock::time_point now) {
@@ -990,7 +1020,7 @@ Status Node::Run(const std::atomic<bool>& stop) {
   last_status_ = now;
   last_regossip_ = now;
   Status result = Ok();
-  while (!stop.load()) {
+  while (!stop.load() && !fell_behind_) {
     now = Clock::now();
     auto st = Step(now);
     if (!st) {

@@ -89,6 +89,12 @@ struct NodeOptions {
   // The height state sync restored before this start (0: none), shown in
   // the metrics.
   uint64_t statesync_restored_height = 0;
+  // Set with --state-sync: when the peers answer that they no longer keep
+  // head + 1 (the node fell behind their retention window), Run() stops
+  // and fell_behind() is true, so that the caller can state-sync and start
+  // again (docs/node.md "Falling behind the window"). Otherwise the node
+  // keeps trying and warns once a minute.
+  bool state_sync_when_behind = false;
   // !!! TESTS ONLY: sign a second, conflicting prevote for every prevote,
   // to prove that equivocation is detected, committed and slashed.
   bool equivocate_for_tests = false;
@@ -116,6 +122,9 @@ class Node : public rpc::Backend, private net::Handler {
   // stops and returns. A failed commit (e.g. disk error) stops the node
   // with that error.
   Status Run(const std::atomic<bool>& stop);
+  // Run() returned because the peers no longer keep the blocks this node
+  // needs and NodeOptions::state_sync_when_behind is set.
+  bool fell_behind() const { return fell_behind_; }
   int rpc_port() const;
   int p2p_port() const;
 
@@ -165,6 +174,9 @@ class Node : public rpc::Backend, private net::Handler {
   Status VerifyUnknownTxs(const Block& block) const;
   Status CommitBlock(chain::AppliedBlock applied, const Commit& commit, bool decided_here, uint64_t round);
   Status ApplySyncedBlocks(net::PeerId peer, std::vector<Block> blocks);
+  // An empty answer to a block request: when the peer's claimed height puts
+  // head + 1 below its retention window, it pruned that height.
+  void NotePrunedAnswer(net::PeerId peer, Clock::time_point now);
   void MaybeRequestBlocks(Clock::time_point now);
   void Regossip(std::optional<net::PeerId> to);
   void Send(net::PeerId peer, const net::Message& m);
@@ -205,6 +217,10 @@ class Node : public rpc::Backend, private net::Handler {
   Clock::time_point last_progress_;
   Clock::time_point last_status_;
   Clock::time_point last_regossip_;
+  // Peers that answered "pruned" for head + 1 since the last commit.
+  std::set<net::PeerId> pruned_answers_;
+  Clock::time_point last_behind_warn_{};
+  bool fell_behind_ = false;
   std::map<Hash32, chain::AppliedBlock> applied_;  // executed candidates of head + 1
   std::map<Hash32, bool> invalid_;                 // candidates that failed validation
   std::multimap<Clock::time_point, Timer> timers_;

@@ -24,7 +24,9 @@ snapshots_identical  automatic snapshots: names, heights, at most
 state_sync_join      an observer joins with --state-sync once block sync
                      from genesis is impossible (height 1 pruned), restores
                      the newest snapshot, follows and agrees; an observer
-                     without --state-sync stays at height 0
+                     without --state-sync stays at height 0; the joiner,
+                     frozen until its peers pruned its next height,
+                     switches to state sync by itself and follows again
 """
 import argparse
 import hashlib
@@ -636,10 +638,38 @@ def scenario_state_sync_join(ctx):
     h2 = joiner.height()
     if HEADER_RPC:
         compare_all([joiner] + vals, hi, h2)
+
+    # Falling behind while running (docs/node.md "Falling behind the
+    # window"): frozen until the peers no longer keep its next height, the
+    # joiner (it runs with --state-sync) finds out from their answers,
+    # state-syncs a newer snapshot in the same process and follows again.
+    os.kill(joiner.proc.pid, signal.SIGSTOP)
+    try:
+        wait_for(lambda: net.min_height() >= h2 + 2 * SNAP_INTERVAL + 5 and
+                 min(watermark(v)["oldest_available"] for v in vals) > h2 + 1,
+                 2 * SNAP_INTERVAL * nt.INTERVAL_MS / 1000 * 5 + 30, "the peers to prune the frozen joiner's next height")
+    finally:
+        os.kill(joiner.proc.pid, signal.SIGCONT)
+    t1 = time.time()
+    target2 = max(v.height() for v in vals)
+    joiner.wait_height(target2, 60)
+    t_resync = time.time() - t1
+    restored2 = int(joiner.metric("gtos_statesync_restored_height") or 0)
+    check(restored2 > h2 and restored2 % SNAP_INTERVAL == 0,
+          f"after falling behind at {h2}: gtos_statesync_restored_height {restored2}")
+    with open(joiner.logpath, errors="replace") as f:
+        text = f.read()
+    check("switching to state sync" in text, "the joiner's log does not say it switched to state sync")
+    check(joiner.alive(), "the joiner is not running after the switch")
+    h3 = joiner.height()
+    if HEADER_RPC:
+        net.wait_all(h3)
+        compare_all([joiner] + vals, restored2, h3)
     check(joiner.stop() == 0, f"joiner: SIGTERM exit status {joiner.proc.returncode}")
     return (f"plain observer stayed at {hp} (height 1 pruned); joiner restored snapshot {restored}, "
             f"reached {target} in {t_sync:.1f}s, agrees on {lo}..{h2}, watermark {w['oldest_available']}.."
-            f"{w['head']}, followed to {h2}")
+            f"{w['head']}, followed to {h2}; frozen at {h2} until pruned, it switched to state sync, "
+            f"restored {restored2} and reached {target2} in {t_resync:.1f}s")
 
 
 SCENARIOS = {name[len("scenario_"):]: fn for name, fn in list(globals().items()) if name.startswith("scenario_")}
