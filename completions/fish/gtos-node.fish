@@ -56,7 +56,7 @@ complete -c gtos-node -n '__gtos_node_at run' -l config -r -F -d 'Read settings 
 complete -c gtos-node -n '__gtos_node_at run' -l p2p-addr -x -d 'P2P listen address'
 complete -c gtos-node -n '__gtos_node_at run' -l peer -x -d 'Peer to connect to (repeatable)'
 complete -c gtos-node -n '__gtos_node_at run' -l p2p-external -x -d 'P2P address advertised to peers (default: --p2p-addr)'
-complete -c gtos-node -n '__gtos_node_at run' -l state-sync -d 'On a chain with no blocks yet: restore the newest snapshot the peers offer, then follow'
+complete -c gtos-node -n '__gtos_node_at run' -l state-sync -d 'Restore the newest snapshot the peers offer when the chain has no blocks or falls behind their window'
 complete -c gtos-node -n '__gtos_node_at run' -l trust-height -x -d 'With --state-sync: the trusted header height'
 complete -c gtos-node -n '__gtos_node_at run' -l trust-hash -x -d 'With --state-sync: the trusted header hash'
 complete -c gtos-node -n '__gtos_node_at run' -l unsafe-equivocate -d 'TESTS ONLY: double-sign every prevote (gets slashed and jailed)'
