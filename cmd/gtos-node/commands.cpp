@@ -64,8 +64,12 @@ struct RunFlags {
           ->type_name("H");
       app.add_option("--trust-hash", trust_hash, "With --state-sync: the trusted header hash at --trust-height")
           ->type_name("HASH");
-      app.add_flag("--unsafe-equivocate", equivocate,
-                   "TESTS ONLY: double-sign every prevote (the validator gets slashed and jailed)");
+      // Hidden like --unsafe-byzantine: a production --help lists no test
+      // switch (docs/node.md "Test switches").
+      app.add_flag("--unsafe-equivocate", equivocate, "")->group("");
+      app.add_option("--halt-height", flags.halt_height,
+                     "Stop cleanly (exit 0) once height H is committed, for a coordinated upgrade")
+          ->type_name("H");
       // Hidden (no help line): test-only misbehaviour for the e2e runner and
       // the hostile-peer tests (docs/node.md "Test switches").
       app.add_option("--unsafe-byzantine", byzantine, "")
@@ -82,9 +86,11 @@ struct RunFlags {
     app.add_option("--rpc-addr", flags.rpc_addr, "JSON-RPC listen address (default 127.0.0.1:8545)")
         ->type_name("HOST:PORT");
     app.add_option("--log-format", flags.log_format, "Log lines as text or json (default text)")
-        ->check(CLI::IsMember({"text", "json"}));
+        ->check(CLI::IsMember({"text", "json"}))
+        ->type_name("FORMAT");
     app.add_option("--log-level", flags.log_level, "debug, info, warn or error (default info)")
-        ->check(CLI::IsMember({"debug", "info", "warn", "error"}));
+        ->check(CLI::IsMember({"debug", "info", "warn", "error"}))
+        ->type_name("LEVEL");
   }
 
   Result<Resolved> Load() {

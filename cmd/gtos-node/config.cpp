@@ -37,6 +37,8 @@ void Settings::Merge(const Settings& o) {
   take(fsync, o.fsync);
   take(state_sync, o.state_sync);
   take(snapshot_keep, o.snapshot_keep);
+  take(ready_max_block_intervals, o.ready_max_block_intervals);
+  take(halt_height, o.halt_height);
   for (const auto& [key, value] : o.rpc_limits) rpc_limits[key] = value;
 }
 
@@ -173,6 +175,8 @@ Result<Settings> LoadToml(const std::string& path) {
   r.Bool("fsync", s.fsync);
   r.Bool("state_sync", s.state_sync);
   r.Uint("snapshot_keep", s.snapshot_keep);
+  r.Uint("ready_max_block_intervals", s.ready_max_block_intervals);
+  r.Uint("halt_height", s.halt_height);
   r.Uint("max_inbound_peers", s.max_inbound_peers);
   r.Uint("max_outbound_peers", s.max_outbound_peers);
   r.Uint("max_peers_per_ip", s.max_peers_per_ip);
@@ -187,7 +191,7 @@ Result<Settings> LoadToml(const std::string& path) {
       "datadir", "rpc_addr", "p2p_addr", "peers", "p2p_external", "max_peers", "p2p_discovery",
       "log_format", "log_level", "mempool_max_txs", "mempool_max_bytes", "validator_key",
       "passphrase_file", "fsync", "state_sync", "snapshot_keep", "max_inbound_peers", "max_outbound_peers",
-      "max_peers_per_ip", "reserved_peers", "p2p_allow_private"};
+      "max_peers_per_ip", "reserved_peers", "p2p_allow_private", "ready_max_block_intervals", "halt_height"};
   for (const RpcLimitKey& k : RpcLimitKeys()) known.push_back(k.key);
   r.OnlyKnown(known);
   GTOS_TRY(r.status());
@@ -213,7 +217,9 @@ Result<Settings> LoadEnv() {
                              std::pair{"GTOS_MAX_INBOUND_PEERS", &s.max_inbound_peers},
                              std::pair{"GTOS_MAX_OUTBOUND_PEERS", &s.max_outbound_peers},
                              std::pair{"GTOS_MAX_PEERS_PER_IP", &s.max_peers_per_ip},
-                             std::pair{"GTOS_SNAPSHOT_KEEP", &s.snapshot_keep}}) {
+                             std::pair{"GTOS_SNAPSHOT_KEEP", &s.snapshot_keep},
+                             std::pair{"GTOS_READY_MAX_BLOCK_INTERVALS", &s.ready_max_block_intervals},
+                             std::pair{"GTOS_HALT_HEIGHT", &s.halt_height}}) {
     if (const char* v = std::getenv(name); v && *v) {
       auto n = ParseUint64(v, name);
       if (!n) return std::unexpected(n.error());
@@ -325,6 +331,12 @@ Result<Resolved> Resolve(const Settings& s) {
     if (*s.snapshot_keep == 0 || *s.snapshot_keep > 1000) return cli::UsageError("snapshot_keep must be 1..1000");
     r.node.snapshot_keep = *s.snapshot_keep;
   }
+  if (s.ready_max_block_intervals) {
+    if (*s.ready_max_block_intervals < 2 || *s.ready_max_block_intervals > 100'000)
+      return cli::UsageError("ready_max_block_intervals must be 2..100000");
+    r.node.ready_max_block_intervals = *s.ready_max_block_intervals;
+  }
+  if (s.halt_height) r.node.halt_height = *s.halt_height;
   for (const RpcLimitKey& k : RpcLimitKeys()) {
     auto it = s.rpc_limits.find(k.key);
     if (it == s.rpc_limits.end()) continue;

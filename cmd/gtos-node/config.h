@@ -36,6 +36,8 @@ struct Settings {
   std::optional<bool> fsync;
   std::optional<bool> state_sync;
   std::optional<uint64_t> snapshot_keep;
+  std::optional<uint64_t> ready_max_block_intervals;
+  std::optional<uint64_t> halt_height;
   // The RPC server's limits by gtos.toml key ("rpc_max_connections"); the
   // keys, their GTOS_RPC_* variables and ranges are RpcLimitKeys().
   std::map<std::string, uint64_t> rpc_limits;
@@ -53,7 +55,8 @@ Result<Settings> LoadToml(const std::string& path);
 // GTOS_MAX_OUTBOUND_PEERS, GTOS_MAX_PEERS_PER_IP, GTOS_RESERVED_PEERS (comma
 // separated), GTOS_P2P_ALLOW_PRIVATE, GTOS_P2P_DISCOVERY, GTOS_LOG_FORMAT, GTOS_LOG_LEVEL, GTOS_MEMPOOL_MAX_TXS,
 // GTOS_MEMPOOL_MAX_BYTES, GTOS_VALIDATOR_KEY, GTOS_PASSPHRASE_FILE, GTOS_FSYNC,
-// GTOS_STATE_SYNC, GTOS_SNAPSHOT_KEEP, and GTOS_RPC_* for each rpc_* key.
+// GTOS_STATE_SYNC, GTOS_SNAPSHOT_KEEP, GTOS_READY_MAX_BLOCK_INTERVALS,
+// GTOS_HALT_HEIGHT, and GTOS_RPC_* for each rpc_* key.
 Result<Settings> LoadEnv();
 
 // One rpc_* limit: its gtos.toml key, its variable (GTOS_ + the key in

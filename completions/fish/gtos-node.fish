@@ -59,7 +59,7 @@ complete -c gtos-node -n '__gtos_node_at run' -l p2p-external -x -d 'P2P address
 complete -c gtos-node -n '__gtos_node_at run' -l state-sync -d 'Restore the newest snapshot the peers offer when the chain has no blocks or falls behind their window'
 complete -c gtos-node -n '__gtos_node_at run' -l trust-height -x -d 'With --state-sync: the trusted header height'
 complete -c gtos-node -n '__gtos_node_at run' -l trust-hash -x -d 'With --state-sync: the trusted header hash'
-complete -c gtos-node -n '__gtos_node_at run' -l unsafe-equivocate -d 'TESTS ONLY: double-sign every prevote (gets slashed and jailed)'
+complete -c gtos-node -n '__gtos_node_at run' -l halt-height -r -d 'Stop cleanly once height H is committed'
 complete -c gtos-node -n '__gtos_node_at run' -l validator-key -r -F -d 'Validator key (default D/validator.key)'
 complete -c gtos-node -n '__gtos_node_at run' -l passphrase-file -r -F -d 'Passphrase of an encrypted validator key'
 

@@ -162,6 +162,22 @@ Address Tendermint::ProposerOf(uint64_t round) const {
   return it->second;
 }
 
+Tendermint::RoundPowers Tendermint::PowersOf(uint64_t round) const {
+  RoundPowers out;
+  auto it = rounds_.find(round);
+  if (it == rounds_.end()) return out;
+  out.prevotes = it->second.prevotes.TotalPower();
+  out.precommits = it->second.precommits.TotalPower();
+  out.proposal = it->second.proposal.has_value();
+  return out;
+}
+
+uint64_t Tendermint::HeardPower() const {
+  uint64_t best = 0;
+  for (const auto& [r, rs] : rounds_) best = std::max(best, rs.sent_power);
+  return best;
+}
+
 void Tendermint::NoteSender(RoundState& rs, size_t index) {
   if (rs.sent[index]) return;
   rs.sent[index] = true;

@@ -269,6 +269,19 @@ class Tendermint {
   int64_t valid_round() const { return valid_round_; }
   std::optional<Hash32> locked_hash() const;
 
+  // What a stuck height looks like (the node's "height stuck" log line and
+  // readiness): the voting power of the prevotes and precommits seen in
+  // `round`, whether its proposal arrived, and the largest power of
+  // validators heard from in any round of this height.
+  struct RoundPowers {
+    uint64_t prevotes = 0;
+    uint64_t precommits = 0;
+    bool proposal = false;
+  };
+  RoundPowers PowersOf(uint64_t round) const;
+  uint64_t HeardPower() const;
+  const ValidatorSet& validators() const { return validators_; }
+
  private:
   struct RoundState {
     std::optional<Proposal> proposal;  // the round proposer's first proposal

@@ -72,6 +72,8 @@ class BlockSync {
 
   // The highest height claimed by a peer in good standing (0: none).
   uint64_t BestClaimed() const;
+  // Peers whose status (height) arrived and who are still connected.
+  size_t known_peers() const { return peers_.size(); }
   // Height a peer claims (0: unknown).
   uint64_t Claimed(PeerId peer) const;
   bool Requesting() const;

@@ -640,7 +640,13 @@ Status Node::CommitBlock(chain::AppliedBlock applied, const Commit& commit, bool
   last_commit_ms_ = NowMs();
   last_decide_round_ = round;
   last_progress_ = Clock::now();
+  last_commit_steady_ns_ = last_progress_.time_since_epoch().count();
+  waiting_genesis_ = false;
   pruned_answers_.clear();
+  if (options_.halt_height && hd.height >= options_.halt_height && !halted_) {
+    halted_ = true;
+    Log(LogLevel::kInfo, "halting at the configured height", {{"height", hd.height}, {"halt_height", options_.halt_height}});
+  }
   Log(LogLevel::kInfo, decided_here ? "block committed" : "block synced",
       {{"height", hd.height},
        {"round", round},
@@ -760,6 +766,7 @@ Status Node::ApplySyncedBlocks(net::PeerId peer, std::vector<Block> blocks) {
   // The highest height the answer carried that was good (0: nothing).
   uint64_t newest = 0;
   for (Block& b : blocks) {
+    if (halted_) break;
     uint64_t head = chain_->height();
     if (b.header.height <= head) {
       newest = std::max(newest, b.header.height);  // a copy of what another peer served first
@@ -934,6 +941,8 @@ Status Node::Step(Clock::time_point now) {
     if (Byz("flood-proposals")) FloodProposals();
   }
   MaybeRequestBlocks(now);  // cheap: acts on timeouts and idle peers
+  PublishHealth(now);
+  LogIfStuck(now);
   auto stuck = std::max<std::chrono::milliseconds>(std::chrono::milliseconds(2 * chain_->params().target_block_interval_ms),
                                                    std::chrono::milliseconds(500));
   if (tm() && now - last_progress_ >= stuck && now - last_regossip_ >= stuck) {
@@ -941,6 +950,80 @@ Status Node::Step(Clock::time_point now) {
     Regossip(std::nullopt);
   }
   return Ok();
+}
+
+void Node::PublishHealth(Clock::time_point now) {
+  peers_best_height_ = sync_.BestClaimed();
+  peers_with_status_ = sync_.known_peers();
+  if (replica_ && tm()) {
+    heard_power_ = tm()->HeardPower();
+    set_power_ = tm()->validators().total_power();
+    set_size_ = tm()->validators().size();
+  }
+  if (waiting_genesis_ && next_start_ <= now) waiting_genesis_ = false;
+}
+
+namespace {
+const char* StepName(consensus::Step s) {
+  switch (s) {
+    case consensus::Step::kPropose: return "propose";
+    case consensus::Step::kPrevote: return "prevote";
+    case consensus::Step::kPrecommit: return "precommit";
+  }
+  return "?";
+}
+}  // namespace
+
+// A stuck height says so every 5 s (docs/node.md "Logs"): where the
+// machine is and how much voting power it has seen, so that an operator
+// can tell a missing proposer from a lost quorum.
+void Node::LogIfStuck(Clock::time_point now) {
+  if (!replica_ || !tm() || waiting_genesis_) return;
+  const uint64_t T = chain_->params().target_block_interval_ms;
+  auto since = now - Clock::time_point(Clock::duration(last_commit_steady_ns_.load()));
+  auto after = std::max<std::chrono::milliseconds>(std::chrono::milliseconds(3 * T), std::chrono::seconds(3));
+  if (since < after || now - last_stuck_log_ < std::chrono::seconds(5)) return;
+  last_stuck_log_ = now;
+  consensus::Tendermint* m = tm();
+  auto powers = m->PowersOf(m->round());
+  Log(LogLevel::kWarn, "height stuck",
+      {{"height", m->height()},
+       {"round", m->round()},
+       {"step", std::string(StepName(m->step()))},
+       {"since_ms", static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(since).count())},
+       {"proposal", std::string(powers.proposal ? "yes" : "no")},
+       {"prevote_power", powers.prevotes},
+       {"precommit_power", powers.precommits},
+       {"heard_power", m->HeardPower()},
+       {"total_power", m->validators().total_power()},
+       {"peers", static_cast<uint64_t>(net_ ? net_->Peers().size() : 0)}});
+}
+
+std::string Node::NotReadyReason() const {
+  if (!ready_.load()) return "not started";
+  if (waiting_genesis_.load()) return "waiting for genesis time";
+  const uint64_t head = chain_->height();
+  const uint64_t best = peers_best_height_.load();
+  if (best > head + 1)
+    return "catching up: head " + std::to_string(head) + ", peers at " + std::to_string(best);
+  if (set_size_.load() > 1 && net_ && net_->Peers().empty())
+    return "no peers (the active set has " + std::to_string(set_size_.load()) + " validators)";
+  // Connected, but no peer said how high it is yet: it may be far ahead.
+  if (set_size_.load() > 1 && peers_with_status_.load() == 0) return "waiting for the peers' heights";
+  const uint64_t T = std::max<uint64_t>(1, chain_->params().target_block_interval_ms);
+  auto since = Clock::now() - Clock::time_point(Clock::duration(last_commit_steady_ns_.load()));
+  const uint64_t age = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(since).count());
+  const uint64_t total = set_power_.load(), heard = heard_power_.load();
+  // Two intervals without a block and less than 2/3 of the power heard
+  // from in this height: the quorum is gone, whatever the timeouts say.
+  if (age >= 2 * T && total > 0 && !(heard * 3 > total * 2))
+    return "no quorum: heard from " + std::to_string(heard) + " of " + std::to_string(total) +
+           " voting power in this height; last block " + std::to_string(age) + " ms ago";
+  const uint64_t limit = options_.ready_max_block_intervals * T;
+  if (age >= limit)
+    return "no block committed for " + std::to_string(age) + " ms (ready_max_block_intervals " +
+           std::to_string(options_.ready_max_block_intervals) + " x " + std::to_string(T) + " ms)";
+  return {};
 }
 
 net::NetOptions MakeNetOptions(const P2pOptions& p2p, const Genesis& genesis, const Hash32& genesis_hash,
@@ -1020,7 +1103,14 @@ Status Node::Run(const std::atomic<bool>& stop) {
   last_status_ = now;
   last_regossip_ = now;
   Status result = Ok();
-  while (!stop.load() && !fell_behind_) {
+  if (options_.halt_height && chain_->height() >= options_.halt_height) {
+    halted_ = true;
+    Log(LogLevel::kInfo, "halting at the configured height",
+        {{"height", chain_->height()}, {"halt_height", options_.halt_height}});
+  }
+  last_commit_steady_ns_ = now.time_since_epoch().count();
+  waiting_genesis_ = next_start_ > now;
+  while (!stop.load() && !fell_behind_ && !halted_) {
     now = Clock::now();
     auto st = Step(now);
     if (!st) {
@@ -1038,6 +1128,7 @@ Status Node::Run(const std::atomic<bool>& stop) {
       batch.swap(events_);
     }
     for (Event& ev : batch) {
+      if (halted_) break;  // nothing past the halt height
       st = HandleEvent(std::move(ev));
       if (st) st = Drain();
       if (!st) break;

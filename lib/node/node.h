@@ -95,6 +95,11 @@ struct NodeOptions {
   // again (docs/node.md "Falling behind the window"). Otherwise the node
   // keeps trying and warns once a minute.
   bool state_sync_when_behind = false;
+  // Readiness (docs/node.md "Health and metrics"): /readyz fails once no
+  // block was committed for this many block intervals (target_block_interval_ms).
+  uint64_t ready_max_block_intervals = 10;
+  // Stop cleanly once this height is committed (0: never): --halt-height.
+  uint64_t halt_height = 0;
   // !!! TESTS ONLY: sign a second, conflicting prevote for every prevote,
   // to prove that equivocation is detected, committed and slashed.
   bool equivocate_for_tests = false;
@@ -134,6 +139,9 @@ class Node : public rpc::Backend, private net::Handler {
   uint64_t NextNonce(const Address& a) const override { return mempool_->NextNonce(a); }
   size_t MempoolSize() const override { return mempool_->size(); }
   bool Ready() const override { return ready_.load(); }
+  std::string NotReadyReason() const override;
+  // Run() returned because the halt height was committed.
+  bool halted() const { return halted_; }
   std::string Metrics() const override;
 
  private:
@@ -221,6 +229,18 @@ class Node : public rpc::Backend, private net::Handler {
   std::set<net::PeerId> pruned_answers_;
   Clock::time_point last_behind_warn_{};
   bool fell_behind_ = false;
+  bool halted_ = false;
+  Clock::time_point last_stuck_log_{};
+  // What readiness reads from RPC threads, published by the consensus thread.
+  std::atomic<int64_t> last_commit_steady_ns_{0};
+  std::atomic<uint64_t> peers_best_height_{0};
+  std::atomic<uint64_t> peers_with_status_{0};
+  std::atomic<uint64_t> heard_power_{0};
+  std::atomic<uint64_t> set_power_{0};
+  std::atomic<uint64_t> set_size_{0};
+  std::atomic<bool> waiting_genesis_{false};
+  void PublishHealth(Clock::time_point now);
+  void LogIfStuck(Clock::time_point now);
   std::map<Hash32, chain::AppliedBlock> applied_;  // executed candidates of head + 1
   std::map<Hash32, bool> invalid_;                 // candidates that failed validation
   std::multimap<Clock::time_point, Timer> timers_;

@@ -26,6 +26,9 @@ class Backend {
   virtual size_t MempoolSize() const = 0;
   // /readyz: the node is caught up and producing or following blocks.
   virtual bool Ready() const = 0;
+  // Why the node is not ready (/readyz answers 503 with it), or empty when
+  // it is ready. One definition: docs/node.md "Health and metrics".
+  virtual std::string NotReadyReason() const { return Ready() ? std::string() : std::string("not started"); }
   // Extra Prometheus lines from the node (consensus, mempool, ...).
   virtual std::string Metrics() const = 0;
 };

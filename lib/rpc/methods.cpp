@@ -453,12 +453,12 @@ HttpReply Dispatcher::TooLarge(size_t limit, bool jsonrpc) {
 
 HttpReply Dispatcher::Healthz() { return {200, "text/plain", "ok"}; }
 
-// Ready: the node has opened its chain and started consensus, and is not
-// shutting down (Backend::Ready). Kept to this one function on purpose: the
-// place to add conditions (caught up, peers) later.
+// Ready: Backend::NotReadyReason is empty (docs/node.md "Health and
+// metrics" is the one definition); otherwise 503 with the reason.
 HttpReply Dispatcher::Readyz() const {
-  bool ready = backend_.Ready();
-  return {ready ? 200 : 503, "text/plain", ready ? "ready" : "not ready"};
+  std::string why = backend_.NotReadyReason();
+  if (why.empty()) return {200, "text/plain", "ready"};
+  return {503, "text/plain", "not ready: " + why};
 }
 
 HttpReply Dispatcher::Metrics() const {

@@ -527,26 +527,74 @@ def scenario_kill9_restart(work):
             f"caught up to {target} and agrees")
 
 
+def readyz(node):
+    """(HTTP status, body) of GET /readyz; (0, error) when it does not answer."""
+    try:
+        with urllib.request.urlopen(node.url + "/readyz", timeout=2) as r:
+            return r.status, r.read().decode(errors="replace")
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode(errors="replace")
+    except Exception as e:  # noqa: BLE001 - not up yet
+        return 0, str(e)
+
+
 def scenario_no_quorum(work):
     net = Network(work).start()
     net.wait_all(10)
+    for n in net.nodes:
+        st, body = readyz(n)
+        check(st == 200 and body == "ready", f"{n.name}: /readyz {st} {body!r} on a healthy chain")
     a, b = net.nodes[1], net.nodes[2]
     check(a.stop() == 0 and b.stop() == 0, "SIGTERM exit status not 0")
-    time.sleep(1.0)  # a block already decided may still be committed
+    t_lost = time.time()
     live = net.running()
+    # /readyz fails within three block intervals of the last commit once the
+    # quorum is gone (docs/node.md "Health and metrics"); the poll allows a
+    # second of scheduling on a loaded machine.
+    went_503 = {}
+    while len(went_503) < len(live) and time.time() - t_lost < 3 * INTERVAL_MS / 1000 + 1.0:
+        for n in live:
+            if n.name not in went_503:
+                st, body = readyz(n)
+                if st == 503:
+                    went_503[n.name] = (round(time.time() - t_lost, 2), body)
+        time.sleep(0.01)
+    check(len(went_503) == len(live), f"/readyz still 200 on {[n.name for n in live if n.name not in went_503]} "
+                                      f"{3 * INTERVAL_MS / 1000 + 1.0:.1f}s after the quorum was lost ({went_503})")
+    for name, (_, body) in went_503.items():
+        check("no quorum" in body or "no block committed" in body, f"{name}: /readyz reason {body!r}")
+    time.sleep(1.0)  # a block already decided may still be committed
     before = [n.height() for n in live]
     time.sleep(max(5.0, 40 * INTERVAL_MS / 1000))
     after = [n.height() for n in live]
     check(before == after, f"blocks were finalized without a quorum: {before} -> {after}")
+    for n in live:
+        st, body = readyz(n)
+        check(st == 503, f"{n.name}: /readyz {st} {body!r} while no block is finalized")
+        with open(n.logpath, errors="replace") as f:
+            stuck = [l for l in f if "height stuck" in l]
+        check(stuck and "prevote_power=" in stuck[-1] and "round=" in stuck[-1] and "step=" in stuck[-1],
+              f"{n.name}: no 'height stuck' line with round, step and powers after 6 s without a block")
     m = live[0].metrics()
     rnd = m.get("gtos_consensus_round")
     a.start()
     h = max(after)
     net.wait_all(h + 5, timeout=90)
+    back = {}
+    deadline = time.time() + 10
+    while len(back) < 3 and time.time() < deadline:
+        for n in net.running():
+            if readyz(n)[0] == 200:
+                back[n.name] = True
+        time.sleep(0.05)
+    check(len(back) == 3, f"/readyz not back to 200 after recovery: {sorted(back)} of {[n.name for n in net.running()]}")
     net.compare()
     errors = net.stop_all()
     check(not errors, "; ".join(errors))
-    return f"stuck at {after} for 5s (round {rnd}), resumed past {h + 5} with 3 of 4"
+    first = min(t for t, _ in went_503.values())
+    last = max(t for t, _ in went_503.values())
+    return (f"/readyz 503 {first}..{last}s after the quorum was lost ({next(iter(went_503.values()))[1]!r}); "
+            f"stuck at {after} for 5s (round {rnd}), resumed past {h + 5} with 3 of 4, /readyz 200 again")
 
 
 def scenario_proposer_offline(work):
@@ -583,7 +631,24 @@ def scenario_late_joiner(work):
     net = Network(work).start()
     obs = net.add_node("observer")
     net.wait_all(100, timeout=120)
-    obs.start()
+    h_start = max(n.height() for n in net.nodes)
+    obs.start(wait_ready=False)
+    # Readiness never claims "ready" while the observer is far behind.
+    seen = []
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        st, body = readyz(obs)
+        kind = ":".join(body.split(":")[:2])  # "ready", "not ready: catching up", "not ready: no peers (...)"
+        if st and (not seen or seen[-1][:2] != (st, kind)):
+            seen.append((st, kind, obs.try_height()))
+        if st == 200:
+            break
+        time.sleep(0.005)
+    h_ready = obs.height()
+    check(seen and seen[-1][0] == 200, f"the observer's /readyz never became 200: {seen}")
+    check(h_ready >= h_start - 1, f"/readyz said ready at height {h_ready}, while the chain was at {h_start}: {seen}")
+    bad = [x for x in seen if x[0] == 503 and not x[1].startswith("not ready")]
+    check(not bad, f"/readyz 503 bodies without 'not ready': {bad}")
     power = obs.metric("gtos_consensus_validator_power")
     check(not power, f"the observer has voting power {power}")
     target = max(n.height() for n in net.nodes) + 3
@@ -596,7 +661,8 @@ def scenario_late_joiner(work):
     check(obs.stop() == 0, "observer SIGTERM exit status not 0")
     errors = net.stop_all()
     check(not errors, "; ".join(errors))
-    return f"observer joined at ~{target - 3}, synced {synced:.0f} blocks, agrees on 1..{target}"
+    return (f"observer joined at ~{target - 3}, synced {synced:.0f} blocks, agrees on 1..{target}; "
+            f"/readyz on the way: {[(x[0], x[1]) for x in seen]}, first 200 at height {h_ready} (chain at {h_start})")
 
 
 def scenario_equivocation(work):

@@ -372,6 +372,39 @@ def scenario_kill9(work):
     check(b"every state root matches" in p.stdout, f"replay output {p.stdout!r}")
 
 
+def scenario_halt_height(work):
+    """--halt-height H (here GTOS_HALT_HEIGHT, which --dev reads too): the node
+    stops cleanly with exit 0 right after committing H, refuses to move past
+    H when started again with it, and goes on without it."""
+    datadir = os.path.join(work, "halt")
+    n = Node(work, name="halt", params=["target_block_interval_ms=100"], datadir=datadir).start()
+    n.stop()
+    logpath = os.path.join(work, "halt.log")
+
+    def run_halting(halt, timeout=60):
+        env = dict(ENV, GTOS_HALT_HEIGHT=str(halt))
+        with open(logpath, "ab") as log:
+            p = subprocess.run(["gtos-node", "--dev", "--datadir", datadir, "--rpc-addr", f"127.0.0.1:{free_port()}"],
+                               stdout=log, stderr=log, env=env, timeout=timeout)
+        with open(logpath, errors="replace") as f:
+            text = f.read()
+        return p.returncode, text
+    rc, text = run_halting(15)
+    check(rc == 0, f"exit status {rc} at the halt height")
+    check("halting at the configured height height=15 halt_height=15" in text, "no 'halting at the configured height' line")
+    check("node stopped height=15" in text, "the node did not stop at height 15: " + text[-400:])
+    t0 = time.time()
+    rc, text = run_halting(15, timeout=20)
+    check(rc == 0 and text.count("node stopped height=15") == 2, f"a restart with the same halt height: exit {rc}")
+    quick = time.time() - t0
+    n = Node(work, name="halt", params=["target_block_interval_ms=100"], datadir=datadir).start()
+    try:
+        n.wait_height(20)
+    finally:
+        n.stop()
+    return f"stopped at 15 with exit 0; restarted with the same height it stopped at once ({quick:.1f}s); went on to 20 without it"
+
+
 def scenario_dev_zero_min_stake(work):
     """--param min_validator_stake=0 (genesis.md allows it): the dev validator
     bonds 1 unit and the chain runs."""
