@@ -54,6 +54,23 @@ int RunTool(const ToolSpec& spec, int argc, char** argv) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
     std::string msg = e.what();
+    // "gtos-tx build transfr": CLI11 says a subcommand is required; name
+    // the word it did not know and where to see the list instead.
+    if (msg.starts_with("A subcommand is required")) {
+      CLI::App* deepest = &app;
+      std::string path = spec.name;
+      for (std::vector<CLI::App*> parsed = app.get_subcommands(); !parsed.empty();
+           parsed = deepest->get_subcommands()) {
+        deepest = parsed.front();
+        path += " " + deepest->get_name();
+      }
+      std::vector<std::string> rest = deepest->remaining();
+      if (!rest.empty() && !rest.front().starts_with("-")) {
+        PrintError(Error{ErrorCode::kUsage, "unknown command '" + path + " " + rest.front() + "'",
+                         "see '" + path + " --help' for the list"});
+        return kExitUsage;
+      }
+    }
     // "The following ..." -> "the following ...", but keep the names of
     // positionals as declared: "KEY is required", "N is required".
     bool capitalised = msg.size() >= 2 && std::isupper(static_cast<unsigned char>(msg[0])) &&

@@ -77,8 +77,31 @@ std::expected<bool, RpcError> BoolParam(const Json* x, std::string_view name, bo
 // One signed_tx record from data[*offset...] under the RPC's msgpack
 // limits (lib/rpc/body_limits.h); advances *offset. An error names what is
 // wrong ("truncated record", "oversize value in record (...)").
+// What a msgpack value starting with byte `b` is, for "expected an array,
+// got ..." errors.
+const char* MsgpackKindOf(uint8_t b) {
+  if (b <= 0x7f || b >= 0xe0 || (b >= 0xcc && b <= 0xd3)) return "an integer";
+  if ((b >= 0x80 && b <= 0x8f) || b == 0xde || b == 0xdf) return "a map";
+  if ((b >= 0x90 && b <= 0x9f) || b == 0xdc || b == 0xdd) return "an array";
+  if ((b >= 0xa0 && b <= 0xbf) || (b >= 0xd9 && b <= 0xdb)) return "a string";
+  if (b == 0xc0) return "nil";
+  if (b == 0xc2 || b == 0xc3) return "a boolean";
+  if (b >= 0xc4 && b <= 0xc6) return "a byte string";
+  if (b == 0xca || b == 0xcb) return "a float";
+  return "an extension or unused byte";
+}
+
 Result<codec::Parsed> FrameSignedTx(ByteView data, size_t* offset) {
   size_t start = *offset;
+  if (start < data.size()) {
+    const char* kind = MsgpackKindOf(data[start]);
+    if (std::string_view(kind) != "an array") {
+      char hex[8];
+      std::snprintf(hex, sizeof hex, "0x%02x", data[start]);
+      return Invalid(std::string("expected a msgpack array (a signed_tx record), got ") + kind + " (first byte " +
+                     hex + ")");
+    }
+  }
   auto p = codec::ParseOne(data, offset, SignedTxParseLimits());
   if (!p) return std::unexpected(p.error());
   if (!*p) return Invalid("truncated record");

@@ -22,7 +22,7 @@ What it does:
   restarted after its own 0.5-3 s. Every event is printed with the chain
   height.
 - liveness, measured while it runs: whenever the number of validators that
-  are up (process alive and /readyz 200) climbs back to 3, the time until a
+  are up (process alive and /healthz 200: serving; /readyz also waits for a quorum) climbs back to 3, the time until a
   block above every height known so far (polled, or the last height a
   killed node logged) is committed must be <= 10 s (--recovery-limit); and
   while 3 or more are up, there is never a gap of more than 10 s without a
@@ -403,7 +403,7 @@ class Chaos:
                     self.fail(f"{n.name} exited with status {rc} without being killed (log {n.logpath})")
                 continue
             if n.ready_t is None:
-                status, _ = get(n.url + "/readyz", 0.5)
+                status, _ = get(n.url + "/healthz", 0.5)
                 if status != 200:
                     continue
                 n.ready_t = time.time()

@@ -1020,5 +1020,12 @@ TEST_CASE("rpc limits: JSON counts, response cap, /tx record shapes") {
   tx = c.Post("/tx", "application/msgpack", Bytes(1000, 0xc0));
   REQUIRE(tx);
   CHECK(Json::parse(tx->body)[0]["error"]["message"] ==
-        "record 1: expected a msgpack array (a signed_tx record)");
+        "record 1: expected a msgpack array (a signed_tx record), got nil (first byte 0xc0)");
+  // Not an array at all: the error says what it got (it said "maps are not
+  // allowed in records" for 0xdeadbeef).
+  e = CallError(c, "tos_sendRawTransaction", {"0xdeadbeef"});
+  CHECK(e.code == rpc::kInvalidParams);
+  CHECK(e.message == "param 'tx': expected a msgpack array (a signed_tx record), got a map (first byte 0xde)");
+  e = CallError(c, "tos_sendRawTransaction", {"0xa3616263"});
+  CHECK(e.message == "param 'tx': expected a msgpack array (a signed_tx record), got a string (first byte 0xa3)");
 }
