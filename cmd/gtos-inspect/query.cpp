@@ -11,12 +11,13 @@ namespace gtos::inspect {
 
 namespace {
 
-enum class What { kHead, kStats, kBlock, kAccount, kKv, kCode };
+enum class What { kHead, kStats, kBlock, kAccount, kKv, kCode, kValidators, kEpoch, kPeers, kSyncing, kMempool };
 
 // One parsed query: which, and its arguments in binary form.
 struct Query {
   What what = What::kHead;
   uint64_t height = 0;
+  bool latest = false;  // block latest (rpc)
   Hash32 hash;  // address or code hash
   Bytes ns, key;
 };
@@ -42,7 +43,7 @@ class QueryCommand : public cli::Command {
     if (HasStats())
       add(What::kStats, "stats", "Head, retention window and table sizes of the data directory");
     add(What::kBlock, "block", "Block N: header, hash, transactions, commit")
-        ->add_option("N", height_, "Block height")
+        ->add_option("N", height_, HasStats() ? "Block height" : "Block height, or latest")
         ->required();
     add(What::kAccount, "account", "Balance, nonce and signer of an account")
         ->add_option("ADDR", addr_, "Account address (0x + 64 hex)")
@@ -54,6 +55,13 @@ class QueryCommand : public cli::Command {
     add(What::kCode, "code", "A code object: code, created_block, expire_block")
         ->add_option("HASH", hash_, "Code hash (0x + 64 hex)")
         ->required();
+    add(What::kValidators, "validators", "The registered validators, one per line");
+    add(What::kEpoch, "epoch", "The current epoch and the active set's hash and power");
+    if (!HasStats()) {  // a running node's own views (rpc only)
+      add(What::kPeers, "peers", "The node's connected peers, one per line");
+      add(What::kSyncing, "syncing", "Catching up or not, head, peers' best height, readiness");
+      add(What::kMempool, "mempool", "Waiting transactions: totals and per sender");
+    }
   }
 
   Status Run() override {
@@ -63,7 +71,12 @@ class QueryCommand : public cli::Command {
     if (!a) return std::unexpected(a.error());
     cli::Output out;
     GTOS_TRY(out.Open("", cli::OutputKind::kText));
-    GTOS_TRY(out.WriteLine(a->dump(-1, ' ', false, Json::error_handler_t::replace)));
+    // A list (validators, peers) is one JSON line per element.
+    if (a->is_array()) {
+      for (const Json& e : *a) GTOS_TRY(out.WriteLine(e.dump(-1, ' ', false, Json::error_handler_t::replace)));
+    } else {
+      GTOS_TRY(out.WriteLine(a->dump(-1, ' ', false, Json::error_handler_t::replace)));
+    }
     return out.Commit();
   }
 
@@ -87,7 +100,9 @@ class QueryCommand : public cli::Command {
     Query q;
     for (auto& [sub, w] : subs_)
       if (sub->parsed()) q.what = w;
-    if (q.what == What::kBlock) {
+    if (q.what == What::kBlock && height_ == "latest" && !HasStats()) {
+      q.latest = true;
+    } else if (q.what == What::kBlock) {
       auto h = ParseUint64(height_, "N");
       if (!h) return cli::UsageError(h.error().message);
       q.height = *h;
@@ -147,6 +162,17 @@ class Db : public QueryCommand {
           return rpc::KvInfo(ch, q.hash, q.ns, q.key, /*with_value=*/true);
         case What::kCode:
           return rpc::CodeInfo(ch, q.hash, /*with_value=*/true);
+        case What::kValidators: {
+          auto v = rpc::Validators(ch);
+          if (v && v->is_object() && v->contains("validators")) return Json((*v)["validators"]);
+          return v;
+        }
+        case What::kEpoch:
+          return rpc::EpochInfo(ch);
+        case What::kPeers:
+        case What::kSyncing:
+        case What::kMempool:
+          break;  // a running node's views: not offered by db
       }
       return rpc::RpcFail(rpc::kInternalError, "unknown query");
     }();
@@ -185,7 +211,20 @@ class Rpc : public QueryCommand {
       case What::kStats:
         break;
       case What::kBlock:
-        return node.Call("tos_getBlockByNumber", Json::array({q.height, true}));
+        return node.Call("tos_getBlockByNumber", Json::array({q.latest ? Json("latest") : Json(q.height), true}));
+      case What::kValidators: {
+        auto v = node.Call("dpos_getValidators", nullptr);
+        if (v && v->is_object() && v->contains("validators")) return Json((*v)["validators"]);
+        return v;
+      }
+      case What::kEpoch:
+        return node.Call("dpos_getEpochInfo", nullptr);
+      case What::kPeers:
+        return node.Call("net_peers", nullptr);
+      case What::kSyncing:
+        return node.Call("tos_syncing", nullptr);
+      case What::kMempool:
+        return node.Call("tos_mempool", nullptr);
       case What::kAccount:
         return node.Call("tos_getAccount", Json::array({ToHex0x(q.hash)}));
       case What::kKv:

@@ -24,9 +24,9 @@ function __gtos_inspect_cmd
                 # any other word is a file: the default command
                 contains -- $tok db rpc; or set path files
             case db
-                contains -- $tok head stats block account kv code; and set path db $tok
+                contains -- $tok head stats block account kv code validators epoch; and set path db $tok
             case rpc
-                contains -- $tok head block account kv code; and set path rpc $tok
+                contains -- $tok head block account kv code validators epoch peers syncing mempool; and set path rpc $tok
         end
     end
     echo $path
@@ -63,5 +63,10 @@ for cmd in db rpc
     complete -c gtos-inspect -n "__gtos_inspect_at $cmd" -a account -d 'Balance, nonce and signer of an account'
     complete -c gtos-inspect -n "__gtos_inspect_at $cmd" -a kv -d 'A KV record: ADDR NS KEY'
     complete -c gtos-inspect -n "__gtos_inspect_at $cmd" -a code -d 'A code object: HASH'
+    complete -c gtos-inspect -n "__gtos_inspect_at $cmd" -a validators -d 'The registered validators'
+    complete -c gtos-inspect -n "__gtos_inspect_at $cmd" -a epoch -d 'The current epoch and the active set'
 end
+complete -c gtos-inspect -n '__gtos_inspect_at rpc' -a peers -d "The node's connected peers"
+complete -c gtos-inspect -n '__gtos_inspect_at rpc' -a syncing -d 'Catching up or not, readiness'
+complete -c gtos-inspect -n '__gtos_inspect_at rpc' -a mempool -d 'Waiting transactions per sender'
 complete -c gtos-inspect -n '__gtos_inspect_at db' -a stats -d 'Head, retention window and table sizes'

@@ -573,10 +573,12 @@ struct Host::Impl {
     auto now = Clock::now();
     p->bytes_bucket.Take(static_cast<double>(n + kFrameHeaderBytes), now);
     p->msgs_bucket.Take(1, now);
-    Count([n](NetStats& s) {
-      ++s.frames_in;
-      s.bytes_in += n + kFrameHeaderBytes;
-    });
+    {
+      std::lock_guard lock(mu);
+      ++stats.frames_in;
+      stats.bytes_in += n + kFrameHeaderBytes;
+      if (auto it = infos.find(p->info.id); it != infos.end()) it->second.bytes_in += n + kFrameHeaderBytes;
+    }
     // Altered, replayed, reordered or dropped frames fail here. That is
     // not proof against the peer (anyone on the path can flip a byte), so
     // the connection is closed without a penalty.
@@ -733,6 +735,9 @@ struct Host::Impl {
       t->second.backoff_ms = opt.reconnect_min_ms;
       t->second.failures = 0;
     }
+    p->info.connected_ms = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                     std::chrono::system_clock::now().time_since_epoch())
+                                                     .count());
     {
       std::lock_guard lock(mu);
       infos[p->info.id] = p->info;
@@ -800,10 +805,12 @@ struct Host::Impl {
     asio::async_write(p->socket, asio::buffer(p->wire), [this, p, f](std::error_code ec, size_t n) {
       if (p->state == State::kClosed) return;
       if (ec) return Close(p, "write: " + ec.message());
-      Count([n](NetStats& s) {
-        ++s.frames_out;
-        s.bytes_out += n;
-      });
+      {
+        std::lock_guard lock(mu);
+        ++stats.frames_out;
+        stats.bytes_out += n;
+        if (auto it = infos.find(p->info.id); it != infos.end()) it->second.bytes_out += n;
+      }
       p->queued_bytes -= f->size();
       p->queue.pop_front();
       PublishQueued(p);

@@ -101,6 +101,9 @@ struct PeerInfo {
   bool outbound = false;
   uint64_t height = 0;  // from its last Hello/Status
   int score = 0;        // penalty points so far
+  uint64_t connected_ms = 0;  // wall clock when the handshake completed
+  uint64_t bytes_in = 0;      // on the wire since then (Host::Peers)
+  uint64_t bytes_out = 0;
 };
 
 class Handler {

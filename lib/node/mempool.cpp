@@ -188,6 +188,43 @@ void Mempool::Committed(const BlockHeader& head) {
   for (const auto& [from, nonce] : drop) RemoveLocked(from, nonce);
 }
 
+std::vector<Mempool::SenderSummary> Mempool::Senders(size_t max_senders) const {
+  std::lock_guard<std::mutex> l(mu_);
+  std::vector<SenderSummary> out;
+  for (const auto& [addr, queue] : by_sender_) {
+    if (out.size() >= max_senders) break;
+    if (queue.empty()) continue;
+    SenderSummary s;
+    s.address = addr;
+    s.txs = queue.size();
+    for (const auto& [nonce, e] : queue) s.bytes += e.bytes;
+    s.lowest_nonce = queue.begin()->first;
+    s.highest_nonce = queue.rbegin()->first;
+    out.push_back(s);
+  }
+  return out;
+}
+
+std::vector<SignedTx> Mempool::Txs(size_t max_txs, const std::optional<Address>& from) const {
+  std::lock_guard<std::mutex> l(mu_);
+  std::vector<SignedTx> out;
+  auto take = [&](const std::map<uint64_t, Entry>& queue) {
+    for (const auto& [nonce, e] : queue) {
+      if (out.size() >= max_txs) return;
+      out.push_back(e.tx);
+    }
+  };
+  if (from) {
+    if (auto it = by_sender_.find(*from); it != by_sender_.end()) take(it->second);
+  } else {
+    for (const auto& [addr, queue] : by_sender_) {
+      if (out.size() >= max_txs) break;
+      take(queue);
+    }
+  }
+  return out;
+}
+
 uint64_t Mempool::NextNonce(const Address& a) const {
   auto acc = chain_.GetAccount(a);
   uint64_t next = (acc && *acc) ? (*acc)->nonce : 0;

@@ -18,6 +18,7 @@
 #include <deque>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <vector>
 
@@ -46,6 +47,15 @@ class Mempool {
   void Committed(const BlockHeader& head);
   // Next nonce of `a`: committed nonce plus consecutive waiting txs.
   uint64_t NextNonce(const Address& a) const;
+  // Operator views (tos_mempool, tos_getMempoolTxs): per sender, lowest
+  // addresses first, at most max_senders; and the waiting txs of `from` (or
+  // all) in nonce order per sender, at most max_txs.
+  struct SenderSummary {
+    Address address;
+    uint64_t txs = 0, bytes = 0, lowest_nonce = 0, highest_nonce = 0;
+  };
+  std::vector<SenderSummary> Senders(size_t max_senders) const;
+  std::vector<SignedTx> Txs(size_t max_txs, const std::optional<Address>& from) const;
   size_t size() const;
   size_t bytes() const;
   // What identifies a checked signature: the tx id alone does not (it

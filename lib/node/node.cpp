@@ -1026,6 +1026,49 @@ std::string Node::NotReadyReason() const {
   return {};
 }
 
+rpc::SyncStatus Node::Syncing() const {
+  rpc::SyncStatus s;
+  s.head = chain_->height();
+  s.peers_best = peers_best_height_.load();
+  s.catching_up = s.peers_best > s.head + 1;
+  s.peers = ready_.load() && net_ ? net_->Peers().size() : 0;
+  s.not_ready = NotReadyReason();
+  return s;
+}
+
+std::vector<rpc::PeerView> Node::Peers() const {
+  std::vector<rpc::PeerView> out;
+  if (!ready_.load() || !net_) return out;
+  for (const net::PeerInfo& p : net_->Peers()) {
+    rpc::PeerView v;
+    v.id = p.id;
+    v.node_key = p.node_key;
+    v.address = p.address;
+    v.listen = p.listen;
+    v.outbound = p.outbound;
+    v.height = p.height;
+    v.score = p.score;
+    v.connected_ms = p.connected_ms;
+    v.bytes_in = p.bytes_in;
+    v.bytes_out = p.bytes_out;
+    out.push_back(std::move(v));
+  }
+  return out;
+}
+
+rpc::MempoolView Node::MempoolInfo(size_t max_senders) const {
+  rpc::MempoolView v;
+  v.txs = mempool_->size();
+  v.bytes = mempool_->bytes();
+  for (const auto& s : mempool_->Senders(max_senders))
+    v.senders.push_back(rpc::MempoolSender{s.address, s.txs, s.bytes, s.lowest_nonce, s.highest_nonce});
+  return v;
+}
+
+std::vector<SignedTx> Node::MempoolTxs(size_t max_txs, const std::optional<Address>& from) const {
+  return mempool_->Txs(max_txs, from);
+}
+
 net::NetOptions MakeNetOptions(const P2pOptions& p2p, const Genesis& genesis, const Hash32& genesis_hash,
                                Bytes node_secret, Bytes node_public) {
   net::NetOptions no;

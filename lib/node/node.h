@@ -140,6 +140,10 @@ class Node : public rpc::Backend, private net::Handler {
   size_t MempoolSize() const override { return mempool_->size(); }
   bool Ready() const override { return ready_.load(); }
   std::string NotReadyReason() const override;
+  rpc::SyncStatus Syncing() const override;
+  std::vector<rpc::PeerView> Peers() const override;
+  rpc::MempoolView MempoolInfo(size_t max_senders) const override;
+  std::vector<SignedTx> MempoolTxs(size_t max_txs, const std::optional<Address>& from) const override;
   // Run() returned because the halt height was committed.
   bool halted() const { return halted_; }
   std::string Metrics() const override;

@@ -58,8 +58,18 @@ std::expected<Hash32, RpcError> HashParam(const Json* x, std::string_view name) 
   return *h;
 }
 
-std::expected<uint64_t, RpcError> HeightParam(const Json* x, std::string_view name) {
-  if (!x->is_number_unsigned()) return BadParam(name, "expected a block height (a non-negative integer)");
+// A height, or "latest" for the head.
+std::expected<uint64_t, RpcError> HeightParam(const Json* x, std::string_view name, const chain::Chain& c) {
+  if (x->is_string() && x->get_ref<const std::string&>() == "latest") return c.height();
+  if (!x->is_number_unsigned())
+    return BadParam(name, "expected a block height (a non-negative integer) or \"latest\"");
+  return x->get<uint64_t>();
+}
+
+std::expected<uint64_t, RpcError> CountParam(const Json* x, std::string_view name, uint64_t absent, uint64_t max) {
+  if (!x) return absent;
+  if (!x->is_number_unsigned() || x->get<uint64_t>() == 0 || x->get<uint64_t>() > max)
+    return BadParam(name, "expected an integer from 1 to " + std::to_string(max));
   return x->get<uint64_t>();
 }
 
@@ -145,6 +155,75 @@ RpcResult GetKv(const Context& ctx, const Args& a, bool with_value) {
   return KvInfo(ctx.backend.chain(), *addr, *ns, *key, with_value);
 }
 
+// ---- operator methods (docs/rpc.md "Operator methods") ----
+
+constexpr uint64_t kMaxMempoolSenders = 1000;
+constexpr uint64_t kMaxMempoolTxs = 1000;
+
+RpcResult Syncing(const Context& ctx) {
+  SyncStatus s = ctx.backend.Syncing();
+  Json j;
+  j["catching_up"] = s.catching_up;
+  j["head"] = s.head;
+  j["peers_best_height"] = s.peers_best;
+  j["peers"] = s.peers;
+  j["ready"] = s.not_ready.empty();
+  j["not_ready"] = s.not_ready;
+  return j;
+}
+
+RpcResult NetPeers(const Context& ctx) {
+  Json out = Json::array();
+  for (const PeerView& p : ctx.backend.Peers()) {
+    Json j;
+    j["id"] = p.id;
+    j["node_key"] = ToHex0x(p.node_key);
+    j["address"] = p.address;
+    j["listen"] = p.listen;
+    j["direction"] = p.outbound ? "outbound" : "inbound";
+    j["height"] = p.height;
+    j["score"] = p.score;
+    j["connected_ms"] = p.connected_ms;
+    j["bytes_in"] = p.bytes_in;
+    j["bytes_out"] = p.bytes_out;
+    out.push_back(std::move(j));
+  }
+  return out;
+}
+
+RpcResult MempoolSummary(const Context& ctx, const Args& a) {
+  GTOS_PARAM(max, CountParam(a[0], "max_senders", 100, kMaxMempoolSenders));
+  MempoolView v = ctx.backend.MempoolInfo(*max);
+  Json j;
+  j["txs"] = v.txs;
+  j["bytes"] = v.bytes;
+  Json senders = Json::array();
+  for (const MempoolSender& m : v.senders)
+    senders.push_back(Json{{"address", ToHex0x(m.address)},
+                           {"txs", m.txs},
+                           {"bytes", m.bytes},
+                           {"lowest_nonce", m.lowest_nonce},
+                           {"highest_nonce", m.highest_nonce}});
+  j["senders"] = std::move(senders);
+  return j;
+}
+
+RpcResult MempoolTxs(const Context& ctx, const Args& a) {
+  std::optional<Address> from;
+  if (a[0] && !a[0]->is_null()) {
+    GTOS_PARAM(addr, HashParam(a[0], "address"));
+    from = *addr;
+  }
+  GTOS_PARAM(max, CountParam(a[1], "limit", 100, kMaxMempoolTxs));
+  Json out = Json::array();
+  for (const SignedTx& t : ctx.backend.MempoolTxs(*max, from)) {
+    Json j = ToJson(t);
+    j["id"] = ToHex0x(t.tx.Id());
+    out.push_back(std::move(j));
+  }
+  return out;
+}
+
 RpcResult GetCode(const Context& ctx, const Args& a, bool with_value) {
   GTOS_PARAM(hash, HashParam(a[0], "hash"));
   return CodeInfo(ctx.backend.chain(), *hash, with_value);
@@ -161,14 +240,14 @@ const std::vector<MethodDef>& Methods() {
       {"tos_getBlockByNumber",
        {{"height"}, {"full_txs", false}},
        [](const Context& c, const Args& a) -> RpcResult {
-         GTOS_PARAM(h, HeightParam(a[0], "height"));
+         GTOS_PARAM(h, HeightParam(a[0], "height", c.backend.chain()));
          GTOS_PARAM(full, BoolParam(a[1], "full_txs", false));
          return BlockByNumber(c.backend.chain(), *h, *full);
        }},
       {"tos_getHeaderByNumber",
        {{"height"}},
        [](const Context& c, const Args& a) -> RpcResult {
-         GTOS_PARAM(h, HeightParam(a[0], "height"));
+         GTOS_PARAM(h, HeightParam(a[0], "height", c.backend.chain()));
          return HeaderByNumber(c.backend.chain(), *h);
        }},
       {"tos_getTransaction",
@@ -207,6 +286,10 @@ const std::vector<MethodDef>& Methods() {
        [](const Context& c, const Args&) { return PruneWatermark(c.backend.chain()); }},
       {"dpos_getValidators", {}, [](const Context& c, const Args&) { return Validators(c.backend.chain()); }},
       {"dpos_getEpochInfo", {}, [](const Context& c, const Args&) { return EpochInfo(c.backend.chain()); }},
+      {"tos_syncing", {}, [](const Context& c, const Args&) { return Syncing(c); }},
+      {"net_peers", {}, [](const Context& c, const Args&) { return NetPeers(c); }},
+      {"tos_mempool", {{"max_senders", false}}, MempoolSummary},
+      {"tos_getMempoolTxs", {{"address", false}, {"limit", false}}, MempoolTxs},
   };
   return methods;
 }

@@ -658,6 +658,16 @@ def scenario_late_joiner(work):
     net.compare(nodes=[obs] + net.nodes, hi=target)
     h = obs.height()
     obs.wait_height(h + 5)  # and keeps following
+    peers = obs.call("net_peers")
+    keys = {n.node_key for n in net.nodes if getattr(n, "node_key", None)}
+    check(peers and all(p["direction"] in ("inbound", "outbound") and int(p["bytes_in"]) > 0 and
+                        int(p["bytes_out"]) > 0 and int(p["connected_ms"]) > 0 for p in peers),
+          f"the observer's net_peers: {peers}")
+    if keys:
+        check({p["node_key"] for p in peers} <= keys, f"net_peers node keys {[p['node_key'] for p in peers]} not the validators'")
+    sync = obs.call("tos_syncing")
+    check(sync["catching_up"] is False and int(sync["peers"]) == len(peers) or int(sync["peers"]) > 0,
+          f"the observer's tos_syncing: {sync}")
     check(obs.stop() == 0, "observer SIGTERM exit status not 0")
     errors = net.stop_all()
     check(not errors, "; ".join(errors))

@@ -405,6 +405,56 @@ def scenario_halt_height(work):
     return f"stopped at 15 with exit 0; restarted with the same height it stopped at once ({quick:.1f}s); went on to 20 without it"
 
 
+def scenario_operator_rpcs(work):
+    """tos_syncing, net_peers, tos_mempool, tos_getMempoolTxs and "latest" on a
+    dev node whose blocks are slow enough to see the mempool."""
+    n = Node(work, name="ops", params=["target_block_interval_ms=4000"]).start()
+    try:
+        addr = addr_of(n.key)
+        sync = n.call("tos_syncing")
+        check(sync["catching_up"] is False and sync["ready"] is True and sync["not_ready"] == "" and
+              sync["peers"] == 0 and int(sync["head"]) >= 0, f"tos_syncing on a dev node: {sync}")
+        check(n.call("net_peers") == [], "net_peers on a node without p2p")
+        # Right after a commit: the next block is 4 s away.
+        h0 = n.height()
+        n.wait_height(h0 + 1, 15)
+        nonce = int(n.call("tos_getAccount", addr)["next_nonce"])
+        ids = []
+        for i in range(3):
+            signed = build(n, "transfer", "--to", addr, "--amount", "1", nonce=nonce + i)
+            code, out, err = send(n, signed, wait=False)
+            check(code == 0, f"send {i}: {err}")
+            ids.append(run(["gtos-tx", "hash"], stdin=signed).stdout.decode().strip())
+        pool = n.call("tos_mempool")
+        if n.height() == h0 + 1:  # still the same block: all three wait
+            check(int(pool["txs"]) == 3 and len(pool["senders"]) == 1, f"tos_mempool: {pool}")
+            snd = pool["senders"][0]
+            check(snd["address"] == addr and int(snd["txs"]) == 3 and int(snd["lowest_nonce"]) == nonce and
+                  int(snd["highest_nonce"]) == nonce + 2 and int(snd["bytes"]) == int(pool["bytes"]) > 0,
+                  f"tos_mempool sender: {snd}")
+            txs = n.call("tos_getMempoolTxs", addr)
+            check([t["id"] for t in txs] == ids, f"tos_getMempoolTxs ids {[t['id'] for t in txs]} != {ids}")
+            check([t["id"] for t in n.call("tos_getMempoolTxs", None, 2)] == ids[:2], "tos_getMempoolTxs limit 2")
+        bad = n.rpc("tos_mempool", 0)
+        check(bad.get("error", {}).get("code") == -32602 and "max_senders" in bad["error"]["message"],
+              f"tos_mempool [0]: {bad}")
+        bad = n.rpc("tos_getMempoolTxs", None, 1001)
+        check(bad.get("error", {}).get("code") == -32602, f"tos_getMempoolTxs limit 1001: {bad}")
+        # "latest" wherever a height is taken.
+        for _ in range(5):
+            h = n.height()
+            b = n.call("tos_getBlockByNumber", "latest")
+            hd = n.call("tos_getHeaderByNumber", "latest")
+            if n.height() == h:
+                check(int(b["height"]) == h and int(hd["height"]) == h, f"latest: block {b['height']}, header {hd['height']}, head {h}")
+                break
+        bad = n.rpc("tos_getBlockByNumber", "newest")
+        check("latest" in bad.get("error", {}).get("message", ""), f"tos_getBlockByNumber 'newest': {bad}")
+    finally:
+        n.stop()
+    return f"3 txs seen waiting in the mempool (nonces {nonce}..{nonce + 2}); latest = head {h}"
+
+
 def scenario_dev_zero_min_stake(work):
     """--param min_validator_stake=0 (genesis.md allows it): the dev validator
     bonds 1 unit and the chain runs."""

@@ -240,6 +240,15 @@ TEST_CASE("rpc: chain profile, blocks, transactions, receipts") {
 
   Json b1 = CallOk(c, "tos_getBlockByNumber", {1});
   CHECK(b1["height"] == 1);
+  CHECK(CallOk(c, "tos_getBlockByNumber", {"latest"}) == b1);  // "latest" is the head
+  CHECK(CallOk(c, "tos_getHeaderByNumber", {"latest"})["hash"] == b1["hash"]);
+  // The operator views of a backend without p2p or mempool.
+  Json sync = CallOk(c, "tos_syncing");
+  CHECK(sync["head"] == 1);
+  CHECK(sync["catching_up"] == false);
+  CHECK(sync["ready"] == true);
+  CHECK(CallOk(c, "net_peers") == Json::array());
+  CHECK(CallOk(c, "tos_mempool")["senders"] == Json::array());
   CHECK(b1["txs"] == Json::array({id}));
   CHECK(b1["commit"]["height"] == 1);
   CHECK(b1["hash"] == b1["commit"]["block_hash"]);
@@ -425,6 +434,13 @@ TEST_CASE("rpc: malformed params are -32602 naming the param") {
       {"tos_sendRawTransaction", {"nothex"}, "'tx'"},
       {"tos_blockNumber", {1}, "too many params"},
       {"tos_chainProfile", {{"x", 1}}, "'x'"},
+      {"tos_getBlockByNumber", {"newest"}, "\"latest\""},
+      {"tos_mempool", {0}, "'max_senders'"},
+      {"tos_mempool", {1001}, "'max_senders'"},
+      {"tos_getMempoolTxs", {"0x12"}, "'address'"},
+      {"tos_getMempoolTxs", {nullptr, 0}, "'limit'"},
+      {"tos_syncing", {1}, "too many params"},
+      {"net_peers", {1}, "too many params"},
   };
   for (const Case& k : cases) {
     CAPTURE(k.method);
@@ -440,7 +456,7 @@ TEST_CASE("rpc: malformed params are -32602 naming the param") {
           rpc::kInvalidParams);
     CHECK(CallError(c, m, {Json::object()}).code == rpc::kInvalidParams);
   }
-  CHECK(rpc::MethodNames().size() == 17);
+  CHECK(rpc::MethodNames().size() == 21);
 }
 
 TEST_CASE("rpc: JSON-RPC envelope: errors, ids, batches, notifications") {
