@@ -7,6 +7,17 @@
 
 namespace gtos::node {
 
+namespace {
+// What a tx takes from its sender's balance besides the fee when it
+// succeeds: the amount of a transfer, the stake of a registration.
+uint64_t Spends(const TxBody& tx) {
+  if (auto* t = std::get_if<TransferTx>(&tx.payload.body)) return t->amount;
+  if (auto* r = std::get_if<ValidatorRegisterTx>(&tx.payload.body)) return r->stake;
+  return 0;
+}
+__extension__ using U128 = unsigned __int128;
+}  // namespace
+
 Result<Hash32> Mempool::Add(SignedTx tx) {
   const ChainParams& params = chain_.params();
   if (tx.tx.chain_id != chain_.genesis().chain_id)
@@ -65,6 +76,31 @@ Result<Hash32> Mempool::Add(SignedTx tx) {
   if (same != queue.end() && tx.tx.fee <= same->second.tx.tx.fee)
     return Invalid("nonce " + std::to_string(tx.tx.nonce) +
                    " already has a waiting tx; a replacement must pay a higher fee");
+  // A doomed tx stays out (docs/node.md "Mempool"): the balance must cover
+  // its fee and amount after the fees and amounts of the sender's txs
+  // waiting before it. (A transfer to the sender in the same block could
+  // have paid for it; the sender then sends it again.)
+  {
+    U128 before = 0;
+    for (auto e = queue.begin(); e != queue.end() && e->first < tx.tx.nonce; ++e)
+      before += U128{e->second.tx.tx.fee} + Spends(e->second.tx.tx);
+    U128 need = before + tx.tx.fee + Spends(tx.tx);
+    uint64_t balance = account.balance;
+    if (auto fresh = chain_.GetAccount(tx.tx.from); fresh && *fresh) balance = (*fresh)->balance;
+    if (need > balance) {
+      auto str = [](U128 v) {
+        std::string d;
+        do {
+          d.insert(d.begin(), static_cast<char>('0' + static_cast<int>(v % 10)));
+          v /= 10;
+        } while (v);
+        return d;
+      };
+      return Invalid("balance " + std::to_string(balance) + " cannot pay fee " + std::to_string(tx.tx.fee) +
+                     (Spends(tx.tx) ? " plus amount " + std::to_string(Spends(tx.tx)) : std::string()) +
+                     (before ? " after the " + str(before) + " that the sender's waiting txs take" : std::string()));
+    }
+  }
   // Plan before changing anything: the replaced tx and, when the pool is
   // full, the cheapest txs of other senders (each with that sender's later
   // nonces, which could not be included without it). Nothing changes unless

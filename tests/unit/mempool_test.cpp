@@ -366,6 +366,26 @@ TEST_CASE("admission: refusals carry their reason") {
 // Replacement
 // ======================================================================================
 
+TEST_CASE("admission: the balance must cover fee plus amount after the sender's waiting txs") {
+  const Keys& k = K();
+  Fixture f;
+  // alice has kRich: a transfer of all of it cannot also pay its fee.
+  std::string m = f.Refusal(MakeTx(k.alice, k.alice.addr, 0, Transfer(k.dave.addr, kRich), 5000));
+  CHECK(Contains(m, "balance " + std::to_string(kRich) + " cannot pay fee 5000 plus amount " + std::to_string(kRich)));
+  // Two waiting transfers of a third each, then one more third: the third
+  // no longer fits once the first two's fees are counted.
+  uint64_t third = kRich / 3;
+  RequireOk(f.pool.Add(MakeTx(k.alice, k.alice.addr, 0, Transfer(k.dave.addr, third), 5000)), "first");
+  RequireOk(f.pool.Add(MakeTx(k.alice, k.alice.addr, 1, Transfer(k.dave.addr, third), 5000)), "second");
+  uint64_t rest = kRich - 2 * (third + 5000);
+  m = f.Refusal(MakeTx(k.alice, k.alice.addr, 2, Transfer(k.dave.addr, rest), 5000));
+  CHECK(Contains(m, "after the " + std::to_string(2 * (third + 5000)) + " that the sender's waiting txs take"));
+  // One unit too many is refused; exactly the rest is admitted.
+  CHECK(Contains(f.Refusal(MakeTx(k.alice, k.alice.addr, 2, Transfer(k.dave.addr, rest - 5000 + 1), 5000)),
+                 "cannot pay"));
+  RequireOk(f.pool.Add(MakeTx(k.alice, k.alice.addr, 2, Transfer(k.dave.addr, rest - 5000), 5000)), "exactly all");
+}
+
 TEST_CASE("replacement: the same nonce with a higher fee replaces the waiting tx") {
   const Keys& k = K();
   Fixture f;
