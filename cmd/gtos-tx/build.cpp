@@ -299,6 +299,13 @@ struct CommonOptions {
       return cli::UsageError("--ttl: must be at least 1");
     if (auto* c = std::get_if<CodePutTx>(&tx.payload.body); c && c->ttl == 0)
       return cli::UsageError("--ttl: must be at least 1");
+    // When the node was asked, the chain's own limits apply now, not only
+    // at send: sizes, max_ttl, max_tx_bytes and the minimum fee. (With
+    // --nonce and --fee the build stays offline and unchecked.)
+    if (node) {
+      if (Status st = CheckTxParams(tx, params); !st)
+        return Fail(ErrorCode::kInvalid, "the chain at " + node->url() + " would refuse this tx: " + st.error().message);
+    }
     return tx;
   }
 };

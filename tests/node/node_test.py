@@ -230,6 +230,12 @@ def scenario_ttl_rejections(work):
             rec = run(["gtos-inspect", "--encode"], stdin=(json.dumps(j) + "\n").encode()).stdout
             signed = run(["gtos-tx", "sign", "--key", n.key], stdin=rec).stdout
             rejected(n, signed, fragment)
+        # gtos-tx build --rpc checks the chain's limits at build time.
+        p = run(["gtos-tx", "build", "kv-put", "--chain-id", "gtos-dev", "--from-key", n.key, "--rpc", n.url,
+                 "--namespace", "a", "--key", "b", "--value", "c", "--ttl", "101"], check_exit=False)
+        err = p.stderr.decode()
+        check(p.returncode == 1 and "would refuse this tx: field 'payload.ttl': 101 exceeds max_ttl 100" in err and
+              not p.stdout, f"build --rpc with ttl 101 > max_ttl: exit {p.returncode}, stderr {err!r}")
         # code-put: a second put of existing code fails; after expiry it works again.
         code = os.path.join(work, "code.bin")
         with open(code, "wb") as f:
