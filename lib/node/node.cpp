@@ -1209,7 +1209,17 @@ std::string Node::Metrics() const {
   line("gtos_blocks_synced_total", "Blocks this process committed through block sync.", blocks_synced_);
   line("gtos_txs_committed_total", "Transactions this process committed.", txs_committed_);
   line("gtos_last_block_txs", "Transactions in the last committed block.", last_block_txs_);
-  line("gtos_last_commit_time_ms", "Wall-clock time of the last commit (ms since epoch).", last_commit_ms_);
+  {
+    // Base units (seconds), as Prometheus names want them.
+    uint64_t ms = last_commit_ms_;
+    char v[48];
+    std::snprintf(v, sizeof v, "%llu.%03llu", static_cast<unsigned long long>(ms / 1000),
+                  static_cast<unsigned long long>(ms % 1000));
+    m += "# HELP gtos_last_commit_timestamp_seconds Wall-clock time of the last commit, seconds since the epoch.\n"
+         "# TYPE gtos_last_commit_timestamp_seconds gauge\ngtos_last_commit_timestamp_seconds ";
+    m += v;
+    m += "\n";
+  }
   line("gtos_mempool_bytes", "Bytes of transactions in the mempool.", mempool_->bytes());
   line("gtos_consensus_height", "Height being decided (committed head + 1).", chain_->height() + 1);
   line("gtos_consensus_round", "Round of the height being decided.", cur_round_);

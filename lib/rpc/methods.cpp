@@ -1,8 +1,11 @@
 #include "rpc/methods.h"
 
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstring>
+#include <ctime>
 #include <vector>
 
 #include "rpc/queries.h"
@@ -339,6 +342,44 @@ uint64_t ResidentBytes() {
   return static_cast<uint64_t>(resident) * static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
 }
 
+// Process CPU time (user + system) and start time, for process_* metrics.
+double ProcessCpuSeconds() {
+  struct rusage ru {};
+  if (getrusage(RUSAGE_SELF, &ru) != 0) return 0;
+  return static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+         static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+// Wall-clock start of this process, read once (the first /metrics).
+double ProcessStartSeconds() {
+  static const double start = [] {
+    // /proc/self/stat field 22 is the start time in clock ticks after boot.
+    FILE* f = std::fopen("/proc/self/stat", "r");
+    if (!f) return 0.0;
+    char buf[1024];
+    size_t n = std::fread(buf, 1, sizeof buf - 1, f);
+    std::fclose(f);
+    buf[n] = 0;
+    const char* p = std::strrchr(buf, ')');  // the command name may hold spaces
+    if (!p) return 0.0;
+    // After ")" come field 3, 4, ...: skip to the space before field 22.
+    const char* q = p + 1;
+    for (int field = 2; field < 22 && *q; ++q)
+      if (*q == ' ') ++field;
+    unsigned long long ticks = 0;
+    if (std::sscanf(q, "%llu", &ticks) != 1) return 0.0;
+    FILE* u = std::fopen("/proc/uptime", "r");
+    double uptime = 0;
+    if (u) {
+      if (std::fscanf(u, "%lf", &uptime) != 1) uptime = 0;
+      std::fclose(u);
+    }
+    double boot = static_cast<double>(std::time(nullptr)) - uptime;
+    return boot + static_cast<double>(ticks) / static_cast<double>(sysconf(_SC_CLK_TCK));
+  }();
+  return start;
+}
+
 }  // namespace
 
 std::span<const std::string_view> MethodNames() {
@@ -597,6 +638,18 @@ HttpReply Dispatcher::Metrics() const {
   line("# HELP process_resident_memory_bytes Resident memory size in bytes.");
   line("# TYPE process_resident_memory_bytes gauge");
   line("process_resident_memory_bytes " + std::to_string(ResidentBytes()));
+  char num[64];
+  line("# HELP process_cpu_seconds_total User and system CPU time of the process.");
+  line("# TYPE process_cpu_seconds_total counter");
+  std::snprintf(num, sizeof num, "%.3f", ProcessCpuSeconds());
+  line(std::string("process_cpu_seconds_total ") + num);
+  line("# HELP process_start_time_seconds Start time of the process since the Unix epoch.");
+  line("# TYPE process_start_time_seconds gauge");
+  std::snprintf(num, sizeof num, "%.3f", ProcessStartSeconds());
+  line(std::string("process_start_time_seconds ") + num);
+  line("# HELP gtos_build_info The running build; always 1.");
+  line("# TYPE gtos_build_info gauge");
+  line("gtos_build_info{version=\"" + node_version_ + "\"} 1");
   std::string extra = backend_.Metrics();
   if (!extra.empty() && extra.back() != '\n') extra += '\n';
   s += extra;

@@ -454,6 +454,23 @@ def scenario_operator_rpcs(work):
             if n.height() == h:
                 check(int(b["height"]) == h and int(hd["height"]) == h, f"latest: block {b['height']}, header {hd['height']}, head {h}")
                 break
+        with urllib.request.urlopen(n.url + "/metrics", timeout=10) as r:
+            text = r.read().decode()
+        vals = {}
+        for l in text.splitlines():
+            if l and not l.startswith("#"):
+                name, _, v = l.rpartition(" ")
+                vals[name] = float(v)
+        now = time.time()
+        check(vals.get('gtos_build_info{version="gtos 0.1.0"}') == 1.0 or
+              any(k.startswith("gtos_build_info{version=") and v == 1.0 for k, v in vals.items()), "no gtos_build_info")
+        check(abs(vals.get("process_start_time_seconds", 0) - now) < 120, f"process_start_time_seconds {vals.get('process_start_time_seconds')}")
+        check(abs(vals.get("gtos_last_commit_timestamp_seconds", 0) - now) < 30,
+              f"gtos_last_commit_timestamp_seconds {vals.get('gtos_last_commit_timestamp_seconds')} vs now {now}")
+        check(vals.get("process_cpu_seconds_total", -1) > 0, "process_cpu_seconds_total")
+        types = dict(l.split()[2:4] for l in text.splitlines() if l.startswith("# TYPE"))
+        bad_types = [k for k, t in types.items() if k.endswith("_total") != (t == "counter")]
+        check(not bad_types, f"_total metrics must be counters and only they: {bad_types}")
         bad = n.rpc("tos_getBlockByNumber", "newest")
         check("latest" in bad.get("error", {}).get("message", ""), f"tos_getBlockByNumber 'newest': {bad}")
     finally:
