@@ -31,14 +31,14 @@ void Settings::Merge(const Settings& o) {
   take(snapshot_keep, o.snapshot_keep);
 }
 
-Result<Settings> LoadToml(const std::string& path) {
-  toml::table t;
-  try {
-    t = toml::parse_file(path);
-  } catch (const toml::parse_error& e) {
-    const auto& src = e.source();
-    return Invalid("'" + path + "' line " + std::to_string(src.begin.line) + ": " + std::string(e.description()));
-  }
+namespace {
+
+std::unexpected<Error> ParseError(const std::string& path, const toml::parse_error& e) {
+  return Invalid("'" + path + "' line " + std::to_string(e.source().begin.line) + ": " + std::string(e.description()));
+}
+
+// The settings a parsed gtos.toml holds; errors name `path` and the key.
+Result<Settings> FromTable(const toml::table& t, const std::string& path) {
   Settings s;
   std::string err;
   auto str = [&](const char* key, std::optional<std::string>& out) {
@@ -100,6 +100,28 @@ Result<Settings> LoadToml(const std::string& path) {
   }
   if (!err.empty()) return Invalid("'" + path + "': " + err);
   return s;
+}
+
+}  // namespace
+
+Result<Settings> LoadToml(const std::string& path) {
+  toml::table t;
+  try {
+    t = toml::parse_file(path);
+  } catch (const toml::parse_error& e) {
+    return ParseError(path, e);
+  }
+  return FromTable(t, path);
+}
+
+Result<Settings> LoadTomlText(std::string_view text, const std::string& path) {
+  toml::table t;
+  try {
+    t = toml::parse(text, path);
+  } catch (const toml::parse_error& e) {
+    return ParseError(path, e);
+  }
+  return FromTable(t, path);
 }
 
 Result<Settings> LoadEnv() {

@@ -37,6 +37,9 @@ struct Settings {
 
 // Reads gtos.toml; unknown keys and wrong types are errors naming the key.
 Result<Settings> LoadToml(const std::string& path);
+// The same for a document already in memory; `path` names it in errors
+// (tests/fuzz/fuzz_toml_config.cpp).
+Result<Settings> LoadTomlText(std::string_view text, const std::string& path);
 // Reads GTOS_DATADIR, GTOS_RPC_ADDR, GTOS_P2P_ADDR, GTOS_PEERS (comma
 // separated), GTOS_P2P_EXTERNAL, GTOS_MAX_PEERS, GTOS_P2P_DISCOVERY, GTOS_LOG_FORMAT, GTOS_LOG_LEVEL, GTOS_MEMPOOL_MAX_TXS,
 // GTOS_MEMPOOL_MAX_BYTES, GTOS_VALIDATOR_KEY, GTOS_PASSPHRASE_FILE, GTOS_FSYNC,

@@ -11,14 +11,13 @@
 namespace gtos::cli {
 
 namespace {
-constexpr size_t kReadChunk = 1 << 20;
-
 std::string DisplayName(const std::string& path) {
   return (path.empty() || path == "-") ? "stdin" : "'" + path + "'";
 }
 }  // namespace
 
-RecordReader::RecordReader(std::vector<std::string> paths) : paths_(std::move(paths)) {
+RecordReader::RecordReader(std::vector<std::string> paths, size_t read_chunk)
+    : paths_(std::move(paths)), read_chunk_(read_chunk > 0 ? read_chunk : kDefaultReadChunk) {
   if (paths_.empty()) paths_.push_back("-");
 }
 
@@ -50,7 +49,7 @@ Status RecordReader::Fill() {
     end_ -= start_;
     start_ = 0;
   }
-  if (buf_.size() - end_ < kReadChunk) buf_.resize(end_ + kReadChunk);
+  if (buf_.size() - end_ < read_chunk_) buf_.resize(end_ + read_chunk_);
   for (;;) {
     ssize_t n = ::read(fd_, buf_.data() + end_, buf_.size() - end_);
     if (n < 0 && errno == EINTR) continue;

@@ -40,6 +40,7 @@
 
 #include "crypto/hash.h"
 #include "crypto/sig.h"
+#include "net/addr.h"
 
 namespace gtos::net {
 namespace {
@@ -77,28 +78,6 @@ uint64_t RandomU64() {
   uint64_t v = 0;
   for (int i = 0; i < 8; ++i) v = (v << 8) | h.v[i];
   return v;
-}
-
-// Splits "host:port" or "[v6]:port".
-bool SplitHostPort(const std::string& s, std::string* host, std::string* port) {
-  size_t colon;
-  if (!s.empty() && s[0] == '[') {
-    size_t close = s.find("]:");
-    if (close == std::string::npos) return false;
-    *host = s.substr(1, close - 1);
-    colon = close + 1;
-  } else {
-    colon = s.rfind(':');
-    if (colon == std::string::npos) return false;
-    *host = s.substr(0, colon);
-  }
-  *port = s.substr(colon + 1);
-  return !port->empty() && port->find_first_not_of("0123456789") == std::string::npos;
-}
-
-std::string JoinHostPort(const std::string& host, uint16_t port) {
-  bool v6 = host.find(':') != std::string::npos;
-  return (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
 }
 
 std::string EndpointString(const tcp::endpoint& ep) {

@@ -71,8 +71,6 @@ Bytes StateElement(std::string_view key, std::string_view value) {
   return w.Take();
 }
 
-namespace {
-
 std::string EncodeUint(uint64_t v) {
   codec::Writer w;
   w.Uint(v);
@@ -87,6 +85,8 @@ Result<uint64_t> DecodeUint(std::string_view s) {
     return Fail(ErrorCode::kInternal, "corrupt integer in database");
   return (*p)->handle.get().via.u64;
 }
+
+namespace {
 
 // floor(x * permille / 1000) without overflow: x = q * 1000 + r. With
 // permille <= 1000 (the parameter's range) the result is <= x.

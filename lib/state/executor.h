@@ -111,6 +111,10 @@ Result<T> DecodeValue(std::string_view bytes, std::string_view what) {
   return t;
 }
 
+// The value of a U entry (stake unbonding): one msgpack uint.
+std::string EncodeUint(uint64_t v);
+Result<uint64_t> DecodeUint(std::string_view bytes);
+
 // The accumulator element of a state entry: msgpack [key bin, value bin].
 Bytes StateElement(std::string_view key, std::string_view value);
 
