@@ -111,7 +111,8 @@ Result<T> DecodeValue(std::string_view bytes, std::string_view what) {
   return t;
 }
 
-// The value of a U entry (stake unbonding): one msgpack uint.
+// The value of a U entry (stake unbonding): one canonical msgpack uint;
+// DecodeUint refuses anything else (kInternal: a corrupt database).
 std::string EncodeUint(uint64_t v);
 Result<uint64_t> DecodeUint(std::string_view bytes);
 

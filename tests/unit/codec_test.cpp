@@ -273,3 +273,40 @@ TEST_CASE("genesis_time_ms must be below 2^62, the largest block time") {
   g.genesis_time_ms = UINT64_MAX;
   CHECK(!g.Validate());
 }
+
+// Found by fuzz_snapshot_chunk: msgpack-c allocates an array's elements when
+// it reads the header, so a 5-byte header claiming 2^20 elements cost 32 MiB
+// before the data was found short. An array longer than the bytes left is
+// now data that ends too early, without the allocation.
+TEST_CASE("ParseOne: an array claiming more elements than bytes left is incomplete, not allocated") {
+  size_t off = 0;
+  Bytes header = Hex("dd000fffff");  // array32 of 1,048,575 elements, none present
+  auto r = codec::ParseOne(header, &off);
+  REQUIRE(r);
+  CHECK(!*r);
+  CHECK(off == 0);
+  Bytes nested;
+  for (int i = 0; i < 16; ++i) nested.insert(nested.end(), header.begin(), header.end());
+  off = 0;
+  r = codec::ParseOne(nested, &off);
+  REQUIRE(r);
+  CHECK(!*r);
+  CHECK(DecodeError(header).find("truncated") != std::string::npos);
+
+  // With the bytes there, the hard cap still applies: 2^20 + 1 elements.
+  Bytes over = Hex("dd00100001");
+  over.resize(over.size() + codec::kMaxArrayLen + 1, 0x00);
+  off = 0;
+  r = codec::ParseOne(over, &off);
+  REQUIRE(!r);
+  CHECK(r.error().message.find("oversize") != std::string::npos);
+  // And an array of exactly the cap parses.
+  Bytes at = Hex("dd00100000");
+  at.resize(at.size() + codec::kMaxArrayLen, 0x00);
+  off = 0;
+  r = codec::ParseOne(at, &off);
+  REQUIRE(r);
+  REQUIRE(*r);
+  CHECK(off == at.size());
+  CHECK((**r).handle.get().via.array.size == codec::kMaxArrayLen);
+}
