@@ -5,6 +5,7 @@
 #include <toml++/toml.h>
 
 #include "cli/tool.h"
+#include "net/addr.h"
 #include "util/bytes.h"
 
 namespace gtos::nodecmd {
@@ -170,15 +171,25 @@ Result<Settings> LoadEnv() {
   return s;
 }
 
+// The split is the p2p layer's own (net::SplitHostPort), so that every
+// address accepted here is one the node can listen on or dial: a peer it
+// could not split would be dropped silently at the first dial.
 Status ParseHostPort(const std::string& addr, std::string_view what, std::string* host, int* port) {
-  size_t colon = addr.rfind(':');
-  if (colon == std::string::npos || colon == 0)
-    return cli::UsageError(std::string(what) + ": '" + addr + "' is not HOST:PORT");
-  auto p = ParseUint64(std::string_view(addr).substr(colon + 1), what);
-  if (!p || *p > 65535) return cli::UsageError(std::string(what) + ": '" + addr + "' has no valid port");
-  *host = addr.substr(0, colon);
-  if (host->size() > 2 && host->front() == '[' && host->back() == ']') *host = host->substr(1, host->size() - 2);
-  *port = static_cast<int>(*p);
+  std::string h, p;
+  if (!net::SplitHostPort(addr, &h, &p)) {
+    size_t colon = addr.rfind(':');
+    std::string_view tail = colon == std::string::npos ? "" : std::string_view(addr).substr(colon + 1);
+    bool digits = !tail.empty() && tail.find_first_not_of("0123456789") == std::string_view::npos;
+    if (colon != std::string::npos && colon > 0 && !digits)
+      return cli::UsageError(std::string(what) + ": '" + addr + "' has no valid port");
+    return cli::UsageError(std::string(what) + ": '" + addr + "' is not HOST:PORT",
+                           addr.starts_with('[') ? "an IPv6 host is written [2001:db8::1]:26656" : "");
+  }
+  if (h.empty()) return cli::UsageError(std::string(what) + ": '" + addr + "' is not HOST:PORT");
+  auto n = ParseUint64(p, what);
+  if (!n || *n > 65535) return cli::UsageError(std::string(what) + ": '" + addr + "' has no valid port");
+  *host = std::move(h);
+  *port = static_cast<int>(*n);
   return Ok();
 }
 
