@@ -310,3 +310,18 @@ TEST_CASE("ParseOne: an array claiming more elements than bytes left is incomple
   CHECK(off == at.size());
   CHECK((**r).handle.get().via.array.size == codec::kMaxArrayLen);
 }
+
+// Found by fuzz_json_record and fuzz_genesis: a number too large for a
+// double made nlohmann throw out_of_range, which FromJsonText did not
+// catch, so `gtos-inspect --encode` died on such a line.
+TEST_CASE("FromJsonText: a number out of range is an error, not an exception") {
+  for (std::string_view text : {R"({"type":"public_key","version":1,"algo":5e6251})",
+                                R"({"type":"genesis","version":1,"chain_id":"x","genesis_time_ms":1e999})",
+                                R"([-1e400])"}) {
+    Result<AnyRecord> r = Invalid("not run");
+    CHECK_NOTHROW(r = FromJsonText(text));
+    REQUIRE(!r);
+    CHECK(r.error().message.find("invalid JSON: ") == 0);
+    CHECK(r.error().message.find("number overflow") != std::string::npos);
+  }
+}
