@@ -6,6 +6,7 @@
 
 #include "cli/tool.h"
 #include "net/addr.h"
+#include "util/file.h"
 #include "util/bytes.h"
 
 namespace gtos::nodecmd {
@@ -33,6 +34,66 @@ void Settings::Merge(const Settings& o) {
 }
 
 namespace {
+
+// toml++ 3.3 (Debian 12's) reaches __builtin_unreachable, i.e. undefined
+// behaviour, when it checks some non-ASCII characters for whitespace: in a
+// bare key, after a value, after a line-ending backslash in a multi-line
+// basic string (upstream marzer/tomlplusplus#190 and #295; found by
+// fuzz_toml_config). No gtos.toml needs them there, so the document is
+// refused before toml++ sees it when a non-ASCII byte stands anywhere but
+// in a comment, a single-line string or a multi-line literal string.
+// Returns the 1-based line of the first such byte, 0 when there is none.
+size_t UnsafeNonAsciiLine(std::string_view text) {
+  enum class In { kNone, kBasic, kLiteral, kComment, kMultiBasic, kMultiLiteral } in = In::kNone;
+  size_t line = 1;
+  auto at = [&text](size_t i, std::string_view what) { return text.substr(i, what.size()) == what; };
+  auto ascii = [](char c) { return static_cast<unsigned char>(c) < 0x80; };
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (c == '\n') ++line;
+    switch (in) {
+      case In::kNone:
+        if (!ascii(c)) return line;
+        if (at(i, "\"\"\"")) in = In::kMultiBasic, i += 2;
+        else if (at(i, "'''")) in = In::kMultiLiteral, i += 2;
+        else if (c == '"') in = In::kBasic;
+        else if (c == '\'') in = In::kLiteral;
+        else if (c == '#') in = In::kComment;
+        break;
+      case In::kBasic:
+      case In::kMultiBasic:
+        if (in == In::kMultiBasic && !ascii(c)) return line;
+        if (c == '\\' && i + 1 < text.size()) {
+          if (text[++i] == '\n') ++line;
+          if (!ascii(text[i])) return line;
+        } else if (in == In::kBasic && (c == '"' || c == '\n')) {
+          in = In::kNone;
+        } else if (in == In::kMultiBasic && at(i, "\"\"\"")) {
+          while (i + 1 < text.size() && text[i + 1] == '"') ++i;  // up to two quotes end the content
+          in = In::kNone;
+        }
+        break;
+      case In::kLiteral:
+        if (c == '\'' || c == '\n') in = In::kNone;
+        break;
+      case In::kMultiLiteral:
+        if (at(i, "'''")) {
+          while (i + 1 < text.size() && text[i + 1] == '\'') ++i;
+          in = In::kNone;
+        }
+        break;
+      case In::kComment:
+        if (c == '\n') in = In::kNone;
+        break;
+    }
+  }
+  return 0;
+}
+
+std::unexpected<Error> NonAsciiError(const std::string& path, size_t line) {
+  return Invalid("'" + path + "' line " + std::to_string(line) +
+                 ": non-ASCII character outside a comment or a quoted string");
+}
 
 std::unexpected<Error> ParseError(const std::string& path, const toml::parse_error& e) {
   return Invalid("'" + path + "' line " + std::to_string(e.source().begin.line) + ": " + std::string(e.description()));
@@ -106,16 +167,13 @@ Result<Settings> FromTable(const toml::table& t, const std::string& path) {
 }  // namespace
 
 Result<Settings> LoadToml(const std::string& path) {
-  toml::table t;
-  try {
-    t = toml::parse_file(path);
-  } catch (const toml::parse_error& e) {
-    return ParseError(path, e);
-  }
-  return FromTable(t, path);
+  auto bytes = ReadFile(path);
+  if (!bytes) return std::unexpected(bytes.error());
+  return LoadTomlText(AsChars(*bytes), path);
 }
 
 Result<Settings> LoadTomlText(std::string_view text, const std::string& path) {
+  if (size_t line = UnsafeNonAsciiLine(text)) return NonAsciiError(path, line);
   toml::table t;
   try {
     t = toml::parse(text, path);
