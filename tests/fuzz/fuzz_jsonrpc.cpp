@@ -16,7 +16,9 @@
 //      "error"; an error has an integer code and a string message.
 // Properties of POST /tx: 200 with a JSON array of at most one entry per
 // record plus one, or 413 beyond the batch limit.
+#include <algorithm>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -58,7 +60,7 @@ class FuzzBackend : public rpc::Backend {
 
 rpc::Dispatcher& D() {
   static FuzzBackend* backend = new FuzzBackend(fuzz::BuildChain(fuzz::ScratchDir() + "/chain", 3));
-  static rpc::Dispatcher* d = new rpc::Dispatcher(*backend, kMaxBatch, "gtos fuzz");
+  static rpc::Dispatcher* d = new rpc::Dispatcher(*backend, rpc::DispatchLimits{.max_batch = kMaxBatch}, "gtos fuzz");
   return *d;
 }
 
@@ -103,7 +105,7 @@ void CheckResponse(const Json& resp, const Json& request, ByteView in) {
 }
 
 void CheckJsonRpc(std::string_view body, ByteView in) {
-  rpc::HttpReply r = D().HandleJsonRpc(body);
+  rpc::HttpReply r = D().HandleJsonRpc(std::string(body));
   if (r.status != 200 && r.status != 204 && r.status != 413) Fail("unexpected HTTP status " + std::to_string(r.status), in);
   Json request = Json::parse(body, nullptr, false);
   if (r.status == 204) {
@@ -122,7 +124,21 @@ void CheckJsonRpc(std::string_view body, ByteView in) {
     return;
   }
   if (r.status == 413) {
-    if (!request.is_array() || request.size() <= kMaxBatch) Fail("413 for a body within the batch limit", in);
+    // 413 is for a batch over the limit or a body past the JSON limits
+    // (rpc::JsonLimits: values, depth, string bytes), checked before parsing.
+    const rpc::JsonLimits limits;
+    size_t values = 0, depth = 0;
+    std::function<void(const Json&, size_t)> walk = [&](const Json& j, size_t d) {
+      ++values;
+      depth = std::max(depth, d);
+      if (j.is_structured())
+        for (const Json& e : j) walk(e, d + 1);
+    };
+    if (!request.is_discarded()) walk(request, 0);
+    bool over_batch = request.is_array() && request.size() > kMaxBatch;
+    bool within_json = !request.is_discarded() && values <= limits.max_values && depth <= limits.max_depth &&
+                       body.size() < limits.max_string_bytes;
+    if (!over_batch && within_json) Fail("413 for a body within the batch and JSON limits", in);
     return;
   }
   if (!request.is_array()) {

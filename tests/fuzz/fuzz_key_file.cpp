@@ -100,6 +100,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (want.ends_with("\r\n")) want.remove_suffix(2);
   else if (want.ends_with("\n")) want.remove_suffix(1);
   if (text.has_value() != !want.empty()) Fail("ReadSecretFile fails (or not) unexpectedly", in);
-  if (text && *text != want) Fail("ReadSecretFile does not strip exactly one trailing newline", in, "got " + *text);
+  if (text && text->view() != want)
+    Fail("ReadSecretFile does not strip exactly one trailing newline", in, "got " + std::string(text->view()));
   return 0;
 }

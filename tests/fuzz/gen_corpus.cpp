@@ -167,8 +167,8 @@ void P2p(const chain::Chain& c) {
   Put("p2p_message", "evidence.bin", net::EncodeMessage(net::EvidenceMsg{e}));
   Put("p2p_message", "blocks.bin", net::EncodeMessage(net::Blocks{{*b1}}));
   Put("p2p_message", "txs.bin", net::EncodeMessage(net::Txs{b2->txs}));
-  Put("p2p_message", "hello.bin", net::EncodeMessage(net::Hello{1, std::string(kChainId), c.genesis_hash(), K().validator.pub, h,
-                                                                "127.0.0.1:26656", 3}));
+  Put("p2p_message", "hello.bin", net::EncodeMessage(net::Hello{net::kProtocolVersion, std::string(kChainId), c.genesis_hash(),
+                                                                K().validator.pub, Bytes(64, 0x5a), "127.0.0.1:26656", 3}));
   Put("p2p_message", "snapshots.bin", net::EncodeMessage(net::Snapshots{{net::SnapshotOffer{3, h, 4}}}));
   Put("p2p_message", "get-snapshot-part.bin", net::EncodeMessage(net::GetSnapshotPart{3, h, 1}));
   Put("p2p_message", "snapshot-part.bin", net::EncodeMessage(net::SnapshotPart{3, h, 1, 0, 5, B("abcde")}));
