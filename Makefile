@@ -3,7 +3,7 @@
 BUILD    ?= build
 PREFIX   ?= /usr/local
 JOBS     ?= $(shell nproc)
-FUZZ_SECONDS ?= 20
+FUZZ_SECONDS ?= 60
 # Warnings are errors in CI (CI=true) and whenever WERROR=ON is given.
 ifeq ($(CI),true)
 WERROR   ?= ON
@@ -43,16 +43,17 @@ build: deps configure
 test: build fuzz-build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
+# Every libFuzzer target (tests/fuzz/targets.cmake) under ASan and UBSan,
+# in a clang build of its own.
 fuzz-build: deps
 	@[ -f $(BUILD)-fuzz/build.ninja ] || CXX=clang++-16 cmake -S . -B $(BUILD)-fuzz -G Ninja \
 	  -DGTOS_FUZZ=ON -DBUILD_TESTING=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo
-	cmake --build $(BUILD)-fuzz -j $(JOBS) --target fuzz_record_decoder fuzz_p2p_message
+	cmake --build $(BUILD)-fuzz -j $(JOBS) --target fuzz_all
 
-# A longer fuzz run than the test suite's.
+# Longer fuzz runs than the test suite's, one target at a time:
+#   make fuzz [FUZZ_SECONDS=60] [FUZZ_TARGET=name]   (docs/fuzzing.md)
 fuzz: fuzz-build
-	mkdir -p $(BUILD)-fuzz/corpus
-	$(BUILD)-fuzz/tests/fuzz/fuzz_record_decoder -max_total_time=$(FUZZ_SECONDS) \
-	  $(BUILD)-fuzz/corpus tests/fuzz/corpus
+	tests/fuzz/run_all.sh $(BUILD)-fuzz/tests/fuzz $(FUZZ_SECONDS) $(FUZZ_TARGET)
 
 # Tool throughput and start-up (issue 2), then the single-node chain:
 # committed kv-put throughput, replay, RSS with RSS_RECORDS live records.

@@ -7,6 +7,7 @@
 #include <toml++/toml.h>
 
 #include "cli/tool.h"
+#include "net/addr.h"
 #include "util/bytes.h"
 #include "util/file.h"
 
@@ -82,6 +83,70 @@ std::string Where(const std::string& path, const toml::source_position& pos) {
   return "'" + path + "' line " + std::to_string(pos.line) + ", column " + std::to_string(pos.column);
 }
 
+// toml++ 3.3 (Debian 12's) reaches __builtin_unreachable, i.e. undefined
+// behaviour, when it checks some non-ASCII characters for whitespace: in a
+// bare key, after a value, after a line-ending backslash in a multi-line
+// basic string (upstream marzer/tomlplusplus#190 and #295; found by
+// fuzz_toml_config). No gtos.toml needs them there, so the document is
+// refused before toml++ sees it when a non-ASCII byte stands anywhere but
+// in a comment, a single-line string or a multi-line literal string.
+// Returns the position of the first such byte (line and column 1-based, the
+// column counted in characters as toml++ counts it), or nullopt when there
+// is none.
+std::optional<toml::source_position> UnsafeNonAscii(std::string_view text) {
+  enum class In { kNone, kBasic, kLiteral, kComment, kMultiBasic, kMultiLiteral } in = In::kNone;
+  size_t line = 1;
+  size_t line_start = 0;  // index of the first byte of the current line
+  auto at = [&text](size_t i, std::string_view what) { return text.substr(i, what.size()) == what; };
+  auto ascii = [](char c) { return static_cast<unsigned char>(c) < 0x80; };
+  auto where = [&](size_t i) {
+    size_t column = 1;  // UTF-8 continuation bytes (10xxxxxx) do not start a character
+    for (size_t j = line_start; j < i; ++j) column += (static_cast<unsigned char>(text[j]) & 0xC0) != 0x80;
+    using T = decltype(toml::source_position::line);
+    return toml::source_position{static_cast<T>(line), static_cast<T>(column)};
+  };
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (c == '\n') ++line, line_start = i + 1;
+    switch (in) {
+      case In::kNone:
+        if (!ascii(c)) return where(i);
+        if (at(i, "\"\"\"")) in = In::kMultiBasic, i += 2;
+        else if (at(i, "'''")) in = In::kMultiLiteral, i += 2;
+        else if (c == '"') in = In::kBasic;
+        else if (c == '\'') in = In::kLiteral;
+        else if (c == '#') in = In::kComment;
+        break;
+      case In::kBasic:
+      case In::kMultiBasic:
+        if (in == In::kMultiBasic && !ascii(c)) return where(i);
+        if (c == '\\' && i + 1 < text.size()) {
+          if (text[++i] == '\n') ++line, line_start = i + 1;
+          if (!ascii(text[i])) return where(i);
+        } else if (in == In::kBasic && (c == '"' || c == '\n')) {
+          in = In::kNone;
+        } else if (in == In::kMultiBasic && at(i, "\"\"\"")) {
+          while (i + 1 < text.size() && text[i + 1] == '"') ++i;  // up to two quotes end the content
+          in = In::kNone;
+        }
+        break;
+      case In::kLiteral:
+        if (c == '\'' || c == '\n') in = In::kNone;
+        break;
+      case In::kMultiLiteral:
+        if (at(i, "'''")) {
+          while (i + 1 < text.size() && text[i + 1] == '\'') ++i;
+          in = In::kNone;
+        }
+        break;
+      case In::kComment:
+        if (c == '\n') in = In::kNone;
+        break;
+    }
+  }
+  return std::nullopt;
+}
+
 // Reads the keys of gtos.toml into Settings; the first error sticks and
 // names its line and column.
 class TomlReader {
@@ -147,9 +212,16 @@ Result<Settings> LoadToml(const std::string& path) {
   // Read here, not by toml++: an unreadable file gets the usual I/O error.
   auto bytes = ReadFile(path);
   if (!bytes) return std::unexpected(bytes.error());
-  // toml++ is compiled in without exceptions (cmd/CMakeLists.txt): a syntax
-  // error is a value, never a throw or an abort.
-  toml::parse_result parsed = toml::parse(AsChars(*bytes), path);
+  return LoadTomlText(AsChars(*bytes), path);
+}
+
+Result<Settings> LoadTomlText(std::string_view text, const std::string& path) {
+  if (auto pos = UnsafeNonAscii(text))
+    return Invalid(Where(path, *pos) + ": non-ASCII character outside a comment or a quoted string");
+  // toml++ is compiled in without exceptions (cmd/CMakeLists.txt and the
+  // fuzz targets' TOMLPP option): a syntax error is a value, never a throw
+  // or an abort.
+  toml::parse_result parsed = toml::parse(text, path);
   if (!parsed) {
     const toml::parse_error& e = parsed.error();
     std::string what(e.description());  // "Error while parsing string: ..."
@@ -260,15 +332,25 @@ Result<Settings> LoadEnv() {
   return s;
 }
 
+// The split is the p2p layer's own (net::SplitHostPort), so that every
+// address accepted here is one the node can listen on or dial: a peer it
+// could not split would be dropped silently at the first dial.
 Status ParseHostPort(const std::string& addr, std::string_view what, std::string* host, int* port) {
-  size_t colon = addr.rfind(':');
-  if (colon == std::string::npos || colon == 0)
-    return cli::UsageError(std::string(what) + ": '" + addr + "' is not HOST:PORT");
-  auto p = ParseUint64(std::string_view(addr).substr(colon + 1), what);
-  if (!p || *p > 65535) return cli::UsageError(std::string(what) + ": '" + addr + "' has no valid port");
-  *host = addr.substr(0, colon);
-  if (host->size() > 2 && host->front() == '[' && host->back() == ']') *host = host->substr(1, host->size() - 2);
-  *port = static_cast<int>(*p);
+  std::string h, p;
+  if (!net::SplitHostPort(addr, &h, &p)) {
+    size_t colon = addr.rfind(':');
+    std::string_view tail = colon == std::string::npos ? "" : std::string_view(addr).substr(colon + 1);
+    bool digits = !tail.empty() && tail.find_first_not_of("0123456789") == std::string_view::npos;
+    if (colon != std::string::npos && colon > 0 && !digits)
+      return cli::UsageError(std::string(what) + ": '" + addr + "' has no valid port");
+    return cli::UsageError(std::string(what) + ": '" + addr + "' is not HOST:PORT",
+                           addr.starts_with('[') ? "an IPv6 host is written [2001:db8::1]:26656" : "");
+  }
+  if (h.empty()) return cli::UsageError(std::string(what) + ": '" + addr + "' is not HOST:PORT");
+  auto n = ParseUint64(p, what);
+  if (!n || *n > 65535) return cli::UsageError(std::string(what) + ": '" + addr + "' has no valid port");
+  *host = std::move(h);
+  *port = static_cast<int>(*n);
   return Ok();
 }
 

@@ -50,6 +50,9 @@ struct Settings {
 // wrong type) is an error, never an abort; those in the file name it with
 // line and column: "'gtos.toml' line 3, column 12: <what>".
 Result<Settings> LoadToml(const std::string& path);
+// The same for a document already in memory; `path` names it in errors
+// (tests/fuzz/fuzz_toml_config.cpp).
+Result<Settings> LoadTomlText(std::string_view text, const std::string& path);
 // Reads GTOS_DATADIR, GTOS_RPC_ADDR, GTOS_P2P_ADDR, GTOS_PEERS (comma
 // separated), GTOS_P2P_EXTERNAL, GTOS_MAX_PEERS, GTOS_MAX_INBOUND_PEERS,
 // GTOS_MAX_OUTBOUND_PEERS, GTOS_MAX_PEERS_PER_IP, GTOS_RESERVED_PEERS (comma

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <future>
 
+#include "chain/stored.h"
 #include "state/schema.h"
 #include "types/records.h"
 #include "util/file.h"
@@ -29,35 +30,13 @@ Result<R> DecodeStoredRecord(std::string_view s, std::string_view what) {
   return r;
 }
 
-// Block body as stored: [txs, evidence, last_commit?].
-struct Body {
-  std::vector<SignedTx> txs;
-  std::vector<Evidence> evidence;
-  std::optional<gtos::Commit> last_commit;
-  template <class V> void Fields(V& v) {
-    v.List("txs", txs, kMaxBlockTxs);
-    v.List("evidence", evidence, kMaxEvidence);
-    v.Optional("last_commit", last_commit);
-  }
-};
-
-struct ReceiptList {
-  std::vector<Receipt> receipts;
-  template <class V> void Fields(V& v) { v.List("receipts", receipts, kMaxBlockTxs); }
-};
+using stored::Body;
+using stored::ReceiptList;
+using stored::TxLoc;
 
 // At most this many heights leave the window per committed block (a backlog,
 // e.g. after restoring, is worked off gradually).
 constexpr uint64_t kMaxPrunePerBlock = 16;
-
-struct TxLoc {
-  uint64_t height = 0;
-  uint64_t index = 0;
-  template <class V> void Fields(V& v) {
-    v.Uint("height", height);
-    v.Uint("index", index);
-  }
-};
 
 }  // namespace
 

@@ -20,7 +20,12 @@ namespace gtos::cli {
 // wiped on destruction (key files pass through it).
 class RecordReader {
  public:
-  explicit RecordReader(std::vector<std::string> paths);
+  // Bytes asked of read(2) at a time (and the initial buffer size).
+  static constexpr size_t kDefaultReadChunk = 1 << 20;
+
+  // `read_chunk` > 0; tests and fuzz_record_stream use small values so that
+  // records straddle reads.
+  explicit RecordReader(std::vector<std::string> paths, size_t read_chunk = kDefaultReadChunk);
   ~RecordReader();
   RecordReader(const RecordReader&) = delete;
   RecordReader& operator=(const RecordReader&) = delete;
@@ -41,6 +46,7 @@ class RecordReader {
   Status Fill();
 
   std::vector<std::string> paths_;
+  size_t read_chunk_;
   size_t path_index_ = 0;
   int fd_ = -1;
   bool opened_ = false;

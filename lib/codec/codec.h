@@ -84,8 +84,10 @@ struct ParseLimits {
 
 // Parses one value from data[*offset...]. On success advances *offset.
 // Returns std::nullopt (and leaves *offset) when the data ends before the
-// value does; returns an error for bytes that are not msgpack or exceed the
-// hard caps (or `limits`).
+// value does (an array header claiming more elements than there are bytes
+// left is such a value: what is allocated stays proportional to the data);
+// returns an error for bytes that are not msgpack or exceed the hard caps
+// (or `limits`).
 Result<std::optional<Parsed>> ParseOne(ByteView data, size_t* offset);
 Result<std::optional<Parsed>> ParseOne(ByteView data, size_t* offset, const ParseLimits& limits);
 

@@ -33,8 +33,6 @@ namespace gtos::net {
 // resolve), port 1..65535, and unless allow_private, not loopback,
 // private, link-local, shared (100.64/10), multicast or unspecified.
 bool DialableAddress(const std::string& addr, bool allow_private);
-// Splits "host:port" or "[v6]:port".
-bool SplitHostPort(const std::string& s, std::string* host, std::string* port);
 
 using PeerId = uint64_t;  // unique per connection for the life of a Host
 

@@ -8,6 +8,7 @@
 #include <ctime>
 #include <vector>
 
+#include "rpc/params.h"
 #include "rpc/queries.h"
 #include "types/records.h"
 
@@ -37,49 +38,21 @@ struct MethodDef {
 // Serialises without ever throwing on invalid UTF-8 (it is replaced).
 std::string Dump(const Json& j) { return j.dump(-1, ' ', false, Json::error_handler_t::replace); }
 
-std::unexpected<RpcError> BadParam(std::string_view name, std::string_view what) {
-  return RpcFail(kInvalidParams, "param '" + std::string(name) + "': " + std::string(what));
-}
-
-std::expected<Bytes, RpcError> BytesParam(const Json* x, std::string_view name, size_t max) {
-  if (!x->is_string() || !x->get_ref<const std::string&>().starts_with("0x"))
-    return BadParam(name, "expected a \"0x...\" hex string");
-  const std::string& s = x->get_ref<const std::string&>();
-  if ((s.size() - 2) / 2 > max)
-    return BadParam(
-        name, std::to_string((s.size() - 2) / 2) + " bytes exceeds the maximum of " + std::to_string(max));
-  auto b = FromHex(s, "param '" + std::string(name) + "'");
-  if (!b) return RpcFail(kInvalidParams, b.error().message);
-  return std::move(*b);
-}
-
-std::expected<Hash32, RpcError> HashParam(const Json* x, std::string_view name) {
-  if (!x->is_string() || !x->get_ref<const std::string&>().starts_with("0x"))
-    return BadParam(name, "expected \"0x\" + 64 hex digits");
-  auto h = Hash32FromHex(x->get_ref<const std::string&>(), "param '" + std::string(name) + "'");
-  if (!h) return RpcFail(kInvalidParams, h.error().message);
-  return *h;
-}
-
-// A height, or "latest" for the head.
-std::expected<uint64_t, RpcError> HeightParam(const Json* x, std::string_view name, const chain::Chain& c) {
+// A height, or "latest" for the head (HeightParam of rpc/params.h takes
+// only numbers).
+std::expected<uint64_t, RpcError> HeightOrLatest(const Json* x, std::string_view name, const chain::Chain& c) {
   if (x->is_string() && x->get_ref<const std::string&>() == "latest") return c.height();
   if (!x->is_number_unsigned())
     return BadParam(name, "expected a block height (a non-negative integer) or \"latest\"");
   return x->get<uint64_t>();
 }
 
+// An optional count from 1 to max; `absent` when omitted.
 std::expected<uint64_t, RpcError> CountParam(const Json* x, std::string_view name, uint64_t absent, uint64_t max) {
   if (!x) return absent;
   if (!x->is_number_unsigned() || x->get<uint64_t>() == 0 || x->get<uint64_t>() > max)
     return BadParam(name, "expected an integer from 1 to " + std::to_string(max));
   return x->get<uint64_t>();
-}
-
-std::expected<bool, RpcError> BoolParam(const Json* x, std::string_view name, bool absent) {
-  if (!x) return absent;
-  if (!x->is_boolean()) return BadParam(name, "expected true or false");
-  return x->get<bool>();
 }
 
 // Propagates a failed param parse out of a method.
@@ -243,14 +216,14 @@ const std::vector<MethodDef>& Methods() {
       {"tos_getBlockByNumber",
        {{"height"}, {"full_txs", false}},
        [](const Context& c, const Args& a) -> RpcResult {
-         GTOS_PARAM(h, HeightParam(a[0], "height", c.backend.chain()));
+         GTOS_PARAM(h, HeightOrLatest(a[0], "height", c.backend.chain()));
          GTOS_PARAM(full, BoolParam(a[1], "full_txs", false));
          return BlockByNumber(c.backend.chain(), *h, *full);
        }},
       {"tos_getHeaderByNumber",
        {{"height"}},
        [](const Context& c, const Args& a) -> RpcResult {
-         GTOS_PARAM(h, HeightParam(a[0], "height", c.backend.chain()));
+         GTOS_PARAM(h, HeightOrLatest(a[0], "height", c.backend.chain()));
          return HeaderByNumber(c.backend.chain(), *h);
        }},
       {"tos_getTransaction",

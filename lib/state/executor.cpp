@@ -71,22 +71,26 @@ Bytes StateElement(std::string_view key, std::string_view value) {
   return w.Take();
 }
 
-namespace {
-
 std::string EncodeUint(uint64_t v) {
   codec::Writer w;
   w.Uint(v);
   return std::string(w.bytes().begin(), w.bytes().end());
 }
 
+// Exactly one canonical uint, like every other state value: the bytes are
+// what the state root hashes, so trailing bytes or a longer encoding of the
+// same amount must not be accepted (found by fuzz_state_value).
 Result<uint64_t> DecodeUint(std::string_view s) {
   size_t off = 0;
   ByteView b(reinterpret_cast<const uint8_t*>(s.data()), s.size());
   auto p = codec::ParseOne(b, &off);
-  if (!p || !*p || (*p)->handle.get().type != msgpack::type::POSITIVE_INTEGER)
+  if (!p || !*p || off != b.size() || (*p)->handle.get().type != msgpack::type::POSITIVE_INTEGER ||
+      EncodeUint((*p)->handle.get().via.u64) != s)
     return Fail(ErrorCode::kInternal, "corrupt integer in database");
   return (*p)->handle.get().via.u64;
 }
+
+namespace {
 
 // floor(x * permille / 1000) without overflow: x = q * 1000 + r. With
 // permille <= 1000 (the parameter's range) the result is <= x.

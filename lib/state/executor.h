@@ -111,6 +111,11 @@ Result<T> DecodeValue(std::string_view bytes, std::string_view what) {
   return t;
 }
 
+// The value of a U entry (stake unbonding): one canonical msgpack uint;
+// DecodeUint refuses anything else (kInternal: a corrupt database).
+std::string EncodeUint(uint64_t v);
+Result<uint64_t> DecodeUint(std::string_view bytes);
+
 // The accumulator element of a state entry: msgpack [key bin, value bin].
 Bytes StateElement(std::string_view key, std::string_view value);
 

@@ -273,3 +273,55 @@ TEST_CASE("genesis_time_ms must be below 2^62, the largest block time") {
   g.genesis_time_ms = UINT64_MAX;
   CHECK(!g.Validate());
 }
+
+// Found by fuzz_snapshot_chunk: msgpack-c allocates an array's elements when
+// it reads the header, so a 5-byte header claiming 2^20 elements cost 32 MiB
+// before the data was found short. An array longer than the bytes left is
+// now data that ends too early, without the allocation.
+TEST_CASE("ParseOne: an array claiming more elements than bytes left is incomplete, not allocated") {
+  size_t off = 0;
+  Bytes header = Hex("dd000fffff");  // array32 of 1,048,575 elements, none present
+  auto r = codec::ParseOne(header, &off);
+  REQUIRE(r);
+  CHECK(!*r);
+  CHECK(off == 0);
+  Bytes nested;
+  for (int i = 0; i < 16; ++i) nested.insert(nested.end(), header.begin(), header.end());
+  off = 0;
+  r = codec::ParseOne(nested, &off);
+  REQUIRE(r);
+  CHECK(!*r);
+  CHECK(DecodeError(header).find("truncated") != std::string::npos);
+
+  // With the bytes there, the hard cap still applies: 2^20 + 1 elements.
+  Bytes over = Hex("dd00100001");
+  over.resize(over.size() + codec::kMaxArrayLen + 1, 0x00);
+  off = 0;
+  r = codec::ParseOne(over, &off);
+  REQUIRE(!r);
+  CHECK(r.error().message.find("oversize") != std::string::npos);
+  // And an array of exactly the cap parses.
+  Bytes at = Hex("dd00100000");
+  at.resize(at.size() + codec::kMaxArrayLen, 0x00);
+  off = 0;
+  r = codec::ParseOne(at, &off);
+  REQUIRE(r);
+  REQUIRE(*r);
+  CHECK(off == at.size());
+  CHECK((**r).handle.get().via.array.size == codec::kMaxArrayLen);
+}
+
+// Found by fuzz_json_record and fuzz_genesis: a number too large for a
+// double made nlohmann throw out_of_range, which FromJsonText did not
+// catch, so `gtos-inspect --encode` died on such a line.
+TEST_CASE("FromJsonText: a number out of range is an error, not an exception") {
+  for (std::string_view text : {R"({"type":"public_key","version":1,"algo":5e6251})",
+                                R"({"type":"genesis","version":1,"chain_id":"x","genesis_time_ms":1e999})",
+                                R"([-1e400])"}) {
+    Result<AnyRecord> r = Invalid("not run");
+    CHECK_NOTHROW(r = FromJsonText(text));
+    REQUIRE(!r);
+    CHECK(r.error().message.find("invalid JSON: ") == 0);
+    CHECK(r.error().message.find("number overflow") != std::string::npos);
+  }
+}

@@ -17,6 +17,7 @@
 
 #include "chain/chain.h"
 #include "chain/snapshot.h"
+#include "chain/snapshot_chunk.h"
 #include "crypto/hash.h"
 #include "crypto/sig.h"
 #include "state/executor.h"
@@ -565,4 +566,19 @@ TEST_CASE("snapshot: List and Prune of D/snapshots ignore other and temporary fi
   REQUIRE(!st);
   CHECK(st.error().code == ErrorCode::kNotFound);
   CHECK(!fs::exists(e.path + "/x.gsnap"));
+}
+
+// Found by fuzz_snapshot_chunk: a chunk header claiming 2^20 entries in a
+// few bytes made the strict reader reserve 48 MiB before finding it short.
+TEST_CASE("snapshot: a chunk whose entry count its bytes cannot hold is refused") {
+  Bytes rec = *FromHex("950b010000dd000fffff", "chunk");  // [11, 1, 0, 0, array of 1,048,575]
+  snapshot::ChunkView v;
+  auto st = snapshot::ParseChunk(rec, &v);
+  REQUIRE(!st);
+  CHECK(st.error().message == "entry 0: malformed or non-canonical");
+  CHECK(v.entries.capacity() == 0);
+  Bytes one = *FromHex("950b01000091" "92c40141c400", "chunk");  // one entry: key "A", empty value
+  REQUIRE(snapshot::ParseChunk(one, &v));
+  REQUIRE(v.entries.size() == 1);
+  CHECK(v.entries[0].key.size() == 1);
 }

@@ -511,6 +511,24 @@ TEST_CASE("lthash: pinned digests") {
 // Genesis
 // ======================================================================================
 
+// Found by fuzz_state_value: the U value decoder accepted trailing bytes
+// and longer encodings of the same amount, so one amount had many byte
+// strings (and state roots).
+TEST_CASE("state: an unbonding amount (U value) decodes only from its canonical encoding") {
+  for (uint64_t v : {uint64_t{0}, uint64_t{5}, uint64_t{200}, uint64_t{70000}, uint64_t{1} << 40, UINT64_MAX}) {
+    std::string enc = state::EncodeUint(v);
+    auto d = state::DecodeUint(enc);
+    REQUIRE(d);
+    CHECK(*d == v);
+    CHECK(!state::DecodeUint(enc + std::string(1, '\0')));
+  }
+  CHECK(!state::DecodeUint(std::string("\xcd\x00\x05", 3)));  // 5 as uint16
+  CHECK(!state::DecodeUint(std::string("\xcc\x05", 2)));      // 5 as uint8
+  CHECK(!state::DecodeUint(""));
+  CHECK(!state::DecodeUint("\xa1x"));  // a string
+  CHECK(state::DecodeUint(std::string("\x05\x01", 2)).error().code == ErrorCode::kInternal);
+}
+
 TEST_CASE("state: the genesis state is the accounts and the bonded validator, and matches its root") {
   TestChain c;
   CHECK(c->height() == 0);
