@@ -58,6 +58,7 @@ class Mempool {
   std::vector<SignedTx> Txs(size_t max_txs, const std::optional<Address>& from) const;
   size_t size() const;
   size_t bytes() const;
+  const MempoolOptions& options() const { return options_; }
   // What identifies a checked signature: the tx id alone does not (it
   // covers the body, not the signature bytes), so SHA-256 of id, algo,
   // public key and signature.

@@ -640,7 +640,18 @@ Status Node::CommitBlock(chain::AppliedBlock applied, const Commit& commit, bool
   last_commit_ms_ = NowMs();
   last_decide_round_ = round;
   last_progress_ = Clock::now();
-  last_commit_steady_ns_ = last_progress_.time_since_epoch().count();
+  {
+    int64_t prev_ns = last_commit_steady_ns_;
+    int64_t now_ns = last_progress_.time_since_epoch().count();
+    if (prev_ns != 0 && now_ns > prev_ns) {
+      uint64_t ms = static_cast<uint64_t>(now_ns - prev_ns) / 1'000'000;
+      for (size_t i = 0; i < kIntervalBucketsMs.size(); ++i)
+        if (ms <= kIntervalBucketsMs[i]) interval_buckets_[i]++;
+      interval_count_++;
+      interval_sum_ms_ += ms;
+    }
+    last_commit_steady_ns_ = now_ns;
+  }
   waiting_genesis_ = false;
   pruned_answers_.clear();
   if (options_.halt_height && hd.height >= options_.halt_height && !halted_) {
@@ -1221,6 +1232,33 @@ std::string Node::Metrics() const {
     m += "\n";
   }
   line("gtos_mempool_bytes", "Bytes of transactions in the mempool.", mempool_->bytes());
+  line("gtos_mempool_max_txs", "Transactions the mempool holds at most (mempool_max_txs).",
+       mempool_->options().max_txs);
+  line("gtos_mempool_max_bytes", "Bytes the mempool holds at most (mempool_max_bytes).", mempool_->options().max_bytes);
+  line("gtos_ready", "1 while /readyz answers 200, else 0 (docs/node.md).", NotReadyReason().empty() ? 1 : 0);
+  {
+    const ChainParams& p = chain_->params();
+    auto seconds = [](uint64_t ms) {
+      char v[48];
+      std::snprintf(v, sizeof v, "%llu.%03llu", static_cast<unsigned long long>(ms / 1000),
+                    static_cast<unsigned long long>(ms % 1000));
+      return std::string(v);
+    };
+    m += "# HELP gtos_target_block_interval_seconds The chain's target_block_interval_ms, in seconds.\n"
+         "# TYPE gtos_target_block_interval_seconds gauge\ngtos_target_block_interval_seconds " +
+         seconds(p.target_block_interval_ms) + "\n";
+    line("gtos_snapshot_interval_blocks", "The chain's snapshot_interval (0: no automatic snapshots).",
+         p.snapshot_interval);
+    m += "# HELP gtos_block_interval_seconds Time between this process's consecutive commits.\n"
+         "# TYPE gtos_block_interval_seconds histogram\n";
+    for (size_t i = 0; i < kIntervalBucketsMs.size(); ++i)
+      m += "gtos_block_interval_seconds_bucket{le=\"" + seconds(kIntervalBucketsMs[i]) + "\"} " +
+           std::to_string(interval_buckets_[i].load()) + "\n";
+    uint64_t count = interval_count_;
+    m += "gtos_block_interval_seconds_bucket{le=\"+Inf\"} " + std::to_string(count) + "\n";
+    m += "gtos_block_interval_seconds_sum " + seconds(interval_sum_ms_) + "\n";
+    m += "gtos_block_interval_seconds_count " + std::to_string(count) + "\n";
+  }
   line("gtos_consensus_height", "Height being decided (committed head + 1).", chain_->height() + 1);
   line("gtos_consensus_round", "Round of the height being decided.", cur_round_);
   line("gtos_consensus_last_decide_round", "Round in which the last block was decided.", last_decide_round_);

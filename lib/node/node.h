@@ -31,6 +31,7 @@
 #ifndef GTOS_NODE_NODE_H_
 #define GTOS_NODE_NODE_H_
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -297,6 +298,12 @@ class Node : public rpc::Backend, private net::Handler {
   std::atomic<uint64_t> txs_committed_{0};
   std::atomic<uint64_t> last_block_txs_{0};
   std::atomic<uint64_t> last_commit_ms_{0};
+  // Histogram of the time between this process's consecutive commits
+  // (gtos_block_interval_seconds; bounds in kIntervalBucketsMs).
+  static constexpr std::array<uint64_t, 9> kIntervalBucketsMs = {100, 250, 500, 1000, 2000, 5000, 10'000, 30'000, 60'000};
+  std::array<std::atomic<uint64_t>, 9> interval_buckets_{};
+  std::atomic<uint64_t> interval_count_{0};
+  std::atomic<uint64_t> interval_sum_ms_{0};
   std::atomic<uint64_t> cur_round_{0};
   std::atomic<uint64_t> last_decide_round_{0};
   std::atomic<uint64_t> own_power_{0};
