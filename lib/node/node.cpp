@@ -654,6 +654,7 @@ Status Node::CommitBlock(chain::AppliedBlock applied, const Commit& commit, bool
   }
   waiting_genesis_ = false;
   pruned_answers_.clear();
+  behind_window_from_ = 0;
   if (options_.halt_height && hd.height >= options_.halt_height && !halted_) {
     halted_ = true;
     Log(LogLevel::kInfo, "halting at the configured height", {{"height", hd.height}, {"halt_height", options_.halt_height}});
@@ -835,6 +836,7 @@ void Node::NotePrunedAnswer(net::PeerId peer, Clock::time_point now) {
   size_t peers = net_ ? net_->Peers().size() : 1;
   if (pruned_answers_.size() < std::min<size_t>(2, std::max<size_t>(1, peers))) return;
   const uint64_t keep_from = chain_->RetentionStart(claim);
+  behind_window_from_ = keep_from;
   if (options_.state_sync_when_behind) {
     if (!fell_behind_)
       Log(LogLevel::kWarn, "fell behind the peers' retention window: switching to state sync",
@@ -1015,6 +1017,9 @@ std::string Node::NotReadyReason() const {
   if (waiting_genesis_.load()) return "waiting for genesis time";
   const uint64_t head = chain_->height();
   const uint64_t best = peers_best_height_.load();
+  if (uint64_t from = behind_window_from_.load(); from > head + 1)
+    return "behind the peers' retention window: head " + std::to_string(head) + ", they keep blocks from " +
+           std::to_string(from) + (options_.state_sync_when_behind ? "; switching to state sync" : "; restart with --state-sync");
   if (best > head + 1)
     return "catching up: head " + std::to_string(head) + ", peers at " + std::to_string(best);
   if (set_size_.load() > 1 && net_ && net_->Peers().empty())
@@ -1138,7 +1143,6 @@ Status Node::Run(const std::atomic<bool>& stop) {
 #ifdef GTOS_MUTANT_NAME
   Log(LogLevel::kWarn, "MUTANT BUILD (tests only): this node is deliberately broken", {{"mutant", GTOS_MUTANT_NAME}});
 #endif
-  ready_ = true;
   auto now = Clock::now();
   next_start_ = now;
   // genesis_time_ms is the launch time: height 1 starts no earlier
@@ -1164,6 +1168,11 @@ Status Node::Run(const std::atomic<bool>& stop) {
   }
   last_commit_steady_ns_ = now.time_since_epoch().count();
   waiting_genesis_ = next_start_ > now;
+  // /readyz answers from here on: the health fields (the set's size, the
+  // peers' heights) are filled first, so that it never says ready for the
+  // moment before they are known.
+  PublishHealth(now);
+  ready_ = true;
   while (!stop.load() && !fell_behind_ && !halted_) {
     now = Clock::now();
     auto st = Step(now);

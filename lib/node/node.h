@@ -234,6 +234,8 @@ class Node : public rpc::Backend, private net::Handler {
   std::set<net::PeerId> pruned_answers_;
   Clock::time_point last_behind_warn_{};
   bool fell_behind_ = false;
+  // The peers' window start when they last said they pruned head + 1 (0: no).
+  std::atomic<uint64_t> behind_window_from_{0};
   bool halted_ = false;
   Clock::time_point last_stuck_log_{};
   // What readiness reads from RPC threads, published by the consensus thread.

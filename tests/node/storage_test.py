@@ -584,8 +584,11 @@ def scenario_state_sync_join(ctx):
     # Negative: a fresh observer without --state-sync cannot start from genesis.
     plain = net.add_node("plain-observer")
     ctx.extra_nodes.append(plain)
-    plain.start(peers=[v.p2p for v in vals])
+    plain.start(peers=[v.p2p for v in vals], wait_ready=False)
     time.sleep(5)
+    ready = nt.readyz(plain)
+    check(ready[0] == 503 and "behind the peers' retention window" in ready[1] and "--state-sync" in ready[1],
+          f"plain observer that cannot sync: /readyz {ready}, expected 503 behind the peers' retention window")
     hp = plain.try_height()
     check(plain.alive() or plain.proc.returncode == 0, f"plain observer died with {plain.proc.returncode}")
     check(hp <= 0, f"an observer without --state-sync synced to {hp} although height 1 is pruned everywhere")
