@@ -127,6 +127,32 @@ RpcResult GetCode(const Context& ctx, const Args& a, bool with_value) {
   return CodeInfo(ctx.backend.chain(), *hash, with_value);
 }
 
+RpcResult GetValidator(const Context& ctx, const Args& a) {
+  GTOS_PARAM(addr, HashParam(a[0], "address"));
+  return ValidatorInfoJson(ctx.backend.chain(), *addr);
+}
+
+RpcResult GetDelegations(const Context& ctx, const Args& a) {
+  GTOS_PARAM(addr, HashParam(a[0], "delegator"));
+  return Delegations(ctx.backend.chain(), *addr);
+}
+
+RpcResult GetDelegation(const Context& ctx, const Args& a) {
+  GTOS_PARAM(d, HashParam(a[0], "delegator"));
+  GTOS_PARAM(v, HashParam(a[1], "validator"));
+  return DelegationInfo(ctx.backend.chain(), *d, *v);
+}
+
+RpcResult GetRewards(const Context& ctx, const Args& a) {
+  GTOS_PARAM(addr, HashParam(a[0], "delegator"));
+  return Rewards(ctx.backend.chain(), *addr);
+}
+
+RpcResult GetUnbondings(const Context& ctx, const Args& a) {
+  GTOS_PARAM(addr, HashParam(a[0], "delegator"));
+  return Unbondings(ctx.backend.chain(), *addr);
+}
+
 const std::vector<MethodDef>& Methods() {
   static const std::vector<MethodDef> methods = {
       {"tos_chainProfile",
@@ -184,6 +210,12 @@ const std::vector<MethodDef>& Methods() {
        [](const Context& c, const Args&) { return PruneWatermark(c.backend.chain()); }},
       {"dpos_getValidators", {}, [](const Context& c, const Args&) { return Validators(c.backend.chain()); }},
       {"dpos_getEpochInfo", {}, [](const Context& c, const Args&) { return EpochInfo(c.backend.chain()); }},
+      {"dpos_getValidator", {{"address"}}, GetValidator},
+      {"dpos_getDelegations", {{"delegator"}}, GetDelegations},
+      {"dpos_getDelegation", {{"delegator"}, {"validator"}}, GetDelegation},
+      {"dpos_getRewards", {{"delegator"}}, GetRewards},
+      {"dpos_getUnbondings", {{"delegator"}}, GetUnbondings},
+      {"tos_getSupply", {}, [](const Context& c, const Args&) { return Supply(c.backend.chain()); }},
   };
   return methods;
 }
