@@ -215,6 +215,8 @@ RpcResult Validators(const chain::Chain& c) {
                    {"consensus_key", ToHex0x(v.consensus_key)},
                    {"jailed", v.jailed != 0},
                    {"p2p_addr", v.p2p_addr},
+                   {"moniker", v.moniker},
+                   {"commission_permille", v.commission_permille},
                    {"active", in_set},
                    {"power", in_set ? it->power : 0}});
   }

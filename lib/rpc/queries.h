@@ -52,7 +52,8 @@ RpcResult CodeInfo(const chain::Chain& c, const Hash32& code_hash, bool with_val
 RpcResult RetentionPolicy(const chain::Chain& c);
 // {oldest_available, head}
 RpcResult PruneWatermark(const chain::Chain& c);
-// [{address, stake, consensus_algo, consensus_key, jailed, p2p_addr, active, power}, ...]
+// [{address, stake, consensus_algo, consensus_key, jailed, p2p_addr, moniker,
+//   commission_permille, active, power}, ...]
 RpcResult Validators(const chain::Chain& c);
 // One validator (docs/rpc.md): {address, self_bond, delegated, stake,
 // shares, active, power, commission_permille, commission_changed_at,

@@ -777,3 +777,33 @@ TEST_CASE("supply: genesis + issued - burned equals balances + bonded + unbondin
   CHECK(s.burned > 0);
   RequireOk(n->Replay({}), "replay");
 }
+
+TEST_CASE("slashing: an undelegation started before the infraction's epoch is not slashed, one after it is") {
+  Net n(MakeGenesis({{"v0", kMin}, {"v1", kMin}}, [](ChainParams& p) { p.slash_double_sign_permille = 100; }));
+  n.One("a", Delegate("v0", 10 * kMin));  // block 1
+  n.RunTo(3);
+  CHECK(n.One("a", Undelegate("v0", kMin)) == TxStatus::kOk);  // block 4: the boundary that chose the 5-8 set
+  CHECK(n.One("a", Undelegate("v0", kMin)) == TxStatus::kOk);  // block 5: inside the infraction's epoch
+  n.Next();                                                    // block 6
+  Evidence e;
+  const Key& k = K("v0");
+  for (Vote* v : {&e.a, &e.b}) {
+    v->type = static_cast<uint64_t>(VoteType::kPrecommit);
+    v->height = 6;
+    v->validator = k.addr;
+  }
+  e.a.block_hash = crypto::Sha256(AsBytes(std::string_view("x")));
+  e.b.block_hash = crypto::Sha256(AsBytes(std::string_view("y")));
+  for (Vote* v : {&e.a, &e.b}) v->signature = *k.algo->sign(k.secret, v->SigningDigest(kChainId));
+  n.Next({}, {e});  // block 7
+  auto amount = [&](uint64_t release) {
+    auto u = n->store().Get(schema::UnbondingKey(release, K("a").addr, k.addr));
+    RequireOk(u, "unbonding");
+    REQUIRE(u->has_value());
+    return *state::DecodeUint(**u);
+  };
+  CHECK(amount(4 + kUnbonding) == kMin);              // before: untouched
+  CHECK(amount(5 + kUnbonding) == kMin - kMin / 10);  // after: the fraction
+  CHECK(n.Staked("a", "v0") == 8 * kMin - 8 * kMin / 10);
+  CheckSupply(n);
+}
