@@ -24,9 +24,11 @@ function __gtos_inspect_cmd
                 # any other word is a file: the default command
                 contains -- $tok db rpc; or set path files
             case db
-                contains -- $tok head stats block account kv code; and set path db $tok
+                contains -- $tok head stats block account kv code validator delegations rewards \
+                    unbondings supply; and set path db $tok
             case rpc
-                contains -- $tok head block account kv code; and set path rpc $tok
+                contains -- $tok head block account kv code validator delegations rewards \
+                    unbondings supply; and set path rpc $tok
         end
     end
     echo $path
@@ -63,5 +65,10 @@ for cmd in db rpc
     complete -c gtos-inspect -n "__gtos_inspect_at $cmd" -a account -d 'Balance, nonce and signer of an account'
     complete -c gtos-inspect -n "__gtos_inspect_at $cmd" -a kv -d 'A KV record: ADDR NS KEY'
     complete -c gtos-inspect -n "__gtos_inspect_at $cmd" -a code -d 'A code object: HASH'
+    complete -c gtos-inspect -n "__gtos_inspect_at $cmd" -a validator -d 'A validator: ADDR'
+    complete -c gtos-inspect -n "__gtos_inspect_at $cmd" -a delegations -d 'The delegations of ADDR'
+    complete -c gtos-inspect -n "__gtos_inspect_at $cmd" -a rewards -d 'The pending rewards of ADDR'
+    complete -c gtos-inspect -n "__gtos_inspect_at $cmd" -a unbondings -d 'The stake ADDR has unbonding'
+    complete -c gtos-inspect -n "__gtos_inspect_at $cmd" -a supply -d 'The terms of the supply equation'
 end
 complete -c gtos-inspect -n '__gtos_inspect_at db' -a stats -d 'Head, retention window and table sizes'
