@@ -12,11 +12,15 @@ std::string EncodeUint(uint64_t v) {
   return std::string(w.bytes().begin(), w.bytes().end());
 }
 
+// Exactly one canonical uint: the bytes are what the state root hashes, so
+// trailing bytes or a longer encoding of the same amount are refused (the
+// same rule as main's executor.cpp, which found it by fuzzing).
 Result<uint64_t> DecodeUint(std::string_view s) {
   size_t off = 0;
   ByteView b(reinterpret_cast<const uint8_t*>(s.data()), s.size());
   auto p = codec::ParseOne(b, &off);
-  if (!p || !*p || (*p)->handle.get().type != msgpack::type::POSITIVE_INTEGER)
+  if (!p || !*p || off != b.size() || (*p)->handle.get().type != msgpack::type::POSITIVE_INTEGER ||
+      EncodeUint((*p)->handle.get().via.u64) != s)
     return Fail(ErrorCode::kInternal, "corrupt integer in database");
   return (*p)->handle.get().via.u64;
 }
