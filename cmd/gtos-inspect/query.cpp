@@ -11,7 +11,16 @@ namespace gtos::inspect {
 
 namespace {
 
-enum class What { kHead, kStats, kBlock, kAccount, kKv, kCode, kValidators, kEpoch, kPeers, kSyncing, kMempool };
+enum class What {
+  kHead, kStats, kBlock, kAccount, kKv, kCode, kValidators, kEpoch, kPeers, kSyncing, kMempool,
+  kValidator, kDelegations, kRewards, kUnbondings, kSupply
+};
+
+// The staking queries that take one address.
+bool TakesAddress(What w) {
+  return w == What::kAccount || w == What::kKv || w == What::kValidator || w == What::kDelegations ||
+         w == What::kRewards || w == What::kUnbondings;
+}
 
 // One parsed query: which, and its arguments in binary form.
 struct Query {
@@ -62,6 +71,19 @@ class QueryCommand : public cli::Command {
       add(What::kSyncing, "syncing", "Catching up or not, head, peers' best height, readiness");
       add(What::kMempool, "mempool", "Waiting transactions: totals and per sender");
     }
+    add(What::kValidator, "validator", "A validator: self-bond, delegated, power, commission, rewards")
+        ->add_option("ADDR", addr_, "Validator address (0x + 64 hex)")
+        ->required();
+    add(What::kDelegations, "delegations", "The delegations of ADDR, with their value and pending rewards")
+        ->add_option("ADDR", addr_, "Delegator address (0x + 64 hex)")
+        ->required();
+    add(What::kRewards, "rewards", "The pending rewards of ADDR per validator, its commission and the total")
+        ->add_option("ADDR", addr_, "Delegator address (0x + 64 hex)")
+        ->required();
+    add(What::kUnbondings, "unbondings", "The stake ADDR has unbonding, by release height")
+        ->add_option("ADDR", addr_, "Delegator address (0x + 64 hex)")
+        ->required();
+    add(What::kSupply, "supply", "The terms of the supply equation: issued, burned, bonded, ...");
   }
 
   Status Run() override {
@@ -107,7 +129,7 @@ class QueryCommand : public cli::Command {
       if (!h) return cli::UsageError(h.error().message);
       q.height = *h;
     }
-    if (q.what == What::kAccount || q.what == What::kKv || q.what == What::kCode) {
+    if (TakesAddress(q.what) || q.what == What::kCode) {
       const std::string& s = q.what == What::kCode ? hash_ : addr_;
       auto h = Hash32FromHex(s, q.what == What::kCode ? "HASH" : "ADDR");
       if (!h) return cli::UsageError(h.error().message);
@@ -173,6 +195,16 @@ class Db : public QueryCommand {
         case What::kSyncing:
         case What::kMempool:
           break;  // a running node's views: not offered by db
+        case What::kValidator:
+          return rpc::ValidatorInfoJson(ch, q.hash);
+        case What::kDelegations:
+          return rpc::Delegations(ch, q.hash);
+        case What::kRewards:
+          return rpc::Rewards(ch, q.hash);
+        case What::kUnbondings:
+          return rpc::Unbondings(ch, q.hash);
+        case What::kSupply:
+          return rpc::Supply(ch);
       }
       return rpc::RpcFail(rpc::kInternalError, "unknown query");
     }();
@@ -231,6 +263,16 @@ class Rpc : public QueryCommand {
         return node.Call("tos_getKV", Json::array({ToHex0x(q.hash), ToHex0x(q.ns), ToHex0x(q.key)}));
       case What::kCode:
         return node.Call("tos_getCode", Json::array({ToHex0x(q.hash)}));
+      case What::kValidator:
+        return node.Call("dpos_getValidator", Json::array({ToHex0x(q.hash)}));
+      case What::kDelegations:
+        return node.Call("dpos_getDelegations", Json::array({ToHex0x(q.hash)}));
+      case What::kRewards:
+        return node.Call("dpos_getRewards", Json::array({ToHex0x(q.hash)}));
+      case What::kUnbondings:
+        return node.Call("dpos_getUnbondings", Json::array({ToHex0x(q.hash)}));
+      case What::kSupply:
+        return node.Call("tos_getSupply", nullptr);
     }
     return Fail(ErrorCode::kInternal, "unknown query");
   }

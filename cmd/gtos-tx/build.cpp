@@ -153,17 +153,130 @@ class RegisterBuilder : public KindBuilder {
     app.add_option("--consensus-key", key_file_, "Public or private key record of the consensus key")
         ->type_name("FILE")
         ->required();
+    app.add_option("--commission-permille", commission_,
+                   "Commission on the validator's rewards, in thousandths (default 0)")
+        ->type_name("N");
+    app.add_option("--moniker", moniker_, "Free-text name of the validator (default empty)")->type_name("STR");
+    app.add_option("--p2p-addr", p2p_addr_, "host:port where the validator's node listens (default empty)")
+        ->type_name("HOST:PORT");
   }
   Result<TxPayload> Payload() override {
+    ValidatorRegisterTx t;
     auto stake = FlagUint(stake_, "--stake");
     if (!stake) return std::unexpected(stake.error());
+    t.stake = *stake;
     auto pub = cli::LoadPublicKey(key_file_);
     if (!pub) return std::unexpected(pub.error());
-    return Wrap(ValidatorRegisterTx{*stake, pub->algo, pub->public_key});
+    t.consensus_algo = pub->algo;
+    t.consensus_key = pub->public_key;
+    auto commission = FlagUint(commission_, "--commission-permille");
+    if (!commission) return std::unexpected(commission.error());
+    t.commission_permille = *commission;
+    t.moniker = moniker_;
+    t.p2p_addr = p2p_addr_;
+    return Wrap(t);
   }
 
  private:
-  std::string stake_, key_file_;
+  std::string stake_, key_file_, commission_ = "0", moniker_, p2p_addr_;
+};
+
+// delegate and undelegate: a validator and an amount.
+class DelegationBuilder : public KindBuilder {
+ public:
+  explicit DelegationBuilder(bool undelegate) : undelegate_(undelegate) {}
+  std::string_view name() const override { return undelegate_ ? "undelegate" : "delegate"; }
+  std::string_view help() const override {
+    return undelegate_ ? "Unbond AMOUNT of stake from validator ADDR (returned after unbonding_blocks)"
+                       : "Bond AMOUNT of the balance to validator ADDR (to one's own: self-bond)";
+  }
+  void Setup(CLI::App& app) override {
+    app.add_option("--validator", validator_, "Validator (operator) address (0x + 64 hex)")
+        ->type_name("ADDR")
+        ->required();
+    app.add_option("--amount", amount_, "Amount in base units")->type_name("N")->required();
+  }
+  Result<TxPayload> Payload() override {
+    auto v = FlagAddress(validator_, "--validator");
+    if (!v) return std::unexpected(v.error());
+    auto amount = FlagUint(amount_, "--amount");
+    if (!amount) return std::unexpected(amount.error());
+    if (undelegate_) return Wrap(UndelegateTx{*v, *amount});
+    return Wrap(DelegateTx{*v, *amount});
+  }
+
+ private:
+  bool undelegate_;
+  std::string validator_, amount_;
+};
+
+class RedelegateBuilder : public KindBuilder {
+ public:
+  std::string_view name() const override { return "redelegate"; }
+  std::string_view help() const override { return "Move AMOUNT of stake from one validator to another at once"; }
+  void Setup(CLI::App& app) override {
+    app.add_option("--src-validator", src_, "Validator to move the stake from")->type_name("ADDR")->required();
+    app.add_option("--dst-validator", dst_, "Validator to move the stake to")->type_name("ADDR")->required();
+    app.add_option("--amount", amount_, "Amount in base units")->type_name("N")->required();
+  }
+  Result<TxPayload> Payload() override {
+    auto src = FlagAddress(src_, "--src-validator");
+    if (!src) return std::unexpected(src.error());
+    auto dst = FlagAddress(dst_, "--dst-validator");
+    if (!dst) return std::unexpected(dst.error());
+    if (*src == *dst) return cli::UsageError("--src-validator and --dst-validator are the same validator");
+    auto amount = FlagUint(amount_, "--amount");
+    if (!amount) return std::unexpected(amount.error());
+    return Wrap(RedelegateTx{*src, *dst, *amount});
+  }
+
+ private:
+  std::string src_, dst_, amount_;
+};
+
+class WithdrawBuilder : public KindBuilder {
+ public:
+  std::string_view name() const override { return "withdraw-rewards"; }
+  std::string_view help() const override {
+    return "Pay the pending rewards (and an operator's commission) to the balance";
+  }
+  void Setup(CLI::App& app) override {
+    app.add_option("--validator", validator_, "Only the rewards with this validator (default: all)")
+        ->type_name("ADDR");
+  }
+  Result<TxPayload> Payload() override {
+    if (validator_.empty()) return Wrap(WithdrawRewardsTx{Address{}});
+    auto v = FlagAddress(validator_, "--validator");
+    if (!v) return std::unexpected(v.error());
+    if (*v == Address{}) return cli::UsageError("--validator: the zero address means all; leave the flag out");
+    return Wrap(WithdrawRewardsTx{*v});
+  }
+
+ private:
+  std::string validator_;
+};
+
+class EditBuilder : public KindBuilder {
+ public:
+  std::string_view name() const override { return "validator-edit"; }
+  std::string_view help() const override { return "Set the validator's commission, moniker and p2p address"; }
+  void Setup(CLI::App& app) override {
+    app.add_option("--commission-permille", commission_,
+                   "New commission in thousandths (the tx sets all three fields: give the current one to keep it)")
+        ->type_name("N")
+        ->required();
+    app.add_option("--moniker", moniker_, "Free-text name of the validator (default empty)")->type_name("STR");
+    app.add_option("--p2p-addr", p2p_addr_, "host:port where the validator's node listens (default empty)")
+        ->type_name("HOST:PORT");
+  }
+  Result<TxPayload> Payload() override {
+    auto commission = FlagUint(commission_, "--commission-permille");
+    if (!commission) return std::unexpected(commission.error());
+    return Wrap(ValidatorEditTx{*commission, moniker_, p2p_addr_});
+  }
+
+ private:
+  std::string commission_, moniker_, p2p_addr_;
 };
 
 class UnbondBuilder : public KindBuilder {
@@ -351,7 +464,13 @@ class Build : public cli::Command {
   SetSignerBuilder set_signer_;
   RegisterBuilder register_;
   UnbondBuilder unbond_;
-  std::vector<KindBuilder*> kinds_{&transfer_, &kv_put_, &code_put_, &set_signer_, &register_, &unbond_};
+  DelegationBuilder delegate_{false};
+  DelegationBuilder undelegate_{true};
+  RedelegateBuilder redelegate_;
+  WithdrawBuilder withdraw_;
+  EditBuilder edit_;
+  std::vector<KindBuilder*> kinds_{&transfer_, &kv_put_,    &code_put_,   &set_signer_, &register_, &unbond_,
+                                   &delegate_, &undelegate_, &redelegate_, &withdraw_,   &edit_};
   CommonOptions common_;
   std::vector<std::pair<CLI::App*, KindBuilder*>> subs_;
 };

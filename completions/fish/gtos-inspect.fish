@@ -24,9 +24,11 @@ function __gtos_inspect_cmd
                 # any other word is a file: the default command
                 contains -- $tok db rpc; or set path files
             case db
-                contains -- $tok head stats block account kv code validators epoch; and set path db $tok
+                contains -- $tok head stats block account kv code validators epoch validator delegations \
+                    rewards unbondings supply; and set path db $tok
             case rpc
-                contains -- $tok head block account kv code validators epoch peers syncing mempool; and set path rpc $tok
+                contains -- $tok head block account kv code validators epoch peers syncing mempool validator \
+                    delegations rewards unbondings supply; and set path rpc $tok
         end
     end
     echo $path
@@ -65,6 +67,11 @@ for cmd in db rpc
     complete -c gtos-inspect -n "__gtos_inspect_at $cmd" -a code -d 'A code object: HASH'
     complete -c gtos-inspect -n "__gtos_inspect_at $cmd" -a validators -d 'The registered validators'
     complete -c gtos-inspect -n "__gtos_inspect_at $cmd" -a epoch -d 'The current epoch and the active set'
+    complete -c gtos-inspect -n "__gtos_inspect_at $cmd" -a validator -d 'A validator: ADDR'
+    complete -c gtos-inspect -n "__gtos_inspect_at $cmd" -a delegations -d 'The delegations of ADDR'
+    complete -c gtos-inspect -n "__gtos_inspect_at $cmd" -a rewards -d 'The pending rewards of ADDR'
+    complete -c gtos-inspect -n "__gtos_inspect_at $cmd" -a unbondings -d 'The stake ADDR has unbonding'
+    complete -c gtos-inspect -n "__gtos_inspect_at $cmd" -a supply -d 'The terms of the supply equation'
 end
 complete -c gtos-inspect -n '__gtos_inspect_at rpc' -a peers -d "The node's connected peers"
 complete -c gtos-inspect -n '__gtos_inspect_at rpc' -a syncing -d 'Catching up or not, readiness'

@@ -25,7 +25,8 @@ function __gtos_tx_cmd
                 contains -- $tok build sign verify hash send; and set path $tok
             case build
                 contains -- $tok transfer kv-put code-put set-signer \
-                    validator-register validator-unbond; and set path build $tok
+                    validator-register validator-unbond delegate undelegate \
+                    redelegate withdraw-rewards validator-edit; and set path build $tok
         end
     end
     echo $path
@@ -52,9 +53,15 @@ complete -c gtos-tx -n '__gtos_tx_at build' -a code-put -d 'Store the bytes of F
 complete -c gtos-tx -n '__gtos_tx_at build' -a set-signer -d "Bind (or rotate) the account's signer"
 complete -c gtos-tx -n '__gtos_tx_at build' -a validator-register -d 'Bond STAKE as a validator'
 complete -c gtos-tx -n '__gtos_tx_at build' -a validator-unbond -d 'Start unbonding AMOUNT of stake'
+complete -c gtos-tx -n '__gtos_tx_at build' -a delegate -d 'Bond AMOUNT of the balance to validator ADDR'
+complete -c gtos-tx -n '__gtos_tx_at build' -a undelegate -d 'Unbond AMOUNT of stake from validator ADDR'
+complete -c gtos-tx -n '__gtos_tx_at build' -a redelegate -d 'Move AMOUNT of stake to another validator at once'
+complete -c gtos-tx -n '__gtos_tx_at build' -a withdraw-rewards -d 'Pay the pending rewards to the balance'
+complete -c gtos-tx -n '__gtos_tx_at build' -a validator-edit -d "Set the validator's commission, moniker, p2p address"
 
 # Options every build kind shares.
-for kind in transfer kv-put code-put set-signer validator-register validator-unbond
+for kind in transfer kv-put code-put set-signer validator-register validator-unbond \
+        delegate undelegate redelegate withdraw-rewards validator-edit
     set -l at "__gtos_tx_at build $kind"
     complete -c gtos-tx -n $at -l chain-id -x -d 'Chain id the tx is valid on'
     complete -c gtos-tx -n $at -l from -x -d 'Sender address (0x + 64 hex)'
@@ -83,7 +90,23 @@ complete -c gtos-tx -n '__gtos_tx_at build set-signer' -l signer-key -r -F -d 'K
 complete -c gtos-tx -n '__gtos_tx_at build validator-register' -l stake -x -d 'Stake to bond, in base units'
 complete -c gtos-tx -n '__gtos_tx_at build validator-register' -l consensus-key -r -F -d 'Key record of the consensus key'
 
+complete -c gtos-tx -n '__gtos_tx_at build validator-register' -l commission-permille -x -d 'Commission in thousandths'
+complete -c gtos-tx -n '__gtos_tx_at build validator-register' -l moniker -x -d 'Free-text name of the validator'
+complete -c gtos-tx -n '__gtos_tx_at build validator-register' -l p2p-addr -x -d "host:port of the validator's node"
+
 complete -c gtos-tx -n '__gtos_tx_at build validator-unbond' -l amount -x -d 'Stake to unbond, in base units'
+
+for kind in delegate undelegate
+    complete -c gtos-tx -n "__gtos_tx_at build $kind" -l validator -x -d 'Validator address (0x + 64 hex)'
+    complete -c gtos-tx -n "__gtos_tx_at build $kind" -l amount -x -d 'Amount in base units'
+end
+complete -c gtos-tx -n '__gtos_tx_at build redelegate' -l src-validator -x -d 'Validator to move the stake from'
+complete -c gtos-tx -n '__gtos_tx_at build redelegate' -l dst-validator -x -d 'Validator to move the stake to'
+complete -c gtos-tx -n '__gtos_tx_at build redelegate' -l amount -x -d 'Amount in base units'
+complete -c gtos-tx -n '__gtos_tx_at build withdraw-rewards' -l validator -x -d 'Only this validator (default: all)'
+complete -c gtos-tx -n '__gtos_tx_at build validator-edit' -l commission-permille -x -d 'New commission in thousandths'
+complete -c gtos-tx -n '__gtos_tx_at build validator-edit' -l moniker -x -d 'Free-text name of the validator'
+complete -c gtos-tx -n '__gtos_tx_at build validator-edit' -l p2p-addr -x -d "host:port of the validator's node"
 
 complete -c gtos-tx -n '__gtos_tx_at sign' -F
 complete -c gtos-tx -n '__gtos_tx_at sign' -l key -r -F -d 'Private key record to sign with'

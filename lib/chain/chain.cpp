@@ -179,7 +179,11 @@ Result<AppliedBlock> Chain::Execute(Block block, bool verify, state::ExecMode mo
   }
   uint64_t h = parent.height + 1;
   state::ExecOptions eo{mode, verify};
-  auto exec = executor_->Execute(h, block.header.proposer, std::move(block.txs), std::move(block.evidence), eo, acc);
+  std::vector<Address> signers;
+  if (block.last_commit)
+    for (const CommitSig& sig : block.last_commit->signatures) signers.push_back(sig.validator);
+  auto exec = executor_->Execute(h, block.header.proposer, std::move(block.txs), std::move(block.evidence), signers,
+                                 eo, acc);
   if (!exec) return std::unexpected(exec.error());
   auto before = MakeValidatorSet(exec->set_before);
   if (!before) return std::unexpected(before.error());

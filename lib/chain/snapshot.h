@@ -3,7 +3,7 @@
 //
 // A snapshot file is a stream of msgpack records: one SnapshotManifest
 // followed by manifest.chunks.size() SnapshotChunk records, in index order.
-// The chunks hold the state entries (tables A C E K S U V, raw database keys
+// The chunks hold the state entries (tables A C D E G K S U V, raw database keys
 // and values) in key order, cut at a fixed byte budget, so every node
 // writes byte-identical files for the same height. The manifest names the
 // finalized header and its commit certificate, carries the validator set

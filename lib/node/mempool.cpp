@@ -9,10 +9,12 @@ namespace gtos::node {
 
 namespace {
 // What a tx takes from its sender's balance besides the fee when it
-// succeeds: the amount of a transfer, the stake of a registration.
+// succeeds: the amount of a transfer or a delegation, the stake of a
+// registration.
 uint64_t Spends(const TxBody& tx) {
   if (auto* t = std::get_if<TransferTx>(&tx.payload.body)) return t->amount;
   if (auto* r = std::get_if<ValidatorRegisterTx>(&tx.payload.body)) return r->stake;
+  if (auto* d = std::get_if<DelegateTx>(&tx.payload.body)) return d->amount;
   return 0;
 }
 __extension__ using U128 = unsigned __int128;

@@ -205,6 +205,32 @@ RpcResult GetCode(const Context& ctx, const Args& a, bool with_value) {
   return CodeInfo(ctx.backend.chain(), *hash, with_value);
 }
 
+RpcResult GetValidator(const Context& ctx, const Args& a) {
+  GTOS_PARAM(addr, HashParam(a[0], "address"));
+  return ValidatorInfoJson(ctx.backend.chain(), *addr);
+}
+
+RpcResult GetDelegations(const Context& ctx, const Args& a) {
+  GTOS_PARAM(addr, HashParam(a[0], "delegator"));
+  return Delegations(ctx.backend.chain(), *addr);
+}
+
+RpcResult GetDelegation(const Context& ctx, const Args& a) {
+  GTOS_PARAM(d, HashParam(a[0], "delegator"));
+  GTOS_PARAM(v, HashParam(a[1], "validator"));
+  return DelegationInfo(ctx.backend.chain(), *d, *v);
+}
+
+RpcResult GetRewards(const Context& ctx, const Args& a) {
+  GTOS_PARAM(addr, HashParam(a[0], "delegator"));
+  return Rewards(ctx.backend.chain(), *addr);
+}
+
+RpcResult GetUnbondings(const Context& ctx, const Args& a) {
+  GTOS_PARAM(addr, HashParam(a[0], "delegator"));
+  return Unbondings(ctx.backend.chain(), *addr);
+}
+
 const std::vector<MethodDef>& Methods() {
   static const std::vector<MethodDef> methods = {
       {"tos_chainProfile",
@@ -266,6 +292,12 @@ const std::vector<MethodDef>& Methods() {
       {"net_peers", {}, [](const Context& c, const Args&) { return NetPeers(c); }},
       {"tos_mempool", {{"max_senders", false}}, MempoolSummary},
       {"tos_getMempoolTxs", {{"address", false}, {"limit", false}}, MempoolTxs},
+      {"dpos_getValidator", {{"address"}}, GetValidator},
+      {"dpos_getDelegations", {{"delegator"}}, GetDelegations},
+      {"dpos_getDelegation", {{"delegator"}, {"validator"}}, GetDelegation},
+      {"dpos_getRewards", {{"delegator"}}, GetRewards},
+      {"dpos_getUnbondings", {{"delegator"}}, GetUnbondings},
+      {"tos_getSupply", {}, [](const Context& c, const Args&) { return Supply(c.backend.chain()); }},
   };
   return methods;
 }

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "state/schema.h"
+#include "state/staking.h"
 #include "types/records.h"
 
 namespace gtos::rpc {
@@ -214,10 +215,176 @@ RpcResult Validators(const chain::Chain& c) {
                    {"consensus_key", ToHex0x(v.consensus_key)},
                    {"jailed", v.jailed != 0},
                    {"p2p_addr", v.p2p_addr},
+                   {"moniker", v.moniker},
+                   {"commission_permille", v.commission_permille},
                    {"active", in_set},
                    {"power", in_set ? it->power : 0}});
   }
   return out;
+}
+
+namespace {
+
+namespace staking = state::staking;
+
+std::string Decimal(staking::Uint128 v) {
+  if (v == 0) return "0";
+  std::string out;
+  while (v > 0) {
+    out.insert(out.begin(), static_cast<char>('0' + static_cast<int>(v % 10)));
+    v /= 10;
+  }
+  return out;
+}
+
+// A delegation's JSON, with its value and pending reward as of the head.
+Json DelegationJson(const Address& delegator, const Address& validator, const Delegation& d,
+                    const std::optional<ValidatorInfo>& v) {
+  uint64_t amount = v ? staking::TokensOf(d.shares, *v) : 0;
+  uint64_t pending = 0;
+  if (v && d.shares > 0)
+    pending = static_cast<uint64_t>(std::min<staking::Uint128>(
+        staking::PendingReward(d.shares, staking::ReadRatio(v->reward_ratio), staking::ReadRatio(d.ratio_start)),
+        v->outstanding_rewards));
+  return Json{{"delegator", ToHex0x(delegator)},   {"validator", ToHex0x(validator)},
+              {"shares", d.shares},                {"amount", amount},
+              {"pending_rewards", pending},        {"unbonding_entries", d.unbonding_entries}};
+}
+
+// Every D entry of `delegator` with its validator record (absent only for
+// entries that wait for unbonding after the validator left).
+Result<std::vector<Json>> DelegationsOf(const chain::Chain& c, const Address& delegator) {
+  state::Overlay ov(c.store());
+  auto all = ov.Scan(state::schema::DelegationPrefix(delegator));
+  if (!all) return std::unexpected(all.error());
+  std::vector<Json> out;
+  for (const auto& [k, raw] : *all) {
+    auto d = state::DecodeValue<Delegation>(raw, "delegation");
+    if (!d) return std::unexpected(d.error());
+    Address va = state::schema::DelegationKeyValidator(k);
+    auto v = staking::LoadValidator(ov, va);
+    if (!v) return std::unexpected(v.error());
+    out.push_back(DelegationJson(delegator, va, *d, *v));
+  }
+  return out;
+}
+
+}  // namespace
+
+RpcResult ValidatorInfoJson(const chain::Chain& c, const Address& a) {
+  state::Overlay ov(c.store());
+  auto v = staking::LoadValidator(ov, a);
+  if (!v) return StoreFailure(v.error());
+  if (!*v) return RpcFail(kNotFound, "validator " + ToHex0x(a) + " not found");
+  auto self = staking::SelfBond(ov, a, **v);
+  if (!self) return StoreFailure(self.error());
+  auto epoch = c.GetEpochInfo();
+  if (!epoch) return StoreFailure(epoch.error());
+  const std::vector<ActiveValidator>& active = epoch->active_set.validators;
+  auto it = std::lower_bound(active.begin(), active.end(), a,
+                             [](const ActiveValidator& m, const Address& x) { return m.address < x; });
+  bool in_set = it != active.end() && it->address == a;
+  const ValidatorInfo& info = **v;
+  return Json{{"address", ToHex0x(a)},
+              {"self_bond", *self},
+              {"delegated", info.stake - std::min(info.stake, *self)},
+              {"stake", info.stake},
+              {"shares", info.shares},
+              {"active", in_set},
+              {"power", in_set ? it->power : 0},
+              {"commission_permille", info.commission_permille},
+              {"commission_changed_at", info.commission_changed_at},
+              {"commission_rewards", info.commission_rewards},
+              {"outstanding_rewards", info.outstanding_rewards},
+              {"jailed", info.jailed != 0},
+              {"moniker", info.moniker},
+              {"p2p_addr", info.p2p_addr},
+              {"consensus_algo", std::string(AlgoName(info.consensus_algo))},
+              {"consensus_key", ToHex0x(info.consensus_key)}};
+}
+
+RpcResult Delegations(const chain::Chain& c, const Address& delegator) {
+  auto all = DelegationsOf(c, delegator);
+  if (!all) return StoreFailure(all.error());
+  Json out = Json::array();
+  for (Json& j : *all) out.push_back(std::move(j));
+  return out;
+}
+
+RpcResult DelegationInfo(const chain::Chain& c, const Address& delegator, const Address& validator) {
+  state::Overlay ov(c.store());
+  auto d = staking::LoadDelegation(ov, delegator, validator);
+  if (!d) return StoreFailure(d.error());
+  if (!*d)
+    return RpcFail(kNotFound, "no delegation of " + ToHex0x(delegator) + " with validator " + ToHex0x(validator));
+  auto v = staking::LoadValidator(ov, validator);
+  if (!v) return StoreFailure(v.error());
+  return DelegationJson(delegator, validator, **d, *v);
+}
+
+RpcResult Rewards(const chain::Chain& c, const Address& delegator) {
+  auto all = DelegationsOf(c, delegator);
+  if (!all) return StoreFailure(all.error());
+  Json per = Json::array();
+  uint64_t total = 0;
+  for (const Json& d : *all) {
+    uint64_t r = d["pending_rewards"].get<uint64_t>();
+    total += r;  // each is bounded by a validator's outstanding rewards: the sum by the supply
+    per.push_back(Json{{"validator", d["validator"]}, {"amount", r}});
+  }
+  state::Overlay ov(c.store());
+  auto own = staking::LoadValidator(ov, delegator);
+  if (!own) return StoreFailure(own.error());
+  uint64_t commission = *own ? (*own)->commission_rewards : 0;
+  return Json{{"delegator", ToHex0x(delegator)},
+              {"rewards", per},
+              {"commission", commission},
+              {"total", total + commission}};
+}
+
+RpcResult Unbondings(const chain::Chain& c, const Address& delegator) {
+  namespace schema = state::schema;
+  Json out = Json::array();
+  Status inner = Ok();
+  // The U table is keyed by release height: this scans it whole (a query,
+  // not consensus work).
+  auto st = c.store().Scan(std::string(1, schema::kUnbonding), [&](std::string_view k, std::string_view v) {
+    if (k.size() != schema::kUnbondingKeySize || schema::UnbondingKeyOwner(k) != delegator) return true;
+    auto amount = state::DecodeUint(v);
+    if (!amount) {
+      inner = std::unexpected(amount.error());
+      return false;
+    }
+    out.push_back(Json{{"validator", ToHex0x(schema::UnbondingKeyValidator(k))},
+                       {"amount", *amount},
+                       {"release_height", schema::UnbondingKeyRelease(k)}});
+    return true;
+  });
+  if (!st) return StoreFailure(st.error());
+  if (!inner) return StoreFailure(inner.error());
+  return out;
+}
+
+RpcResult Supply(const chain::Chain& c) {
+  auto s = staking::ComputeSupply(c.store(), c.genesis());
+  if (!s) return StoreFailure(s.error());
+  // Sums over tables are reported as decimal strings when they pass 2^64
+  // (they cannot while the equation holds; a mismatch shows in "balanced").
+  auto num = [](staking::Uint128 v) -> Json {
+    if (v <= UINT64_MAX) return Json(static_cast<uint64_t>(v));
+    return Json(Decimal(v));
+  };
+  return Json{{"height", c.height()},
+              {"genesis", s->genesis},
+              {"issued", s->issued},
+              {"burned", s->burned},
+              {"total", num(s->Expected())},
+              {"balances", num(s->balances)},
+              {"bonded", num(s->bonded)},
+              {"unbonding", num(s->unbonding)},
+              {"undistributed_rewards", num(s->undistributed)},
+              {"community_pool", s->community_pool},
+              {"balanced", s->Held() == s->Expected()}};
 }
 
 RpcResult EpochInfo(const chain::Chain& c) {
@@ -255,6 +422,8 @@ RpcResult DbStats(const chain::Chain& c) {
       {schema::kUnbonding, "unbonding"},
       {schema::kActiveSet, "active_set"},
       {schema::kSlashed, "slashed"},
+      {schema::kDelegation, "delegations"},
+      {schema::kSupply, "supply"},
       {schema::kExpiry, "expiry_index"},
       {schema::kSetHistory, "validator_set_history"},
       {schema::kHeader, "headers"},

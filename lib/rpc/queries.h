@@ -52,8 +52,26 @@ RpcResult CodeInfo(const chain::Chain& c, const Hash32& code_hash, bool with_val
 RpcResult RetentionPolicy(const chain::Chain& c);
 // {oldest_available, head}
 RpcResult PruneWatermark(const chain::Chain& c);
-// [{address, stake, consensus_algo, consensus_key, jailed, p2p_addr, active, power}, ...]
+// [{address, stake, consensus_algo, consensus_key, jailed, p2p_addr, moniker,
+//   commission_permille, active, power}, ...]
 RpcResult Validators(const chain::Chain& c);
+// One validator (docs/rpc.md): {address, self_bond, delegated, stake,
+// shares, active, power, commission_permille, commission_changed_at,
+// commission_rewards, outstanding_rewards, jailed, moniker, p2p_addr,
+// consensus_algo, consensus_key}.
+RpcResult ValidatorInfoJson(const chain::Chain& c, const Address& a);
+// [{delegator, validator, shares, amount, pending_rewards,
+// unbonding_entries}, ...] by validator address.
+RpcResult Delegations(const chain::Chain& c, const Address& delegator);
+// One of them; kNotFound without a D entry.
+RpcResult DelegationInfo(const chain::Chain& c, const Address& delegator, const Address& validator);
+// {delegator, rewards: [{validator, amount}], commission, total}
+RpcResult Rewards(const chain::Chain& c, const Address& delegator);
+// [{validator, amount, release_height}, ...] by release height.
+RpcResult Unbondings(const chain::Chain& c, const Address& delegator);
+// {height, genesis, issued, burned, total, balances, bonded, unbonding,
+//  undistributed_rewards, community_pool, balanced} (docs/state.md 9.6).
+RpcResult Supply(const chain::Chain& c);
 // {epoch_length, epoch, epoch_start, epoch_end, next_epoch_height, head,
 //  active_set_hash, total_power, active_count}
 RpcResult EpochInfo(const chain::Chain& c);

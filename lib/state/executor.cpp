@@ -6,6 +6,7 @@
 
 #include "crypto/hash.h"
 #include "state/schema.h"
+#include "state/staking.h"
 #include "types/records.h"
 
 namespace gtos::state {
@@ -99,7 +100,8 @@ uint64_t SlashOf(uint64_t x, uint64_t permille) {
   return x / 1000 * permille + x % 1000 * permille / 1000;
 }
 
-// The U entries of `validator` that still back its infraction at
+// The U entries unbonding from `validator` (its own and its delegators')
+// that still back its infraction at
 // `infraction_height`, as seen in block `h` (docs/state.md section 9.3):
 // created (release - unbonding_blocks) at or after the first height of the
 // infraction's epoch, whose voting power still counted that stake, and not
@@ -112,7 +114,7 @@ Result<std::vector<std::pair<std::string, uint64_t>>> SlashableUnbonding(Overlay
   if (!all) return std::unexpected(all.error());
   std::vector<std::pair<std::string, uint64_t>> out;
   for (const auto& [k, v] : *all) {
-    if (k.size() != 41 || schema::UnbondingKeyOwner(k) != validator) continue;
+    if (k.size() != schema::kUnbondingKeySize || schema::UnbondingKeyValidator(k) != validator) continue;
     uint64_t release = schema::UnbondingKeyRelease(k);
     if (release <= h || release < params.unbonding_blocks || release - params.unbonding_blocks < from) continue;
     auto amount = DecodeUint(v);
@@ -130,17 +132,6 @@ std::string EncodeInfraction(const Vote& v) {
   w.Uint(v.round);
   w.Uint(v.type);
   return std::string(w.bytes().begin(), w.bytes().end());
-}
-
-Result<Account> LoadAccount(Overlay& ov, const Address& a) {
-  auto v = ov.Get(schema::AccountKey(a));
-  if (!v) return std::unexpected(v.error());
-  if (!*v) return Account{};
-  return DecodeValue<Account>(**v, "account");
-}
-
-void StoreAccount(Overlay& ov, const Address& a, const Account& acc) {
-  ov.Put(schema::AccountKey(a), EncodeValue(acc));
 }
 
 Result<std::optional<StoredObject>> LoadObject(Overlay& ov, const std::string& key) {
@@ -234,10 +225,13 @@ Result<GenesisState> BuildGenesisState(const Genesis& g) {
   for (const GenesisValidator& v : g.validators) {
     Address addr = v.address();
     accounts[addr].balance -= v.stake;  // ValidateFull checked it is covered
-    ValidatorInfo info{v.algo, v.public_key, v.stake, 0, v.p2p_addr};
+    // Genesis validators start with commission 0 (validator_edit changes it).
+    ValidatorInfo info = staking::NewValidator(v.algo, v.public_key, v.stake, 0, "", v.p2p_addr);
     entries[schema::ValidatorKey(addr)] = EncodeValue(info);
+    entries[schema::DelegationKey(addr, addr)] = EncodeValue(staking::NewDelegation(v.stake, info));
     bonded.emplace_back(addr, std::move(info));
   }
+  entries[schema::SupplyKey()] = EncodeValue(SupplyPool{});
   for (const auto& [addr, acc] : accounts) entries[schema::AccountKey(addr)] = EncodeValue(acc);
   GenesisState out;
   out.active_set.first_height = 1;
@@ -376,16 +370,26 @@ Status ApplyEvidence(Overlay& ov, const Evidence& e, uint64_t h, const ChainPara
   if (*raw) {
     auto info = DecodeValue<ValidatorInfo>(**raw, "validator");
     if (!info) return std::unexpected(info.error());
-    info->stake -= SlashOf(info->stake, permille);
+    // The tokens drop, the shares stay: every delegation loses the same
+    // fraction (docs/state.md 9.4).
+    uint64_t cut = SlashOf(info->stake, permille);
+    info->stake -= cut;
     info->jailed = 1;
     ov.Put(vkey, EncodeValue(*info));  // kept even at stake 0: the jail stays
+    GTOS_TRY(staking::Burn(ov, cut));
   }
   auto unbonding = SlashableUnbonding(ov, e.a.validator, e.a.height, h, params);
   if (!unbonding) return std::unexpected(unbonding.error());
   for (auto& [key, amount] : *unbonding) {
-    amount -= SlashOf(amount, permille);
-    if (amount == 0) ov.Delete(key);
-    else ov.Put(key, EncodeUint(amount));
+    uint64_t cut = SlashOf(amount, permille);
+    GTOS_TRY(staking::Burn(ov, cut));
+    amount -= cut;
+    if (amount == 0) {
+      ov.Delete(key);
+      GTOS_TRY(staking::DropUnbondingEntry(ov, schema::UnbondingKeyOwner(key), e.a.validator));
+    } else {
+      ov.Put(key, EncodeUint(amount));
+    }
   }
   ov.Put(schema::SlashedKey(h, e.a.validator), EncodeInfraction(e.a));
   return Ok();
@@ -402,6 +406,11 @@ Result<ActiveSet> NextEpochSet(Overlay& ov, uint64_t h, const ActiveSet& old, co
     if (!info) return std::unexpected(info.error());
     Address a;
     std::memcpy(a.data(), k.data() + 1, 32);
+    // Only a validator whose own stake meets the minimum is a candidate;
+    // its power is its whole stake (docs/state.md 9.2).
+    auto self = staking::SelfBond(ov, a, *info);
+    if (!self) return std::unexpected(self.error());
+    if (*self < params.min_validator_stake) continue;
     all.emplace_back(a, std::move(*info));
   }
   ActiveSet next;
@@ -414,6 +423,9 @@ Result<ActiveSet> NextEpochSet(Overlay& ov, uint64_t h, const ActiveSet& old, co
 }  // namespace
 
 // ---- execution -----------------------------------------------------------------
+
+Executor::Executor(const Store& store, const Genesis& genesis)
+    : store_(store), genesis_(genesis), genesis_supply_(staking::GenesisSupply(genesis)) {}
 
 Status Executor::ApplyBlockEvidence(Overlay& ov, uint64_t h, std::vector<Evidence> evidence, ExecMode mode,
                                     ExecResult* out) const {
@@ -484,105 +496,103 @@ Result<Account> Executor::CheckIncludable(Overlay& ov, const SignedTx& stx, cons
 
 namespace {
 
-// Runs the payload after fee and nonce are charged. Checks every stateful
-// rule before writing anything, so a failure changes nothing.
+// One function per tx kind; each runs after fee and nonce are charged and
+// checks every stateful rule before it writes anything, so a failure
+// changes nothing.
+struct PayloadContext {
+  Overlay& ov;
+  const TxBody& tx;
+  uint64_t h;
+  const ChainParams& params;
+  Receipt* receipt;
+};
+
+Result<TxStatus> Apply(PayloadContext& c, const TransferTx& t) {
+  auto from = LoadAccount(c.ov, c.tx.from);
+  if (!from) return std::unexpected(from.error());
+  if (from->balance < t.amount) return TxStatus::kInsufficientBalance;
+  from->balance -= t.amount;
+  StoreAccount(c.ov, c.tx.from, *from);
+  auto to = LoadAccount(c.ov, t.to);
+  if (!to) return std::unexpected(to.error());
+  if (__builtin_add_overflow(to->balance, t.amount, &to->balance)) {
+    from->balance += t.amount;  // undo: nothing but fee and nonce changes
+    StoreAccount(c.ov, c.tx.from, *from);
+    return TxStatus::kBalanceOverflow;
+  }
+  StoreAccount(c.ov, t.to, *to);
+  return TxStatus::kOk;
+}
+
+Result<TxStatus> Apply(PayloadContext& c, const SetSignerTx& s) {
+  auto acc = LoadAccount(c.ov, c.tx.from);
+  if (!acc) return std::unexpected(acc.error());
+  acc->signer = SignerBinding{s.algo, s.public_key};
+  StoreAccount(c.ov, c.tx.from, *acc);
+  return TxStatus::kOk;
+}
+
+Result<TxStatus> Apply(PayloadContext& c, const CodePutTx& t) {
+  std::string key = schema::CodeKey(crypto::Sha256(t.code));
+  auto old = LoadObject(c.ov, key);
+  if (!old) return std::unexpected(old.error());
+  if (*old && c.h < (*old)->expire_block) return TxStatus::kCodeExists;
+  uint64_t expire;
+  if (__builtin_add_overflow(c.h, t.ttl, &expire)) return TxStatus::kExpiryOverflow;
+  if (*old) c.ov.Delete(schema::ExpiryKey((*old)->expire_block, key));
+  c.ov.Put(key, EncodeValue(StoredObject{c.h, expire, t.code}));
+  c.ov.Put(schema::ExpiryKey(expire, key), "");
+  c.receipt->expire_block = expire;
+  return TxStatus::kOk;
+}
+
+Result<TxStatus> Apply(PayloadContext& c, const KvPutTx& k) {
+  std::string key = schema::KvKey(c.tx.from, k.ns, k.key);
+  uint64_t expire;
+  if (__builtin_add_overflow(c.h, k.ttl, &expire)) return TxStatus::kExpiryOverflow;
+  auto old = LoadObject(c.ov, key);
+  if (!old) return std::unexpected(old.error());
+  if (*old) c.ov.Delete(schema::ExpiryKey((*old)->expire_block, key));
+  c.ov.Put(key, EncodeValue(StoredObject{c.h, expire, k.value}));
+  c.ov.Put(schema::ExpiryKey(expire, key), "");
+  c.receipt->expire_block = expire;
+  return TxStatus::kOk;
+}
+
+Result<TxStatus> Apply(PayloadContext& c, const ValidatorRegisterTx& r) {
+  return staking::Register(c.ov, c.tx.from, r, c.params);
+}
+Result<TxStatus> Apply(PayloadContext& c, const ValidatorUnbondTx& u) {
+  return staking::Unbond(c.ov, c.tx.from, u, c.h, c.params);
+}
+Result<TxStatus> Apply(PayloadContext& c, const DelegateTx& d) {
+  return staking::Delegate(c.ov, c.tx.from, d, c.params);
+}
+Result<TxStatus> Apply(PayloadContext& c, const UndelegateTx& u) {
+  return staking::Undelegate(c.ov, c.tx.from, u, c.h, c.params);
+}
+Result<TxStatus> Apply(PayloadContext& c, const RedelegateTx& r) {
+  return staking::Redelegate(c.ov, c.tx.from, r, c.params);
+}
+Result<TxStatus> Apply(PayloadContext& c, const WithdrawRewardsTx& w) {
+  return staking::WithdrawRewards(c.ov, c.tx.from, w);
+}
+Result<TxStatus> Apply(PayloadContext& c, const ValidatorEditTx& e) {
+  return staking::EditValidator(c.ov, c.tx.from, e, c.h, c.params);
+}
+
 Result<TxStatus> ApplyPayload(Overlay& ov, const TxBody& tx, uint64_t h, const ChainParams& params,
                               Receipt* receipt) {
-  if (auto* t = std::get_if<TransferTx>(&tx.payload.body)) {
-    auto from = LoadAccount(ov, tx.from);
-    if (!from) return std::unexpected(from.error());
-    if (from->balance < t->amount) return TxStatus::kInsufficientBalance;
-    from->balance -= t->amount;
-    StoreAccount(ov, tx.from, *from);
-    auto to = LoadAccount(ov, t->to);
-    if (!to) return std::unexpected(to.error());
-    if (__builtin_add_overflow(to->balance, t->amount, &to->balance)) {
-      from->balance += t->amount;  // undo: nothing but fee and nonce changes
-      StoreAccount(ov, tx.from, *from);
-      return TxStatus::kBalanceOverflow;
-    }
-    StoreAccount(ov, t->to, *to);
-    return TxStatus::kOk;
-  }
-  if (auto* s = std::get_if<SetSignerTx>(&tx.payload.body)) {
-    auto acc = LoadAccount(ov, tx.from);
-    if (!acc) return std::unexpected(acc.error());
-    acc->signer = SignerBinding{s->algo, s->public_key};
-    StoreAccount(ov, tx.from, *acc);
-    return TxStatus::kOk;
-  }
-  if (auto* c = std::get_if<CodePutTx>(&tx.payload.body)) {
-    std::string key = schema::CodeKey(crypto::Sha256(c->code));
-    auto old = LoadObject(ov, key);
-    if (!old) return std::unexpected(old.error());
-    if (*old && h < (*old)->expire_block) return TxStatus::kCodeExists;
-    uint64_t expire;
-    if (__builtin_add_overflow(h, c->ttl, &expire)) return TxStatus::kExpiryOverflow;
-    if (*old) ov.Delete(schema::ExpiryKey((*old)->expire_block, key));
-    ov.Put(key, EncodeValue(StoredObject{h, expire, c->code}));
-    ov.Put(schema::ExpiryKey(expire, key), "");
-    receipt->expire_block = expire;
-    return TxStatus::kOk;
-  }
-  if (auto* k = std::get_if<KvPutTx>(&tx.payload.body)) {
-    std::string key = schema::KvKey(tx.from, k->ns, k->key);
-    uint64_t expire;
-    if (__builtin_add_overflow(h, k->ttl, &expire)) return TxStatus::kExpiryOverflow;
-    auto old = LoadObject(ov, key);
-    if (!old) return std::unexpected(old.error());
-    if (*old) ov.Delete(schema::ExpiryKey((*old)->expire_block, key));
-    ov.Put(key, EncodeValue(StoredObject{h, expire, k->value}));
-    ov.Put(schema::ExpiryKey(expire, key), "");
-    receipt->expire_block = expire;
-    return TxStatus::kOk;
-  }
-  if (auto* r = std::get_if<ValidatorRegisterTx>(&tx.payload.body)) {
-    std::string vkey = schema::ValidatorKey(tx.from);
-    auto existing = ov.Get(vkey);
-    if (!existing) return std::unexpected(existing.error());
-    if (*existing) return TxStatus::kValidatorExists;
-    if (r->stake < params.min_validator_stake) return TxStatus::kStakeBelowMinimum;
-    auto acc = LoadAccount(ov, tx.from);
-    if (!acc) return std::unexpected(acc.error());
-    if (acc->balance < r->stake) return TxStatus::kInsufficientBalance;
-    acc->balance -= r->stake;
-    StoreAccount(ov, tx.from, *acc);
-    ov.Put(vkey, EncodeValue(ValidatorInfo{r->consensus_algo, r->consensus_key, r->stake, 0, ""}));
-    return TxStatus::kOk;
-  }
-  if (auto* u = std::get_if<ValidatorUnbondTx>(&tx.payload.body)) {
-    std::string vkey = schema::ValidatorKey(tx.from);
-    auto raw = ov.Get(vkey);
-    if (!raw) return std::unexpected(raw.error());
-    if (!*raw) return TxStatus::kNotValidator;
-    auto info = DecodeValue<ValidatorInfo>(**raw, "validator");
-    if (!info) return std::unexpected(info.error());
-    if (info->stake < u->amount) return TxStatus::kInsufficientStake;
-    uint64_t release;
-    if (__builtin_add_overflow(h, params.unbonding_blocks, &release)) return TxStatus::kExpiryOverflow;
-    info->stake -= u->amount;
-    if (info->stake == 0) ov.Delete(vkey);
-    else ov.Put(vkey, EncodeValue(*info));
-    std::string ukey = schema::UnbondingKey(release, tx.from);
-    auto pending = ov.Get(ukey);
-    if (!pending) return std::unexpected(pending.error());
-    uint64_t amount = u->amount;
-    if (*pending) {
-      auto prev = DecodeUint(**pending);
-      if (!prev) return std::unexpected(prev.error());
-      amount += *prev;  // bounded by the stake it came from
-    }
-    ov.Put(ukey, EncodeUint(amount));
-    return TxStatus::kOk;
-  }
-  return Fail(ErrorCode::kInternal, "unhandled tx kind");
+  PayloadContext c{ov, tx, h, params, receipt};
+  return std::visit([&c](const auto& body) { return Apply(c, body); }, tx.payload.body);
 }
 
 }  // namespace
 
 Result<ExecResult> Executor::Execute(uint64_t h, const Address& proposer, std::vector<SignedTx> txs,
-                                     std::vector<Evidence> evidence, const ExecOptions& opts,
-                                     const LtHash& parent) const {
+                                     std::vector<Evidence> evidence, const std::vector<Address>& signers,
+                                     const ExecOptions& opts, const LtHash& parent) const {
+  (void)proposer;  // the header names it; rewards go to the signers (step 5)
   Overlay ov(store_);
   ExecResult out;
   const ChainParams& params = genesis_.params;
@@ -605,21 +615,7 @@ Result<ExecResult> Executor::Execute(uint64_t h, const Address& proposer, std::v
   }
 
   // 2. Unbonding releases.
-  std::vector<std::pair<std::string, std::string>> releases;
-  GTOS_TRY(store_.Scan(schema::UnbondingPrefix(h), [&releases](std::string_view k, std::string_view v) {
-    releases.emplace_back(k, v);
-    return true;
-  }));
-  for (const auto& [k, v] : releases) {
-    Address owner = schema::UnbondingKeyOwner(k);
-    auto amount = DecodeUint(v);
-    if (!amount) return std::unexpected(amount.error());
-    auto acc = LoadAccount(ov, owner);
-    if (!acc) return std::unexpected(acc.error());
-    acc->balance += *amount;  // it left this balance before: supply bounds it
-    StoreAccount(ov, owner, *acc);
-    ov.Delete(k);
-  }
+  GTOS_TRY(staking::ReleaseUnbonding(ov, store_, h));
 
   // 2a. Slash records that cover no admissible evidence any more: a slash
   // in block s covers infractions below s, and from block s +
@@ -680,12 +676,19 @@ Result<ExecResult> Executor::Execute(uint64_t h, const Address& proposer, std::v
     out.txs.push_back(std::move(stx));
   }
 
-  // 5. Fees to the proposer.
-  if (out.fees > 0) {
-    auto acc = LoadAccount(ov, proposer);
-    if (!acc) return std::unexpected(acc.error());
-    acc->balance += out.fees;
-    StoreAccount(ov, proposer, *acc);
+  // 5. Block reward and fees to the signers of the previous block's
+  // commit, by the power they signed with: the set of height h - 1.
+  {
+    ActiveSet signing_set;
+    if (h >= 2 && h - 1 >= out.set_before.first_height) {
+      signing_set = out.set_before;
+    } else if (h >= 2) {
+      auto prev = LoadSetFor(store_, h - 1, params.epoch_length);
+      if (!prev) return std::unexpected(prev.error());
+      if (!*prev) return Fail(ErrorCode::kInternal, "no validator set recorded for height " + std::to_string(h - 1));
+      signing_set = std::move(**prev);
+    }
+    GTOS_TRY(staking::DistributeRewards(ov, signing_set, signers, out.fees, genesis_supply_, params));
   }
 
   // 6. Epoch boundary.

@@ -13,7 +13,8 @@
 //      fee), then fee and nonce are charged, then the payload runs; a
 //      payload that breaks a stateful rule yields a failed receipt and no
 //      other change;
-//   5. fees go to the proposer;
+//   5. the block reward and the block's fees go to the validators that
+//      signed the previous block's commit (lazy F1 accounting, staking.h);
 //   6. at an epoch boundary (h % epoch_length == 0) the active validator
 //      set is chosen anew from the validator table;
 //   7. the state accumulator is updated with exactly the changed entries.
@@ -155,14 +156,17 @@ Result<std::optional<ActiveSet>> LoadSetFor(const Store& store, uint64_t height,
 
 class Executor {
  public:
-  Executor(const Store& store, const Genesis& genesis) : store_(store), genesis_(genesis) {}
+  Executor(const Store& store, const Genesis& genesis);
 
   // REQUIRES: the store's committed state is that after height - 1, whose
   // accumulator is `parent`.
   // `evidence` is the block's candidate evidence (step 3); ExecResult
-  // holds the pieces applied.
+  // holds the pieces applied. `signers` are the validators of the block's
+  // last_commit (empty at height 1), already verified by the caller
+  // (Chain::Validate) or taken from the node's own certificate (propose).
   Result<ExecResult> Execute(uint64_t height, const Address& proposer, std::vector<SignedTx> txs,
-                             std::vector<Evidence> evidence, const ExecOptions& opts, const LtHash& parent) const;
+                             std::vector<Evidence> evidence, const std::vector<Address>& signers,
+                             const ExecOptions& opts, const LtHash& parent) const;
 
   // The validity rules of one piece of evidence in block `height` against
   // committed state plus `overlay` (docs/state.md section 9.3). kInvalid or
@@ -180,6 +184,7 @@ class Executor {
                             ExecResult* out) const;
   const Store& store_;
   const Genesis& genesis_;
+  uint64_t genesis_supply_ = 0;  // the sum of the genesis balances
 };
 
 }  // namespace gtos::state

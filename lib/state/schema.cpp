@@ -39,11 +39,34 @@ std::string UnbondingPrefix(uint64_t release_height) {
   return k;
 }
 
-std::string UnbondingKey(uint64_t release_height, const Address& a) {
+std::string UnbondingKey(uint64_t release_height, const Address& owner, const Address& validator) {
   std::string k = UnbondingPrefix(release_height);
-  k.append(reinterpret_cast<const char*>(a.data()), 32);
+  k.append(reinterpret_cast<const char*>(owner.data()), 32);
+  k.append(reinterpret_cast<const char*>(validator.data()), 32);
   return k;
 }
+
+Address UnbondingKeyValidator(std::string_view key) {
+  Address a;
+  std::memcpy(a.data(), key.data() + 41, 32);
+  return a;
+}
+
+std::string DelegationPrefix(const Address& delegator) { return WithPrefix(kDelegation, delegator.view()); }
+
+std::string DelegationKey(const Address& delegator, const Address& validator) {
+  std::string k = DelegationPrefix(delegator);
+  k.append(reinterpret_cast<const char*>(validator.data()), 32);
+  return k;
+}
+
+Address DelegationKeyValidator(std::string_view key) {
+  Address a;
+  std::memcpy(a.data(), key.data() + 33, 32);
+  return a;
+}
+
+std::string SupplyKey() { return std::string(1, kSupply); }
 
 uint64_t UnbondingKeyRelease(std::string_view key) { return ReadBE64(key.substr(1)); }
 

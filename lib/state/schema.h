@@ -5,7 +5,10 @@
 //   C code_hash                 -> StoredObject (code)     (state)
 //   K addr u16(ns) ns key       -> StoredObject (KV value) (state)
 //   V addr                      -> ValidatorInfo           (state)
-//   U u64(release) addr         -> uint amount unbonding   (state)
+//   U u64(release) owner validator -> uint amount unbonding (state)
+//   D delegator validator       -> Delegation              (state)
+//   G                           -> SupplyPool: issued, burned,
+//                                  community pool          (state)
 //   S                           -> ActiveSet: the set that signs the next
 //                                  block, with its first height   (state)
 //   E u64(slash height) addr    -> [height, round, type] of the infraction
@@ -38,6 +41,8 @@ inline constexpr char kValidator = 'V';
 inline constexpr char kUnbonding = 'U';
 inline constexpr char kActiveSet = 'S';
 inline constexpr char kSlashed = 'E';
+inline constexpr char kDelegation = 'D';
+inline constexpr char kSupply = 'G';
 inline constexpr char kSetHistory = 'W';
 inline constexpr char kExpiry = 'X';
 inline constexpr char kHeader = 'H';
@@ -52,11 +57,12 @@ inline bool IsStateKey(std::string_view key) {
   if (key.empty()) return false;
   char p = key[0];
   return p == kAccount || p == kCode || p == kKv || p == kValidator || p == kUnbonding ||
-         p == kActiveSet || p == kSlashed;
+         p == kActiveSet || p == kSlashed || p == kDelegation || p == kSupply;
 }
 
 // The state tables in key order (the order of a snapshot's chunks).
-inline constexpr char kStateTables[] = {kAccount, kCode, kSlashed, kKv, kActiveSet, kUnbonding, kValidator};
+inline constexpr char kStateTables[] = {kAccount, kCode, kDelegation, kSlashed, kSupply,
+                                        kKv,      kActiveSet, kUnbonding, kValidator};
 
 void AppendBE64(std::string* out, uint64_t v);
 uint64_t ReadBE64(std::string_view in);
@@ -65,11 +71,22 @@ std::string AccountKey(const Address& a);
 std::string CodeKey(const Hash32& code_hash);
 std::string KvKey(const Address& owner, ByteView ns, ByteView key);
 std::string ValidatorKey(const Address& a);
-std::string UnbondingKey(uint64_t release_height, const Address& a);
+// U u64be(release) owner validator: stake `owner` unbonds from `validator`
+// (owner == validator for a self-bond).
+std::string UnbondingKey(uint64_t release_height, const Address& owner, const Address& validator);
 std::string UnbondingPrefix(uint64_t release_height);
-// The release height and owner of a U key. REQUIRES: a U key.
+inline constexpr size_t kUnbondingKeySize = 1 + 8 + 32 + 32;
+// The release height, owner and validator of a U key. REQUIRES: a U key.
 uint64_t UnbondingKeyRelease(std::string_view key);
 Address UnbondingKeyOwner(std::string_view key);
+Address UnbondingKeyValidator(std::string_view key);
+// D delegator validator, and the prefix of a delegator's entries.
+std::string DelegationKey(const Address& delegator, const Address& validator);
+std::string DelegationPrefix(const Address& delegator);
+inline constexpr size_t kDelegationKeySize = 1 + 32 + 32;
+Address DelegationKeyValidator(std::string_view key);
+// The single entry of the G table.
+std::string SupplyKey();
 // E u64be(slash_height) addr: the slash of `a` in block `slash_height`.
 std::string SlashedKey(uint64_t slash_height, const Address& a);
 std::string SlashedPrefix(uint64_t slash_height);
@@ -93,8 +110,9 @@ inline constexpr std::string_view kMetaFormat = "format";        // schema versi
 inline constexpr std::string_view kMetaOldestBody = "oldest_body";  // u64: lowest height with a body
 
 // 2: the S and W tables; 3: last_commit, oldest_body; 4: the E table and
-// genesis parameters 19-20.
-inline constexpr uint64_t kSchemaVersion = 4;
+// genesis parameters 19-20; 5: delegation (D, G tables, U keys with the
+// validator, new V fields, genesis parameters 21-25).
+inline constexpr uint64_t kSchemaVersion = 5;
 
 }  // namespace gtos::state::schema
 

@@ -175,7 +175,8 @@ Status Block::CheckBody() const {
 std::string_view TxStatusName(uint64_t status) {
   static constexpr std::string_view kNames[] = {
       "ok",          "insufficient_balance", "code_exists",        "expiry_overflow",   "validator_exists",
-      "stake_below_minimum", "not_validator", "insufficient_stake", "balance_overflow"};
+      "stake_below_minimum", "not_validator", "insufficient_stake", "balance_overflow",
+      "no_delegation", "too_many_entries", "validator_jailed", "commission_change"};
   return status < std::size(kNames) ? kNames[status] : std::string_view();
 }
 

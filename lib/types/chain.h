@@ -21,7 +21,6 @@
 
 namespace gtos {
 
-inline constexpr size_t kMaxP2pAddrBytes = 255;
 inline constexpr size_t kMaxGenesisEntries = 1 << 20;
 inline constexpr size_t kMaxBlockTxs = 1 << 20;
 inline constexpr size_t kMaxCommitSigs = 10'000;
@@ -234,6 +233,10 @@ enum class TxStatus : uint64_t {
   kNotValidator = 6,
   kInsufficientStake = 7,
   kBalanceOverflow = 8,
+  kNoDelegation = 9,
+  kTooManyEntries = 10,
+  kValidatorJailed = 11,
+  kCommissionChange = 12,
 };
 std::string_view TxStatusName(uint64_t status);
 
@@ -293,18 +296,72 @@ struct StoredObject {
   }
 };
 
+// A registered validator (docs/state.md sections 1 and 9.4). Its bonded
+// stake is held as tokens and shares, Cosmos-style: every delegation
+// (the operator's self-bond included) owns shares, worth
+// floor(shares * stake / shares_total) tokens. A slash lowers `stake` and
+// leaves the shares alone, so it reaches every delegation in proportion.
 struct ValidatorInfo {
   uint64_t consensus_algo = 0;
   Bytes consensus_key;
-  uint64_t stake = 0;
+  uint64_t stake = 0;   // bonded tokens of all its delegations: its power
   uint64_t jailed = 0;  // 1 when jailed (no longer eligible)
   std::string p2p_addr;
+  uint64_t shares = 0;  // sum of its delegations' shares; > 0 while the entry exists
+  uint64_t commission_permille = 0;
+  std::string moniker;
+  // Height of the block whose validator_edit last changed the commission
+  // (0: never); one change per epoch.
+  uint64_t commission_changed_at = 0;
+  // F1 accounting: cumulative delegator reward per share, scaled by 10^18,
+  // as 16 big-endian bytes, wrapping modulo 2^128 (docs/state.md 9.4).
+  Bytes reward_ratio;
+  // (rest * 10^18 + carry) mod shares of the last reward: the fraction of
+  // a ratio unit carried into the next one, so rounding loses nothing while
+  // the shares do not change. Always < shares.
+  uint64_t reward_carry = 0;
+  uint64_t outstanding_rewards = 0;  // credited to delegators, not yet paid
+  uint64_t commission_rewards = 0;   // the operator's commission, not yet paid
   template <class V> void Fields(V& v) {
     v.Enum("consensus_algo", consensus_algo, AlgoName);
     v.Bin("consensus_key", consensus_key, kMaxPublicKeyBytes);
     v.Uint("stake", stake);
     v.Uint("jailed", jailed, 1);
     v.Str("p2p_addr", p2p_addr, kMaxP2pAddrBytes);
+    v.Uint("shares", shares);
+    v.Uint("commission_permille", commission_permille, 1000);
+    v.Str("moniker", moniker, kMaxMonikerBytes);
+    v.Uint("commission_changed_at", commission_changed_at);
+    v.Bin("reward_ratio", reward_ratio, 16);
+    v.Uint("reward_carry", reward_carry);
+    v.Uint("outstanding_rewards", outstanding_rewards);
+    v.Uint("commission_rewards", commission_rewards);
+  }
+};
+
+// A delegator's stake with one validator (the D table). Kept while it has
+// shares or unbonding entries of this pair are pending.
+struct Delegation {
+  uint64_t shares = 0;
+  Bytes ratio_start;  // the validator's reward_ratio when rewards were last paid
+  uint64_t unbonding_entries = 0;  // pending U entries of this pair
+  template <class V> void Fields(V& v) {
+    v.Uint("shares", shares);
+    v.Bin("ratio_start", ratio_start, 16);
+    v.Uint("unbonding_entries", unbonding_entries);
+  }
+};
+
+// The single G entry: chain-wide supply counters and the community pool
+// (docs/state.md section 9.6).
+struct SupplyPool {
+  uint64_t issued = 0;          // block rewards issued since genesis
+  uint64_t burned = 0;          // slashed since genesis
+  uint64_t community_pool = 0;  // reward remainders owned by nobody
+  template <class V> void Fields(V& v) {
+    v.Uint("issued", issued);
+    v.Uint("burned", burned);
+    v.Uint("community_pool", community_pool);
   }
 };
 

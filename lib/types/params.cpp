@@ -71,6 +71,12 @@ Status ChainParams::Validate() const {
   GTOS_TRY(AtMost("clock_precision_ms", clock_precision_ms, kMaxClockPrecisionMs, "one minute"));
   GTOS_TRY(AtLeast("message_delay_ms", message_delay_ms, 1));
   GTOS_TRY(AtMost("message_delay_ms", message_delay_ms, kMaxMessageDelayMs, "ten minutes"));
+  GTOS_TRY(AtMost("max_commission_permille", max_commission_permille, 1000, "per mille"));
+  GTOS_TRY(AtMost("max_commission_change_permille", max_commission_change_permille, 1000, "per mille"));
+  GTOS_TRY(AtLeast("max_delegations", max_delegations, 1));
+  GTOS_TRY(AtMost("max_delegations", max_delegations, kMaxDelegationsCap, "bounded work per tx"));
+  GTOS_TRY(AtLeast("max_unbonding_entries", max_unbonding_entries, 1));
+  GTOS_TRY(AtMost("max_unbonding_entries", max_unbonding_entries, kMaxUnbondingEntriesCap, "bounded work per tx"));
   return Ok();
 }
 

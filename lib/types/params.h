@@ -52,6 +52,20 @@ struct ChainParams {
   uint64_t clock_precision_ms = 500;
   uint64_t message_delay_ms = 2000;
 
+  // Delegation and rewards (docs/state.md section 9.4, docs/genesis.md).
+  // New units issued per block, paid with the block's fees to the
+  // validators that signed the previous block's commit.
+  uint64_t block_reward = 1'000;
+  // Highest commission a validator may charge, and the most its commission
+  // may move in one epoch (validator_edit), both per mille.
+  uint64_t max_commission_permille = 200;
+  uint64_t max_commission_change_permille = 10;
+  // Bounds on the delegation entries of one account: distinct validators it
+  // delegates to (a delegation that only waits for unbonding counts), and
+  // pending unbonding entries per (delegator, validator) pair.
+  uint64_t max_delegations = 32;
+  uint64_t max_unbonding_entries = 7;
+
   template <class V>
   void Fields(V& v) {
     v.Uint("target_block_interval_ms", target_block_interval_ms);
@@ -75,6 +89,11 @@ struct ChainParams {
     v.Uint("slash_double_sign_permille", slash_double_sign_permille, 1000);
     v.Uint("clock_precision_ms", clock_precision_ms);
     v.Uint("message_delay_ms", message_delay_ms);
+    v.Uint("block_reward", block_reward);
+    v.Uint("max_commission_permille", max_commission_permille, 1000);
+    v.Uint("max_commission_change_permille", max_commission_change_permille, 1000);
+    v.Uint("max_delegations", max_delegations);
+    v.Uint("max_unbonding_entries", max_unbonding_entries);
   }
 
   // Range checks that make a chain runnable (e.g. limits within the
@@ -87,6 +106,10 @@ struct ChainParams {
 // Bounds of ChainParams::Validate for the timing parameters.
 inline constexpr uint64_t kMaxClockPrecisionMs = 60'000;
 inline constexpr uint64_t kMaxMessageDelayMs = 600'000;
+// Bounds of ChainParams::Validate for the delegation caps: they bound the
+// state an account can create and the work of one tx or one release.
+inline constexpr uint64_t kMaxDelegationsCap = 1'000;
+inline constexpr uint64_t kMaxUnbondingEntriesCap = 100;
 
 // The message delay allowed in `round`: message_delay_ms + round *
 // (message_delay_ms / 2), saturating at UINT64_MAX.

@@ -8,7 +8,8 @@ namespace {
 constexpr std::string_view kTxDomain = "GTOS-TX-V1";
 constexpr std::string_view kKindNames[] = {"",         "transfer",           "set_signer",
                                            "code_put", "kv_put",             "validator_register",
-                                           "validator_unbond"};
+                                           "validator_unbond", "delegate",         "undelegate",
+                                           "redelegate",       "withdraw_rewards",   "validator_edit"};
 
 }  // namespace
 
@@ -28,6 +29,11 @@ void TxPayload::Reset(uint64_t kind) {
     case TxKind::kKvPut: body = KvPutTx{}; break;
     case TxKind::kValidatorRegister: body = ValidatorRegisterTx{}; break;
     case TxKind::kValidatorUnbond: body = ValidatorUnbondTx{}; break;
+    case TxKind::kDelegate: body = DelegateTx{}; break;
+    case TxKind::kUndelegate: body = UndelegateTx{}; break;
+    case TxKind::kRedelegate: body = RedelegateTx{}; break;
+    case TxKind::kWithdrawRewards: body = WithdrawRewardsTx{}; break;
+    case TxKind::kValidatorEdit: body = ValidatorEditTx{}; break;
   }
 }
 
@@ -52,6 +58,15 @@ Status TxBody::Validate() const {
   }
   if (auto* u = std::get_if<ValidatorUnbondTx>(&payload.body))
     if (u->amount == 0) return Invalid("field 'payload.amount': must be greater than 0");
+  if (auto* d = std::get_if<DelegateTx>(&payload.body))
+    if (d->amount == 0) return Invalid("field 'payload.amount': must be greater than 0");
+  if (auto* u = std::get_if<UndelegateTx>(&payload.body))
+    if (u->amount == 0) return Invalid("field 'payload.amount': must be greater than 0");
+  if (auto* r = std::get_if<RedelegateTx>(&payload.body)) {
+    if (r->amount == 0) return Invalid("field 'payload.amount': must be greater than 0");
+    if (r->src_validator == r->dst_validator)
+      return Invalid("field 'payload.dst_validator': must differ from src_validator");
+  }
   return Ok();
 }
 
@@ -129,6 +144,12 @@ Status CheckTxParams(const TxBody& tx, const ChainParams& params, size_t body_by
     if (c->code.empty()) return Invalid("field 'payload.code': must not be empty");
     GTOS_TRY(CheckSize("payload.code", c->code.size(), params.max_code_bytes, "max_code_bytes"));
   }
+  uint64_t commission = UINT64_MAX;
+  if (auto* r = std::get_if<ValidatorRegisterTx>(&tx.payload.body)) commission = r->commission_permille;
+  if (auto* e = std::get_if<ValidatorEditTx>(&tx.payload.body)) commission = e->commission_permille;
+  if (commission != UINT64_MAX && commission > params.max_commission_permille)
+    return Invalid("field 'payload.commission_permille': " + std::to_string(commission) +
+                   " exceeds max_commission_permille " + std::to_string(params.max_commission_permille));
   GTOS_TRY(CheckSize("tx", body_bytes ? body_bytes : tx.Encode().size(), params.max_tx_bytes, "max_tx_bytes"));
   auto min_fee = MinFee(tx, params);
   if (!min_fee) return std::unexpected(min_fee.error());

@@ -26,6 +26,8 @@ inline constexpr size_t kMaxValueBytes = 4 << 20;
 inline constexpr size_t kMaxCodeBytes = 4 << 20;
 inline constexpr size_t kMaxPublicKeyBytes = 65;
 inline constexpr size_t kMaxSignatureBytes = 72;
+inline constexpr size_t kMaxMonikerBytes = 64;
+inline constexpr size_t kMaxP2pAddrBytes = 255;
 
 enum class TxKind : uint64_t {
   kTransfer = 1,
@@ -34,6 +36,11 @@ enum class TxKind : uint64_t {
   kKvPut = 4,
   kValidatorRegister = 5,
   kValidatorUnbond = 6,
+  kDelegate = 7,
+  kUndelegate = 8,
+  kRedelegate = 9,
+  kWithdrawRewards = 10,
+  kValidatorEdit = 11,
 };
 // "kv_put"; empty when unknown.
 std::string_view TxKindName(uint64_t kind);
@@ -87,10 +94,16 @@ struct ValidatorRegisterTx {
   uint64_t stake = 0;
   uint64_t consensus_algo = 0;
   Bytes consensus_key;
+  uint64_t commission_permille = 0;  // <= max_commission_permille
+  std::string moniker;               // free text, may be empty
+  std::string p2p_addr;              // "host:port", may be empty
   template <class V> void Fields(V& v) {
     v.Uint("stake", stake);
     v.Enum("consensus_algo", consensus_algo, AlgoName);
     v.Bin("consensus_key", consensus_key, kMaxPublicKeyBytes);
+    v.Uint("commission_permille", commission_permille, 1000);
+    v.Str("moniker", moniker, kMaxMonikerBytes);
+    v.Str("p2p_addr", p2p_addr, kMaxP2pAddrBytes);
   }
 };
 
@@ -100,9 +113,70 @@ struct ValidatorUnbondTx {
   template <class V> void Fields(V& v) { v.Uint("amount", amount); }
 };
 
+// Bonds `amount` of the sender's balance to `validator` (docs/state.md
+// section 9.4). To one's own validator it adds to the self-bond.
+struct DelegateTx {
+  static constexpr TxKind kKind = TxKind::kDelegate;
+  Address validator;
+  uint64_t amount = 0;
+  template <class V> void Fields(V& v) {
+    v.Fixed("validator", validator);
+    v.Uint("amount", amount);
+  }
+};
+
+// Unbonds `amount` of the sender's stake with `validator`; it returns to the
+// balance unbonding_blocks later.
+struct UndelegateTx {
+  static constexpr TxKind kKind = TxKind::kUndelegate;
+  Address validator;
+  uint64_t amount = 0;
+  template <class V> void Fields(V& v) {
+    v.Fixed("validator", validator);
+    v.Uint("amount", amount);
+  }
+};
+
+// Moves `amount` of the sender's stake from one validator to another at once.
+struct RedelegateTx {
+  static constexpr TxKind kKind = TxKind::kRedelegate;
+  Address src_validator;
+  Address dst_validator;
+  uint64_t amount = 0;
+  template <class V> void Fields(V& v) {
+    v.Fixed("src_validator", src_validator);
+    v.Fixed("dst_validator", dst_validator);
+    v.Uint("amount", amount);
+  }
+};
+
+// Pays the sender's pending rewards with `validator` (and the validator's
+// commission when the sender is that validator). The zero address means
+// every validator the sender delegates to.
+struct WithdrawRewardsTx {
+  static constexpr TxKind kKind = TxKind::kWithdrawRewards;
+  Address validator;
+  template <class V> void Fields(V& v) { v.Fixed("validator", validator); }
+};
+
+// Changes the sender's validator record: commission (within the limits of
+// docs/state.md section 9.5), moniker and p2p address.
+struct ValidatorEditTx {
+  static constexpr TxKind kKind = TxKind::kValidatorEdit;
+  uint64_t commission_permille = 0;
+  std::string moniker;
+  std::string p2p_addr;
+  template <class V> void Fields(V& v) {
+    v.Uint("commission_permille", commission_permille, 1000);
+    v.Str("moniker", moniker, kMaxMonikerBytes);
+    v.Str("p2p_addr", p2p_addr, kMaxP2pAddrBytes);
+  }
+};
+
 // The kind-specific part: on the wire an array [kind, fields...].
 struct TxPayload {
-  std::variant<TransferTx, SetSignerTx, CodePutTx, KvPutTx, ValidatorRegisterTx, ValidatorUnbondTx>
+  std::variant<TransferTx, SetSignerTx, CodePutTx, KvPutTx, ValidatorRegisterTx, ValidatorUnbondTx, DelegateTx,
+               UndelegateTx, RedelegateTx, WithdrawRewardsTx, ValidatorEditTx>
       body;
 
   TxKind kind() const;

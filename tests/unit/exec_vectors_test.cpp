@@ -3,8 +3,9 @@
 // A fixed genesis and a fixed sequence of blocks with txs of every kind,
 // signed with ed25519 and secp256k1 (both deterministic), including failed
 // receipts, a signer rotation, a KV overwrite, expiries, an unbonding
-// release, an epoch boundary that changes the validator set (block 10) and
-// double-sign evidence (block 14). The file pins, at every height, the
+// release, an epoch boundary that changes the validator set (block 10),
+// double-sign evidence (block 14), and delegation, rewards, commission and
+// a boundary that replaces the jailed validator (blocks 15-24). The file pins, at every height, the
 // tx_root, receipts_root, state_root, validators_hash, next_validators_hash,
 // evidence_root, the header hash and the whole block record.
 //
@@ -134,6 +135,11 @@ Genesis MakeGenesis(const std::map<std::string, Key>& keys) {
   p.slash_double_sign_permille = 50;
   p.clock_precision_ms = 500;
   p.message_delay_ms = 2000;
+  p.block_reward = 1000;
+  p.max_commission_permille = 200;
+  p.max_commission_change_permille = 10;
+  p.max_delegations = 4;
+  p.max_unbonding_entries = 2;
   for (const char* name : {"validator", "alice", "bob", "carol"})
     g.accounts.push_back(GenesisAccount{keys.at(name).addr, 1'000'000'000});
   std::sort(g.accounts.begin(), g.accounts.end(),
@@ -179,6 +185,22 @@ std::vector<BlockDef> BlockDefs(const std::map<std::string, Key>& keys) {
     return TxPayload{ValidatorRegisterTx{stake, static_cast<uint64_t>(cons.algo->id), cons.pub}};
   };
   auto unbond = [](uint64_t amount) { return TxPayload{ValidatorUnbondTx{amount}}; };
+  auto reg_with = [&cons](uint64_t stake, uint64_t commission, std::string moniker) {
+    ValidatorRegisterTx r{stake, static_cast<uint64_t>(cons.algo->id), cons.pub};
+    r.commission_permille = commission;
+    r.moniker = std::move(moniker);
+    r.p2p_addr = "127.0.0.1:26666";
+    return TxPayload{r};
+  };
+  auto delegate = [&](const char* v, uint64_t amount) { return TxPayload{DelegateTx{addr(v), amount}}; };
+  auto undelegate = [&](const char* v, uint64_t amount) { return TxPayload{UndelegateTx{addr(v), amount}}; };
+  auto redelegate = [&](const char* src, const char* dst, uint64_t amount) {
+    return TxPayload{RedelegateTx{addr(src), addr(dst), amount}};
+  };
+  auto withdraw = [&](const char* v) { return TxPayload{WithdrawRewardsTx{v ? addr(v) : Address{}}}; };
+  auto edit = [](uint64_t commission, std::string moniker) {
+    return TxPayload{ValidatorEditTx{commission, std::move(moniker), "127.0.0.1:26667"}};
+  };
   return {
       // 1
       {{{"alice", "alice", transfer("dave", 5'000'000)},
@@ -225,6 +247,47 @@ std::vector<BlockDef> BlockDefs(const std::map<std::string, Key>& keys) {
       // 14
       {{}, "empty block: bob's second unbonding is released; evidence: the genesis validator's two prevotes at "
            "height 12 round 1 slash 5% of its stake (burned) and jail it"},
+      // 15
+      {{{"carol", "carol", reg_with(2'000'000, 100, "carol")},
+        {"alice", "alice_signer", delegate("carol", 3'000'000)},
+        {"bob", "bob", delegate("validator", 1'000'000)},
+        {"dave", "dave", delegate("bob", 1)}},
+       "carol registers with commission 100 per mille; alice delegates 3000000 to her; delegating to the jailed "
+       "validator: validator_jailed; to a non-validator: not_validator"},
+      // 16
+      {{{"alice", "alice_signer", undelegate("carol", 1'000'000)},
+        {"bob", "bob", undelegate("carol", 1)},
+        {"carol", "carol", edit(105, "carol 2")}},
+       "alice undelegates 1000000 (released at 19); bob has no delegation: no_delegation; carol raises her "
+       "commission by 5"},
+      // 17
+      {{{"alice", "alice_signer", redelegate("carol", "validator", 1)},
+        {"carol", "carol", edit(110, "carol 3")},
+        {"carol", "carol", unbond(1'500'000)}},
+       "redelegating to the jailed validator: validator_jailed; a second commission change in the epoch: "
+       "commission_change; carol's partial unbond below the minimum: stake_below_minimum"},
+      // 18
+      {{{"alice", "alice_signer", withdraw(nullptr)}, {"carol", "carol", withdraw("carol")}},
+       "alice withdraws all her rewards, carol her commission and self-bond rewards (nothing earned yet: the "
+       "signers are the genesis validator and bob)"},
+      // 19
+      {{}, "empty block: alice's undelegation is released"},
+      // 20
+      {{}, "epoch boundary: the jailed genesis validator leaves the set, carol (power 4000000) is the new set"},
+      // 21
+      {{{"alice", "alice_signer", delegate("carol", 500'000)}},
+       "alice adds to her delegation; the rewards of block 21 go to the signers of block 20 (the genesis "
+       "validator, jailed, and bob, who has no record: his share goes to the community pool)"},
+      // 22
+      {{{"alice", "alice_signer", undelegate("carol", 1)}},
+       "carol signed block 21: she receives the whole reward, 10% commission; alice starts an unbonding entry"},
+      // 23
+      {{{"alice", "alice_signer", undelegate("carol", 1)}, {"alice", "alice_signer", withdraw("carol")}},
+       "a second unbonding entry; alice withdraws her reward with carol"},
+      // 24
+      {{{"alice", "alice_signer", undelegate("carol", 1)}, {"carol", "carol", withdraw(nullptr)}},
+       "a third pending entry of the pair: too_many_entries (max_unbonding_entries 2); carol withdraws her "
+       "commission and rewards"},
   };
 }
 
@@ -308,6 +371,13 @@ gtos::Commit SignedCommit(const chain::Chain& chain, const BlockHeader& h) {
 }
 
 // Proposes and commits `txs` as block h; returns the JSON of the block.
+// The lowest address of the set that signs the next block on `c`.
+Address ProposerFor(const chain::Chain& c) {
+  auto set = c.ValidatorSetFor(c.height() + 1);
+  RequireOk(set, "validator set");
+  return set->validators().front().address;
+}
+
 Json RunBlock(chain::Chain& c, const Address& proposer, uint64_t time_ms, const std::vector<SignedTx>& txs,
               const std::vector<Evidence>& evidence, const std::string& note) {
   auto a = c.Propose(txs, proposer, time_ms, /*verify_signatures=*/true, evidence);
@@ -391,14 +461,17 @@ Json Generate() {
   out["notes"] = Json::array(
       {"records, keys, signatures and hashes are lowercase hex without 0x; addresses, ids and roots are 0x + 64 hex",
        "every fee is the minimum fee under the genesis parameters (docs/fees.md)",
-       "blocks are proposed by the genesis validator at genesis_time_ms + 1000 * height; each block's commit "
+       "blocks are proposed by the lowest address of their signing set at genesis_time_ms + 1000 * height; each "
+       "block's commit "
        "certificate holds round-0 precommits of every member of its set (ed25519, deterministic), and block "
        "h + 1 carries that certificate as its last_commit",
        "ed25519 and secp256k1 signatures are deterministic: re-signing reproduces every signed_tx",
        "an implementation must reproduce every receipt, tx_root, receipts_root, state_root, validators_hash, "
        "next_validators_hash, evidence_root and header_hash; a validator must accept every block record",
        "epoch_length is 10: block 10 is an epoch boundary, where bob (registered in block 3) joins the active set; "
-       "block 14 carries double-sign evidence",
+       "block 14 carries double-sign evidence; blocks 15-24 cover delegation, rewards and commission, and block "
+       "20 is the boundary where carol replaces the jailed genesis validator",
+       "rewards: block_reward 1000 plus the block's fees go to the signers of its last_commit (docs/state.md 9.5)",
        "regenerate with GTOS_WRITE_VECTORS=1 tests/exec_vectors_test and review the diff"});
   Json jk = Json::array();
   for (const KeyDef& d : KeyDefs()) {
@@ -419,7 +492,7 @@ Json Generate() {
   auto defs = BlockDefs(keys);
   auto signed_blocks = SignBlocks(keys, g);
   for (size_t i = 0; i < signed_blocks.size(); ++i)
-    blocks.push_back(RunBlock(*c, keys.at("validator").addr, kGenesisTime + kBlockInterval * (i + 1),
+    blocks.push_back(RunBlock(*c, ProposerFor(*c), kGenesisTime + kBlockInterval * (i + 1),
                               signed_blocks[i], BlockEvidence(keys, g, i + 1), defs[i].note));
   out["blocks"] = blocks;
   return out;
@@ -520,6 +593,7 @@ TEST_CASE("exec vectors: the file's blocks reproduce every receipt, root and hea
     CHECK(Str(got["evidence_root"]) == Str(jb["evidence_root"]));
     if (height == 10) CHECK(Str(jb["validators_hash"]) != Str(jb["next_validators_hash"]));  // bob joins
     if (height == 14) CHECK(!record->evidence.empty());
+    if (height == 20) CHECK(Str(jb["validators_hash"]) != Str(jb["next_validators_hash"]));  // carol replaces it
     CHECK(Str(got["header_hash"]) == Str(jb["header_hash"]));
     CHECK(Str(got["block"]) == Str(jb["block"]));
     for (const Json& r : jb["receipts"]) ++statuses[Str(r["status"])];
@@ -539,12 +613,14 @@ TEST_CASE("exec vectors: the file's blocks reproduce every receipt, root and hea
 
   // The vectors cover every tx kind, both deterministic algorithms, every
   // failure status that a funded chain can reach, and expiries.
-  for (const char* kind : {"transfer", "set_signer", "code_put", "kv_put", "validator_register", "validator_unbond"})
+  for (const char* kind : {"transfer", "set_signer", "code_put", "kv_put", "validator_register", "validator_unbond",
+                           "delegate", "undelegate", "redelegate", "withdraw_rewards", "validator_edit"})
     CHECK_MESSAGE(kinds[kind] > 0, kind);
   CHECK(algos["ed25519"] > 0);
   CHECK(algos["secp256k1"] > 0);
   for (const char* s : {"ok", "insufficient_balance", "code_exists", "validator_exists", "stake_below_minimum",
-                        "not_validator", "insufficient_stake"})
+                        "not_validator", "insufficient_stake", "no_delegation", "too_many_entries",
+                        "validator_jailed", "commission_change"})
     CHECK_MESSAGE(statuses[s] > 0, s);
   CHECK(expiry_blocks >= 3);
 }

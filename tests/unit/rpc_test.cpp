@@ -217,7 +217,7 @@ TEST_CASE("rpc: chain profile, blocks, transactions, receipts") {
   CHECK(profile["genesis_hash"] == ToHex0x(node.chain->genesis_hash()));
   CHECK(profile["params"]["epoch_length"] == 10);
   CHECK(profile["params"]["retain_blocks"] == 200);
-  CHECK(profile["params"].size() == 21);
+  CHECK(profile["params"].size() == 26);
   CHECK(profile["head"] == 0);
   CHECK(profile["node_version"].get<std::string>().starts_with("gtos "));
   // The client-side view of the parameters rebuilds ChainParams exactly.
@@ -349,6 +349,29 @@ TEST_CASE("rpc: accounts, signer, code, validators, epoch, retention") {
   CHECK(vs[0]["active"] == true);
   CHECK(vs[0]["power"] == node.chain->params().min_validator_stake);
 
+  // Staking queries (docs/rpc.md).
+  std::string val = ToHex0x(node.validator.address);
+  Json v = CallOk(c, "dpos_getValidator", {val});
+  CHECK(v["self_bond"] == node.chain->params().min_validator_stake);
+  CHECK(v["delegated"] == 0);
+  CHECK(v["stake"] == node.chain->params().min_validator_stake);
+  CHECK(v["commission_permille"] == 0);
+  CHECK(v["active"] == true);
+  CHECK(CallError(c, "dpos_getValidator", {nobody}).code == rpc::kNotFound);
+  Json dels = CallOk(c, "dpos_getDelegations", {val});
+  REQUIRE(dels.size() == 1);
+  CHECK(dels[0]["validator"] == val);
+  CHECK(dels[0]["amount"] == node.chain->params().min_validator_stake);
+  CHECK(CallOk(c, "dpos_getDelegation", {val, val}) == dels[0]);
+  CHECK(CallError(c, "dpos_getDelegation", {alice, val}).code == rpc::kNotFound);
+  CHECK(CallOk(c, "dpos_getDelegations", {alice}) == Json::array());
+  Json rewards = CallOk(c, "dpos_getRewards", {val});
+  CHECK(rewards["total"] == rewards["rewards"][0]["amount"].get<uint64_t>() + rewards["commission"].get<uint64_t>());
+  CHECK(CallOk(c, "dpos_getUnbondings", {alice}) == Json::array());
+  Json supply = CallOk(c, "tos_getSupply");
+  CHECK(supply["balanced"] == true);
+  CHECK(supply["issued"] == node.chain->height() * node.chain->params().block_reward);
+
   for (int i = 0; i < 9; ++i) REQUIRE(node.backend->Advance());
   Json epoch = CallOk(c, "dpos_getEpochInfo");  // head 11
   CHECK(epoch["epoch_length"] == 10);
@@ -456,7 +479,7 @@ TEST_CASE("rpc: malformed params are -32602 naming the param") {
           rpc::kInvalidParams);
     CHECK(CallError(c, m, {Json::object()}).code == rpc::kInvalidParams);
   }
-  CHECK(rpc::MethodNames().size() == 21);
+  CHECK(rpc::MethodNames().size() == 27);
 }
 
 TEST_CASE("rpc: JSON-RPC envelope: errors, ids, batches, notifications") {

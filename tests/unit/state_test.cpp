@@ -25,6 +25,7 @@
 #include "state/executor.h"
 #include "state/lthash.h"
 #include "state/schema.h"
+#include "state/staking.h"
 #include "state/store.h"
 #include "types/records.h"
 
@@ -104,6 +105,9 @@ Genesis TestGenesis(const std::function<void(ChainParams&)>& tweak = {}) {
   g.params.max_ttl = kMaxTtl;
   g.params.unbonding_blocks = kUnbonding;
   g.params.min_validator_stake = kMinStake;
+  // No issuance unless a test asks for it: an empty block then changes
+  // nothing, which the TTL and state-root tests rely on.
+  g.params.block_reward = 0;
   if (tweak) tweak(g.params);
   for (const TestKey* a : {&k.validator, &k.alice, &k.bob, &k.carol, &k.dave})
     g.accounts.push_back(GenesisAccount{a->addr, kRich});
@@ -367,6 +371,14 @@ std::string LeftOutReason(const Produced& p, const SignedTx& tx) {
 
 bool Contains(std::string_view hay, std::string_view needle) { return hay.find(needle) != std::string_view::npos; }
 
+// A validator's unpaid rewards: its delegators' outstanding rewards plus its
+// commission (0 without a record).
+uint64_t Rewards(TestChain& c, const TestKey& k) {
+  auto v = c->GetValidator(k.addr);
+  RequireOk(v, "get validator");
+  return v->has_value() ? (*v)->outstanding_rewards + (*v)->commission_rewards : 0;
+}
+
 // ---- independent ChaCha20 (RFC 8439 section 2.3) for the LtHash check --------------------
 
 uint32_t Rotl(uint32_t v, int c) { return (v << c) | (v >> (32 - c)); }
@@ -540,7 +552,9 @@ TEST_CASE("state: the genesis state is the accounts and the bonded validator, an
   REQUIRE(v->has_value());
   CHECK((*v)->stake == kMinStake);
   StateMap s = c.State();
-  CHECK(s.size() == 8);  // 6 accounts + 1 validator + the active set
+  CHECK(s.size() == 10);  // 6 accounts + 1 validator, its self-delegation, the active set, the supply pool
+  CHECK(s.contains(schema::DelegationKey(K().validator.addr, K().validator.addr)));
+  CHECK(s.contains(schema::SupplyKey()));
   auto set = state::DecodeValue<ActiveSet>(s.at(schema::ActiveSetKey()), "active set");
   RequireOk(set, "active set");
   CHECK(set->first_height == 1);
@@ -627,7 +641,7 @@ TEST_CASE("ttl: code exists at h .. h+t-1; a second put while it exists fails wi
     CAPTURE(n);
     StateMap before = c.State();
     Account bob_before = c.Acc(K().bob.addr);
-    Account prop_before = c.Acc(K().validator.addr);
+    uint64_t rewards_before = Rewards(c, K().validator);
     SignedTx again = Tx(K().bob, c.Nonce(K().bob), CodePut(code, ttl + 10));
     auto q = c.Next({again});
     REQUIRE(q.receipts.size() == 1);
@@ -639,9 +653,10 @@ TEST_CASE("ttl: code exists at h .. h+t-1; a second put while it exists fails wi
     Account bob_after = c.Acc(K().bob.addr);
     CHECK(bob_after.balance == bob_before.balance - again.tx.fee);
     CHECK(bob_after.nonce == bob_before.nonce + 1);
-    CHECK(c.Acc(K().validator.addr).balance == prop_before.balance + again.tx.fee);
+    // The fee goes to the signer of the previous block (docs/state.md 9.5).
+    CHECK(Rewards(c, K().validator) == rewards_before + again.tx.fee);
     CHECK(Changed(before, c.State()) ==
-          std::set<std::string>{schema::AccountKey(K().bob.addr), schema::AccountKey(K().validator.addr)});
+          std::set<std::string>{schema::AccountKey(K().bob.addr), schema::ValidatorKey(K().validator.addr)});
     obj = c.Code(code);
     REQUIRE(obj.has_value());
     CHECK(obj->created_block == h);  // no update, no TTL extension
@@ -936,11 +951,13 @@ TEST_CASE("replay: the same tx twice, a wrong chain id and a nonce gap are left 
 // Fees and execution outcome
 // ======================================================================================
 
-TEST_CASE("fees: charged on success and failure, summed to the proposer; unpayable fee is left out") {
+TEST_CASE("fees: charged on success and failure, summed to the signers' rewards; unpayable fee is left out") {
   const Keys& k = K();
   TestChain c;
+  c.Next();  // block 1 has no last_commit: its fees would go to the community pool
   StateMap before = c.State();
   uint64_t prop0 = c.Balance(k.validator);
+  uint64_t rewards0 = Rewards(c, k.validator);
   SignedTx ok = Tx(k.alice, 0, Transfer(k.dave.addr, 100), 5'000);  // above the minimum: all of it is charged
   SignedTx too_much = Tx(k.bob, 0, Transfer(k.dave.addr, kRich));    // balance - fee < amount
   SignedTx poor = Tx(k.poor, 0, Transfer(k.dave.addr, 1));
@@ -965,15 +982,17 @@ TEST_CASE("fees: charged on success and failure, summed to the proposer; unpayab
   CHECK(c.Balance(k.poor) == kPoor);
   CHECK(c.Nonce(k.poor) == 0);
   CHECK(!c->GetAccount(k.nobody.addr)->has_value());
-  CHECK(c.Balance(k.validator) == prop0 + 5'000 + too_much.tx.fee);
+  CHECK(c.Balance(k.validator) == prop0);  // not the proposer's balance any more
+  CHECK(Rewards(c, k.validator) == rewards0 + 5'000 + too_much.tx.fee);
   CHECK(Changed(before, c.State()) ==
         std::set<std::string>{schema::AccountKey(k.alice.addr), schema::AccountKey(k.bob.addr),
-                              schema::AccountKey(k.dave.addr), schema::AccountKey(k.validator.addr)});
+                              schema::AccountKey(k.dave.addr), schema::ValidatorKey(k.validator.addr)});
 }
 
-TEST_CASE("fees: a failed transfer changes only the sender's fee and nonce (and the proposer's fees)") {
+TEST_CASE("fees: a failed transfer changes only the sender's fee and nonce (and the signer's rewards)") {
   const Keys& k = K();
   TestChain c;
+  c.Next();
   StateMap before = c.State();
   SignedTx t = Tx(k.bob, 0, Transfer(k.carol.addr, kRich + 1));
   auto p = c.Next({t});
@@ -981,17 +1000,30 @@ TEST_CASE("fees: a failed transfer changes only the sender's fee and nonce (and 
   CHECK(p.receipts[0].status == 1);
   CHECK(c.Balance(k.carol) == kRich);
   CHECK(Changed(before, c.State()) ==
-        std::set<std::string>{schema::AccountKey(k.bob.addr), schema::AccountKey(k.validator.addr)});
+        std::set<std::string>{schema::AccountKey(k.bob.addr), schema::ValidatorKey(k.validator.addr)});
 }
 
-TEST_CASE("fees: the proposer's own tx pays the fee and gets it back at the end of the block") {
+TEST_CASE("fees: the proposer's own fee goes to the signers' rewards, not back to its balance") {
   const Keys& k = K();
   TestChain c;
+  c.Next();
   uint64_t b0 = c.Balance(k.validator);
   SignedTx t = Tx(k.validator, 0, Transfer(k.dave.addr, 7));
   auto p = c.Next({t});
   REQUIRE(p.receipts.size() == 1);
-  CHECK(c.Balance(k.validator) == b0 - 7);
+  CHECK(c.Balance(k.validator) == b0 - 7 - t.tx.fee);
+  CHECK(Rewards(c, k.validator) == t.tx.fee);
+}
+
+TEST_CASE("fees: block 1 has no last_commit: its fees go to the community pool") {
+  const Keys& k = K();
+  TestChain c;
+  SignedTx t = Tx(k.alice, 0, Transfer(k.dave.addr, 7));
+  c.Next({t});
+  auto supply = state::staking::ComputeSupply(c->store(), c->genesis());
+  RequireOk(supply, "supply");
+  CHECK(supply->community_pool == t.tx.fee);
+  CHECK(Rewards(c, k.validator) == 0);
 }
 
 TEST_CASE("fees: a sender can spend in one block what it received earlier in the same block") {
@@ -1030,9 +1062,10 @@ TEST_CASE("validators: register bonds stake, unbond returns it exactly unbonding
   CHECK((*v)->stake == 3 * kMinStake);
   CHECK((*v)->consensus_key == k.consensus.pub);
   CHECK((*v)->consensus_algo == static_cast<uint64_t>(crypto::AlgoId::kEd25519));
+  // Block 1: its fee goes to the community pool (G).
   CHECK(Changed(before, c.State()) ==
-        std::set<std::string>{schema::AccountKey(k.alice.addr), schema::AccountKey(k.validator.addr),
-                              schema::ValidatorKey(k.alice.addr)});
+        std::set<std::string>{schema::AccountKey(k.alice.addr), schema::ValidatorKey(k.alice.addr),
+                              schema::DelegationKey(k.alice.addr, k.alice.addr), schema::SupplyKey()});
   auto all = c->GetValidators();
   RequireOk(all, "validators");
   CHECK(all->size() == 2);
@@ -1048,13 +1081,13 @@ TEST_CASE("validators: register bonds stake, unbond returns it exactly unbonding
   uint64_t bal = c.Balance(k.alice);
   CHECK(c->GetValidator(k.alice.addr)->value().stake == 3 * kMinStake - kMinStake - kMinStake / 2);
   StateMap s = c.State();
-  REQUIRE(s.contains(schema::UnbondingKey(h + kUnbonding, k.alice.addr)));
+  REQUIRE(s.contains(schema::UnbondingKey(h + kUnbonding, k.alice.addr, k.alice.addr)));
 
   c.RunTo(h + kUnbonding - 1);
   CHECK(c.Balance(k.alice) == bal);
   c.RunTo(h + kUnbonding);
   CHECK(c.Balance(k.alice) == bal + kMinStake + kMinStake / 2);
-  CHECK(!c.State().contains(schema::UnbondingKey(h + kUnbonding, k.alice.addr)));
+  CHECK(!c.State().contains(schema::UnbondingKey(h + kUnbonding, k.alice.addr, k.alice.addr)));
   c.RunTo(h + kUnbonding + 2);
   CHECK(c.Balance(k.alice) == bal + kMinStake + kMinStake / 2);
 
@@ -1087,6 +1120,7 @@ TEST_CASE("validators: the genesis validator can unbond its genesis stake") {
 TEST_CASE("validators: errors stake_below_minimum, not_validator, insufficient_stake, validator_exists, insufficient_balance") {
   const Keys& k = K();
   TestChain c;
+  c.Next();
   auto check_failed = [&c](const SignedTx& t, TxStatus want, std::string_view name) {
     CAPTURE(name);
     StateMap before = c.State();
@@ -1096,7 +1130,7 @@ TEST_CASE("validators: errors stake_below_minimum, not_validator, insufficient_s
     CHECK(TxStatusName(p.receipts[0].status) == name);
     CHECK(p.receipts[0].fee == t.tx.fee);
     CHECK(Changed(before, c.State()) ==
-          std::set<std::string>{schema::AccountKey(t.tx.from), schema::AccountKey(K().validator.addr)});
+          std::set<std::string>{schema::AccountKey(t.tx.from), schema::ValidatorKey(K().validator.addr)});
   };
   check_failed(Tx(k.alice, 0, Register(kMinStake - 1, k.consensus)), TxStatus::kStakeBelowMinimum,
                "stake_below_minimum");
@@ -1141,7 +1175,7 @@ TEST_CASE("state root: every state change changes it; an empty block keeps it un
   uint64_t code_expiry = c->height() + 10;
   changes({Tx(k.bob, 1, CodePut("code", 4))}, "code_exists (fee and nonce)");
   changes({Tx(k.carol, 0, SetSigner(k.carol))}, "set signer (to the address key itself)");
-  changes({Tx(k.alice, 5, Register(kMinStake, k.consensus))}, "validator register");
+  changes({Tx(k.alice, 5, Register(kMinStake + 1, k.consensus))}, "validator register");
   changes({Tx(k.alice, 6, Unbond(1))}, "validator unbond");
   uint64_t release = c->height() + kUnbonding;
   REQUIRE(code_expiry > c->height());
@@ -1175,7 +1209,11 @@ TEST_CASE("state root: independent of the order in which the same changes are ap
   CHECK(H(a.Root()) == H(b.Root()));
 
   // Transfers spread over two blocks instead of one reach the same state.
+  // (From block 2 on, so that the fees go to the same place: the reward
+  // ratio carries its remainder, so one block or two credit the same.)
   TestChain one, two;
+  one.Next();
+  two.Next();
   one.Next({txs[0], txs[1]});
   one.Next();
   two.Next({txs[1]});
@@ -1325,11 +1363,11 @@ TEST_CASE("state root: a large block (the accumulator's two-thread path) and its
     txs.push_back(Tx(k.alice, i, KvPut("bulk", "key-" + std::to_string(i), "value-" + std::to_string(i), 1 + i % 2)));
   auto p = c.Next(txs);  // CheckStateMatchesRoot runs after every block
   REQUIRE(p.receipts.size() == 600);
-  CHECK(c.State().size() == 8 + 600);
+  CHECK(c.State().size() == 10 + 600);
   c.Next();  // 300 expire
-  CHECK(c.State().size() == 8 + 300);
+  CHECK(c.State().size() == 10 + 300);
   c.Next();  // the other 300
-  CHECK(c.State().size() == 8);
+  CHECK(c.State().size() == 10);
 }
 
 TEST_CASE("ttl: an expire_block that overflows 64 bits is rejected: the tx never enters a block") {
@@ -1583,19 +1621,12 @@ uint64_t Stake(TestChain& c, const TestKey& k) {
   return v->has_value() ? (*v)->stake : 0;
 }
 
-// Balances + bonded stake + stake unbonding.
+// Balances + bonded stake + stake unbonding + undistributed rewards.
 uint64_t Supply(TestChain& c) {
-  uint64_t total = 0;
-  for (const auto& [k, v] : c.State()) {
-    if (k[0] == schema::kAccount) total += state::DecodeValue<Account>(v, "account")->balance;
-    if (k[0] == schema::kValidator) total += state::DecodeValue<ValidatorInfo>(v, "validator")->stake;
-    if (k[0] == schema::kUnbonding) {
-      size_t off = 0;
-      auto p = codec::ParseOne(AsBytes(v), &off);
-      total += (*p)->handle.get().via.u64;
-    }
-  }
-  return total;
+  auto s = state::staking::ComputeSupply(c->store(), c->genesis());
+  RequireOk(s, "supply");
+  CHECK(s->Held() == s->Expected());
+  return static_cast<uint64_t>(s->Held());
 }
 
 }  // namespace
@@ -1722,9 +1753,16 @@ TEST_CASE("epochs: a partial unbond changes the power at the boundary; an empty 
   CHECK(SetFor(c, 4).total_power() == 3 * kMinStake);
   c.RunTo(4);
   CHECK(SetFor(c, 5).total_power() == 2 * kMinStake);
-  // Below the minimum: nobody is eligible, the old set stays (the chain must not halt).
-  Produce(c, {Tx(k.validator, 1, Unbond(2 * kMinStake - 1))});
-  CHECK(Stake(c, k.validator) == 1);
+  // A partial unbond below the minimum is refused (docs/state.md 9.4).
+  auto refused = c.Next({Tx(k.validator, 1, Unbond(2 * kMinStake - 1))});
+  REQUIRE(refused.receipts.size() == 1);
+  CHECK(refused.receipts[0].status == static_cast<uint64_t>(TxStatus::kStakeBelowMinimum));
+  // A delegation keeps the record after the operator unbonds all of its own
+  // stake; without self-bond it is not eligible: nobody is, the old set
+  // stays (the chain must not halt).
+  Produce(c, {Tx(k.alice, 0, TxPayload{DelegateTx{k.validator.addr, kMinStake}}),
+              Tx(k.validator, 2, Unbond(2 * kMinStake))});
+  CHECK(Stake(c, k.validator) == kMinStake);
   c.RunTo(8);
   consensus::ValidatorSet s = SetFor(c, 9);
   CHECK(Members(s) == std::vector<Address>{k.validator.addr});
@@ -1947,7 +1985,7 @@ std::optional<std::vector<uint64_t>> SlashRecord(TestChain& c, uint64_t h, const
 
 uint64_t Unbonding(TestChain& c, uint64_t release, const TestKey& k) {
   StateMap s = c.State();
-  auto it = s.find(schema::UnbondingKey(release, k.addr));
+  auto it = s.find(schema::UnbondingKey(release, k.addr, k.addr));
   if (it == s.end()) return 0;
   size_t off = 0;
   auto p = codec::ParseOne(AsBytes(it->second), &off);
@@ -2118,7 +2156,7 @@ TEST_CASE("evidence: each amount is rounded down on its own; permille 1000 takes
     CHECK(Stake(*c, k.alice) == 0);
     CHECK((*c)->GetValidator(k.alice.addr)->value().jailed == 1);  // kept at stake 0
     StateMap s = c->State();
-    for (uint64_t r : {21, 22, 23}) CHECK(!s.contains(schema::UnbondingKey(r, k.alice.addr)));
+    for (uint64_t r : {21, 22, 23}) CHECK(!s.contains(schema::UnbondingKey(r, k.alice.addr, k.alice.addr)));
     CHECK(Supply(*c) == supply - 2075);
   }
 }
