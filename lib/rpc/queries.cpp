@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "crypto/hash.h"
 #include "state/schema.h"
 #include "state/staking.h"
 #include "types/records.h"
@@ -135,7 +136,15 @@ RpcResult ReceiptById(const chain::Chain& c, const Hash32& id) {
   if (loc->index >= (*receipts)->size())
     return RpcFail(kInternalError, "tx index of " + ToHex0x(id) + " points past the receipts of block " +
                                        std::to_string(loc->height));
-  return ToJson((**receipts)[loc->index]);
+  Json j = ToJson((**receipts)[loc->index]);
+  // A code-put's receipt names the code it stored, the key of
+  // tos_getCode (not part of the receipt record, so not of its hash).
+  auto block = c.GetBlock(loc->height);
+  if (!block) return StoreFailure(block.error());
+  if (*block && loc->index < (*block)->txs.size())
+    if (const auto* put = std::get_if<CodePutTx>(&(*block)->txs[loc->index].tx.payload.body))
+      j["code_hash"] = ToHex0x(crypto::Sha256(put->code));
+  return j;
 }
 
 RpcResult AccountInfo(const chain::Chain& c, const Address& a, std::optional<uint64_t> next_nonce) {

@@ -9,6 +9,7 @@ closing "N passed, N failed".
   node_test.py --bin BUILD/cmd [scenario ...]
 """
 import argparse
+import hashlib
 import json
 import os
 import shutil
@@ -244,6 +245,10 @@ def scenario_ttl_rejections(work):
         # first is alive even on a loaded machine (building a tx spawns tools).
         r1 = send_ok(n, build(n, "code-put", "--code-file", code, "--ttl", "20"))
         check(receipt_ok(r1), f"first code-put {r1}")
+        rr = n.call("tos_getReceipt", r1["tx_id"])
+        want = "0x" + hashlib.sha256(b"\x00\x01program bytes").hexdigest()
+        check(rr.get("code_hash") == want, f"code-put receipt from tos_getReceipt: {rr}, expected code_hash {want}")
+        check(n.call("tos_getCodeMeta", want)["expire_block"] == r1["expire_block"], "tos_getCodeMeta by the receipt's code_hash")
         r2 = send_receipt(n, build(n, "code-put", "--code-file", code, "--ttl", "3"))
         check(int(r2["height"]) < int(r1["expire_block"]),
               f"the second code-put landed at {r2['height']}, after the first expired at {r1['expire_block']}")
