@@ -624,7 +624,12 @@ Status Node::CommitBlock(chain::AppliedBlock applied, const Commit& commit, bool
   applied.block.commit = commit;
   BlockHeader hd = applied.block.header;
   size_t ntx = applied.block.txs.size();
+  // Subscribers' view of the block, taken before the chain consumes it and
+  // handed over once the chain has it (docs/rpc.md "Subscriptions").
+  auto events = std::make_shared<const rpc::BlockEvents>(
+      rpc::MakeBlockEvents(hd, applied.exec.tx_ids, applied.exec.receipts, applied.exec.kv_changes));
   GTOS_TRY(chain_->Commit(std::move(applied), commit));
+  if (rpc_) rpc_->Publish(events);
   auto t1 = Clock::now();
   mempool_->Committed(hd);
   snapshots_->OnCommitted(hd.height);
