@@ -348,6 +348,6 @@ void Server::Stop() {
 
 int Server::port() const { return rep_->port; }
 
-void Server::Publish(std::shared_ptr<const BlockEvents> events) { rep_->hub.Publish(std::move(events)); }
+void Server::Publish(std::shared_ptr<const CommittedBlock> block) { rep_->hub.Publish(std::move(block)); }
 
 }  // namespace gtos::rpc

@@ -54,7 +54,7 @@ class Server {
   int port() const;
   // Hands one committed block's events to the subscribers; never blocks on
   // them. Call in commit order.
-  void Publish(std::shared_ptr<const BlockEvents> events);
+  void Publish(std::shared_ptr<const CommittedBlock> block);
 
  private:
   struct Rep;

@@ -187,7 +187,7 @@ struct SubscriptionHub::Rep {
     RequestHead head;
   };
   std::deque<Adopted> adopted;
-  std::deque<std::shared_ptr<const BlockEvents>> published;
+  std::deque<std::shared_ptr<const CommittedBlock>> published;
   bool overflow = false;  // published events were thrown away: every stream has a gap
 
   // Hub thread only.
@@ -250,7 +250,7 @@ void SubscriptionHub::Adopt(int fd, std::string received, RequestHead head) {
   r.Wake();
 }
 
-void SubscriptionHub::Publish(std::shared_ptr<const BlockEvents> events) {
+void SubscriptionHub::Publish(std::shared_ptr<const CommittedBlock> block) {
   Rep& r = *rep_;
   {
     std::lock_guard<std::mutex> l(r.mu);
@@ -258,7 +258,7 @@ void SubscriptionHub::Publish(std::shared_ptr<const BlockEvents> events) {
       r.published.clear();
       r.overflow = true;
     }
-    r.published.push_back(std::move(events));
+    r.published.push_back(std::move(block));
   }
   r.Wake();
 }
@@ -445,7 +445,7 @@ void SubscriptionHub::Rep::Deliver(Conn& c, const std::string& sub_id, Filter::W
 }
 
 void SubscriptionHub::Rep::TakePublished() {
-  std::deque<std::shared_ptr<const BlockEvents>> in;
+  std::deque<std::shared_ptr<const CommittedBlock>> in;
   bool gap = false;
   {
     std::lock_guard<std::mutex> l(mu);
@@ -459,7 +459,10 @@ void SubscriptionHub::Rep::TakePublished() {
     }
     return;
   }
-  for (const auto& ev : in) FanOut(*ev);
+  for (const auto& b : in) {
+    if (conns.empty()) break;  // nobody to tell: no JSON built
+    FanOut(MakeBlockEvents(b->header, b->tx_ids, b->receipts, b->kv_changes));
+  }
 }
 
 void SubscriptionHub::Rep::FanOut(const BlockEvents& ev) {

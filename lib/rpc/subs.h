@@ -33,8 +33,19 @@
 
 namespace gtos::rpc {
 
-// What one committed block tells subscribers; built once per block by the
-// node and shared by every connection.
+// What the node hands over per committed block: copies of what it already
+// has, no JSON built on the commit path.
+struct CommittedBlock {
+  BlockHeader header;
+  std::vector<Hash32> tx_ids;
+  std::vector<Receipt> receipts;
+  // state::ExecResult::kv_changes: K key, value after or nullopt (expired).
+  std::vector<std::pair<std::string, std::optional<std::string>>> kv_changes;
+};
+
+// What one committed block tells subscribers, as JSON; built once per
+// block on the hub thread (only when someone subscribes) and shared by
+// every connection.
 struct BlockEvents {
   uint64_t height = 0;
   Json head;  // HeaderJson(header) plus "txs": the ids in block order
@@ -83,8 +94,9 @@ class SubscriptionHub {
   // Takes ownership of a connection whose request head (GET /ws or GET
   // /subscribe/...) was read: `received` holds every byte read so far.
   void Adopt(int fd, std::string received, RequestHead head);
-  // Queues one block's events. Never blocks on a subscriber.
-  void Publish(std::shared_ptr<const BlockEvents> events);
+  // Queues one committed block. Never blocks on a subscriber; the JSON of
+  // its events is built on the hub thread.
+  void Publish(std::shared_ptr<const CommittedBlock> block);
   const SubsStats& stats() const;
 
  private:
