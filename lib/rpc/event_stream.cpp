@@ -154,9 +154,12 @@ Status StreamEvents(const std::string& base_url, std::string_view path, const St
   if (s.status != 200) {
     while (!s.error_body.empty() && (s.error_body.back() == '\n' || s.error_body.back() == '\r'))
       s.error_body.pop_back();
-    return Fail(s.status == 404 ? ErrorCode::kNotFound : ErrorCode::kInvalid,
-                "node at " + base + " refused " + std::string(path) + " (HTTP status " +
-                    std::to_string(s.status) + "): " + s.error_body);
+    std::string why = "node at " + base + " refused " + std::string(path) + " (HTTP status " +
+                      std::to_string(s.status) + ")";
+    if (!s.error_body.empty()) why += ": " + s.error_body;
+    if (s.status == 404)
+      return Fail(ErrorCode::kNotFound, why, "a node older than subscriptions has no /subscribe paths (docs/rpc.md)");
+    return Fail(ErrorCode::kInvalid, why);
   }
   return Ok();  // the node ended the stream
 }

@@ -167,16 +167,19 @@ struct SubscriptionHub::Rep {
   void WatchOut(Conn& c, bool on);
   void Reap();
   void Keepalive(Clock::time_point now);
+  // REQUIRES: mu held or the hub thread running (wakefd is closed under mu
+  // after the thread ends, so that a late Publish cannot write to a reused
+  // descriptor).
   void Wake() {
     uint64_t one = 1;
-    (void)!write(wakefd, &one, sizeof(one));
+    if (wakefd >= 0) (void)!write(wakefd, &one, sizeof(one));
   }
 
   const chain::Chain& chain;
   const SubsOptions options;
   SubsStats stats;
   std::atomic<bool> stopping{false};
-  bool started = false;
+  bool started = false;  // written under mu
   int epfd = -1, wakefd = -1;
   std::thread thread;
 
@@ -212,8 +215,11 @@ Status SubscriptionHub::Start() {
   ev.events = EPOLLIN;
   ev.data.u64 = 0;  // connection ids start at 1
   epoll_ctl(r.epfd, EPOLL_CTL_ADD, r.wakefd, &ev);
-  r.started = true;
-  r.stopping = false;
+  {
+    std::lock_guard<std::mutex> l(r.mu);  // Publish and Adopt read these
+    r.started = true;
+    r.stopping = false;
+  }
   r.thread = std::thread([&r] { r.Loop(); });
   return Ok();
 }
@@ -221,8 +227,11 @@ Status SubscriptionHub::Start() {
 void SubscriptionHub::Stop() {
   Rep& r = *rep_;
   if (!r.started) return;
-  r.stopping = true;
-  r.Wake();
+  {
+    std::lock_guard<std::mutex> l(r.mu);
+    r.stopping = true;
+    r.Wake();
+  }
   if (r.thread.joinable()) r.thread.join();
   for (auto& [id, c] : r.conns) close(c->fd);
   r.conns.clear();
@@ -232,6 +241,7 @@ void SubscriptionHub::Stop() {
   r.published.clear();
   close(r.epfd);
   close(r.wakefd);
+  r.epfd = r.wakefd = -1;
   r.stats.open = 0;
   r.stats.subscriptions = 0;
   r.started = false;
@@ -241,25 +251,24 @@ void SubscriptionHub::Adopt(int fd, std::string received, RequestHead head) {
   Rep& r = *rep_;
   {
     std::lock_guard<std::mutex> l(r.mu);
-    if (!r.stopping) {
+    if (r.started && !r.stopping) {
       r.adopted.push_back({fd, std::move(received), std::move(head)});
-      fd = -1;
+      r.Wake();
+      return;
     }
   }
-  if (fd >= 0) close(fd);
-  r.Wake();
+  close(fd);
 }
 
 void SubscriptionHub::Publish(std::shared_ptr<const CommittedBlock> block) {
   Rep& r = *rep_;
-  {
-    std::lock_guard<std::mutex> l(r.mu);
-    if (r.published.size() >= r.options.max_pending_blocks) {
-      r.published.clear();
-      r.overflow = true;
-    }
-    r.published.push_back(std::move(block));
+  std::lock_guard<std::mutex> l(r.mu);
+  if (!r.started || r.stopping) return;  // no subscriber can be waiting
+  if (r.published.size() >= r.options.max_pending_blocks) {
+    r.published.clear();
+    r.overflow = true;
   }
+  r.published.push_back(std::move(block));
   r.Wake();
 }
 
