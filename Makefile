@@ -13,7 +13,8 @@ WERROR   ?= OFF
 DEB_PACKAGES := cmake ninja-build g++ pkg-config python3 zsh fish clang-16 libclang-rt-16-dev \
   libcli11-dev libleveldb-dev libsnappy-dev libcrypto++-dev libmsgpack-cxx-dev \
   libtomlplusplus-dev libcurl4-openssl-dev libssl-dev doctest-dev libsecp256k1-dev \
-  libasio-dev libcpp-httplib-dev nlohmann-json3-dev libspdlog-dev libfmt-dev faketime python3-cryptography prometheus
+  libasio-dev libcpp-httplib-dev nlohmann-json3-dev libspdlog-dev libfmt-dev faketime python3-cryptography \
+  libwebsocketpp-dev python3-websocket prometheus
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 

@@ -1,10 +1,13 @@
 #include "query.h"
 
 #include <CLI/CLI.hpp>
+#include <csignal>
+#include <cstdio>
 
 #include "chain/chain.h"
 #include "cli/record_io.h"
 #include "rpc/client.h"
+#include "rpc/event_stream.h"
 #include "rpc/queries.h"
 
 namespace gtos::inspect {
@@ -103,6 +106,8 @@ class QueryCommand : public cli::Command {
   }
 
  protected:
+  // NS as given on the command line: text, or hex with --hex.
+  Result<Bytes> NamespaceArg(const std::string& value) const { return BinaryArg(value, "NS"); }
   virtual void SetupSource(CLI::App& app) = 0;
   virtual bool HasStats() const = 0;
   virtual Answer Ask(const Query& q) = 0;
@@ -220,12 +225,63 @@ class Rpc : public QueryCommand {
  public:
   std::string_view name() const override { return "rpc"; }
   std::string_view help() const override { return "Query a running node over JSON-RPC; JSON lines out"; }
+  Status Run() override { return watch_->parsed() ? Watch() : QueryCommand::Run(); }
 
  protected:
   void SetupSource(CLI::App& app) override {
     app.add_option("--rpc", url_, "Node RPC URL (http://HOST:PORT)")->type_name("URL")->required();
+    watch_ = app.add_subcommand("watch", "Follow a live stream: one JSON line per event (docs/rpc.md \"Subscriptions\")");
+    watch_->fallthrough();
+    watch_->require_subcommand(1);
+    watch_->add_option("--count", count_, "Stop after N events (default: until interrupted)")->type_name("N");
+    w_heads_ = watch_->add_subcommand("heads", "Every new block's header, hash and tx ids");
+    w_heads_->fallthrough();
+    w_tx_ = watch_->add_subcommand("tx", "The receipt of tx ID once it is committed, then exit");
+    w_tx_->fallthrough();
+    w_tx_->add_option("ID", watch_id_, "Tx id (0x + 64 hex)")->required();
+    w_kv_ = watch_->add_subcommand("kv", "Writes and expiries of the KV records of ADDR in namespace NS");
+    w_kv_->fallthrough();
+    w_kv_->add_option("ADDR", watch_addr_, "Owner address (0x + 64 hex)")->required();
+    w_kv_->add_option("NS", watch_ns_, "Namespace (text, or hex with --hex)")->required();
   }
   bool HasStats() const override { return false; }
+
+  // Lines go straight to stdout, flushed one by one, so that a pipe
+  // (| head -n 5) sees each event at once; a reader that goes away ends
+  // the watch quietly (exit 0).
+  Status Watch() {
+    std::string path;
+    if (w_heads_->parsed()) {
+      path = "/subscribe/heads";
+    } else if (w_tx_->parsed()) {
+      auto id = Hash32FromHex(watch_id_, "ID");
+      if (!id) return cli::UsageError(id.error().message);
+      path = "/subscribe/receipt/" + ToHex0x(*id);
+    } else {
+      auto owner = Hash32FromHex(watch_addr_, "ADDR");
+      if (!owner) return cli::UsageError(owner.error().message);
+      auto ns = NamespaceArg(watch_ns_);
+      if (!ns) return std::unexpected(ns.error());
+      path = "/subscribe/kv/" + ToHex0x(*owner) + "/" + ToHex0x(*ns);
+    }
+    std::signal(SIGPIPE, SIG_IGN);
+    uint64_t seen = 0;
+    bool reader_gone = false;
+    auto st = rpc::StreamEvents(url_, path, {}, {}, [&](const rpc::SseEvent& e) -> Result<bool> {
+      std::string line = e.data + "\n";
+      if (std::fwrite(line.data(), 1, line.size(), stdout) != line.size() || std::fflush(stdout) != 0) {
+        reader_gone = true;
+        return false;
+      }
+      ++seen;
+      return count_ == 0 || seen < count_;
+    });
+    if (reader_gone) return Ok();
+    if (!st) return st;
+    if (w_tx_->parsed() || (count_ != 0 && seen >= count_)) return Ok();
+    return Fail(ErrorCode::kIO, "node at " + url_ + " ended the stream after " + std::to_string(seen) + " events",
+                "the node stopped, or dropped this watcher for reading too slowly (rpc_subscriber_queue_bytes)");
+  }
 
   Answer Ask(const Query& q) override {
     rpc::Client node(url_);
@@ -279,6 +335,10 @@ class Rpc : public QueryCommand {
 
  private:
   std::string url_;
+  CLI::App* watch_ = nullptr;
+  CLI::App *w_heads_ = nullptr, *w_tx_ = nullptr, *w_kv_ = nullptr;
+  uint64_t count_ = 0;
+  std::string watch_id_, watch_addr_, watch_ns_;
 };
 
 }  // namespace

@@ -83,7 +83,9 @@ struct RunFlags {
     app.add_option("--datadir", flags.datadir, dev ? "Data directory (default: a new temporary one)"
                                                    : "Data directory")
         ->type_name("D");
-    app.add_option("--rpc-addr", flags.rpc_addr, "JSON-RPC listen address (default 127.0.0.1:8545)")
+    app.add_option("--rpc-addr", flags.rpc_addr,
+                   "JSON-RPC and subscription (/ws, /subscribe/...) listen address (default 127.0.0.1:8545); "
+                   "limits such as rpc_max_subscribers are gtos.toml keys")
         ->type_name("HOST:PORT");
     app.add_option("--log-format", flags.log_format, "Log lines as text or json (default text)")
         ->check(CLI::IsMember({"text", "json"}))

@@ -65,6 +65,8 @@ const std::vector<RpcLimitKey>& RpcLimitKeys() {
       GTOS_RPC_LIMIT("rpc_max_json_values", max_json_values, 16, 100'000'000),
       GTOS_RPC_LIMIT("rpc_max_json_depth", max_json_depth, 4, 1000),
       GTOS_RPC_LIMIT("rpc_max_response_bytes", max_response_bytes, 1024, uint64_t{1} << 32),
+      GTOS_RPC_LIMIT("rpc_max_subscribers", max_subscribers, 1, 65'536),
+      GTOS_RPC_LIMIT("rpc_subscriber_queue_bytes", subscriber_queue_bytes, 4096, uint64_t{1} << 30),
   };
 #undef GTOS_RPC_LIMIT
   return keys;

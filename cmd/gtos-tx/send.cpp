@@ -2,11 +2,14 @@
 // (man/gtos-tx.1).
 #include <CLI/CLI.hpp>
 #include <chrono>
+#include <cstdlib>
+#include <map>
 #include <thread>
 
 #include "cli/record_io.h"
 #include "commands.h"
 #include "rpc/client.h"
+#include "rpc/event_stream.h"
 #include "types/json.h"
 #include "types/records.h"
 
@@ -67,12 +70,109 @@ class Send : public cli::Command {
     GTOS_TRY(out_.Open(output_, wait_ && !json_ ? cli::OutputKind::kBinary : cli::OutputKind::kText));
     rpc::Client client(rpc_);
     client_ = &client;
+    if (wait_ && !std::getenv("GTOS_TX_WAIT_POLL")) {
+      GTOS_TRY(SendAndFollow());
+      return Finish();
+    }
     GTOS_TRY(SendAll());
     if (wait_) GTOS_TRY(WaitForReceipts());
     return Finish();
   }
 
  private:
+  // --wait over the node's head stream (docs/rpc.md "Subscriptions"): the
+  // stream is open before the first tx is sent, so no commit is missed;
+  // each head lists its txs, and the receipts of ours are fetched at once.
+  // A node without subscriptions (404) is polled instead.
+  Status SendAndFollow() {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_);
+    got_.clear();
+    bool opened = false;
+    rpc::StreamOptions so;
+    so.deadline = deadline;
+    auto st = rpc::StreamEvents(
+        rpc_, "/subscribe/heads", so,
+        [&]() -> Status {
+          opened = true;
+          GTOS_TRY(SendAll());
+          got_.resize(accepted_.size());
+          for (size_t i = 0; i < accepted_.size(); ++i) waiting_.emplace(accepted_[i].id, i);
+          return Ok();
+        },
+        [&](const rpc::SseEvent& e) -> Result<bool> { return OnHead(e); });
+    if (!opened && !st && st.error().code == ErrorCode::kNotFound) {  // an older node
+      GTOS_TRY(SendAll());
+      return WaitForReceipts();
+    }
+    if (!st) {
+      if (opened && std::chrono::steady_clock::now() >= deadline) return TimedOut(got_, next_);
+      return st;
+    }
+    if (next_ < accepted_.size())
+      return Fail(ErrorCode::kIO, "node at " + rpc_ + " ended the head stream with " +
+                                      std::to_string(accepted_.size() - next_) + " txs still pending",
+                  "look them up with tos_getReceipt, or send again with --wait after the node is back");
+    return Ok();
+  }
+
+  // One head event: receipts of our txs in it; false once all are written.
+  Result<bool> OnHead(const rpc::SseEvent& e) {
+    Json head = Json::parse(e.data, nullptr, /*allow_exceptions=*/false);
+    if (!head.is_object() || !head.contains("txs") || !head["txs"].is_array())
+      return Fail(ErrorCode::kIO, "node at " + rpc_ + " sent a head event without a txs list");
+    std::vector<size_t> mine;
+    for (const Json& t : head["txs"]) {
+      if (!t.is_string()) continue;
+      auto id = Hash32FromHex(t.get<std::string>(), "tx id");
+      if (!id) continue;
+      auto it = waiting_.find(*id);
+      if (it == waiting_.end()) continue;
+      mine.push_back(it->second);
+      waiting_.erase(it);
+    }
+    for (size_t from = 0; from < mine.size(); from += kReceiptWindow) {
+      std::vector<size_t> part(mine.begin() + static_cast<std::ptrdiff_t>(from),
+                               mine.begin() + static_cast<std::ptrdiff_t>(std::min(mine.size(), from + kReceiptWindow)));
+      GTOS_TRY(FetchReceipts(part, got_));
+    }
+    while (next_ < accepted_.size() && got_[next_]) {
+      GTOS_TRY(Emit(*got_[next_]));
+      got_[next_].reset();
+      ++next_;
+    }
+    return next_ < accepted_.size();
+  }
+
+  // Receipts of accepted_[i] for each i in `asked` into got; one not found
+  // (not committed yet) stays empty.
+  Status FetchReceipts(const std::vector<size_t>& asked, std::vector<std::optional<Receipt>>& got) {
+    std::vector<std::pair<std::string, Json>> calls;
+    for (size_t i : asked) calls.emplace_back("tos_getReceipt", Json::array({ToHex0x(accepted_[i].id)}));
+    auto results = client_->CallBatch(calls);
+    if (!results) return std::unexpected(results.error());
+    for (size_t k = 0; k < asked.size(); ++k) {
+      const rpc::RpcResult& r = (*results)[k];
+      const Pending& tx = accepted_[asked[k]];
+      if (!r) {
+        if (r.error().code == rpc::kNotFound) continue;  // not committed yet
+        return Fail(ErrorCode::kInvalid,
+                    "receipt of tx " + ToHex0x(tx.id) + ": " + rpc::ToError(r.error()).message);
+      }
+      Json rj = *r;
+      if (rj.is_object()) rj.erase("code_hash");  // the RPC's addition to a code-put's receipt record
+      auto rec = FromJson(rj);
+      if (!rec || !std::holds_alternative<Receipt>(*rec))
+        return Fail(ErrorCode::kInvalid, "receipt of tx " + ToHex0x(tx.id) + " from the node is not a receipt" +
+                                             (rec ? std::string() : ": " + rec.error().message));
+      if (std::get<Receipt>(*rec).tx_id != tx.id)
+        return Fail(ErrorCode::kInvalid, "node answered the receipt of tx " +
+                                             ToHex0x(std::get<Receipt>(*rec).tx_id) + " when asked for " +
+                                             ToHex0x(tx.id));
+      got[asked[k]] = std::get<Receipt>(std::move(*rec));
+    }
+    return Ok();
+  }
+
   Status SendAll() {
     cli::RecordReader reader(files_);
     Bytes batch;
@@ -146,41 +246,17 @@ class Send : public cli::Command {
     return Ok();
   }
 
+  // --wait by polling tos_getReceipt (a node without subscriptions, or
+  // GTOS_TX_WAIT_POLL set).
   Status WaitForReceipts() {
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_);
     std::vector<std::optional<Receipt>> got(accepted_.size());
     size_t next = 0;  // receipts before `next` are written, in input order
     while (next < accepted_.size()) {
       std::vector<size_t> asked;
-      std::vector<std::pair<std::string, Json>> calls;
-      for (size_t i = next; i < accepted_.size() && calls.size() < kReceiptWindow; ++i) {
-        if (got[i]) continue;
-        asked.push_back(i);
-        calls.emplace_back("tos_getReceipt", Json::array({ToHex0x(accepted_[i].id)}));
-      }
-      auto results = client_->CallBatch(calls);
-      if (!results) return std::unexpected(results.error());
-      for (size_t k = 0; k < asked.size(); ++k) {
-        const rpc::RpcResult& r = (*results)[k];
-        const Pending& tx = accepted_[asked[k]];
-        if (!r) {
-          if (r.error().code == rpc::kNotFound) continue;  // not committed yet
-          return Fail(ErrorCode::kInvalid,
-                      "receipt of tx " + ToHex0x(tx.id) + ": " + rpc::ToError(r.error()).message);
-        }
-        Json rj = *r;
-        if (rj.is_object()) rj.erase("code_hash");  // the RPC's addition to a code-put's receipt record
-        auto rec = FromJson(rj);
-        if (!rec || !std::holds_alternative<Receipt>(*rec))
-          return Fail(ErrorCode::kInvalid, "receipt of tx " + ToHex0x(tx.id) +
-                                               " from the node is not a receipt" +
-                                               (rec ? std::string() : ": " + rec.error().message));
-        if (std::get<Receipt>(*rec).tx_id != tx.id)
-          return Fail(ErrorCode::kInvalid, "node answered the receipt of tx " +
-                                               ToHex0x(std::get<Receipt>(*rec).tx_id) + " when asked for " +
-                                               ToHex0x(tx.id));
-        got[asked[k]] = std::get<Receipt>(std::move(*rec));
-      }
+      for (size_t i = next; i < accepted_.size() && asked.size() < kReceiptWindow; ++i)
+        if (!got[i]) asked.push_back(i);
+      GTOS_TRY(FetchReceipts(asked, got));
       bool progressed = false;
       while (next < accepted_.size() && got[next]) {
         GTOS_TRY(Emit(*got[next]));
@@ -234,6 +310,11 @@ class Send : public cli::Command {
   rpc::Client* client_ = nullptr;
   std::vector<Pending> accepted_;
   std::optional<Receipt> failed_;
+  // --wait over the head stream: receipts not yet written, and the txs not
+  // yet seen in a block.
+  std::vector<std::optional<Receipt>> got_;
+  size_t next_ = 0;
+  std::map<Hash32, size_t> waiting_;
 };
 
 }  // namespace

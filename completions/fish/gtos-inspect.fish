@@ -6,7 +6,7 @@
 # Prints the command path typed so far ("", "db", "rpc kv"), skipping
 # options and the values of options that take one.
 function __gtos_inspect_cmd
-    set -l takes_value -o --output --datadir --rpc
+    set -l takes_value -o --output --datadir --rpc --count
     set -l path
     set -l skip 0
     for tok in (commandline -opc)[2..-1]
@@ -28,7 +28,9 @@ function __gtos_inspect_cmd
                     rewards unbondings supply; and set path db $tok
             case rpc
                 contains -- $tok head block account kv code validators epoch peers syncing mempool validator \
-                    delegations rewards unbondings supply; and set path rpc $tok
+                    delegations rewards unbondings supply watch; and set path rpc $tok
+            case 'rpc watch'
+                contains -- $tok heads tx kv; and set path rpc watch $tok
         end
     end
     echo $path
@@ -76,4 +78,9 @@ end
 complete -c gtos-inspect -n '__gtos_inspect_at rpc' -a peers -d "The node's connected peers"
 complete -c gtos-inspect -n '__gtos_inspect_at rpc' -a syncing -d 'Catching up or not, readiness'
 complete -c gtos-inspect -n '__gtos_inspect_at rpc' -a mempool -d 'Waiting transactions per sender'
+complete -c gtos-inspect -n '__gtos_inspect_at rpc' -a watch -d 'Follow a live stream: heads, tx ID, kv ADDR NS'
+complete -c gtos-inspect -n '__gtos_inspect_at rpc watch' -l count -x -d 'Stop after N events'
+complete -c gtos-inspect -n '__gtos_inspect_at rpc watch' -a heads -d "Every new block's header"
+complete -c gtos-inspect -n '__gtos_inspect_at rpc watch' -a tx -d 'The receipt of tx ID, then exit'
+complete -c gtos-inspect -n '__gtos_inspect_at rpc watch' -a kv -d 'KV writes and expiries of ADDR in NS'
 complete -c gtos-inspect -n '__gtos_inspect_at db' -a stats -d 'Head, retention window and table sizes'

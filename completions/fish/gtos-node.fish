@@ -47,7 +47,7 @@ complete -c gtos-node -n '__gtos_node_at ""' -l param -x -a "$params" -d 'Genesi
 # Options that --dev and run share.
 for cmd in '""' run
     complete -c gtos-node -n "__gtos_node_at $cmd" -l datadir -x -a '(__fish_complete_directories)' -d 'Data directory'
-    complete -c gtos-node -n "__gtos_node_at $cmd" -l rpc-addr -x -d 'JSON-RPC listen address (default 127.0.0.1:8545)'
+    complete -c gtos-node -n "__gtos_node_at $cmd" -l rpc-addr -x -d 'JSON-RPC and subscription listen address (default 127.0.0.1:8545)'
     complete -c gtos-node -n "__gtos_node_at $cmd" -l log-format -x -a 'text json' -d 'Log lines as text or json (default text)'
     complete -c gtos-node -n "__gtos_node_at $cmd" -l log-level -x -a 'debug info warn error' -d 'Least severe level logged (default info)'
 end

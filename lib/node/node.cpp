@@ -624,7 +624,17 @@ Status Node::CommitBlock(chain::AppliedBlock applied, const Commit& commit, bool
   applied.block.commit = commit;
   BlockHeader hd = applied.block.header;
   size_t ntx = applied.block.txs.size();
+  // Subscribers' view of the block (docs/rpc.md "Subscriptions"): copied
+  // before the chain consumes the block, handed over once the chain has
+  // it, so that queries already answer for it; the JSON is built on the
+  // subscription thread.
+  auto published = std::make_shared<rpc::CommittedBlock>();
+  published->header = hd;
+  published->tx_ids = applied.exec.tx_ids;
+  published->receipts = applied.exec.receipts;
+  published->kv_changes = std::move(applied.exec.kv_changes);
   GTOS_TRY(chain_->Commit(std::move(applied), commit));
+  if (rpc_) rpc_->Publish(std::move(published));
   auto t1 = Clock::now();
   mempool_->Committed(hd);
   snapshots_->OnCommitted(hd.height);

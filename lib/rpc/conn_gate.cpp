@@ -177,6 +177,8 @@ struct ConnGate::Rep {
   void OnHead(GateConn& c, RequestHead head);
   void ReadBody(GateConn& c);
   void Dispatch(GateConn& c, bool health);
+  bool Detaches(const RequestHead& h) const;
+  void Detach(GateConn& c);
   void Resume(GateConn& c);
   void Refuse(GateConn& c, int status, const RequestHead* head, const std::string& why);
   void Linger(GateConn& c);
@@ -461,6 +463,7 @@ void ConnGate::Rep::OnHead(GateConn& c, RequestHead head) {
   c.head_ = std::move(head);
   const RequestHead& h = c.head_;
   auto now = Clock::now();
+  if (Detaches(h)) return Detach(c);
   if (h.method == "POST" && !Contains(options.post_paths, h.path)) {
     stats.bad_request++;
     return Refuse(c, 404, &h, "no such path");
@@ -518,6 +521,25 @@ void ConnGate::Rep::ReadBody(GateConn& c) {
   if (r < 0 && (err == EAGAIN || err == EWOULDBLOCK || err == EINTR)) return;
   if (r <= 0) return Close(c);
   if (c.in_.size() >= c.limit_) Dispatch(c, false);
+}
+
+bool ConnGate::Rep::Detaches(const RequestHead& h) const {
+  if (!options.detach || (h.method != "GET" && h.method != "HEAD")) return false;
+  for (const std::string& p : options.detach_paths)
+    if (p.ends_with('/') ? h.path.starts_with(p) : h.path == p) return true;
+  return false;
+}
+
+void ConnGate::Rep::Detach(GateConn& c) {
+  Watch(c, false);
+  int fd = c.fd_;
+  std::string received = std::move(c.in_);
+  RequestHead head = std::move(c.head_);
+  inflight_body -= c.charged_;
+  conns.erase(c.id_);  // destroys c; the socket stays open
+  stats.open = conns.size();
+  stats.detached++;
+  options.detach(fd, std::move(received), std::move(head));
 }
 
 void ConnGate::Rep::Dispatch(GateConn& c, bool health) {

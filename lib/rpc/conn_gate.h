@@ -15,7 +15,9 @@
 //   answer while every other worker is busy;
 // - at most max_connections are open: a new one closes the oldest that is
 //   not being served (idle, sending its head or body, or closing), or is
-//   refused with 503 when every open one is being served.
+//   refused with 503 when every open one is being served;
+// - GET of a detach path (the subscription streams) leaves the gate with
+//   its socket once its head is read: it never takes a worker.
 //
 // A worker serves one request through GateConn: the HTTP library parses
 // the buffered head from Read(), takes a Content-Length body whole with
@@ -56,6 +58,12 @@ struct GateOptions {
   size_t max_requests_per_connection = 1000;
   std::vector<std::string> health_paths;  // served by the reserved worker (GET, HEAD)
   std::vector<std::string> post_paths;    // other POST paths are 404 before the body is read
+  // GET and HEAD of these paths (exact, or every path under one that ends
+  // in '/') leave the gate as soon as their head is read: `detach` takes
+  // the socket and every byte received on it, and owns both from then on.
+  // This is how long-lived subscription streams stay off the workers.
+  std::vector<std::string> detach_paths;
+  std::function<void(int fd, std::string received, RequestHead head)> detach;
 };
 
 // Counters since Start, for /metrics.
@@ -67,6 +75,7 @@ struct GateStats {
   std::atomic<uint64_t> too_large{0};     // 413 and 431
   std::atomic<uint64_t> busy{0};          // 503: queue full or body memory exhausted
   std::atomic<uint64_t> bad_request{0};   // 400, 404, 405, 411, 415, 417, 501 from the gate
+  std::atomic<uint64_t> detached{0};      // handed to options.detach
 };
 
 class GateConn {

@@ -37,12 +37,7 @@ std::unexpected<RpcError> Pruned(const chain::Chain& c, uint64_t requested) {
 // genesis block) never has a body and is not pruned.
 bool IsPruned(const chain::Chain& c, uint64_t height) { return height > 0 && height < c.oldest_body(); }
 
-Json HeaderFields(const BlockHeader& h) {
-  Json j = ToJson(h);
-  j.erase("type");
-  j.erase("version");
-  return j;  // fields in wire order, then "hash"
-}
+Json HeaderFields(const BlockHeader& h) { return HeaderJson(h); }
 
 // Where a tx is, or why it cannot be shown.
 std::expected<chain::TxLocation, RpcError> Locate(const chain::Chain& c, const Hash32& id) {
@@ -54,6 +49,13 @@ std::expected<chain::TxLocation, RpcError> Locate(const chain::Chain& c, const H
 }
 
 }  // namespace
+
+Json HeaderJson(const BlockHeader& h) {
+  Json j = ToJson(h);
+  j.erase("type");
+  j.erase("version");
+  return j;  // fields in wire order, then "hash"
+}
 
 RpcResult ChainProfile(const chain::Chain& c, std::string_view node_version) {
   Json params = Json::object();

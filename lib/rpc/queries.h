@@ -24,6 +24,9 @@ namespace gtos::rpc {
 // {chain_id, genesis_hash, genesis_time_ms, params{...all genesis params},
 //  head, head_hash, node_version}
 RpcResult ChainProfile(const chain::Chain& c, std::string_view node_version);
+// A header's fields in wire order and "hash" (as every header-shaped
+// answer shows it; also the subscriptions' head events).
+Json HeaderJson(const BlockHeader& h);
 // The head's header fields and "hash".
 RpcResult HeadHeader(const chain::Chain& c);
 // Header fields, "hash", "txs" (ids, or whole signed_tx objects when

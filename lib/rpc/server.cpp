@@ -114,7 +114,20 @@ GateOptions ToGateOptions(const ServerOptions& o) {
   g.max_inflight_body_bytes = o.max_inflight_body_bytes;
   g.health_paths = {"/healthz", "/readyz"};
   g.post_paths = {"/", "/tx"};
+  g.detach_paths = {"/ws", "/subscribe/"};
   return g;
+}
+
+GateOptions WithDetach(GateOptions g, std::function<void(int, std::string, RequestHead)> detach) {
+  g.detach = std::move(detach);
+  return g;
+}
+
+SubsOptions ToSubsOptions(const ServerOptions& o) {
+  SubsOptions s;
+  s.max_subscribers = std::max<size_t>(1, o.max_subscribers);
+  s.queue_bytes = std::max<size_t>(1024, o.subscriber_queue_bytes);
+  return s;
 }
 
 DispatchLimits ToDispatchLimits(const ServerOptions& o) {
@@ -134,14 +147,19 @@ struct Server::Rep {
         options(std::move(o)),
         dispatcher(b, ToDispatchLimits(options), "gtos " GTOS_VERSION),
         gate(
-            ToGateOptions(options), [this](GateConn& c) { http.Serve(c); },
+            WithDetach(ToGateOptions(options),
+                       [this](int fd, std::string received, RequestHead head) {
+                         hub.Adopt(fd, std::move(received), std::move(head));
+                       }),
+            [this](GateConn& c) { http.Serve(c); },
             [this](int status, const RequestHead* head, const std::string& why) {
               bool post = head && head->method == "POST";
               HttpReply r =
                   dispatcher.Refused(status, why, post && head->path == "/", post && head->path == "/tx");
               return ConnGate::Refusal{r.content_type, r.body};
             }),
-        http(gate) {}
+        http(gate),
+        hub(b.chain(), ToSubsOptions(options)) {}
   void Route();
   std::optional<std::string> ReadBody(const httplib::ContentReader& reader, bool jsonrpc,
                                       httplib::Response& res);
@@ -152,6 +170,7 @@ struct Server::Rep {
   Dispatcher dispatcher;
   ConnGate gate;
   GateHttpServer http;
+  SubscriptionHub hub;
   std::thread thread;
   std::atomic<bool> listen_returned{false};
   int port = 0;
@@ -213,6 +232,20 @@ std::string Server::Rep::GateMetrics() const {
         std::pair{"body_timeout", &s.body_timeout}, std::pair{"too_large", &s.too_large},
         std::pair{"busy", &s.busy}, std::pair{"bad_request", &s.bad_request}})
     m += "gtos_rpc_refused_total{reason=\"" + std::string(reason) + "\"} " + std::to_string(n->load()) + "\n";
+  const SubsStats& h = hub.stats();
+  m += "# HELP gtos_rpc_subscribers Open subscription connections (/ws and /subscribe/...).\n"
+       "# TYPE gtos_rpc_subscribers gauge\n"
+       "gtos_rpc_subscribers " + std::to_string(h.open.load()) +
+       "\n# HELP gtos_rpc_subscriptions Active subscriptions.\n"
+       "# TYPE gtos_rpc_subscriptions gauge\n"
+       "gtos_rpc_subscriptions " + std::to_string(h.subscriptions.load()) +
+       "\n# HELP gtos_rpc_subscription_events_total Notifications queued to subscribers.\n"
+       "# TYPE gtos_rpc_subscription_events_total counter\n"
+       "gtos_rpc_subscription_events_total " + std::to_string(h.events.load()) +
+       "\n# HELP gtos_rpc_subscribers_dropped_total Subscription connections closed or refused by the node, by reason.\n"
+       "# TYPE gtos_rpc_subscribers_dropped_total counter\n"
+       "gtos_rpc_subscribers_dropped_total{reason=\"slow\"} " + std::to_string(h.dropped_slow.load()) +
+       "\ngtos_rpc_subscribers_dropped_total{reason=\"limit\"} " + std::to_string(h.refused_limit.load()) + "\n";
   return m;
 }
 
@@ -284,6 +317,7 @@ Status Server::Start() {
     r.port = r.options.port;
   }
   r.http.RaiseBacklog(1024);
+  GTOS_TRY(r.hub.Start());
   GTOS_TRY(r.gate.Start());
   r.listen_returned = false;
   r.thread = std::thread([&r] {
@@ -308,9 +342,12 @@ void Server::Stop() {
   r.http.stop();
   if (r.thread.joinable()) r.thread.join();
   r.gate.Stop();
+  r.hub.Stop();
   r.started = false;
 }
 
 int Server::port() const { return rep_->port; }
+
+void Server::Publish(std::shared_ptr<const CommittedBlock> block) { rep_->hub.Publish(std::move(block)); }
 
 }  // namespace gtos::rpc

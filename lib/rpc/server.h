@@ -1,6 +1,7 @@
 // The node's HTTP interface: JSON-RPC 2.0 on POST /, binary submission of
-// signed tx records on POST /tx, /healthz, /readyz and /metrics
-// (docs/rpc.md).
+// signed tx records on POST /tx, /healthz, /readyz and /metrics, and live
+// subscriptions on GET /ws (WebSocket) and GET /subscribe/... (server-sent
+// events), served by a hub of their own (lib/rpc/subs.h) (docs/rpc.md).
 //
 // Thread safety: Start/Stop from one thread; requests are served on the
 // server's own threads and only call the Backend's thread-safe methods.
@@ -11,6 +12,7 @@
 #include <string>
 
 #include "rpc/backend.h"
+#include "rpc/subs.h"
 
 namespace gtos::rpc {
 
@@ -33,6 +35,8 @@ struct ServerOptions {
   size_t max_json_values = 200'000;
   size_t max_json_depth = 32;
   size_t max_response_bytes = 64 << 20;
+  size_t max_subscribers = 64;             // subscription connections (/ws, /subscribe/...)
+  size_t subscriber_queue_bytes = 1 << 20;  // unsent bytes of one before it is dropped
 };
 
 class Server {
@@ -48,6 +52,9 @@ class Server {
   // handler finishing.
   void Stop();
   int port() const;
+  // Hands one committed block's events to the subscribers; never blocks on
+  // them. Call in commit order.
+  void Publish(std::shared_ptr<const CommittedBlock> block);
 
  private:
   struct Rep;

@@ -709,6 +709,7 @@ Result<ExecResult> Executor::Execute(uint64_t h, const Address& proposer, std::v
     if (e.before == e.after) continue;
     if (e.after) out.batch.Put(key, *e.after);
     else out.batch.Delete(key);
+    if (key[0] == schema::kKv) out.kv_changes.push_back({key, e.after});
   }
   return out;
 }

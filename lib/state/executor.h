@@ -86,6 +86,11 @@ struct ExecResult {
   LtHash accumulator;                              // after the block
   Hash32 state_root;
   WriteBatch batch;  // state changes only; the chain adds history
+  // The KV (K table) entries the block changed, in key order: the key and
+  // the StoredObject after the block, or nullopt when it expired here (a KV
+  // record is only ever removed by expiry). Not part of any commitment:
+  // the node publishes them to subscribers (docs/rpc.md "Subscriptions").
+  std::vector<std::pair<std::string, std::optional<std::string>>> kv_changes;
   uint64_t fees = 0;
 };
 

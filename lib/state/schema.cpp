@@ -33,6 +33,19 @@ std::string KvKey(const Address& owner, ByteView ns, ByteView key) {
   return k;
 }
 
+std::optional<KvKeyParts> ParseKvKey(std::string_view key) {
+  // K owner(32) u16be(ns length) ns key
+  if (key.size() < 1 + 32 + 2 || key[0] != kKv) return std::nullopt;
+  size_t ns_len = (static_cast<size_t>(static_cast<uint8_t>(key[33])) << 8) | static_cast<uint8_t>(key[34]);
+  if (key.size() < 35 + ns_len) return std::nullopt;
+  KvKeyParts p;
+  std::memcpy(p.owner.data(), key.data() + 1, 32);
+  auto bytes = [](std::string_view s) { return Bytes(s.begin(), s.end()); };
+  p.ns = bytes(key.substr(35, ns_len));
+  p.key = bytes(key.substr(35 + ns_len));
+  return p;
+}
+
 std::string UnbondingPrefix(uint64_t release_height) {
   std::string k(1, kUnbonding);
   AppendBE64(&k, release_height);

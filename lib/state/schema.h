@@ -27,6 +27,7 @@
 #ifndef GTOS_STATE_SCHEMA_H_
 #define GTOS_STATE_SCHEMA_H_
 
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -70,6 +71,13 @@ uint64_t ReadBE64(std::string_view in);
 std::string AccountKey(const Address& a);
 std::string CodeKey(const Hash32& code_hash);
 std::string KvKey(const Address& owner, ByteView ns, ByteView key);
+// The parts of a K key; nullopt when `key` is not one (wrong table, too
+// short, namespace length past the end).
+struct KvKeyParts {
+  Address owner;
+  Bytes ns, key;
+};
+std::optional<KvKeyParts> ParseKvKey(std::string_view key);
 std::string ValidatorKey(const Address& a);
 // U u64be(release) owner validator: stake `owner` unbonds from `validator`
 // (owner == validator for a self-bond).
