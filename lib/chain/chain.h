@@ -21,6 +21,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "consensus/validator_set.h"
@@ -72,8 +73,12 @@ struct EpochInfo {
 };
 
 // The oldest database schema version that `gtos-node migrate` upgrades
-// (lib/chain/migrate.h); older ones predate a consensus change.
+// (lib/chain/migrate.h); older ones predate a consensus change, which
+// kNoMigrationReason names (it goes into the error). A new consensus
+// change that bumps the schema raises both (docs/upgrades.md 2.3).
 inline constexpr uint64_t kOldestMigratable = 5;
+inline constexpr std::string_view kNoMigrationReason =
+    "version 5 (staking) changed the chain's consensus rules and state";
 
 // A consensus::ValidatorSet of the members of `set`, priorities fresh
 // (all zero, as after ValidatorSet::Make).

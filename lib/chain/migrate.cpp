@@ -128,7 +128,7 @@ std::unexpected<Error> NoPath(uint64_t version, const std::string& datadir) {
                 "run the newer gtos-node that wrote it: schemas are never downgraded");
   return Fail(ErrorCode::kInvalid,
               what + ", and no migration starts below version " + std::to_string(kOldestMigratable) +
-                  ": version 5 (staking) changed the chain's consensus rules and state, so a version " +
+                  ": " + std::string(kNoMigrationReason) + ", so a version " +
                   std::to_string(version) + " chain's blocks do not execute to the state roots of a version " +
                   std::to_string(kOldestMigratable) + " chain",
               "the network moved on with a new genesis: initialise a new data directory from it "

@@ -1,16 +1,18 @@
 #!/usr/bin/env python3
-"""A data directory written by the previous schema (5) is migrated and the
+"""A data directory written by the previous schema (5 when written) is migrated and the
 node starts on it with the same head and state root (docs/upgrades.md).
 
-usage: migrate_test.py --bin BUILD/cmd --make-schema5 BUILD/tests/make_schema5
+usage: migrate_test.py --bin BUILD/cmd --make-prev-schema BUILD/tests/make_prev_schema
 
 1. A dev node (100 ms blocks, retain_blocks 20, snapshot_interval 10, so
    older bodies are pruned online) runs past height 40 with a transfer at
-   about height 31 (kept in the window). While it runs, `gtos-node migrate` on its directory is refused (the
-   directory is locked). It is stopped; head, state root and the hashes of
-   every block are read with gtos-inspect db.
-2. make_schema5 turns the directory into the schema-5 directory a schema-5
-   build writes for the same chain (no N table, format 5).
+   about height 31 (kept in the window). While it runs, `gtos-node
+   migrate` on its directory is refused (the directory is locked). It
+   is stopped; head, state root and the hashes of every block are read
+   with gtos-inspect db.
+2. make_prev_schema turns the directory into the one the previous build
+   writes for the same chain (no N table, the previous format). The
+   versions are read from its output, so a renumbering needs no edit here.
 3. The node refuses to start on it and says to run `gtos-node migrate`.
 4. `migrate --dry-run` says what it would do and changes nothing (the node
    still refuses).
@@ -20,20 +22,41 @@ usage: migrate_test.py --bin BUILD/cmd --make-schema5 BUILD/tests/make_schema5
    finds every block whose body is kept (also through gtos-inspect rpc
    block 0x...), a pruned block's hash is not found, blocks keep coming and
    new ones are found by hash.
-Ports: RPC in 41000-41099 only.
+Ports: RPC in 41000-41999 only.
 """
 import argparse
 import json
 import os
+import random
+import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
 
-PORT_BASE = 41000
+PORT_RANGE = (41000, 41999)  # this test's ports only
+
+
+def free_port(taken=set()):
+    """A port of PORT_RANGE that binds now (a port of a previous run may
+    still be in TIME_WAIT), never the same twice in one run."""
+    first = PORT_RANGE[0] + random.randrange(PORT_RANGE[1] - PORT_RANGE[0])
+    for i in range(PORT_RANGE[1] - PORT_RANGE[0]):
+        port = PORT_RANGE[0] + (first - PORT_RANGE[0] + i) % (PORT_RANGE[1] - PORT_RANGE[0])
+        if port in taken:
+            continue
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        taken.add(port)
+        return port
+    fail(f"no free port in {PORT_RANGE}")
 
 
 def fail(msg):
@@ -46,8 +69,8 @@ def check(cond, msg):
 
 
 class Env:
-    def __init__(self, bin_dir, make5):
-        self.make5 = make5
+    def __init__(self, bin_dir, make_prev):
+        self.make_prev = make_prev
         dirs = [bin_dir] + [os.path.join(bin_dir, d) for d in sorted(os.listdir(bin_dir))
                             if os.path.isdir(os.path.join(bin_dir, d))]
         self.env = dict(os.environ)
@@ -118,9 +141,9 @@ def inspect_db(env, datadir, *query):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--bin", required=True)
-    ap.add_argument("--make-schema5", required=True)
+    ap.add_argument("--make-prev-schema", required=True)
     a = ap.parse_args()
-    env = Env(os.path.abspath(a.bin), os.path.abspath(a.make_schema5))
+    env = Env(os.path.abspath(a.bin), os.path.abspath(a.make_prev_schema))
     work = tempfile.mkdtemp(prefix="gtos-migrate-")
     logpath = os.path.join(work, "node.log")
     log = open(logpath, "ab")
@@ -129,7 +152,7 @@ def main():
     nodes = []
     try:
         # 1. A chain with history, a tx and pruned bodies.
-        n = Node(env, datadir, PORT_BASE, log)
+        n = Node(env, datadir, free_port(), log)
         nodes.append(n)
         n.start()
         n.wait_height(30)  # the tx lands after some bodies are pruned, and stays in the window
@@ -155,34 +178,36 @@ def main():
         oldest = stats["oldest_available"]
         check(isinstance(oldest, int) and oldest > 1, f"no pruned history to exercise: stats {stats}")
         hashes = {h: inspect_db(env, datadir, "block", str(h))["hash"] for h in range(oldest, H + 1)}
-        n2 = Node(env, datadir, PORT_BASE + 1, log)
+        n2 = Node(env, datadir, free_port(), log)
         nodes.append(n2)
-        # 2. The schema-5 directory.
-        _, out, _ = env.run(env.make5, datadir)
-        check(f"removed {H - oldest + 1} block-index entries" in out, f"make_schema5: {out!r} (window {oldest}..{H})")
+        # 2. The previous schema's directory.
+        _, out, _ = env.run(env.make_prev, datadir)
+        m = re.search(r"removed (\d+) block-index entries; format (\d+) -> (\d+)", out)
+        check(m and int(m.group(1)) == H - oldest + 1, f"make_prev_schema: {out!r} (window {oldest}..{H})")
+        cur, prev = int(m.group(2)), int(m.group(3))
 
         # 3. The node refuses it and says what to do.
-        p = subprocess.run(["gtos-node", "--dev", "--datadir", datadir, "--rpc-addr", f"127.0.0.1:{PORT_BASE + 2}"],
+        p = subprocess.run(["gtos-node", "--dev", "--datadir", datadir, "--rpc-addr", f"127.0.0.1:{free_port()}"],
                            env=env.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30)
         err = p.stderr.decode()
-        check(p.returncode == 1, f"node on a schema-5 directory: exit {p.returncode}")
-        check("schema version 5; this build reads version 6" in err and
+        check(p.returncode == 1, f"node on a schema-{prev} directory: exit {p.returncode}")
+        check(f"schema version {prev}; this build reads version {cur}" in err and
               f"gtos-node migrate --datadir {datadir}" in err, f"node's refusal: {err!r}")
 
         # 4. Dry run: says, changes nothing.
         _, out, _ = env.run("gtos-node", "migrate", "--datadir", datadir, "--dry-run")
-        check("would run step 5 -> 6 (block-hash-index)" in out and
+        check(f"would run step {prev} -> {cur} (block-hash-index)" in out and
               f"would index {H - oldest + 1} block hashes (heights {oldest}..{H})" in out and
               "nothing was changed" in out, f"dry run: {out!r}")
         rc, _, err = env.run("gtos-node", "replay", "--datadir", datadir, expect=1)
-        check("gtos-node migrate" in err, f"after the dry run the directory is still schema 5: {err!r}")
+        check("gtos-node migrate" in err, f"after the dry run the directory is still schema {prev}: {err!r}")
 
         # 5. Migrate.
         _, out, _ = env.run("gtos-node", "migrate", "--datadir", datadir)
         check(f"indexed {H - oldest + 1} block hashes" in out, f"migrate: {out!r}")
-        check(f"from schema version 5 to 6; head {H}, state root {head['state_root']}" in out, f"migrate: {out!r}")
+        check(f"from schema version {prev} to {cur}; head {H}, state root {head['state_root']}" in out, f"migrate: {out!r}")
         _, out, _ = env.run("gtos-node", "migrate", "--datadir", datadir)
-        check("at schema version 6: nothing to do" in out, f"second migrate: {out!r}")
+        check(f"at schema version {cur}: nothing to do" in out, f"second migrate: {out!r}")
         check(inspect_db(env, datadir, "head") == head, "head changed by the migration")
         check(inspect_db(env, datadir, "block", hashes[H])["height"] == H, "gtos-inspect db block 0x... after migrate")
 
@@ -206,7 +231,7 @@ def main():
         newer = n2.call("tos_getBlockByNumber", H + 5)
         check(n2.call("tos_getBlockByHash", newer["hash"])["height"] == H + 5, "a block after the migration by hash")
         n2.stop()
-        print(f"ok: schema-5 directory at head {H} (bodies {oldest}..{H}, {H - oldest + 1} blocks) migrated; "
+        print(f"ok: schema-{prev} directory at head {H} (bodies {oldest}..{H}, {H - oldest + 1} blocks) migrated; "
               f"same state root {head['state_root'][:18]}...; node went on to {H + 10}")
         ok = True
     finally:

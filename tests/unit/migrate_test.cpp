@@ -1,8 +1,8 @@
 // Data-directory schema migrations (lib/chain/migrate.h, docs/upgrades.md):
 // the block-hash index that schema 6 adds, written at commit and deleted by
-// retention and gtos-prune; and every migration step: a schema-5 directory
-// (a schema-6 one with its N table removed and format 5, which is exactly
-// what a schema-5 build leaves) migrates to the same index and the same
+// retention and gtos-prune; and every migration step: a directory of the
+// previous schema (this one's with its N table removed and the previous
+// format, which is exactly what the previous build leaves) migrates to the same index and the same
 // state root, a dry run changes nothing, a killed step re-runs, versions
 // without a path are refused with the reason, and a held directory is
 // refused.
@@ -28,6 +28,12 @@ namespace fs = std::filesystem;
 namespace schema = gtos::state::schema;
 
 namespace {
+
+// The step under test takes kPrev to kCur (5 -> 6 when written; the
+// numbers follow the schema so a renumbering at merge time needs no edit).
+constexpr uint64_t kCur = schema::kSchemaVersion;
+constexpr uint64_t kPrev = kCur - 1;
+const std::string kPrevS = std::to_string(kPrev), kCurS = std::to_string(kCur);
 
 template <class T>
 void RequireOk(const Result<T>& r, std::string_view what) {
@@ -123,14 +129,14 @@ std::map<std::string, std::string> Table(const state::Store& s, char prefix) {
   return out;
 }
 
-// What a schema-5 build leaves: no N table, format 5. Nothing else changed
-// between 5 and 6 (lib/state/schema.h).
-void DowngradeTo5(state::Store& s) {
+// What the previous build leaves: no N table, the previous format.
+// Nothing else changed between the two (lib/state/schema.h).
+void DowngradeToPrev(state::Store& s) {
   state::WriteBatch b;
   for (const auto& [k, v] : Table(s, schema::kBlockIndex)) b.Delete(k);
-  std::string five;
-  schema::AppendBE64(&five, 5);
-  b.Put(schema::MetaKey(schema::kMetaFormat), five);
+  std::string prev;
+  schema::AppendBE64(&prev, kPrev);
+  b.Put(schema::MetaKey(schema::kMetaFormat), prev);
   RequireOk(s.Write(b), "downgrade");
 }
 
@@ -203,7 +209,7 @@ TEST_CASE("block-hash index: written at commit, deleted with the body by retenti
   }
 }
 
-TEST_CASE("migrate 5 -> 6: builds the block-hash index; same state root; format written last") {
+TEST_CASE("migrate to the block-hash index schema: builds the block-hash index; same state root; format written last") {
   TestChain t;
   std::vector<Hash32> hashes;
   BlockHeader head_before;
@@ -215,7 +221,7 @@ TEST_CASE("migrate 5 -> 6: builds the block-hash index; same state root; format 
     index_before = Table(c->store(), schema::kBlockIndex);
     REQUIRE(index_before.size() == 12 - c->oldest_body() + 1);
     rest_before = AllButIndex(c->store());
-    DowngradeTo5(c->store());
+    DowngradeToPrev(c->store());
   }
 
   // A node refuses the old directory and says what to do.
@@ -224,7 +230,8 @@ TEST_CASE("migrate 5 -> 6: builds the block-hash index; same state root; format 
     o.datadir = t.datadir;
     auto c = chain::Chain::Open(o);
     REQUIRE(!c);
-    CHECK(c.error().message.find("schema version 5; this build reads version 6") != std::string::npos);
+    CHECK(c.error().message.find("schema version " + kPrevS + "; this build reads version " + kCurS) !=
+          std::string::npos);
     CHECK(c.error().hint.find("gtos-node migrate --datadir " + t.datadir) != std::string::npos);
   }
 
@@ -237,18 +244,18 @@ TEST_CASE("migrate 5 -> 6: builds the block-hash index; same state root; format 
     mo.log = [&](std::string_view l) { lines.emplace_back(l); };
     auto rep = chain::Migrate(mo);
     RequireOk(rep, "dry run");
-    CHECK(rep->from == 5);
-    CHECK(rep->to == 5);
+    CHECK(rep->from == kPrev);
+    CHECK(rep->to == kPrev);
     REQUIRE(rep->steps.size() == 1);
     CHECK(rep->steps[0].name == "block-hash-index");
     CHECK(rep->steps[0].entries == index_before.size());
     CHECK(rep->steps[0].summary.starts_with("would index " + std::to_string(index_before.size()) + " block hashes"));
     REQUIRE(!lines.empty());
-    CHECK(lines[0].starts_with("would run step 5 -> 6 (block-hash-index)"));
+    CHECK(lines[0].starts_with("would run step " + kPrevS + " -> " + kCurS + " (block-hash-index)"));
     auto s = OpenStore(t.datadir);
     auto v = chain::ReadSchemaVersion(*s);
     RequireOk(v, "version");
-    CHECK(*v == 5);
+    CHECK(*v == kPrev);
     CHECK(Table(*s, schema::kBlockIndex).empty());
   }
 
@@ -258,15 +265,15 @@ TEST_CASE("migrate 5 -> 6: builds the block-hash index; same state root; format 
     mo.datadir = t.datadir;
     auto rep = chain::Migrate(mo);
     RequireOk(rep, "migrate");
-    CHECK(rep->from == 5);
-    CHECK(rep->to == 6);
+    CHECK(rep->from == kPrev);
+    CHECK(rep->to == kCur);
     REQUIRE(rep->steps.size() == 1);
     CHECK(rep->steps[0].summary.starts_with("indexed " + std::to_string(index_before.size()) + " block hashes"));
     // Again: nothing to do.
     auto again = chain::Migrate(mo);
     RequireOk(again, "migrate again");
     CHECK(again->steps.empty());
-    CHECK(again->to == 6);
+    CHECK(again->to == kCur);
   }
   auto c = t.Open();
   CHECK(c->head().Hash() == head_before.Hash());
@@ -283,7 +290,7 @@ TEST_CASE("migrate 5 -> 6: builds the block-hash index; same state root; format 
   CHECK(*next == std::optional<uint64_t>(13));
 }
 
-TEST_CASE("migrate 5 -> 6: a killed step re-runs from any partial state") {
+TEST_CASE("migrate to the block-hash index schema: a killed step re-runs from any partial state") {
   TestChain t;
   std::vector<Hash32> hashes;
   std::map<std::string, std::string> index_before;
@@ -291,7 +298,7 @@ TEST_CASE("migrate 5 -> 6: a killed step re-runs from any partial state") {
     auto c = t.Open();
     t.Grow(*c, 12, &hashes);
     index_before = Table(c->store(), schema::kBlockIndex);
-    DowngradeTo5(c->store());
+    DowngradeToPrev(c->store());
     // What a killed run (or a schema-5 node that pruned after a killed run)
     // leaves: part of the index, and an entry of a block now pruned.
     state::WriteBatch b;
@@ -306,7 +313,7 @@ TEST_CASE("migrate 5 -> 6: a killed step re-runs from any partial state") {
   mo.datadir = t.datadir;
   auto rep = chain::Migrate(mo);
   RequireOk(rep, "migrate");
-  CHECK(rep->to == 6);
+  CHECK(rep->to == kCur);
   REQUIRE(rep->steps.size() == 1);
   CHECK(rep->steps[0].summary.find("removed 2 stale entries") != std::string::npos);
   auto s = OpenStore(t.datadir);
@@ -322,13 +329,14 @@ TEST_CASE("migrate: versions without a path are refused with the reason; a held 
   }
   chain::MigrateOptions mo;
   mo.datadir = t.datadir;
-  SUBCASE("schema 4: staking changed the consensus rules; no migration") {
-    SetFormat(*OpenStore(t.datadir), 4);
+  SUBCASE("below the oldest migratable version (4: staking changed the consensus rules): no migration") {
+    SetFormat(*OpenStore(t.datadir), chain::kOldestMigratable - 1);
     auto rep = chain::Migrate(mo);
     REQUIRE(!rep);
     CHECK(rep.error().code == ErrorCode::kInvalid);
-    CHECK(rep.error().message.find("schema version 4") != std::string::npos);
-    CHECK(rep.error().message.find("staking") != std::string::npos);
+    CHECK(rep.error().message.find("schema version " + std::to_string(chain::kOldestMigratable - 1)) !=
+          std::string::npos);
+    CHECK(rep.error().message.find(chain::kNoMigrationReason) != std::string::npos);
     CHECK(rep.error().hint.find("new genesis") != std::string::npos);
     chain::ChainOptions o;
     o.datadir = t.datadir;
@@ -337,10 +345,10 @@ TEST_CASE("migrate: versions without a path are refused with the reason; a held 
     CHECK(c.error().hint.find("no migration reaches it") != std::string::npos);
   }
   SUBCASE("newer than this build") {
-    SetFormat(*OpenStore(t.datadir), 7);
+    SetFormat(*OpenStore(t.datadir), kCur + 1);
     auto rep = chain::Migrate(mo);
     REQUIRE(!rep);
-    CHECK(rep.error().message.find("newer than this build's 6") != std::string::npos);
+    CHECK(rep.error().message.find("newer than this build's " + kCurS) != std::string::npos);
   }
   SUBCASE("no format key") {
     {
