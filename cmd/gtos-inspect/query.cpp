@@ -30,6 +30,7 @@ struct Query {
   What what = What::kHead;
   uint64_t height = 0;
   bool latest = false;  // block latest (rpc)
+  bool by_hash = false;  // block 0x<hash>: `hash` is the block hash
   Hash32 hash;  // address or code hash
   Bytes ns, key;
 };
@@ -55,7 +56,9 @@ class QueryCommand : public cli::Command {
     if (HasStats())
       add(What::kStats, "stats", "Head, retention window and table sizes of the data directory");
     add(What::kBlock, "block", "Block N: header, hash, transactions, commit")
-        ->add_option("N", height_, HasStats() ? "Block height" : "Block height, or latest")
+        ->add_option("N", height_,
+                     HasStats() ? "Block height, or block hash (0x + 64 hex)"
+                                : "Block height, latest, or block hash (0x + 64 hex)")
         ->required();
     add(What::kAccount, "account", "Balance, nonce and signer of an account")
         ->add_option("ADDR", addr_, "Account address (0x + 64 hex)")
@@ -129,6 +132,11 @@ class QueryCommand : public cli::Command {
       if (sub->parsed()) q.what = w;
     if (q.what == What::kBlock && height_ == "latest" && !HasStats()) {
       q.latest = true;
+    } else if (q.what == What::kBlock && height_.starts_with("0x")) {
+      auto h = Hash32FromHex(height_, "N");
+      if (!h) return cli::UsageError(h.error().message);
+      q.by_hash = true;
+      q.hash = *h;
     } else if (q.what == What::kBlock) {
       auto h = ParseUint64(height_, "N");
       if (!h) return cli::UsageError(h.error().message);
@@ -182,6 +190,7 @@ class Db : public QueryCommand {
         case What::kStats:
           return rpc::DbStats(ch);
         case What::kBlock:
+          if (q.by_hash) return rpc::BlockByHash(ch, q.hash, /*full_txs=*/true);
           return rpc::BlockByNumber(ch, q.height, /*full_txs=*/true);
         case What::kAccount:
           return rpc::AccountInfo(ch, q.hash, std::nullopt);
@@ -299,6 +308,7 @@ class Rpc : public QueryCommand {
       case What::kStats:
         break;
       case What::kBlock:
+        if (q.by_hash) return node.Call("tos_getBlockByHash", Json::array({ToHex0x(q.hash), true}));
         return node.Call("tos_getBlockByNumber", Json::array({q.latest ? Json("latest") : Json(q.height), true}));
       case What::kValidators: {
         auto v = node.Call("dpos_getValidators", nullptr);

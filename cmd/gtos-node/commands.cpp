@@ -1,4 +1,4 @@
-// The subcommands of gtos-node: init, run, replay, and --dev.
+// The subcommands of gtos-node: init, run, replay, migrate, and --dev.
 #include "commands.h"
 
 #include <signal.h>
@@ -12,6 +12,7 @@
 #include <CLI/CLI.hpp>
 
 #include "chain/chain.h"
+#include "chain/migrate.h"
 #include "cli/passphrase.h"
 #include "cli/progress.h"
 #include "cli/record_io.h"
@@ -256,6 +257,53 @@ class ReplayCmd : public cli::Command {
   std::string datadir_;
 };
 
+// gtos-node migrate: brings a data directory to this build's schema version
+// (lib/chain/migrate.h, docs/upgrades.md "Schema migrations").
+class MigrateCmd : public cli::Command {
+ public:
+  std::string_view name() const override { return "migrate"; }
+  std::string_view help() const override { return "Upgrade a data directory to this build's schema version"; }
+  void Setup(CLI::App& app) override {
+    app.add_option("--datadir", datadir_, "Data directory (the node must be stopped)")->type_name("D")->required();
+    app.add_flag("--dry-run", dry_run_, "Say which steps would run and change nothing");
+  }
+  Status Run() override {
+    chain::MigrateOptions mo;
+    mo.datadir = datadir_;
+    mo.dry_run = dry_run_;
+    mo.log = [](std::string_view line) {
+      std::printf("%.*s\n", static_cast<int>(line.size()), line.data());
+      std::fflush(stdout);
+    };
+    auto rep = chain::Migrate(mo);
+    if (!rep) return std::unexpected(rep.error());
+    if (rep->steps.empty()) {
+      std::printf("'%s' is at schema version %llu: nothing to do\n", datadir_.c_str(), (unsigned long long)rep->to);
+      return Ok();
+    }
+    if (dry_run_) {
+      std::printf("dry run: '%s' stays at schema version %llu (nothing was changed)\n", datadir_.c_str(),
+                  (unsigned long long)rep->from);
+      return Ok();
+    }
+    // The migrated directory opens as the node opens it: this checks the
+    // state accumulator against the head's state root.
+    chain::ChainOptions co;
+    co.datadir = datadir_;
+    auto c = chain::Chain::Open(co);
+    if (!c) return std::unexpected(Wrap(c.error(), "the migrated data directory does not open"));
+    BlockHeader head = (*c)->head();
+    std::printf("migrated '%s' from schema version %llu to %llu; head %llu, state root %s\n", datadir_.c_str(),
+                (unsigned long long)rep->from, (unsigned long long)rep->to, (unsigned long long)head.height,
+                ToHex0x(head.state_root).c_str());
+    return Ok();
+  }
+
+ private:
+  std::string datadir_;
+  bool dry_run_ = false;
+};
+
 // gtos-node --dev: a one-command single-validator chain.
 class Dev : public cli::Command {
  public:
@@ -353,18 +401,20 @@ const cli::ToolSpec& Spec() {
   static InitCmd init;
   static RunCmd run;
   static ReplayCmd replay;
+  static MigrateCmd migrate;
   static Dev dev;
   static const cli::ToolSpec spec{
       "gtos-node",
-      "The GTOS node: storage, execution, mempool, JSON-RPC; init, run, replay, or a one-command --dev chain.",
+      "The GTOS node: storage, execution, mempool, JSON-RPC; init, run, replay, migrate, or a one-command --dev chain.",
       "Examples:\n"
       "  gtos-node --dev --datadir /tmp/dev      # dev chain, key in /tmp/dev/dev.key\n"
       "  gtos-node init --datadir D --genesis genesis.bin --key validator.key\n"
       "  gtos-node run --datadir D --config /etc/gtos/gtos.toml\n"
       "  gtos-node replay --datadir D\n"
+      "  gtos-node migrate --datadir D --dry-run\n"
       "Settings: gtos.toml < GTOS_* environment < flags. SIGINT/SIGTERM shut down cleanly.\n"
       "Exit status: 0 success, 1 failure, 2 usage error.",
-      {&init, &run, &replay},
+      {&init, &run, &replay, &migrate},
       &dev};
   return spec;
 }

@@ -14,7 +14,7 @@ function __gtos_node_cmd
             set skip 0
         else if string match -q -- '-*' $tok
             contains -- $tok $takes_value; and set skip 1
-        else if contains -- $tok init run replay
+        else if contains -- $tok init run replay migrate
             echo $tok
             return
         end
@@ -39,6 +39,7 @@ complete -c gtos-node -n '__gtos_node_at ""' -l version -d 'Print version and ex
 complete -c gtos-node -n '__gtos_node_at ""; and not __fish_seen_argument -l dev' -a init -d 'Create a data directory from a genesis'
 complete -c gtos-node -n '__gtos_node_at ""; and not __fish_seen_argument -l dev' -a run -d 'Run a node on an initialised data directory'
 complete -c gtos-node -n '__gtos_node_at ""; and not __fish_seen_argument -l dev' -a replay -d 'Re-execute stored blocks and compare state roots'
+complete -c gtos-node -n '__gtos_node_at ""; and not __fish_seen_argument -l dev' -a migrate -d 'Upgrade a data directory to this build'\''s schema version'
 
 # The top level: the --dev mode.
 complete -c gtos-node -n '__gtos_node_at ""' -l dev -d 'Create (or reuse) a single-validator dev chain and run it'
@@ -69,3 +70,6 @@ complete -c gtos-node -n '__gtos_node_at init' -l key -r -F -d 'Validator key to
 complete -c gtos-node -n '__gtos_node_at init' -l passphrase-file -r -F -d 'Check that this passphrase unlocks the key'
 
 complete -c gtos-node -n '__gtos_node_at replay' -l datadir -x -a '(__fish_complete_directories)' -d 'Data directory of a stopped node'
+
+complete -c gtos-node -n '__gtos_node_at migrate' -l datadir -x -a '(__fish_complete_directories)' -d 'Data directory of a stopped node'
+complete -c gtos-node -n '__gtos_node_at migrate' -l dry-run -d 'Say which steps would run and change nothing'

@@ -105,11 +105,19 @@ Result<std::unique_ptr<Chain>> Chain::Open(const ChainOptions& options) {
   auto format = c->store_->Get(schema::MetaKey(schema::kMetaFormat));
   if (!format) return std::unexpected(format.error());
   uint64_t version = *format && (*format)->size() == 8 ? schema::ReadBE64(**format) : 0;
-  if (version != schema::kSchemaVersion)
-    return Fail(ErrorCode::kInvalid,
-                "'" + options.datadir + "' has database schema version " + std::to_string(version) +
-                    "; this build reads version " + std::to_string(schema::kSchemaVersion),
-                "initialise a new data directory from the same genesis and sync it");
+  if (version != schema::kSchemaVersion) {
+    std::string what = "'" + options.datadir + "' has database schema version " + std::to_string(version) +
+                       "; this build reads version " + std::to_string(schema::kSchemaVersion);
+    if (version > schema::kSchemaVersion)
+      return Fail(ErrorCode::kInvalid, what, "run the newer gtos-node that wrote it (schemas are never downgraded)");
+    if (version >= kOldestMigratable)
+      return Fail(ErrorCode::kInvalid, what,
+                  "stop every process using it and run 'gtos-node migrate --datadir " + options.datadir +
+                      "' (add --dry-run to see the steps first; docs/upgrades.md)");
+    return Fail(ErrorCode::kInvalid, what,
+                "no migration reaches it (docs/upgrades.md): initialise a new data directory from the network's "
+                "current genesis and sync it");
+  }
   auto g = c->store_->Get(schema::MetaKey(schema::kMetaGenesis));
   if (!g) return std::unexpected(g.error());
   if (!*g) return Fail(ErrorCode::kInternal, "database has no genesis record");
@@ -311,6 +319,10 @@ Status Chain::Commit(AppliedBlock applied, const gtos::Commit& commit) {
     b.Put(schema::HeightKey(schema::kReceipts, h), state::EncodeValue(ReceiptList{applied.exec.receipts}));
     for (size_t i = 0; i < applied.exec.tx_ids.size(); ++i)
       b.Put(schema::TxIndexKey(applied.exec.tx_ids[i]), state::EncodeValue(TxLoc{h, i}));
+    // The block-hash index lives and dies with the body (schema 6).
+    std::string at;
+    schema::AppendBE64(&at, h);
+    b.Put(schema::BlockIndexKey(hd.Hash()), at);
   }
   // Retention (docs/storage.md "Pruning"): the history of heights that
   // leave the window is deleted in the same write. Normally that is one
@@ -406,6 +418,25 @@ Result<uint64_t> Chain::DeleteHistoryRange(uint64_t from, uint64_t to, state::Wr
   }
   for (uint64_t h = from; h < to; ++h) {
     b.Delete(schema::HeightKey(schema::kBody, h));
+    ++records;
+  }
+  // The block-hash index entries of the same heights: headers stay, so
+  // their hashes name the N keys (deleting an absent key is harmless).
+  std::vector<std::string> index_keys;
+  GTOS_TRY(store_->ScanRange(schema::HeightKey(schema::kHeader, from), schema::HeightKey(schema::kHeader, to),
+                             [&](std::string_view, std::string_view v) {
+                               auto hd = DecodeStoredRecord<BlockHeader>(v, "block header");
+                               if (!hd) {
+                                 inner = std::unexpected(hd.error());
+                                 return false;
+                               }
+                               index_keys.push_back(schema::BlockIndexKey(hd->Hash()));
+                               return true;
+                             }));
+  GTOS_TRY(inner);
+  std::sort(index_keys.begin(), index_keys.end());
+  for (const std::string& k : index_keys) {
+    b.Delete(k);
     ++records;
   }
   return records;
@@ -604,6 +635,20 @@ Result<std::optional<Block>> Chain::GetBlock(uint64_t height) const {
     b.commit = std::move(*c);
   }
   return std::optional<Block>(std::move(b));
+}
+
+Result<std::optional<uint64_t>> Chain::GetHeightByHash(const Hash32& block_hash) const {
+  auto v = store_->Get(schema::BlockIndexKey(block_hash));
+  if (!v) return std::unexpected(v.error());
+  if (*v) {
+    if ((*v)->size() != 8) return Fail(ErrorCode::kInternal, "corrupt block-hash index entry in database");
+    return std::optional<uint64_t>(schema::ReadBE64(**v));
+  }
+  // Block 0 has no body and so no index entry; its header is always kept.
+  auto h0 = GetHeader(0);
+  if (!h0) return std::unexpected(h0.error());
+  if (*h0 && (*h0)->Hash() == block_hash) return std::optional<uint64_t>(0);
+  return std::optional<uint64_t>();
 }
 
 Result<std::optional<std::vector<Receipt>>> Chain::GetReceipts(uint64_t height) const {

@@ -21,6 +21,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "consensus/validator_set.h"
@@ -70,6 +71,14 @@ struct EpochInfo {
   uint64_t last_height = 0;   // its last height: the boundary block, whose execution chooses the next set
   ActiveSet active_set;       // the set that signs head + 1 (the S entry)
 };
+
+// The oldest database schema version that `gtos-node migrate` upgrades
+// (lib/chain/migrate.h); older ones predate a consensus change, which
+// kNoMigrationReason names (it goes into the error). A new consensus
+// change that bumps the schema raises both (docs/upgrades.md 2.3).
+inline constexpr uint64_t kOldestMigratable = 5;
+inline constexpr std::string_view kNoMigrationReason =
+    "version 5 (staking) changed the chain's consensus rules and state";
 
 // A consensus::ValidatorSet of the members of `set`, priorities fresh
 // (all zero, as after ValidatorSet::Make).
@@ -140,6 +149,10 @@ class Chain {
   Result<std::optional<Block>> GetBlock(uint64_t height) const;
   Result<std::optional<std::vector<Receipt>>> GetReceipts(uint64_t height) const;
   Result<std::optional<TxLocation>> GetTxLocation(const Hash32& id) const;
+  // The height of the block whose header hashes to `block_hash`: any block
+  // whose body is stored (the N index, schema 6), and block 0. nullopt for
+  // an unknown hash and for a block whose body was pruned.
+  Result<std::optional<uint64_t>> GetHeightByHash(const Hash32& block_hash) const;
   // The lowest height whose body is still stored (the retention window's
   // start, RetentionStart(head), once the chain is long enough).
   uint64_t oldest_body() const;
@@ -155,11 +168,11 @@ class Chain {
     uint64_t oldest_before = 0;  // oldest_body() before
     uint64_t oldest_after = 0;   // and after
     uint64_t heights = 0;        // heights whose history was deleted
-    uint64_t records = 0;        // database entries deleted: bodies + receipts + tx-index entries
+    uint64_t records = 0;        // database entries deleted: bodies, receipts, tx-index and block-index entries
     uint64_t bytes = 0;          // approximate bytes on disk of the deleted ranges (before compaction)
   };
-  // Offline pruning (gtos-prune): deletes the bodies, receipts and tx-index
-  // entries of every height below head - retain_blocks + 1 (retain_blocks
+  // Offline pruning (gtos-prune): deletes the bodies, receipts, tx-index
+  // and block-hash index entries of every height below head - retain_blocks + 1 (retain_blocks
   // 0: below RetentionStart(head), the node's window), oldest first, in
   // batches that each also record the new oldest_body, so an interrupted run
   // leaves a consistent database and a re-run completes it. Headers,
@@ -184,8 +197,9 @@ class Chain {
  private:
   Chain() = default;
   Result<AppliedBlock> Execute(Block block, bool verify, state::ExecMode mode) const;
-  // Adds to `b` the deletion of the bodies, receipts and tx-index entries
-  // of heights [from, to); returns the number of entries deleted.
+  // Adds to `b` the deletion of the bodies, receipts, tx-index and
+  // block-hash index entries of heights [from, to); returns the number of
+  // entries deleted.
   Result<uint64_t> DeleteHistoryRange(uint64_t from, uint64_t to, state::WriteBatch& b) const;
 
   ChainOptions options_;

@@ -298,6 +298,13 @@ const std::vector<MethodDef>& Methods() {
       {"dpos_getRewards", {{"delegator"}}, GetRewards},
       {"dpos_getUnbondings", {{"delegator"}}, GetUnbondings},
       {"tos_getSupply", {}, [](const Context& c, const Args&) { return Supply(c.backend.chain()); }},
+      {"tos_getBlockByHash",
+       {{"hash"}, {"full_txs", false}},
+       [](const Context& c, const Args& a) -> RpcResult {
+         GTOS_PARAM(hash, HashParam(a[0], "hash"));
+         GTOS_PARAM(full, BoolParam(a[1], "full_txs", false));
+         return BlockByHash(c.backend.chain(), *hash, *full);
+       }},
   };
   return methods;
 }

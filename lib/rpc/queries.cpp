@@ -94,6 +94,15 @@ RpcResult BlockByNumber(const chain::Chain& c, uint64_t height, bool full_txs) {
   return j;
 }
 
+RpcResult BlockByHash(const chain::Chain& c, const Hash32& hash, bool full_txs) {
+  auto h = c.GetHeightByHash(hash);
+  if (!h) return StoreFailure(h.error());
+  if (!*h)
+    return RpcFail(kNotFound, "block " + ToHex0x(hash) + " not found (no such block, or its body was pruned: oldest "
+                              "available is " + std::to_string(c.oldest_body()) + ")");
+  return BlockByNumber(c, **h, full_txs);
+}
+
 RpcResult HeaderByNumber(const chain::Chain& c, uint64_t height) {
   uint64_t head = c.height();
   if (height > head)
@@ -442,6 +451,7 @@ RpcResult DbStats(const chain::Chain& c) {
       {schema::kBody, "bodies"},
       {schema::kReceipts, "receipts"},
       {schema::kTxIndex, "tx_index"},
+      {schema::kBlockIndex, "block_index"},
       {schema::kMeta, "meta"},
   };
   for (const Table& t : kTables) {

@@ -32,6 +32,9 @@ RpcResult HeadHeader(const chain::Chain& c);
 // Header fields, "hash", "txs" (ids, or whole signed_tx objects when
 // full_txs), "evidence" and "commit" (null when absent).
 RpcResult BlockByNumber(const chain::Chain& c, uint64_t height, bool full_txs);
+// The block whose header hashes to `hash` (the N index): as BlockByNumber;
+// kNotFound for a hash of no block whose body this node keeps.
+RpcResult BlockByHash(const chain::Chain& c, const Hash32& hash, bool full_txs);
 // The header and commit certificate of a height: kept forever (below a
 // state-synced node's first height they are not stored: -38004).
 RpcResult HeaderByNumber(const chain::Chain& c, uint64_t height);

@@ -128,6 +128,7 @@ std::string ActiveSetKey() { return std::string(1, kActiveSet); }
 std::string SetHistoryKey(uint64_t first_height) { return HeightKey(kSetHistory, first_height); }
 
 std::string TxIndexKey(const Hash32& id) { return WithPrefix(kTxIndex, id.view()); }
+std::string BlockIndexKey(const Hash32& block_hash) { return WithPrefix(kBlockIndex, block_hash.view()); }
 
 std::string MetaKey(std::string_view name) {
   std::string k(1, kMeta);

@@ -21,6 +21,8 @@
 //   B u64(height)               -> block body: txs, evidence (history, pruned)
 //   R u64(height)               -> receipts                (history, pruned)
 //   T tx_id                     -> u64(height) u32(index)  (history, pruned)
+//   N block_hash                -> u64(height) of a block with a stored
+//                                  body (history, pruned with the body)
 //   M name                      -> metadata (head, accumulator, genesis)
 //
 // "state" tables are exactly what the state commitment covers.
@@ -51,6 +53,7 @@ inline constexpr char kCommit = 'Q';
 inline constexpr char kBody = 'B';
 inline constexpr char kReceipts = 'R';
 inline constexpr char kTxIndex = 'T';
+inline constexpr char kBlockIndex = 'N';
 inline constexpr char kMeta = 'M';
 
 // True for keys whose entries the state commitment covers.
@@ -109,6 +112,8 @@ std::string ActiveSetKey();
 // W u64be(first_height).
 std::string SetHistoryKey(uint64_t first_height);
 std::string TxIndexKey(const Hash32& tx_id);
+// N block_hash: the block-hash index (schema 6).
+std::string BlockIndexKey(const Hash32& block_hash);
 std::string MetaKey(std::string_view name);
 
 inline constexpr std::string_view kMetaHead = "head";            // u64 height
@@ -119,8 +124,9 @@ inline constexpr std::string_view kMetaOldestBody = "oldest_body";  // u64: lowe
 
 // 2: the S and W tables; 3: last_commit, oldest_body; 4: the E table and
 // genesis parameters 19-20; 5: delegation (D, G tables, U keys with the
-// validator, new V fields, genesis parameters 21-25).
-inline constexpr uint64_t kSchemaVersion = 5;
+// validator, new V fields, genesis parameters 21-25); 6: the N table
+// (block-hash index; migration 5 -> 6 builds it, lib/chain/migrate.h).
+inline constexpr uint64_t kSchemaVersion = 6;
 
 }  // namespace gtos::state::schema
 

@@ -257,6 +257,12 @@ TEST_CASE("rpc: chain profile, blocks, transactions, receipts") {
   CHECK(b1full["txs"][0]["tx"]["payload"]["amount"] == 5);
   // Named params work too.
   CHECK(CallOk(c, "tos_getBlockByNumber", {{"height", 1}, {"full_txs", false}})["txs"] == Json::array({id}));
+  // By hash (the N index, schema 6): the same block, block 0 included.
+  CHECK(CallOk(c, "tos_getBlockByHash", {b1["hash"]}) == b1);
+  CHECK(CallOk(c, "tos_getBlockByHash", {b1["hash"], true}) == b1full);
+  CHECK(CallOk(c, "tos_getBlockByHash", {{"hash", b0["hash"]}}) == b0);
+  CHECK(CallError(c, "tos_getBlockByHash", {b1["state_root"]}).code == rpc::kNotFound);
+  CHECK(CallError(c, "tos_getBlockByHash", {"0x12"}).code == rpc::kInvalidParams);
 
   Json tx = CallOk(c, "tos_getTransaction", {id});
   CHECK(tx["type"] == "signed_tx");
@@ -479,7 +485,7 @@ TEST_CASE("rpc: malformed params are -32602 naming the param") {
           rpc::kInvalidParams);
     CHECK(CallError(c, m, {Json::object()}).code == rpc::kInvalidParams);
   }
-  CHECK(rpc::MethodNames().size() == 27);
+  CHECK(rpc::MethodNames().size() == 28);
 }
 
 TEST_CASE("rpc: JSON-RPC envelope: errors, ids, batches, notifications") {
@@ -707,7 +713,7 @@ TEST_CASE("rpc: pruned history is -38005 history_pruned with the window") {
     auto dry = (*chain)->PruneHistory(3, /*dry_run=*/true);
     REQUIRE(dry);
     CHECK(dry->heights == 2);
-    CHECK(dry->records == 5);  // 2 bodies, 2 receipt lists, 1 tx-index entry
+    CHECK(dry->records == 7);  // 2 bodies, 2 receipt lists, 1 tx-index entry, 2 block-index entries
     CHECK((*chain)->oldest_body() == 1);
     auto rep = (*chain)->PruneHistory(3, /*dry_run=*/false);
     REQUIRE(rep);
@@ -719,6 +725,11 @@ TEST_CASE("rpc: pruned history is -38005 history_pruned with the window") {
   }
   node.Start();
   rpc::Client c2(node.url());
+  // The block-hash index entries went with the bodies; kept blocks are found.
+  Json h2 = CallOk(c2, "tos_getHeaderByNumber", {2});
+  CHECK(CallError(c2, "tos_getBlockByHash", {h2["hash"]}).code == rpc::kNotFound);
+  Json b3 = CallOk(c2, "tos_getBlockByNumber", {3});
+  CHECK(CallOk(c2, "tos_getBlockByHash", {b3["hash"]}) == b3);
   Json want = {{"retain_blocks", 200}, {"oldest_available", 3}, {"requested", 1}, {"head", 5}};
   auto e = CallError(c2, "tos_getBlockByNumber", {1});
   CHECK(e.code == rpc::kHistoryPruned);

@@ -1,0 +1,92 @@
+// Parameter-change upgrade plans: the plan, its signing digest, and the
+// acceptance rules (docs/upgrades.md section 5).
+//
+// STATUS: the rules only. No tx kind carries a plan yet, the executor does
+// not apply one and ChainParams still come from the genesis alone; this is
+// the tested foundation for tx kind 13 (docs/notes.md "Issue 14, upgrades").
+//
+// Every function here is deterministic and bounded by the limits below, so
+// a hostile plan costs at most kMaxPlanChanges parameter checks and
+// (set size) signature verifications.
+#ifndef GTOS_TYPES_UPGRADE_H_
+#define GTOS_TYPES_UPGRADE_H_
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "types/params.h"
+#include "util/bytes.h"
+#include "util/status.h"
+
+namespace gtos {
+
+inline constexpr size_t kMaxPlanNameBytes = 32;
+inline constexpr size_t kMaxPlanChanges = 16;
+inline constexpr size_t kMaxPlanVersionBytes = 64;
+// The latest activation a plan may ask for, in blocks after its inclusion.
+inline constexpr uint64_t kMaxPlanHorizon = 1'000'000;
+
+struct ParamChange {
+  std::string name;  // a ChainParams field name
+  uint64_t value = 0;
+};
+
+struct UpgradePlan {
+  std::string chain_id;
+  std::string name;  // 1-32 bytes of [a-z0-9.-]
+  uint64_t activation_height = 0;
+  std::vector<ParamChange> changes;  // sorted by name, unique, 0-16
+  std::string required_version;      // "" or <= 64 printable ASCII bytes
+
+  // SHA-256 tagged "GTOS-UPGRADE-PLAN-V1" of the canonical msgpack array
+  // [chain_id, name, activation_height, [[name, value], ...],
+  // required_version]: what validators sign with their account keys.
+  Hash32 SigningDigest() const;
+  // Shape and limits: name, version, changes sorted/unique/known/allowed,
+  // at least one change or a required version.
+  Status Validate() const;
+};
+
+// Whether a plan may change `name`: consensus-timing and history-window
+// parameters whose change mid-chain would move epoch boundaries, release
+// heights or retention windows already relied on are excluded
+// (epoch_length, retain_blocks, snapshot_interval, unbonding_blocks,
+// max_validators).
+bool PlanMayChange(std::string_view name);
+
+// `params` with the plan's changes applied; fails (naming the parameter)
+// when the result does not pass ChainParams::Validate.
+Result<ChainParams> ApplyPlan(const ChainParams& params, const UpgradePlan& plan);
+
+// Whether the plan may be accepted in block `height` of chain `chain_id`:
+// Validate, the chain id, activation in (height + 1, height +
+// kMaxPlanHorizon], and ApplyPlan succeeds on `current`.
+Status CheckPlanForHeight(const UpgradePlan& plan, std::string_view chain_id, uint64_t height,
+                          const ChainParams& current);
+
+// One validator's signature of a plan, with its account key.
+struct PlanSignature {
+  uint64_t algo = 0;
+  Bytes public_key;
+  Bytes signature;
+};
+
+// A member of the active set: address and voting power.
+struct PlanVoter {
+  Address address;
+  uint64_t power = 0;
+};
+
+// Checks signatures of `digest` against the active set `voters`: at most
+// voters.size() signatures, each verifies, each signer (the address of its
+// public key) is a member and signs once. Returns the signed power, and
+// fails unless it is more than 2/3 of the set's total power
+// (3 * signed > 2 * total, exact).
+Result<uint64_t> CheckPlanQuorum(const Hash32& digest, const std::vector<PlanSignature>& sigs,
+                                 const std::vector<PlanVoter>& voters);
+
+}  // namespace gtos
+
+#endif  // GTOS_TYPES_UPGRADE_H_
