@@ -644,7 +644,14 @@ TEST_CASE("exec vectors: the file's blocks reproduce every receipt, root and hea
     if (height == 14) CHECK(!record->evidence.empty());
     if (height == 20) CHECK(Str(jb["validators_hash"]) != Str(jb["next_validators_hash"]));  // carol replaces it
     if (height == 30) CHECK(Str(jb["validators_hash"]) != Str(jb["next_validators_hash"]));  // bob joins
-    if (height == 40) CHECK(Str(jb["validators_hash"]) != Str(jb["next_validators_hash"]));  // bob is back
+    if (height == 40) {  // bob is back
+      CHECK(Str(jb["validators_hash"]) != Str(jb["next_validators_hash"]));
+      auto next = proposer_chain->ValidatorSetFor(41);
+      RequireOk(next, "set of 41");
+      bool bob = false;
+      for (const consensus::Validator& v : next->validators()) bob = bob || v.address == Keys().at("bob").addr;
+      CHECK(bob);
+    }
     CHECK(Str(got["header_hash"]) == Str(jb["header_hash"]));
     CHECK(Str(got["block"]) == Str(jb["block"]));
     for (const Json& r : jb["receipts"]) ++statuses[Str(r["status"])];
