@@ -159,7 +159,8 @@ def scenario_rewards_jail(work):
     errors = net.stop_all()
     check(not errors, "; ".join(errors))
     return (f"rewards {p1}:{p2} over {blocks} blocks; power moved at {boundary}; val3 stopped ~{stop_h}, jailed at "
-            f"{jail_h}, out after {out_b}, unjailed at {r['height']}, back after {back_b}")
+            f"{jail_h}, out after {out_b}, early unjail {early['status']} at {early['height']}, unjailed at "
+            f"{r['height']} (jailed_until {v3['jailed_until']}), back after {back_b}")
 
 
 def scenario_equivocation(work):
