@@ -74,6 +74,45 @@ def consistent(node, calls, tries=20):
     raise Fail(f"{node.name}: no stable head for {len(calls)} queries")
 
 
+def port_taken(node):
+    with open(node.logpath, errors="replace") as f:
+        return "Address already in use" in f.read()[-400:]
+
+
+def start_node(node, extra=(), tries=5):
+    """Starts a node and waits until it is ready. Ports 39000-40999 lie in
+    Linux's ephemeral range (32768-60999): a peer's outgoing connection may
+    hold a node's port for a moment, so a start that fails with "Address
+    already in use" is retried."""
+    for attempt in range(tries):
+        node.start(extra, wait_ready=False)
+        try:
+            node.wait_ready()
+            return node
+        except Fail:
+            if node.alive() or not port_taken(node) or attempt == tries - 1:
+                raise
+            log(f"{node.name}: port taken at start, retrying")
+            time.sleep(0.5)
+    return node
+
+
+def start_net(net):
+    """Network.start with the retry of start_node."""
+    for node in net.nodes:
+        node.start(wait_ready=False)
+    for node in net.nodes:
+        try:
+            node.wait_ready()
+        except Fail:
+            if node.alive() or not port_taken(node):
+                raise
+            log(f"{node.name}: port taken at start, retrying")
+            time.sleep(0.5)
+            start_node(node)
+    return net
+
+
 def slash_of(x, p):
     return x // 1000 * p + x % 1000 * p // 1000
 
@@ -86,7 +125,7 @@ def scenario_rewards_jail(work):
         f"epoch_length={epoch}", f"signed_blocks_window={window}", "min_signed_permille=500",
         f"downtime_jail_blocks={jail_blocks}", f"slash_downtime_permille={permille}", "block_reward=100000",
         "max_commission_permille=200"))
-    net.start()
+    start_net(net)
     val0, val3 = net.nodes[0], net.nodes[3]
     d1, d2 = net.extra
     a1, a2 = addr_of(d1), addr_of(d2)
@@ -145,7 +184,7 @@ def scenario_rewards_jail(work):
     net.wait_all(out_b + 1)
     check(not val0.call("dpos_getValidator", val3.address)["active"], f"val3 still active after {out_b}")
     # Back: restart, wait for jailed_until, unjail, next boundary.
-    val3.start()
+    start_node(val3)
     net.wait_all(int(v3["jailed_until"]))
     r = ok(send(net.nodes[1], build(net, net.nodes[1], "unjail", val3.key))[-1]) if early_refused else early
     back_b = -(-int(r["height"]) // epoch) * epoch
@@ -167,7 +206,7 @@ def scenario_equivocation(work):
     epoch, permille = 200, 100
     net = nt.Network(work, extra_keys=1, params=(f"epoch_length={epoch}", f"slash_double_sign_permille={permille}",
                                                  "unbonding_blocks=100000"))
-    net.start()
+    start_net(net)
     bad = net.nodes[3]
     d1 = net.extra[0]
     a1 = addr_of(d1)
@@ -181,7 +220,7 @@ def scenario_equivocation(work):
     stake_before = int(net.nodes[0].call("dpos_getValidator", bad.address)["stake"])
     burned_before = int(net.nodes[0].call("tos_getSupply")["burned"])
     bad.stop()
-    bad.start(["--unsafe-equivocate"])
+    start_node(bad, ["--unsafe-equivocate"])
 
     def tombstoned():
         v = net.nodes[0].call("dpos_getValidator", bad.address)
