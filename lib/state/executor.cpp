@@ -439,25 +439,34 @@ Status TrackLiveness(Overlay& ov, uint64_t h, const ActiveSet& signing_set, cons
       auto got = DecodeValue<Liveness>(**raw, "liveness record");
       if (!got) return std::unexpected(got.error());
       l = std::move(*got);
-      if (l.bitmap.size() != bytes) return Fail(ErrorCode::kInternal, "corrupt liveness record in database");
-    } else {
-      if (!missed) continue;  // nothing missed, nothing to record
-      l.bitmap.assign(bytes, 0);
+    }
+    if (l.bitmap.size() != bytes) {
+      // No record, or one kept under another window size (a parameter
+      // change): a fresh window.
+      if (!missed) {  // nothing missed: no record
+        if (*raw) ov.Delete(lkey);
+        continue;
+      }
+      l = Liveness{0, Bytes(bytes, 0)};
     }
     uint8_t& byte = l.bitmap[slot / 8];
     const uint8_t mask = static_cast<uint8_t>(1u << (slot % 8));
     bool was = (byte & mask) != 0;
-    if (was == missed) continue;
-    if (missed) {
-      byte |= mask;
-      l.missed += 1;
-    } else {
-      byte &= static_cast<uint8_t>(~mask);
-      l.missed -= 1;
+    if (was != missed) {
+      if (missed) {
+        byte |= mask;
+        l.missed += 1;
+      } else {
+        if (l.missed == 0) return Fail(ErrorCode::kInternal, "corrupt liveness record in database");
+        byte &= static_cast<uint8_t>(~mask);
+        l.missed -= 1;
+      }
     }
-    // Signed fewer than min_signed_permille of the window?
-    bool down = staking::Uint128((window - std::min(l.missed, window))) * 1000 <
-                staking::Uint128(params.min_signed_permille) * window;
+    // Signed fewer than min_signed_permille of the window? Checked also
+    // when no bit changed: a validator unjailed while still in the set with
+    // a window full of misses is jailed again at its next miss.
+    bool down = missed && staking::Uint128((window - std::min(l.missed, window))) * 1000 <
+                              staking::Uint128(params.min_signed_permille) * window;
     if (down) {
       auto v = staking::LoadValidator(ov, m.address);
       if (!v) return std::unexpected(v.error());
@@ -469,6 +478,7 @@ Status TrackLiveness(Overlay& ov, uint64_t h, const ActiveSet& signing_set, cons
         continue;
       }
     }
+    if (was == missed) continue;  // unchanged
     if (l.missed == 0) ov.Delete(lkey);
     else ov.Put(lkey, EncodeValue(l));
   }

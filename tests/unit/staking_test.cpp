@@ -1099,3 +1099,22 @@ TEST_CASE("slashing: a downtime slash reaches an undelegation started in the epo
   CHECK(n.Staked("v2", "v2") == kMin - kMin / 10);
   CheckSupply(n);
 }
+
+TEST_CASE("downtime: a validator unjailed while still in the set with a window full of misses is jailed again at "
+          "its next miss") {
+  Net n(DowntimeGenesis(100, 4, 500, 1, 2 * kMin));
+  n.absent.insert(K("v2").addr);
+  n.RunTo(4);  // commits 1..3 missed: jailed in block 4
+  REQUIRE(n.Val("v2")->jailed == 1);
+  n.RunTo(8);  // commits 4..7 missed: every bit of the window set, no jail while jailed
+  CHECK(n.Missed("v2") == 4);
+  CHECK(n.One("v2", Unjail()) == TxStatus::kOk);  // block 9 (jailed_until 5)
+  CHECK(n.Val("v2")->jailed == 0);
+  uint64_t stake = n.Val("v2")->stake;
+  n.Next();  // block 10: commit 9 missed, no bit changes, still below the minimum
+  ValidatorInfo v = *n.Val("v2");
+  CHECK(v.jailed == 1);
+  CHECK(v.jailed_until == 11);
+  CHECK(v.stake == stake - stake / 10);
+  CheckSupply(n);
+}
