@@ -279,6 +279,16 @@ class EditBuilder : public KindBuilder {
   std::string commission_, moniker_, p2p_addr_;
 };
 
+class UnjailBuilder : public KindBuilder {
+ public:
+  std::string_view name() const override { return "unjail"; }
+  std::string_view help() const override {
+    return "Ask that the sender's validator, jailed for downtime, compete for the set again";
+  }
+  void Setup(CLI::App&) override {}
+  Result<TxPayload> Payload() override { return Wrap(UnjailTx{}); }
+};
+
 class UnbondBuilder : public KindBuilder {
  public:
   std::string_view name() const override { return "validator-unbond"; }
@@ -468,9 +478,10 @@ class Build : public cli::Command {
   DelegationBuilder undelegate_{true};
   RedelegateBuilder redelegate_;
   WithdrawBuilder withdraw_;
+  UnjailBuilder unjail_;
   EditBuilder edit_;
   std::vector<KindBuilder*> kinds_{&transfer_, &kv_put_,    &code_put_,   &set_signer_, &register_, &unbond_,
-                                   &delegate_, &undelegate_, &redelegate_, &withdraw_,   &edit_};
+                                   &delegate_, &undelegate_, &redelegate_, &withdraw_,   &edit_, &unjail_};
   CommonOptions common_;
   std::vector<std::pair<CLI::App*, KindBuilder*>> subs_;
 };

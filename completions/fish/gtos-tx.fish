@@ -26,7 +26,7 @@ function __gtos_tx_cmd
             case build
                 contains -- $tok transfer kv-put code-put set-signer \
                     validator-register validator-unbond delegate undelegate \
-                    redelegate withdraw-rewards validator-edit; and set path build $tok
+                    redelegate withdraw-rewards validator-edit unjail; and set path build $tok
         end
     end
     echo $path
@@ -58,10 +58,11 @@ complete -c gtos-tx -n '__gtos_tx_at build' -a undelegate -d 'Unbond AMOUNT of s
 complete -c gtos-tx -n '__gtos_tx_at build' -a redelegate -d 'Move AMOUNT of stake to another validator at once'
 complete -c gtos-tx -n '__gtos_tx_at build' -a withdraw-rewards -d 'Pay the pending rewards to the balance'
 complete -c gtos-tx -n '__gtos_tx_at build' -a validator-edit -d "Set the validator's commission, moniker, p2p address"
+complete -c gtos-tx -n '__gtos_tx_at build' -a unjail -d 'Ask that the jailed validator compete for the set again'
 
 # Options every build kind shares.
 for kind in transfer kv-put code-put set-signer validator-register validator-unbond \
-        delegate undelegate redelegate withdraw-rewards validator-edit
+        delegate undelegate redelegate withdraw-rewards validator-edit unjail
     set -l at "__gtos_tx_at build $kind"
     complete -c gtos-tx -n $at -l chain-id -x -d 'Chain id the tx is valid on'
     complete -c gtos-tx -n $at -l from -x -d 'Sender address (0x + 64 hex)'

@@ -305,6 +305,16 @@ RpcResult ValidatorInfoJson(const chain::Chain& c, const Address& a) {
                              [](const ActiveValidator& m, const Address& x) { return m.address < x; });
   bool in_set = it != active.end() && it->address == a;
   const ValidatorInfo& info = **v;
+  // Missed commits in the liveness window (docs/state.md 9.8); no L entry
+  // is nothing missed.
+  auto lraw = ov.Get(state::schema::LivenessKey(a));
+  if (!lraw) return StoreFailure(lraw.error());
+  uint64_t missed = 0;
+  if (*lraw) {
+    auto l = state::DecodeValue<Liveness>(**lraw, "liveness record");
+    if (!l) return StoreFailure(l.error());
+    missed = l->missed;
+  }
   return Json{{"address", ToHex0x(a)},
               {"self_bond", *self},
               {"delegated", info.stake - std::min(info.stake, *self)},
@@ -320,7 +330,11 @@ RpcResult ValidatorInfoJson(const chain::Chain& c, const Address& a) {
               {"moniker", info.moniker},
               {"p2p_addr", info.p2p_addr},
               {"consensus_algo", std::string(AlgoName(info.consensus_algo))},
-              {"consensus_key", ToHex0x(info.consensus_key)}};
+              {"consensus_key", ToHex0x(info.consensus_key)},
+              {"jailed_until", info.jailed_until},
+              {"tombstoned", info.tombstoned != 0},
+              {"missed_blocks", missed},
+              {"signed_blocks_window", c.params().signed_blocks_window}};
 }
 
 RpcResult Delegations(const chain::Chain& c, const Address& delegator) {
@@ -444,6 +458,8 @@ RpcResult DbStats(const chain::Chain& c) {
       {schema::kSlashed, "slashed"},
       {schema::kDelegation, "delegations"},
       {schema::kSupply, "supply"},
+      {schema::kLiveness, "liveness"},
+      {schema::kRedelegation, "redelegations"},
       {schema::kExpiry, "expiry_index"},
       {schema::kSetHistory, "validator_set_history"},
       {schema::kHeader, "headers"},

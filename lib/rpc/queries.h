@@ -64,7 +64,8 @@ RpcResult Validators(const chain::Chain& c);
 // One validator (docs/rpc.md): {address, self_bond, delegated, stake,
 // shares, active, power, commission_permille, commission_changed_at,
 // commission_rewards, outstanding_rewards, jailed, moniker, p2p_addr,
-// consensus_algo, consensus_key}.
+// consensus_algo, consensus_key, jailed_until, tombstoned, missed_blocks,
+// signed_blocks_window}.
 RpcResult ValidatorInfoJson(const chain::Chain& c, const Address& a);
 // [{delegator, validator, shares, amount, pending_rewards,
 // unbonding_entries}, ...] by validator address.

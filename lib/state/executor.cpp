@@ -344,7 +344,8 @@ Status Executor::CheckEvidence(Overlay& ov, const Evidence& e, uint64_t h) const
   if (*raw) {
     auto info = DecodeValue<ValidatorInfo>(**raw, "validator");
     if (!info) return std::unexpected(info.error());
-    if (info->jailed != 0) return Invalid("validator " + ToHex0x(a.validator) + " is already jailed");
+    if (info->tombstoned != 0)
+      return Invalid("validator " + ToHex0x(a.validator) + " is tombstoned (already slashed for double signing)");
     return Ok();
   }
   auto unbonding = SlashableUnbonding(ov, a.validator, a.height, h, genesis_.params);
@@ -358,13 +359,16 @@ Status Executor::CheckEvidence(Overlay& ov, const Evidence& e, uint64_t h) const
 
 namespace {
 
-// Slashes the validator of valid evidence `e` in block `h` (step 3): the
-// bonded stake (and jails it) and every unbonding entry that still backs
-// the infraction, each by the permille rounded down on its own; records
-// the slash in E. Slashed amounts are burned: nobody is credited.
-Status ApplyEvidence(Overlay& ov, const Evidence& e, uint64_t h, const ChainParams& params) {
-  const uint64_t permille = params.slash_double_sign_permille;
-  std::string vkey = schema::ValidatorKey(e.a.validator);
+// Takes `permille` of the stake that backs validator `va`'s infraction at
+// `infraction_height`, seen from block `h` (docs/state.md section 9.3): its
+// bonded stake (if it has a V entry, which is then jailed; `tombstone`
+// marks it for good) and every unbonding entry that still backs the
+// infraction, each rounded down on its own. Slashed amounts are burned:
+// nobody is credited. Redelegations from `va` since the infraction's epoch
+// answer too (staking::SlashRedelegations).
+Status Slash(Overlay& ov, const Address& va, uint64_t infraction_height, uint64_t h, uint64_t permille,
+             bool tombstone, uint64_t jailed_until, const ChainParams& params) {
+  std::string vkey = schema::ValidatorKey(va);
   auto raw = ov.Get(vkey);
   if (!raw) return std::unexpected(raw.error());
   if (*raw) {
@@ -375,10 +379,12 @@ Status ApplyEvidence(Overlay& ov, const Evidence& e, uint64_t h, const ChainPara
     uint64_t cut = SlashOf(info->stake, permille);
     info->stake -= cut;
     info->jailed = 1;
+    if (tombstone) info->tombstoned = 1;
+    else info->jailed_until = jailed_until;
     ov.Put(vkey, EncodeValue(*info));  // kept even at stake 0: the jail stays
     GTOS_TRY(staking::Burn(ov, cut));
   }
-  auto unbonding = SlashableUnbonding(ov, e.a.validator, e.a.height, h, params);
+  auto unbonding = SlashableUnbonding(ov, va, infraction_height, h, params);
   if (!unbonding) return std::unexpected(unbonding.error());
   for (auto& [key, amount] : *unbonding) {
     uint64_t cut = SlashOf(amount, permille);
@@ -386,12 +392,96 @@ Status ApplyEvidence(Overlay& ov, const Evidence& e, uint64_t h, const ChainPara
     amount -= cut;
     if (amount == 0) {
       ov.Delete(key);
-      GTOS_TRY(staking::DropUnbondingEntry(ov, schema::UnbondingKeyOwner(key), e.a.validator));
+      GTOS_TRY(staking::DropUnbondingEntry(ov, schema::UnbondingKeyOwner(key), va));
     } else {
       ov.Put(key, EncodeUint(amount));
     }
   }
+  GTOS_TRY(staking::SlashRedelegations(ov, va, infraction_height, h, permille, params));
+  return Ok();
+}
+
+// Slashes the validator of valid evidence `e` in block `h` (step 3) and
+// tombstones it; records the slash in E.
+Status ApplyEvidence(Overlay& ov, const Evidence& e, uint64_t h, const ChainParams& params) {
+  GTOS_TRY(Slash(ov, e.a.validator, e.a.height, h, params.slash_double_sign_permille, true, 0, params));
   ov.Put(schema::SlashedKey(h, e.a.validator), EncodeInfraction(e.a));
+  return Ok();
+}
+
+// Step 3a (docs/state.md section 9.8): records, for every member of the set
+// that signed height h - 1 that still signs height h, whether the commit of
+// h - 1 (`signers`) lacks it, in slot (h - 1) % window of its L entry; a
+// member whose signed commits in the window fall below min_signed_permille
+// is jailed and slashed for downtime, and its record starts afresh. Work:
+// one L entry per member, whatever the number of delegators.
+Status TrackLiveness(Overlay& ov, uint64_t h, const ActiveSet& signing_set, const ActiveSet& current,
+                     const std::vector<Address>& signers, const ChainParams& params) {
+  if (h < 2) return Ok();
+  const uint64_t window = std::max<uint64_t>(1, params.signed_blocks_window);
+  const size_t bytes = static_cast<size_t>((window + 7) / 8);
+  const uint64_t slot = (h - 1) % window;
+  std::vector<Address> named(signers);
+  std::sort(named.begin(), named.end());
+  auto in_current = [&current](const Address& a) {
+    auto it = std::lower_bound(current.validators.begin(), current.validators.end(), a,
+                               [](const ActiveValidator& m, const Address& x) { return m.address < x; });
+    return it != current.validators.end() && it->address == a;
+  };
+  for (const ActiveValidator& m : signing_set.validators) {
+    if (!in_current(m.address)) continue;  // left the set at the boundary: not tracked
+    bool missed = !std::binary_search(named.begin(), named.end(), m.address);
+    std::string lkey = schema::LivenessKey(m.address);
+    auto raw = ov.Get(lkey);
+    if (!raw) return std::unexpected(raw.error());
+    Liveness l;
+    if (*raw) {
+      auto got = DecodeValue<Liveness>(**raw, "liveness record");
+      if (!got) return std::unexpected(got.error());
+      l = std::move(*got);
+    }
+    if (l.bitmap.size() != bytes) {
+      // No record, or one kept under another window size (a parameter
+      // change): a fresh window.
+      if (!missed) {  // nothing missed: no record
+        if (*raw) ov.Delete(lkey);
+        continue;
+      }
+      l = Liveness{0, Bytes(bytes, 0)};
+    }
+    uint8_t& byte = l.bitmap[slot / 8];
+    const uint8_t mask = static_cast<uint8_t>(1u << (slot % 8));
+    bool was = (byte & mask) != 0;
+    if (was != missed) {
+      if (missed) {
+        byte |= mask;
+        l.missed += 1;
+      } else {
+        if (l.missed == 0) return Fail(ErrorCode::kInternal, "corrupt liveness record in database");
+        byte &= static_cast<uint8_t>(~mask);
+        l.missed -= 1;
+      }
+    }
+    // Signed fewer than min_signed_permille of the window? Checked also
+    // when no bit changed: a validator unjailed while still in the set with
+    // a window full of misses is jailed again at its next miss.
+    bool down = missed && staking::Uint128((window - std::min(l.missed, window))) * 1000 <
+                              staking::Uint128(params.min_signed_permille) * window;
+    if (down) {
+      auto v = staking::LoadValidator(ov, m.address);
+      if (!v) return std::unexpected(v.error());
+      if (*v && (*v)->jailed == 0) {
+        uint64_t until;
+        if (__builtin_add_overflow(h, params.downtime_jail_blocks, &until)) until = UINT64_MAX;
+        GTOS_TRY(Slash(ov, m.address, h - 1, h, params.slash_downtime_permille, false, until, params));
+        ov.Delete(lkey);  // a fresh window when it signs again
+        continue;
+      }
+    }
+    if (was == missed) continue;  // unchanged
+    if (l.missed == 0) ov.Delete(lkey);
+    else ov.Put(lkey, EncodeValue(l));
+  }
   return Ok();
 }
 
@@ -417,6 +507,15 @@ Result<ActiveSet> NextEpochSet(Overlay& ov, uint64_t h, const ActiveSet& old, co
   next.first_height = h + 1;
   next.validators = SelectValidators(all, params);
   if (next.validators.empty()) next.validators = old.validators;
+  // Members that leave the set leave their liveness record behind: one
+  // that comes back starts with a clean window (docs/state.md 9.8).
+  for (const ActiveValidator& m : old.validators) {
+    bool stays = std::binary_search(next.validators.begin(), next.validators.end(), m,
+                                    [](const ActiveValidator& x, const ActiveValidator& y) {
+                                      return x.address < y.address;
+                                    });
+    if (!stays) ov.Delete(schema::LivenessKey(m.address));
+  }
   return next;
 }
 
@@ -572,13 +671,16 @@ Result<TxStatus> Apply(PayloadContext& c, const UndelegateTx& u) {
   return staking::Undelegate(c.ov, c.tx.from, u, c.h, c.params);
 }
 Result<TxStatus> Apply(PayloadContext& c, const RedelegateTx& r) {
-  return staking::Redelegate(c.ov, c.tx.from, r, c.params);
+  return staking::Redelegate(c.ov, c.tx.from, r, c.h, c.params);
 }
 Result<TxStatus> Apply(PayloadContext& c, const WithdrawRewardsTx& w) {
   return staking::WithdrawRewards(c.ov, c.tx.from, w);
 }
 Result<TxStatus> Apply(PayloadContext& c, const ValidatorEditTx& e) {
   return staking::EditValidator(c.ov, c.tx.from, e, c.h, c.params);
+}
+Result<TxStatus> Apply(PayloadContext& c, const UnjailTx& u) {
+  return staking::Unjail(c.ov, c.tx.from, u, c.h, c.params);
 }
 
 Result<TxStatus> ApplyPayload(Overlay& ov, const TxBody& tx, uint64_t h, const ChainParams& params,
@@ -630,6 +732,21 @@ Result<ExecResult> Executor::Execute(uint64_t h, const Address& proposer, std::v
   // 3. Evidence.
   GTOS_TRY(ApplyBlockEvidence(ov, h, std::move(evidence), opts.mode, &out));
 
+  // The set that signed height h - 1: its members' signatures are the
+  // block's last_commit (steps 3a and 5).
+  ActiveSet signing_set;
+  if (h >= 2 && h - 1 >= out.set_before.first_height) {
+    signing_set = out.set_before;
+  } else if (h >= 2) {
+    auto prev = LoadSetFor(store_, h - 1, params.epoch_length);
+    if (!prev) return std::unexpected(prev.error());
+    if (!*prev) return Fail(ErrorCode::kInternal, "no validator set recorded for height " + std::to_string(h - 1));
+    signing_set = std::move(**prev);
+  }
+
+  // 3a. Liveness: downtime jailing.
+  GTOS_TRY(TrackLiveness(ov, h, signing_set, out.set_before, signers, params));
+
   // 4. Transactions.
   out.txs.reserve(txs.size());
   std::vector<TxDigests> pre = Digest(txs);
@@ -678,18 +795,7 @@ Result<ExecResult> Executor::Execute(uint64_t h, const Address& proposer, std::v
 
   // 5. Block reward and fees to the signers of the previous block's
   // commit, by the power they signed with: the set of height h - 1.
-  {
-    ActiveSet signing_set;
-    if (h >= 2 && h - 1 >= out.set_before.first_height) {
-      signing_set = out.set_before;
-    } else if (h >= 2) {
-      auto prev = LoadSetFor(store_, h - 1, params.epoch_length);
-      if (!prev) return std::unexpected(prev.error());
-      if (!*prev) return Fail(ErrorCode::kInternal, "no validator set recorded for height " + std::to_string(h - 1));
-      signing_set = std::move(**prev);
-    }
-    GTOS_TRY(staking::DistributeRewards(ov, signing_set, signers, out.fees, genesis_supply_, params));
-  }
+  GTOS_TRY(staking::DistributeRewards(ov, signing_set, signers, out.fees, genesis_supply_, params));
 
   // 6. Epoch boundary.
   out.set_after = out.set_before;

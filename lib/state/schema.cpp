@@ -81,6 +81,34 @@ Address DelegationKeyValidator(std::string_view key) {
 
 std::string SupplyKey() { return std::string(1, kSupply); }
 
+namespace {
+Address AddressAt(std::string_view key, size_t off) {
+  Address a;
+  std::memcpy(a.data(), key.data() + off, 32);
+  return a;
+}
+}  // namespace
+
+std::string RedelegationPrefix(uint64_t release_height) { return HeightKey(kRedelegation, release_height); }
+
+std::string RedelegationKey(uint64_t release_height, const Address& delegator, const Address& src,
+                            const Address& dst) {
+  std::string k = RedelegationPrefix(release_height);
+  for (const Address* a : {&delegator, &src, &dst}) k.append(reinterpret_cast<const char*>(a->data()), 32);
+  return k;
+}
+
+uint64_t RedelegationKeyRelease(std::string_view key) { return ReadBE64(key.substr(1)); }
+Address RedelegationKeyDelegator(std::string_view key) { return AddressAt(key, 9); }
+Address RedelegationKeySource(std::string_view key) { return AddressAt(key, 41); }
+Address RedelegationKeyDestination(std::string_view key) { return AddressAt(key, 73); }
+
+std::string LivenessKey(const Address& a) {
+  std::string k(1, kLiveness);
+  k.append(reinterpret_cast<const char*>(a.data()), 32);
+  return k;
+}
+
 uint64_t UnbondingKeyRelease(std::string_view key) { return ReadBE64(key.substr(1)); }
 
 Address UnbondingKeyOwner(std::string_view key) {

@@ -13,6 +13,11 @@
 //                                  block, with its first height   (state)
 //   E u64(slash height) addr    -> [height, round, type] of the infraction
 //                                  slashed in that block           (state)
+//   L addr                      -> Liveness: missed commits of an active
+//                                  validator in the window         (state)
+//   Y u64(release) delegator src dst -> uint amount redelegated from src to
+//                                  dst, answerable for src's infractions
+//                                  until release                   (state)
 //   X u64(expire) object_key    -> ""  expiry index        (derived)
 //   H u64(height)               -> BlockHeader record      (history, kept)
 //   Q u64(height)               -> Commit                  (history, kept)
@@ -46,6 +51,8 @@ inline constexpr char kActiveSet = 'S';
 inline constexpr char kSlashed = 'E';
 inline constexpr char kDelegation = 'D';
 inline constexpr char kSupply = 'G';
+inline constexpr char kLiveness = 'L';
+inline constexpr char kRedelegation = 'Y';
 inline constexpr char kSetHistory = 'W';
 inline constexpr char kExpiry = 'X';
 inline constexpr char kHeader = 'H';
@@ -61,12 +68,14 @@ inline bool IsStateKey(std::string_view key) {
   if (key.empty()) return false;
   char p = key[0];
   return p == kAccount || p == kCode || p == kKv || p == kValidator || p == kUnbonding ||
-         p == kActiveSet || p == kSlashed || p == kDelegation || p == kSupply;
+         p == kActiveSet || p == kSlashed || p == kDelegation || p == kSupply || p == kLiveness ||
+         p == kRedelegation;
 }
 
 // The state tables in key order (the order of a snapshot's chunks).
-inline constexpr char kStateTables[] = {kAccount, kCode, kDelegation, kSlashed, kSupply,
-                                        kKv,      kActiveSet, kUnbonding, kValidator};
+inline constexpr char kStateTables[] = {kAccount, kCode,      kDelegation, kSlashed,  kSupply,
+                                        kKv,      kLiveness, kActiveSet,  kUnbonding, kValidator,
+                                        kRedelegation};
 
 void AppendBE64(std::string* out, uint64_t v);
 uint64_t ReadBE64(std::string_view in);
@@ -98,6 +107,18 @@ inline constexpr size_t kDelegationKeySize = 1 + 32 + 32;
 Address DelegationKeyValidator(std::string_view key);
 // The single entry of the G table.
 std::string SupplyKey();
+// L addr: the liveness record of an active validator.
+std::string LivenessKey(const Address& a);
+// Y u64be(release) delegator src dst: a redelegation entry.
+std::string RedelegationKey(uint64_t release_height, const Address& delegator, const Address& src,
+                            const Address& dst);
+std::string RedelegationPrefix(uint64_t release_height);
+inline constexpr size_t kRedelegationKeySize = 1 + 8 + 32 + 32 + 32;
+// The parts of a Y key. REQUIRES: a Y key of kRedelegationKeySize bytes.
+uint64_t RedelegationKeyRelease(std::string_view key);
+Address RedelegationKeyDelegator(std::string_view key);
+Address RedelegationKeySource(std::string_view key);
+Address RedelegationKeyDestination(std::string_view key);
 // E u64be(slash_height) addr: the slash of `a` in block `slash_height`.
 std::string SlashedKey(uint64_t slash_height, const Address& a);
 std::string SlashedPrefix(uint64_t slash_height);

@@ -364,7 +364,8 @@ Result<TxStatus> Delegate(Overlay& ov, const Address& from, const DelegateTx& t,
   return TxStatus::kOk;
 }
 
-Result<TxStatus> Redelegate(Overlay& ov, const Address& from, const RedelegateTx& t, const ChainParams& params) {
+Result<TxStatus> Redelegate(Overlay& ov, const Address& from, const RedelegateTx& t, uint64_t h,
+                            const ChainParams& params) {
   // Source checks first, then the destination's.
   auto out = PlanRemoval(ov, from, t.src_validator, t.amount, TxStatus::kNoDelegation, params);
   if (!out) return std::unexpected(out.error());
@@ -372,10 +373,45 @@ Result<TxStatus> Redelegate(Overlay& ov, const Address& from, const RedelegateTx
   auto in = PlanAddition(ov, from, t.dst_validator, t.amount, params);
   if (!in) return std::unexpected(in.error());
   if (auto* st = std::get_if<TxStatus>(&*in)) return *st;
+  // The redelegation entry that keeps the moved stake answerable for the
+  // source's infractions until h + unbonding_blocks (docs/state.md 9.7).
+  // It counts against the source pair's max_unbonding_entries.
+  Removal& r = std::get<Removal>(*out);
+  uint64_t release;
+  if (__builtin_add_overflow(h, params.unbonding_blocks, &release)) return TxStatus::kExpiryOverflow;
+  std::string ykey = schema::RedelegationKey(release, from, t.src_validator, t.dst_validator);
+  auto pending = ov.Get(ykey);
+  if (!pending) return std::unexpected(pending.error());
+  if (!*pending && r.d.unbonding_entries >= params.max_unbonding_entries) return TxStatus::kTooManyEntries;
+  uint64_t total = t.amount;
+  if (*pending) {
+    auto prev = DecodeUint(**pending);
+    if (!prev) return std::unexpected(prev.error());
+    total += *prev;  // bounded by the stake it came from
+  } else {
+    r.d.unbonding_entries += 1;
+  }
   // The two validators differ (structural check), so the plans touch
   // different V and D entries; each Settle reloads the account.
-  GTOS_TRY(ApplyRemoval(ov, from, t.src_validator, std::get<Removal>(*out), t.amount));
+  GTOS_TRY(ApplyRemoval(ov, from, t.src_validator, r, t.amount));
   GTOS_TRY(ApplyAddition(ov, from, t.dst_validator, std::get<Addition>(*in), t.amount));
+  ov.Put(ykey, EncodeUint(total));
+  return TxStatus::kOk;
+}
+
+Result<TxStatus> Unjail(Overlay& ov, const Address& from, const UnjailTx&, uint64_t h, const ChainParams& params) {
+  auto v = LoadValidator(ov, from);
+  if (!v) return std::unexpected(v.error());
+  if (!*v) return TxStatus::kNotValidator;
+  ValidatorInfo& info = **v;
+  if (info.tombstoned != 0) return TxStatus::kValidatorTombstoned;
+  if (info.jailed == 0) return TxStatus::kNotJailed;
+  if (h < info.jailed_until) return TxStatus::kJailNotExpired;
+  auto self = SelfBond(ov, from, info);
+  if (!self) return std::unexpected(self.error());
+  if (*self < params.min_validator_stake || *self == 0) return TxStatus::kStakeBelowMinimum;
+  info.jailed = 0;
+  StoreValidator(ov, from, info);
   return TxStatus::kOk;
 }
 
@@ -471,6 +507,71 @@ Status ReleaseUnbonding(Overlay& ov, const Store& store, uint64_t h) {
     GTOS_TRY(Credit(ov, owner, *amount));  // it left this balance before: supply bounds it
     ov.Delete(k);
     GTOS_TRY(DropUnbondingEntry(ov, owner, schema::UnbondingKeyValidator(k)));
+  }
+  // Redelegation entries that age out: the moved stake no longer answers
+  // for the source's infractions.
+  std::vector<std::string> aged;
+  GTOS_TRY(store.Scan(schema::RedelegationPrefix(h), [&aged](std::string_view k, std::string_view) {
+    aged.emplace_back(k);
+    return true;
+  }));
+  for (const std::string& k : aged) {
+    if (k.size() != schema::kRedelegationKeySize) return Fail(ErrorCode::kInternal, "corrupt redelegation key");
+    ov.Delete(k);
+    GTOS_TRY(DropUnbondingEntry(ov, schema::RedelegationKeyDelegator(k), schema::RedelegationKeySource(k)));
+  }
+  return Ok();
+}
+
+Status SlashRedelegations(Overlay& ov, const Address& src, uint64_t infraction_height, uint64_t h,
+                          uint64_t permille, const ChainParams& params) {
+  uint64_t from = EpochFirstHeight(infraction_height, params.epoch_length);
+  auto all = ov.Scan(std::string(1, schema::kRedelegation));
+  if (!all) return std::unexpected(all.error());
+  for (const auto& [k, raw] : *all) {
+    if (k.size() != schema::kRedelegationKeySize || schema::RedelegationKeySource(k) != src) continue;
+    uint64_t release = schema::RedelegationKeyRelease(k);
+    if (release <= h || release < params.unbonding_blocks || release - params.unbonding_blocks < from) continue;
+    auto amount = DecodeUint(raw);
+    if (!amount) return std::unexpected(amount.error());
+    uint64_t p = std::min<uint64_t>(permille, kPermille);
+    uint64_t cut = *amount / kPermille * p + *amount % kPermille * p / kPermille;  // floor(amount * p / 1000)
+    if (cut == 0) continue;
+    Address delegator = schema::RedelegationKeyDelegator(k);
+    Address dst = schema::RedelegationKeyDestination(k);
+    // The entry answers with what it moved, less what earlier slashes took.
+    if (*amount - cut == 0) {
+      ov.Delete(k);
+      GTOS_TRY(DropUnbondingEntry(ov, delegator, src));
+    } else {
+      ov.Put(k, EncodeUint(*amount - cut));
+    }
+    // Taken from the delegator's stake with the destination, as far as it
+    // is still there (it may have moved on or unbonded since).
+    auto v = LoadValidator(ov, dst);
+    if (!v) return std::unexpected(v.error());
+    if (!*v) continue;
+    auto d = LoadDelegation(ov, delegator, dst);
+    if (!d) return std::unexpected(d.error());
+    if (!*d || (*d)->shares == 0) continue;
+    ValidatorInfo& info = **v;
+    Delegation& del = **d;
+    uint64_t value = TokensOf(del.shares, info);
+    uint64_t take = std::min(cut, value);
+    if (take == 0) continue;
+    uint64_t shares = del.shares;
+    if (take < value) {
+      Uint128 num = Uint128(take) * info.shares;
+      shares = static_cast<uint64_t>(std::min<Uint128>((num + info.stake - 1) / info.stake, del.shares));
+    }
+    GTOS_TRY(Settle(ov, delegator, del, info));
+    del.shares -= shares;
+    info.shares -= shares;
+    info.stake -= take;
+    GTOS_TRY(Burn(ov, take));
+    StoreDelegation(ov, delegator, dst, del);
+    if (info.shares == 0) GTOS_TRY(RemoveValidator(ov, dst, info));
+    else StoreValidator(ov, dst, info);
   }
   return Ok();
 }

@@ -81,21 +81,35 @@ Result<TxStatus> Unbond(Overlay& ov, const Address& from, const ValidatorUnbondT
 Result<TxStatus> Delegate(Overlay& ov, const Address& from, const DelegateTx& tx, const ChainParams& params);
 Result<TxStatus> Undelegate(Overlay& ov, const Address& from, const UndelegateTx& tx, uint64_t h,
                             const ChainParams& params);
-Result<TxStatus> Redelegate(Overlay& ov, const Address& from, const RedelegateTx& tx, const ChainParams& params);
+Result<TxStatus> Redelegate(Overlay& ov, const Address& from, const RedelegateTx& tx, uint64_t h,
+                            const ChainParams& params);
 Result<TxStatus> WithdrawRewards(Overlay& ov, const Address& from, const WithdrawRewardsTx& tx);
 Result<TxStatus> EditValidator(Overlay& ov, const Address& from, const ValidatorEditTx& tx, uint64_t h,
                                const ChainParams& params);
 
+// Lifts the downtime jail of the sender's validator (docs/state.md 9.8).
+Result<TxStatus> Unjail(Overlay& ov, const Address& from, const UnjailTx& tx, uint64_t h, const ChainParams& params);
+
 // ---- block steps -------------------------------------------------------------------
 
 // Step 2: every U entry releasing at `h` is paid to its owner and deleted;
-// the pair's delegation counts one pending entry less.
+// the pair's delegation counts one pending entry less. Every Y entry
+// releasing at `h` is deleted likewise (nothing is paid: the stake is
+// bonded to the destination).
 Status ReleaseUnbonding(Overlay& ov, const Store& store, uint64_t h);
 
 // Counts one U entry of (owner, validator) less: after a release, or a
 // slash that took the whole entry. Deletes a delegation left with no
 // shares and no entries.
 Status DropUnbondingEntry(Overlay& ov, const Address& owner, const Address& validator);
+
+// The redelegation part of a slash of `src` for its infraction at
+// `infraction_height` in block `h` (docs/state.md 9.7): every Y entry from
+// `src` created since the infraction's epoch loses `permille` of its
+// amount, and that much (at most all of it) of the delegator's stake with
+// the destination is burned.
+Status SlashRedelegations(Overlay& ov, const Address& src, uint64_t infraction_height, uint64_t h,
+                          uint64_t permille, const ChainParams& params);
 
 // Adds `amount` to the burned counter (slashing).
 Status Burn(Overlay& ov, uint64_t amount);

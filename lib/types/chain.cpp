@@ -176,7 +176,8 @@ std::string_view TxStatusName(uint64_t status) {
   static constexpr std::string_view kNames[] = {
       "ok",          "insufficient_balance", "code_exists",        "expiry_overflow",   "validator_exists",
       "stake_below_minimum", "not_validator", "insufficient_stake", "balance_overflow",
-      "no_delegation", "too_many_entries", "validator_jailed", "commission_change"};
+      "no_delegation", "too_many_entries", "validator_jailed", "commission_change",
+      "not_jailed", "jail_not_expired", "validator_tombstoned"};
   return status < std::size(kNames) ? kNames[status] : std::string_view();
 }
 

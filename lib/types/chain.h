@@ -237,6 +237,9 @@ enum class TxStatus : uint64_t {
   kTooManyEntries = 10,
   kValidatorJailed = 11,
   kCommissionChange = 12,
+  kNotJailed = 13,
+  kJailNotExpired = 14,
+  kValidatorTombstoned = 15,
 };
 std::string_view TxStatusName(uint64_t status);
 
@@ -322,6 +325,11 @@ struct ValidatorInfo {
   uint64_t reward_carry = 0;
   uint64_t outstanding_rewards = 0;  // credited to delegators, not yet paid
   uint64_t commission_rewards = 0;   // the operator's commission, not yet paid
+  // Downtime jail (docs/state.md 9.8): the first height at which `unjail`
+  // is accepted (0: never jailed for downtime).
+  uint64_t jailed_until = 0;
+  // 1 once slashed for double signing: jailed for good, unjail refused.
+  uint64_t tombstoned = 0;
   template <class V> void Fields(V& v) {
     v.Enum("consensus_algo", consensus_algo, AlgoName);
     v.Bin("consensus_key", consensus_key, kMaxPublicKeyBytes);
@@ -336,6 +344,8 @@ struct ValidatorInfo {
     v.Uint("reward_carry", reward_carry);
     v.Uint("outstanding_rewards", outstanding_rewards);
     v.Uint("commission_rewards", commission_rewards);
+    v.Uint("jailed_until", jailed_until);
+    v.Uint("tombstoned", tombstoned, 1);
   }
 };
 
@@ -362,6 +372,19 @@ struct SupplyPool {
     v.Uint("issued", issued);
     v.Uint("burned", burned);
     v.Uint("community_pool", community_pool);
+  }
+};
+
+// The L entry of a member of the active set (docs/state.md section 9.8):
+// which of the last signed_blocks_window commits it is missing from. Bit
+// (h - 1) % window (bit i is bit i % 8 of byte i / 8) is set when the
+// commit of height h - 1 lacks its signature. Absent: nothing missed.
+struct Liveness {
+  uint64_t missed = 0;  // bits set in `bitmap`
+  Bytes bitmap;         // ceil(signed_blocks_window / 8) bytes
+  template <class V> void Fields(V& v) {
+    v.Uint("missed", missed);
+    v.Bin("bitmap", bitmap, 12'500);
   }
 };
 

@@ -77,6 +77,10 @@ Status ChainParams::Validate() const {
   GTOS_TRY(AtMost("max_delegations", max_delegations, kMaxDelegationsCap, "bounded work per tx"));
   GTOS_TRY(AtLeast("max_unbonding_entries", max_unbonding_entries, 1));
   GTOS_TRY(AtMost("max_unbonding_entries", max_unbonding_entries, kMaxUnbondingEntriesCap, "bounded work per tx"));
+  GTOS_TRY(AtLeast("signed_blocks_window", signed_blocks_window, 1));
+  GTOS_TRY(AtMost("signed_blocks_window", signed_blocks_window, kMaxSignedBlocksWindow, "bounded state per validator"));
+  GTOS_TRY(AtMost("min_signed_permille", min_signed_permille, 1000, "per mille"));
+  GTOS_TRY(AtMost("slash_downtime_permille", slash_downtime_permille, 1000, "per mille"));
   return Ok();
 }
 

@@ -65,6 +65,14 @@ struct ChainParams {
   // pending unbonding entries per (delegator, validator) pair.
   uint64_t max_delegations = 32;
   uint64_t max_unbonding_entries = 7;
+  // Downtime (docs/state.md section 9.8): a member of the active set that
+  // signed fewer than min_signed_permille of the last signed_blocks_window
+  // commits is jailed for downtime_jail_blocks and slashed
+  // slash_downtime_permille of its stake.
+  uint64_t signed_blocks_window = 1'000;
+  uint64_t min_signed_permille = 500;
+  uint64_t downtime_jail_blocks = 600;
+  uint64_t slash_downtime_permille = 10;
 
   template <class V>
   void Fields(V& v) {
@@ -94,6 +102,10 @@ struct ChainParams {
     v.Uint("max_commission_change_permille", max_commission_change_permille, 1000);
     v.Uint("max_delegations", max_delegations);
     v.Uint("max_unbonding_entries", max_unbonding_entries);
+    v.Uint("signed_blocks_window", signed_blocks_window);
+    v.Uint("min_signed_permille", min_signed_permille, 1000);
+    v.Uint("downtime_jail_blocks", downtime_jail_blocks);
+    v.Uint("slash_downtime_permille", slash_downtime_permille, 1000);
   }
 
   // Range checks that make a chain runnable (e.g. limits within the
@@ -110,6 +122,9 @@ inline constexpr uint64_t kMaxMessageDelayMs = 600'000;
 // state an account can create and the work of one tx or one release.
 inline constexpr uint64_t kMaxDelegationsCap = 1'000;
 inline constexpr uint64_t kMaxUnbondingEntriesCap = 100;
+// Bound of signed_blocks_window: the missed-blocks bitmap of one validator
+// is at most 12,500 bytes.
+inline constexpr uint64_t kMaxSignedBlocksWindow = 100'000;
 
 // The message delay allowed in `round`: message_delay_ms + round *
 // (message_delay_ms / 2), saturating at UINT64_MAX.

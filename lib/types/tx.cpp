@@ -9,7 +9,8 @@ constexpr std::string_view kTxDomain = "GTOS-TX-V1";
 constexpr std::string_view kKindNames[] = {"",         "transfer",           "set_signer",
                                            "code_put", "kv_put",             "validator_register",
                                            "validator_unbond", "delegate",         "undelegate",
-                                           "redelegate",       "withdraw_rewards",   "validator_edit"};
+                                           "redelegate",       "withdraw_rewards",   "validator_edit",
+                                           "unjail"};
 
 }  // namespace
 
@@ -34,6 +35,7 @@ void TxPayload::Reset(uint64_t kind) {
     case TxKind::kRedelegate: body = RedelegateTx{}; break;
     case TxKind::kWithdrawRewards: body = WithdrawRewardsTx{}; break;
     case TxKind::kValidatorEdit: body = ValidatorEditTx{}; break;
+    case TxKind::kUnjail: body = UnjailTx{}; break;
   }
 }
 

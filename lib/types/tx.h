@@ -41,6 +41,7 @@ enum class TxKind : uint64_t {
   kRedelegate = 9,
   kWithdrawRewards = 10,
   kValidatorEdit = 11,
+  kUnjail = 12,
 };
 // "kv_put"; empty when unknown.
 std::string_view TxKindName(uint64_t kind);
@@ -173,10 +174,17 @@ struct ValidatorEditTx {
   }
 };
 
+// Asks that the sender's validator, jailed for downtime, compete for the
+// active set again (docs/state.md section 9.8). No fields: on the wire [12].
+struct UnjailTx {
+  static constexpr TxKind kKind = TxKind::kUnjail;
+  template <class V> void Fields(V&) {}
+};
+
 // The kind-specific part: on the wire an array [kind, fields...].
 struct TxPayload {
   std::variant<TransferTx, SetSignerTx, CodePutTx, KvPutTx, ValidatorRegisterTx, ValidatorUnbondTx, DelegateTx,
-               UndelegateTx, RedelegateTx, WithdrawRewardsTx, ValidatorEditTx>
+               UndelegateTx, RedelegateTx, WithdrawRewardsTx, ValidatorEditTx, UnjailTx>
       body;
 
   TxKind kind() const;

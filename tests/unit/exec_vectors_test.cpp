@@ -5,7 +5,8 @@
 // receipts, a signer rotation, a KV overwrite, expiries, an unbonding
 // release, an epoch boundary that changes the validator set (block 10),
 // double-sign evidence (block 14), and delegation, rewards, commission and
-// a boundary that replaces the jailed validator (blocks 15-24). The file pins, at every height, the
+// a boundary that replaces the jailed validator (blocks 15-24), unjail, a redelegation
+// entry and a downtime jail and unjail (blocks 25-40). The file pins, at every height, the
 // tx_root, receipts_root, state_root, validators_hash, next_validators_hash,
 // evidence_root, the header hash and the whole block record.
 //
@@ -140,6 +141,10 @@ Genesis MakeGenesis(const std::map<std::string, Key>& keys) {
   p.max_commission_change_permille = 10;
   p.max_delegations = 4;
   p.max_unbonding_entries = 2;
+  p.signed_blocks_window = 4;
+  p.min_signed_permille = 500;
+  p.downtime_jail_blocks = 3;
+  p.slash_downtime_permille = 100;
   for (const char* name : {"validator", "alice", "bob", "carol"})
     g.accounts.push_back(GenesisAccount{keys.at(name).addr, 1'000'000'000});
   std::sort(g.accounts.begin(), g.accounts.end(),
@@ -201,6 +206,7 @@ std::vector<BlockDef> BlockDefs(const std::map<std::string, Key>& keys) {
   auto edit = [](uint64_t commission, std::string moniker) {
     return TxPayload{ValidatorEditTx{commission, std::move(moniker), "127.0.0.1:26667"}};
   };
+  TxPayload unjail{UnjailTx{}};
   return {
       // 1
       {{{"alice", "alice", transfer("dave", 5'000'000)},
@@ -288,6 +294,44 @@ std::vector<BlockDef> BlockDefs(const std::map<std::string, Key>& keys) {
       {{{"alice", "alice_signer", undelegate("carol", 1)}, {"carol", "carol", withdraw(nullptr)}},
        "a third pending entry of the pair: too_many_entries (max_unbonding_entries 2); carol withdraws her "
        "commission and rewards"},
+      // 25
+      {{{"bob", "bob", reg_with(1'500'000, 0, "bob")},
+        {"validator", "validator", unjail},
+        {"dave", "dave", unjail},
+        {"carol", "carol", unjail}},
+       "bob registers again with 1500000; unjail of the tombstoned genesis validator: validator_tombstoned; of a "
+       "non-validator: not_validator; of a validator that is not jailed: not_jailed"},
+      // 26
+      {{{"alice", "alice_signer", redelegate("carol", "bob", 100'000)}},
+       "alice redelegates 100000 from carol to bob: a redelegation entry (Y) until block 29"},
+      // 27
+      {{}, "empty block: alice's two unbonding entries are released"},
+      // 28
+      {{}, "empty block"},
+      // 29
+      {{}, "empty block: alice's redelegation entry ages out"},
+      // 30
+      {{}, "epoch boundary: bob joins carol in the set"},
+      // 31
+      {{}, "empty block; its commit lacks bob's signature (so do those of 32 and 33)"},
+      // 32
+      {{}, "bob missed the commit of 31: his liveness record (L) counts 1 of the window of 4"},
+      // 33
+      {{}, "bob missed 2 of 4"},
+      // 34
+      {{}, "bob missed 3 of 4, signed fewer than 500 per mille: jailed for downtime until 37, slashed 10%"},
+      // 35
+      {{{"bob", "bob", unjail}}, "bob's unjail before jailed_until: jail_not_expired"},
+      // 36
+      {{}, "empty block"},
+      // 37
+      {{{"bob", "bob", unjail}}, "bob's unjail at jailed_until: ok"},
+      // 38
+      {{}, "empty block"},
+      // 39
+      {{}, "empty block"},
+      // 40
+      {{}, "epoch boundary: bob, unjailed, is in the next set again"},
   };
 }
 
@@ -354,6 +398,8 @@ gtos::Commit SignedCommit(const chain::Chain& chain, const BlockHeader& h) {
   auto set = chain.ValidatorSetFor(h.height);
   RequireOk(set, "validator set for commit");
   for (const consensus::Validator& v : set->validators()) {
+    // Bob is away for the commits of 31-33 (downtime, docs/state.md 9.8).
+    if (h.height >= 31 && h.height <= 33 && v.address == keys.at("bob").addr) continue;
     const Key* key = nullptr;
     for (const auto& [name, k] : keys)
       if (k.pub == v.consensus_key) key = &k;
@@ -470,7 +516,10 @@ Json Generate() {
        "next_validators_hash, evidence_root and header_hash; a validator must accept every block record",
        "epoch_length is 10: block 10 is an epoch boundary, where bob (registered in block 3) joins the active set; "
        "block 14 carries double-sign evidence; blocks 15-24 cover delegation, rewards and commission, and block "
-       "20 is the boundary where carol replaces the jailed genesis validator",
+       "20 is the boundary where carol replaces the jailed genesis validator; blocks 25-40 cover unjail "
+       "(tombstoned, not a validator, not jailed), a redelegation entry, and downtime: bob, in the set from "
+       "block 31, is missing from the commits of 31-33, jailed in block 34, refused at 35, unjailed at 37 and "
+       "back in the set after the boundary of block 40",
        "rewards: block_reward 1000 plus the block's fees go to the signers of its last_commit (docs/state.md 9.5)",
        "regenerate with GTOS_WRITE_VECTORS=1 tests/exec_vectors_test and review the diff"});
   Json jk = Json::array();
@@ -594,6 +643,15 @@ TEST_CASE("exec vectors: the file's blocks reproduce every receipt, root and hea
     if (height == 10) CHECK(Str(jb["validators_hash"]) != Str(jb["next_validators_hash"]));  // bob joins
     if (height == 14) CHECK(!record->evidence.empty());
     if (height == 20) CHECK(Str(jb["validators_hash"]) != Str(jb["next_validators_hash"]));  // carol replaces it
+    if (height == 30) CHECK(Str(jb["validators_hash"]) != Str(jb["next_validators_hash"]));  // bob joins
+    if (height == 40) {  // bob is back
+      CHECK(Str(jb["validators_hash"]) != Str(jb["next_validators_hash"]));
+      auto next = proposer_chain->ValidatorSetFor(41);
+      RequireOk(next, "set of 41");
+      bool bob = false;
+      for (const consensus::Validator& v : next->validators()) bob = bob || v.address == Keys().at("bob").addr;
+      CHECK(bob);
+    }
     CHECK(Str(got["header_hash"]) == Str(jb["header_hash"]));
     CHECK(Str(got["block"]) == Str(jb["block"]));
     for (const Json& r : jb["receipts"]) ++statuses[Str(r["status"])];
@@ -614,13 +672,14 @@ TEST_CASE("exec vectors: the file's blocks reproduce every receipt, root and hea
   // The vectors cover every tx kind, both deterministic algorithms, every
   // failure status that a funded chain can reach, and expiries.
   for (const char* kind : {"transfer", "set_signer", "code_put", "kv_put", "validator_register", "validator_unbond",
-                           "delegate", "undelegate", "redelegate", "withdraw_rewards", "validator_edit"})
+                           "delegate", "undelegate", "redelegate", "withdraw_rewards", "validator_edit", "unjail"})
     CHECK_MESSAGE(kinds[kind] > 0, kind);
   CHECK(algos["ed25519"] > 0);
   CHECK(algos["secp256k1"] > 0);
   for (const char* s : {"ok", "insufficient_balance", "code_exists", "validator_exists", "stake_below_minimum",
                         "not_validator", "insufficient_stake", "no_delegation", "too_many_entries",
-                        "validator_jailed", "commission_change"})
+                        "validator_jailed", "commission_change", "not_jailed", "jail_not_expired",
+                        "validator_tombstoned"})
     CHECK_MESSAGE(statuses[s] > 0, s);
   CHECK(expiry_blocks >= 3);
 }

@@ -27,7 +27,7 @@ Address Filled(uint8_t b) {
   return a;
 }
 
-// The payload of each kind this generator builds (kinds 5 and 7-11). A
+// The payload of each kind this generator builds (kinds 5 and 7-12). A
 // registration keeps the stake and consensus key of the file's vector.
 std::optional<TxPayload> PayloadOf(uint64_t kind, const Json& old_payload, size_t group) {
   switch (static_cast<TxKind>(kind)) {
@@ -51,6 +51,7 @@ std::optional<TxPayload> PayloadOf(uint64_t kind, const Json& old_payload, size_
       // The zero address (all validators) in the first group, one validator in the others.
       return TxPayload{WithdrawRewardsTx{group == 0 ? Address{} : Filled(0x22)}};
     case TxKind::kValidatorEdit: return TxPayload{ValidatorEditTx{60, "edited", "198.51.100.1:26656"}};
+    case TxKind::kUnjail: return TxPayload{UnjailTx{}};
     default: return std::nullopt;
   }
 }

@@ -217,7 +217,7 @@ TEST_CASE("rpc: chain profile, blocks, transactions, receipts") {
   CHECK(profile["genesis_hash"] == ToHex0x(node.chain->genesis_hash()));
   CHECK(profile["params"]["epoch_length"] == 10);
   CHECK(profile["params"]["retain_blocks"] == 200);
-  CHECK(profile["params"].size() == 26);
+  CHECK(profile["params"].size() == 30);
   CHECK(profile["head"] == 0);
   CHECK(profile["node_version"].get<std::string>().starts_with("gtos "));
   // The client-side view of the parameters rebuilds ChainParams exactly.
@@ -363,6 +363,15 @@ TEST_CASE("rpc: accounts, signer, code, validators, epoch, retention") {
   CHECK(v["stake"] == node.chain->params().min_validator_stake);
   CHECK(v["commission_permille"] == 0);
   CHECK(v["active"] == true);
+  CHECK(v["jailed"] == false);
+  CHECK(v["jailed_until"] == 0);
+  CHECK(v["tombstoned"] == false);
+  // This node commits with empty certificates: the validator missed the
+  // commit of every height below the head (docs/state.md 9.8).
+  uint64_t head = CallOk(c, "tos_blockNumber").get<uint64_t>();
+  REQUIRE(head >= 2);
+  CHECK(v["missed_blocks"] == head - 1);
+  CHECK(v["signed_blocks_window"] == node.chain->params().signed_blocks_window);
   CHECK(CallError(c, "dpos_getValidator", {nobody}).code == rpc::kNotFound);
   Json dels = CallOk(c, "dpos_getDelegations", {val});
   REQUIRE(dels.size() == 1);

@@ -1,8 +1,9 @@
 // Delegated proof of stake (docs/state.md sections 9.4-9.6), tested through
 // chain::Chain: delegation, undelegation, redelegation, the self-bond rules,
 // the caps, F1 rewards and commission with their rounding, validator_edit,
-// slashing through shares, and the supply equation after every block of a
-// seeded random run with every tx kind.
+// slashing through shares (and through redelegation entries), downtime
+// jailing, unjail and tombstones, and the supply equation after every block
+// of a seeded random run with every tx kind.
 #include <doctest/doctest.h>
 
 #include <stdlib.h>
@@ -148,6 +149,26 @@ TxPayload Register(const std::string& who, uint64_t stake, uint64_t commission =
 TxPayload Edit(uint64_t commission, std::string moniker = "m") {
   return TxPayload{ValidatorEditTx{commission, std::move(moniker), "127.0.0.1:1"}};
 }
+TxPayload Unjail() { return TxPayload{UnjailTx{}}; }
+
+// Two conflicting votes of `name` at `height`.
+Evidence DoubleSign(const std::string& name, uint64_t height, VoteType type = VoteType::kPrecommit) {
+  Evidence e;
+  const Key& k = K(name);
+  for (Vote* v : {&e.a, &e.b}) {
+    v->type = static_cast<uint64_t>(type);
+    v->height = height;
+    v->validator = k.addr;
+  }
+  e.a.block_hash = crypto::Sha256(AsBytes(std::string_view("x")));
+  e.b.block_hash = crypto::Sha256(AsBytes(std::string_view("y")));
+  for (Vote* v : {&e.a, &e.b}) {
+    auto sig = k.algo->sign(k.secret, v->SigningDigest(kChainId));
+    RequireOk(sig, "sign vote");
+    v->signature = *sig;
+  }
+  return e;
+}
 
 // A chain whose blocks are proposed by the first genesis validator and
 // certified by every member of the signing set except those in `absent`.
@@ -281,6 +302,28 @@ class Net {
     for (const consensus::Validator& v : set->validators())
       if (v.address == K(n).addr) return v.power;
     return 0;
+  }
+
+  // The missed commits in v's liveness window (0 without an L entry).
+  uint64_t Missed(const std::string& v) {
+    auto raw = c_->store().Get(schema::LivenessKey(K(v).addr));
+    RequireOk(raw, "liveness");
+    if (!*raw) return 0;
+    auto l = state::DecodeValue<Liveness>(**raw, "liveness");
+    RequireOk(l, "decode liveness");
+    return l->missed;
+  }
+  bool HasLiveness(const std::string& v) {
+    auto raw = c_->store().Get(schema::LivenessKey(K(v).addr));
+    RequireOk(raw, "liveness");
+    return raw->has_value();
+  }
+  // The amount of a Y entry (0 when absent).
+  uint64_t Redelegated(uint64_t release, const std::string& d, const std::string& src, const std::string& dst) {
+    auto raw = c_->store().Get(schema::RedelegationKey(release, K(d).addr, K(src).addr, K(dst).addr));
+    RequireOk(raw, "redelegation");
+    if (!*raw) return 0;
+    return *state::DecodeUint(**raw);
   }
 
   std::set<Address> absent;
@@ -689,6 +732,10 @@ TEST_CASE("supply: genesis + issued - burned equals balances + bonded + unbondin
     p.max_unbonding_entries = 3;
     p.slash_double_sign_permille = 37;
     p.max_commission_change_permille = 50;
+    p.signed_blocks_window = 8;
+    p.min_signed_permille = 600;
+    p.downtime_jail_blocks = 6;
+    p.slash_downtime_permille = 20;
   });
   Net n(g);
   std::mt19937_64 rng(20261206);  // the standard fixes mt19937_64's sequence
@@ -697,7 +744,9 @@ TEST_CASE("supply: genesis + issued - burned equals balances + bonded + unbondin
   const std::vector<std::string> vals_all = {"v0", "v1", "v2", "a", "b"};
   std::map<std::string, size_t> kinds;
   std::map<TxStatus, size_t> statuses;
-  size_t slashes = 0;
+  size_t slashes = 0, downtime_jails = 0, unjails = 0;
+  std::map<std::string, uint64_t> jail_until;
+  std::map<std::string, bool> was_jailed;
   for (uint64_t h = 1; h <= 1000; ++h) {
     std::vector<SignedTx> txs;
     size_t count = pick(5);
@@ -707,7 +756,7 @@ TEST_CASE("supply: genesis + issued - burned equals balances + bonded + unbondin
       const std::string& v2 = vals_all[pick(vals_all.size())];
       uint64_t amount = 1 + (pick(3) == 0 ? rng() % 100 : rng() % (3 * kMin));
       TxPayload p;
-      switch (pick(12)) {
+      switch (pick(13)) {
         case 0: p = TxPayload{TransferTx{K(people[pick(people.size())]).addr, amount}}; break;
         case 1: p = TxPayload{KvPutTx{Bytes{1}, Bytes{2}, Bytes{3}, 1 + rng() % 5}}; break;
         case 2: p = TxPayload{CodePutTx{Bytes{static_cast<uint8_t>(pick(4)), 7}, 1 + rng() % 5}}; break;
@@ -722,6 +771,13 @@ TEST_CASE("supply: genesis + issued - burned equals balances + bonded + unbondin
           break;
         case 9: p = pick(2) ? Withdraw() : Withdraw(v); break;
         case 10: p = Edit(rng() % 201); break;
+        case 11: {
+          // Unjail, mostly by a validator operator.
+          const std::string& op = pick(4) ? vals_all[pick(3)] : from;
+          ++kinds["unjail"];
+          txs.push_back(n.Tx(op, Unjail()));
+          continue;
+        }
         default: p = Delegate(v, amount); break;
       }
       ++kinds[std::string(TxKindName(static_cast<uint64_t>(p.kind())))];
@@ -729,8 +785,11 @@ TEST_CASE("supply: genesis + issued - burned equals balances + bonded + unbondin
     }
     // Now and then a signer is missing from the commit, and now and then a
     // double sign of a set member is committed.
+    // A sleeper stays away for 10 blocks of every 40 (jailed for downtime
+    // unless it holds too much power to be left out).
     n.absent.clear();
-    if (pick(4) == 0) n.absent.insert(K(vals_all[pick(3)]).addr);
+    if (h % 40 < 10) n.absent.insert(K(vals_all[(h / 40) % 3]).addr);
+    else if (pick(4) == 0) n.absent.insert(K(vals_all[pick(3)]).addr);
     std::vector<Evidence> evidence;
     if (h > 2 && pick(150) == 0) {
       std::vector<Address> members = n.SetMembers(h - 1);
@@ -738,7 +797,7 @@ TEST_CASE("supply: genesis + issued - burned equals balances + bonded + unbondin
       for (const std::string& name : Names()) {
         if (K(name).addr != target) continue;
         auto info = n.Val(name);
-        if (!info || info->jailed) break;
+        if (!info || info->tombstoned) break;
         Evidence e;
         for (Vote* vote : {&e.a, &e.b}) {
           vote->type = static_cast<uint64_t>(VoteType::kPrevote);
@@ -757,6 +816,15 @@ TEST_CASE("supply: genesis + issued - burned equals balances + bonded + unbondin
       }
     }
     for (TxStatus s : n.Next(std::move(txs), std::move(evidence))) ++statuses[s];
+    for (const std::string& name : vals_all) {
+      auto info = n.Val(name);
+      uint64_t until = info ? info->jailed_until : 0;
+      bool jailed = info && info->jailed;
+      if (until > jail_until[name] && info->tombstoned == 0) ++downtime_jails;
+      if (was_jailed[name] && info && !jailed) ++unjails;
+      jail_until[name] = until;
+      was_jailed[name] = jailed;
+    }
     staking::Supply s = n.Supply();
     if (s.Held() != s.Expected()) {
       FAIL("supply off at height ", h, ": held ", static_cast<uint64_t>(s.Held()), " expected ",
@@ -766,12 +834,16 @@ TEST_CASE("supply: genesis + issued - burned equals balances + bonded + unbondin
   staking::Supply s = n.Supply();
   CHECK(s.issued == 1000 * 777);
   CHECK(s.Held() == s.Expected());
-  MESSAGE("burned ", s.burned, ", community pool ", s.community_pool, ", slashes ", slashes);
+  MESSAGE("burned ", s.burned, ", community pool ", s.community_pool, ", slashes ", slashes, ", downtime jails ",
+          downtime_jails, ", unjails ", unjails);
+  CHECK(downtime_jails > 0);
+  CHECK(unjails > 0);
   for (const char* kind : {"transfer", "set_signer", "code_put", "kv_put", "validator_register", "validator_unbond",
-                           "delegate", "undelegate", "redelegate", "withdraw_rewards", "validator_edit"})
+                           "delegate", "undelegate", "redelegate", "withdraw_rewards", "validator_edit", "unjail"})
     CHECK_MESSAGE(kinds[kind] > 0, kind);
   for (TxStatus st : {TxStatus::kOk, TxStatus::kNoDelegation, TxStatus::kTooManyEntries, TxStatus::kInsufficientStake,
-                      TxStatus::kStakeBelowMinimum, TxStatus::kCommissionChange})
+                      TxStatus::kStakeBelowMinimum, TxStatus::kCommissionChange, TxStatus::kNotJailed,
+                      TxStatus::kJailNotExpired})
     CHECK_MESSAGE(statuses[st] > 0, TxStatusName(static_cast<uint64_t>(st)));
   CHECK(slashes > 0);
   CHECK(s.burned > 0);
@@ -805,5 +877,244 @@ TEST_CASE("slashing: an undelegation started before the infraction's epoch is no
   CHECK(amount(4 + kUnbonding) == kMin);              // before: untouched
   CHECK(amount(5 + kUnbonding) == kMin - kMin / 10);  // after: the fraction
   CHECK(n.Staked("a", "v0") == 8 * kMin - 8 * kMin / 10);
+  CheckSupply(n);
+}
+
+// ======================================================================================
+// Downtime, unjail, tombstones (docs/state.md 9.8)
+// ======================================================================================
+
+namespace {
+// v2 holds at most 1/6 of the power: the commit stays valid without it.
+Genesis DowntimeGenesis(uint64_t epoch, uint64_t window, uint64_t min_signed, uint64_t jail_blocks,
+                        uint64_t v2_stake = kMin) {
+  return MakeGenesis({{"v0", 5 * kMin}, {"v1", 5 * kMin}, {"v2", v2_stake}}, [=](ChainParams& p) {
+    p.epoch_length = epoch;
+    p.unbonding_blocks = 20;
+    p.signed_blocks_window = window;
+    p.min_signed_permille = min_signed;
+    p.downtime_jail_blocks = jail_blocks;
+    p.slash_downtime_permille = 100;
+  });
+}
+}  // namespace
+
+TEST_CASE("downtime: jailed when it signed fewer than min_signed_permille of the window, not at exactly it") {
+  Net n(DowntimeGenesis(100, 10, 500, 5));
+  n.absent.insert(K("v2").addr);
+  n.RunTo(6);  // blocks 2..6 saw commits 1..5 without v2
+  CHECK(n.Missed("v2") == 5);
+  CHECK(n.Missed("v0") == 0);
+  CHECK(!n.HasLiveness("v0"));  // nothing missed, no record
+  ValidatorInfo before = *n.Val("v2");
+  CHECK(before.jailed == 0);  // 5 of 10 signed: exactly 500 per mille is enough
+  uint64_t burned0 = n.Supply().burned;
+  n.Next();  // block 7: the 6th miss, 4 of 10 signed
+  ValidatorInfo v = *n.Val("v2");
+  CHECK(v.jailed == 1);
+  CHECK(v.tombstoned == 0);
+  CHECK(v.jailed_until == 7 + 5);
+  CHECK(v.stake == kMin - kMin / 10);
+  CHECK(v.shares == kMin);
+  CHECK(n.Supply().burned == burned0 + kMin / 10);
+  CHECK(!n.HasLiveness("v2"));  // the window starts afresh
+  n.Next();  // still missing, but already jailed: no second slash
+  CHECK(n.Val("v2")->stake == kMin - kMin / 10);
+  CHECK(n.Missed("v2") == 1);
+  CheckSupply(n);
+}
+
+TEST_CASE("downtime: misses that slid out of the window do not count") {
+  Net n(DowntimeGenesis(100, 10, 500, 5));
+  n.absent.insert(K("v2").addr);
+  n.RunTo(5);  // commits 1..5 without v2 (block 6 counts the 5th)
+  n.absent.clear();
+  n.RunTo(16);  // commits 6..15 signed: the first misses slid out
+  CHECK(n.Missed("v2") == 0);
+  CHECK(!n.HasLiveness("v2"));
+  n.absent.insert(K("v2").addr);
+  n.RunTo(22);  // commits 17..22 missed, counted by blocks 18..23
+  CHECK(n.Missed("v2") == 5);  // commits 17..21
+  CHECK(n.Val("v2")->jailed == 0);
+  n.Next();  // block 23: commit 22 missed, 6 of the window 13..22
+  CHECK(n.Val("v2")->jailed == 1);
+}
+
+TEST_CASE("downtime: a window of 1 with min_signed 1000 jails at the first miss; min_signed 0 never jails") {
+  {
+    Net n(DowntimeGenesis(100, 1, 1000, 1));
+    n.RunTo(3);
+    n.absent.insert(K("v2").addr);
+    n.RunTo(4);  // commit 4 missed, seen in block 5
+    CHECK(n.Val("v2")->jailed == 0);
+    n.Next();
+    CHECK(n.Val("v2")->jailed == 1);
+    CHECK(n.Val("v2")->jailed_until == 6);
+  }
+  {
+    Net n(DowntimeGenesis(100, 4, 0, 1));
+    n.absent.insert(K("v2").addr);
+    n.RunTo(12);
+    CHECK(n.Val("v2")->jailed == 0);
+    CHECK(n.Missed("v2") == 4);  // the whole window
+  }
+}
+
+TEST_CASE("unjail: not_validator, not_jailed, jail_not_expired; then back in the set at the next boundary") {
+  Net n(DowntimeGenesis(4, 4, 500, 5, 2 * kMin));
+  CHECK(n.One("a", Unjail()) == TxStatus::kNotValidator);  // block 1
+  CHECK(n.One("v2", Unjail()) == TxStatus::kNotJailed);    // block 2
+  n.absent.insert(K("v2").addr);
+  n.RunTo(5);  // commits 3..5 missed, counted by blocks 4..6
+  CHECK(n.Val("v2")->jailed == 0);
+  n.Next();  // block 6: 3 of 4 missed
+  ValidatorInfo v = *n.Val("v2");
+  REQUIRE(v.jailed == 1);
+  CHECK(v.jailed_until == 11);
+  CHECK(n.PowerOf(7, "v2") > 0);  // the set of 5-8 was chosen before
+  n.RunTo(8);                     // boundary: v2 leaves
+  CHECK(n.PowerOf(8, "v2") > 0);
+  CHECK(n.PowerOf(9, "v2") == 0);
+  CHECK(!n.HasLiveness("v2"));
+  n.absent.clear();
+  CHECK(n.One("v2", Unjail()) == TxStatus::kJailNotExpired);  // block 9
+  CHECK(n.One("v2", Unjail()) == TxStatus::kJailNotExpired);  // block 10
+  CHECK(n.One("v2", Unjail()) == TxStatus::kOk);              // block 11: jailed_until
+  CHECK(n.Val("v2")->jailed == 0);
+  CHECK(n.One("v2", Unjail()) == TxStatus::kNotJailed);  // block 12: boundary
+  CHECK(n.PowerOf(11, "v2") == 0);
+  CHECK(n.PowerOf(13, "v2") == 2 * kMin - 2 * kMin / 10);
+  // A delegation is accepted again.
+  CHECK(n.One("a", Delegate("v2", kMin)) == TxStatus::kOk);
+  CheckSupply(n);
+}
+
+TEST_CASE("unjail: a self-bond below the minimum is refused with stake_below_minimum") {
+  Net n(DowntimeGenesis(4, 4, 500, 1));
+  n.absent.insert(K("v2").addr);
+  n.RunTo(5);
+  REQUIRE(n.Val("v2")->jailed == 1);  // slashed 10%: self-bond 0.9 kMin < kMin
+  n.absent.clear();
+  CHECK(n.One("v2", Unjail()) == TxStatus::kStakeBelowMinimum);
+  CHECK(n.One("v2", Delegate("v2", kMin)) == TxStatus::kValidatorJailed);  // no delegation while jailed
+}
+
+TEST_CASE("tombstone: double signing jails for good; unjail is refused; a downtime-jailed validator is still "
+          "slashable") {
+  Net n(DowntimeGenesis(100, 4, 500, 1));
+  n.absent.insert(K("v2").addr);
+  n.RunTo(5);  // jailed in block 4 (commits 1..3 missed); in the set until block 100
+  REQUIRE(n.Val("v2")->jailed == 1);
+  n.absent.clear();
+  uint64_t stake = n.Val("v2")->stake;
+  // Evidence of v2's double sign at height 4 (after the downtime jail).
+  n.Next({}, {DoubleSign("v2", 4)});  // block 6
+  ValidatorInfo v = *n.Val("v2");
+  CHECK(v.tombstoned == 1);
+  CHECK(v.jailed == 1);
+  CHECK(v.stake == stake - stake * 50 / 1000);  // slash_double_sign_permille 50 (default)
+  CHECK(n.One("v2", Unjail()) == TxStatus::kValidatorTombstoned);
+  // New evidence of a tombstoned validator is not valid.
+  auto a = n->Propose({}, n.SetMembers(n->height() + 1).at(0), n->head().time_ms + 1000, true,
+                      {DoubleSign("v2", 6, VoteType::kPrevote)});
+  RequireOk(a, "propose");
+  REQUIRE(a->exec.left_out_evidence.size() == 1);
+  CHECK(a->exec.left_out_evidence[0].second.message.find("tombstoned") != std::string::npos);
+  n.RunTo(12);
+  CHECK(n.One("v2", Unjail()) == TxStatus::kValidatorTombstoned);  // still, long after
+  CheckSupply(n);
+}
+
+TEST_CASE("slashing: a redelegation made since the infraction's epoch answers for the source at the "
+          "destination; one made before does not; the entry ages out") {
+  Net n(MakeGenesis({{"v0", kMin}, {"v1", kMin}}, [](ChainParams& p) {
+    p.slash_double_sign_permille = 100;
+    p.unbonding_blocks = 10;
+  }));
+  n.One("a", Delegate("v0", 10 * kMin));  // block 1
+  n.RunTo(3);
+  CHECK(n.One("a", Redelegate("v0", "v1", kMin)) == TxStatus::kOk);      // block 4: chose the 5-8 set
+  CHECK(n.One("a", Redelegate("v0", "v1", 4 * kMin)) == TxStatus::kOk);  // block 5: in the epoch
+  CHECK(n.Redelegated(14, "a", "v0", "v1") == kMin);
+  CHECK(n.Redelegated(15, "a", "v0", "v1") == 4 * kMin);
+  CHECK(n.Del("a", "v0")->unbonding_entries == 2);  // the pair's entries count them
+  CHECK(n.Staked("a", "v1") == 5 * kMin);
+  uint64_t burned0 = n.Supply().burned;
+  n.Next();  // block 6
+  CHECK(n.Val("v0")->tombstoned == 0);
+  n.Next({}, {DoubleSign("v0", 6)});  // block 7
+  CHECK(n.Val("v0")->tombstoned == 1);
+  // Bonded with v0: 5 kMin of a, kMin of v0, less 10%.
+  CHECK(n.Staked("a", "v0") == 5 * kMin - 5 * kMin / 10);
+  // The redelegation of block 5 lost 10% of its 4 kMin at v1; the one of block 4 nothing.
+  CHECK(n.Redelegated(15, "a", "v0", "v1") == 4 * kMin - 4 * kMin / 10);
+  CHECK(n.Redelegated(14, "a", "v0", "v1") == kMin);
+  CHECK(n.Staked("a", "v1") == 5 * kMin - 4 * kMin / 10);
+  CHECK(n.Staked("v1", "v1") == kMin);  // v1's own stake is untouched
+  CHECK(n.Supply().burned == burned0 + 6 * kMin / 10 + 4 * kMin / 10);
+  CheckSupply(n);
+  n.RunTo(14);
+  CHECK(n.Redelegated(14, "a", "v0", "v1") == 0);  // aged out
+  CHECK(n.Del("a", "v0")->unbonding_entries == 1);
+  n.RunTo(15);
+  CHECK(n.Del("a", "v0")->unbonding_entries == 0);
+  CheckSupply(n);
+}
+
+TEST_CASE("slashing: redelegations count against max_unbonding_entries of the source pair") {
+  Net n(MakeGenesis({{"v0", kMin}, {"v1", kMin}}));  // max_unbonding_entries 2
+  n.One("a", Delegate("v0", 10 * kMin));
+  CHECK(n.One("a", Redelegate("v0", "v1", 1)) == TxStatus::kOk);
+  CHECK(n.One("a", Undelegate("v0", 1)) == TxStatus::kOk);
+  CHECK(n.One("a", Redelegate("v0", "v1", 1)) == TxStatus::kTooManyEntries);
+  // Two redelegations in one block share one entry.
+  n.RunTo(7);
+  CHECK(n.Del("a", "v0")->unbonding_entries == 0);
+  auto st = n.Next({n.Tx("a", Redelegate("v0", "v1", 1)), n.Tx("a", Redelegate("v0", "v1", 2))});
+  CHECK(st == std::vector<TxStatus>{TxStatus::kOk, TxStatus::kOk});
+  CHECK(n.Del("a", "v0")->unbonding_entries == 1);
+  CHECK(n.Redelegated(8 + kUnbonding, "a", "v0", "v1") == 3);
+}
+
+TEST_CASE("slashing: a downtime slash reaches an undelegation started in the epoch, not one before it") {
+  Net n(DowntimeGenesis(4, 4, 500, 1));
+  n.One("a", Delegate("v2", 3 * kMin));  // block 1
+  n.RunTo(3);
+  CHECK(n.One("a", Undelegate("v2", kMin)) == TxStatus::kOk);  // block 4: chose the 5-8 set
+  n.absent.insert(K("v2").addr);  // v2 has 4 of 14 kMin: the commits stay valid without it
+  CHECK(n.One("a", Undelegate("v2", kMin)) == TxStatus::kOk);  // block 5
+  n.RunTo(7);
+  CHECK(n.Val("v2")->jailed == 0);
+  n.Next();  // block 8: commits 5, 6, 7 missed, 1 of 4 signed
+  CHECK(n.Val("v2")->jailed == 1);
+  auto amount = [&](uint64_t release) {
+    auto u = n->store().Get(schema::UnbondingKey(release, K("a").addr, K("v2").addr));
+    RequireOk(u, "unbonding");
+    REQUIRE(u->has_value());
+    return *state::DecodeUint(**u);
+  };
+  CHECK(amount(4 + 20) == kMin);              // before the epoch: untouched
+  CHECK(amount(5 + 20) == kMin - kMin / 10);  // in it: the fraction
+  CHECK(n.Staked("a", "v2") == kMin - kMin / 10);
+  CHECK(n.Staked("v2", "v2") == kMin - kMin / 10);
+  CheckSupply(n);
+}
+
+TEST_CASE("downtime: a validator unjailed while still in the set with a window full of misses is jailed again at "
+          "its next miss") {
+  Net n(DowntimeGenesis(100, 4, 500, 1, 2 * kMin));
+  n.absent.insert(K("v2").addr);
+  n.RunTo(4);  // commits 1..3 missed: jailed in block 4
+  REQUIRE(n.Val("v2")->jailed == 1);
+  n.RunTo(8);  // commits 4..7 missed: every bit of the window set, no jail while jailed
+  CHECK(n.Missed("v2") == 4);
+  CHECK(n.One("v2", Unjail()) == TxStatus::kOk);  // block 9 (jailed_until 5)
+  CHECK(n.Val("v2")->jailed == 0);
+  uint64_t stake = n.Val("v2")->stake;
+  n.Next();  // block 10: commit 9 missed, no bit changes, still below the minimum
+  ValidatorInfo v = *n.Val("v2");
+  CHECK(v.jailed == 1);
+  CHECK(v.jailed_until == 11);
+  CHECK(v.stake == stake - stake / 10);
   CheckSupply(n);
 }

@@ -1942,11 +1942,11 @@ TEST_CASE("evidence: invalid pieces are left out when proposing and make a block
   check_rejected({good, DoubleSign(k.alice, 1)}, "names validator", 1);
 
   // Commit the good one (block 4). An earlier infraction is covered by that
-  // slash; a later one of the now jailed validator is refused too.
+  // slash; a later one of the now tombstoned validator is refused too.
   Block b = Produce(c, {}, {good});
   REQUIRE(b.evidence.size() == 1);
   check_rejected({DoubleSign(k.alice, 3)}, "already slashed in block 4");
-  check_rejected({DoubleSign(k.alice, 4)}, "already jailed");
+  check_rejected({DoubleSign(k.alice, 4)}, "is tombstoned");
   // Too old: more than unbonding_blocks below the block.
   c.RunTo(6);
   check_rejected({DoubleSign(k.dave, 2)}, "more than unbonding_blocks");
