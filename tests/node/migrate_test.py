@@ -20,7 +20,7 @@ usage: migrate_test.py --bin BUILD/cmd --make-prev-schema BUILD/tests/make_prev_
    nothing to do.
 6. Every kept block is found by hash offline (gtos-inspect db); the node
    starts on it: the head header is the same, tos_getBlockByHash
-   finds every block whose body is kept (also through gtos-inspect rpc
+   finds the newest ten (also through gtos-inspect rpc
    block 0x...), a pruned block's hash is not found, blocks keep coming and
    new ones are found by hash.
 Ports: RPC in 41000-41999 only.
