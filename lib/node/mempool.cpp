@@ -84,8 +84,14 @@ Result<Hash32> Mempool::Add(SignedTx tx) {
   // have paid for it; the sender then sends it again.)
   {
     U128 before = 0;
-    for (auto e = queue.begin(); e != queue.end() && e->first < tx.tx.nonce; ++e)
-      before += U128{e->second.tx.tx.fee} + Spends(e->second.tx.tx);
+    if (tx.tx.nonce == next && !queue.empty()) {
+      // The common case, the next nonce: every waiting tx comes before it.
+      auto sum = spends_.find(tx.tx.from);
+      if (sum != spends_.end()) before = sum->second;
+    } else {
+      for (auto e = queue.begin(); e != queue.end() && e->first < tx.tx.nonce; ++e)
+        before += U128{e->second.tx.tx.fee} + Spends(e->second.tx.tx);
+    }
     U128 need = before + tx.tx.fee + Spends(tx.tx);
     uint64_t balance = account.balance;
     if (auto fresh = chain_.GetAccount(tx.tx.from); fresh && *fresh) balance = (*fresh)->balance;
@@ -137,6 +143,7 @@ Result<Hash32> Mempool::Add(SignedTx tx) {
   }
   Address from = tx.tx.from;
   uint64_t nonce = tx.tx.nonce, fee = tx.tx.fee;
+  spends_[from] += U128{fee} + Spends(tx.tx);
   by_sender_[from][nonce] = Entry{std::move(tx), id, size, height};
   by_fee_.emplace(fee, from, nonce);
   ids_.insert(id);
@@ -157,8 +164,13 @@ void Mempool::RemoveLocked(const Address& from, uint64_t nonce) {
   by_fee_.erase(FeeKey{e->second.tx.tx.fee, from, nonce});
   ids_.erase(e->second.id);
   bytes_ -= e->second.bytes;
+  if (auto sum = spends_.find(from); sum != spends_.end())
+    sum->second -= U128{e->second.tx.tx.fee} + Spends(e->second.tx.tx);
   s->second.erase(e);
-  if (s->second.empty()) by_sender_.erase(s);
+  if (s->second.empty()) {
+    spends_.erase(from);  // before the queue: `from` may be its key
+    by_sender_.erase(s);
+  }
 }
 
 std::map<Address, uint64_t> Mempool::CommittedNonces() const {

@@ -94,6 +94,10 @@ class Mempool {
   std::set<FeeKey> by_fee_;                                  // GUARDED_BY(mu_)
   std::set<Hash32> ids_;                                     // GUARDED_BY(mu_)
   size_t bytes_ = 0;                                         // GUARDED_BY(mu_)
+  // Per sender: the sum of fee + amount (Spends) of its waiting txs, so
+  // that admitting the next nonce does not walk the queue.
+  __extension__ using SpendSum = unsigned __int128;
+  std::map<Address, SpendSum> spends_;                       // GUARDED_BY(mu_)
   std::set<Hash32> verified_;                                // GUARDED_BY(mu_), SignatureKeys
   std::deque<Hash32> verified_order_;                        // GUARDED_BY(mu_), oldest first
 };

@@ -384,6 +384,14 @@ TEST_CASE("admission: the balance must cover fee plus amount after the sender's 
   CHECK(Contains(f.Refusal(MakeTx(k.alice, k.alice.addr, 2, Transfer(k.dave.addr, rest - 5000 + 1), 5000)),
                  "cannot pay"));
   RequireOk(f.pool.Add(MakeTx(k.alice, k.alice.addr, 2, Transfer(k.dave.addr, rest - 5000), 5000)), "exactly all");
+  // The next nonce is checked against the sender's running sum: replacing
+  // nonce 1 (a higher fee, a smaller amount) must update it.
+  RequireOk(f.pool.Add(MakeTx(k.alice, k.alice.addr, 1, Transfer(k.dave.addr, 1), 6000)), "replacement");
+  uint64_t waiting = (third + 5000) + (1 + 6000) + rest;
+  m = f.Refusal(MakeTx(k.alice, k.alice.addr, 3, Transfer(k.dave.addr, kRich), 5000));
+  CHECK(Contains(m, "after the " + std::to_string(waiting) + " that the sender's waiting txs take"));
+  RequireOk(f.pool.Add(MakeTx(k.alice, k.alice.addr, 3, Transfer(k.dave.addr, kRich - waiting - 5000), 5000)),
+            "exactly what the replacement freed");
 }
 
 TEST_CASE("replacement: the same nonce with a higher fee replaces the waiting tx") {
