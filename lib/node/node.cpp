@@ -1032,10 +1032,16 @@ std::string Node::NotReadyReason() const {
            std::to_string(from) + (options_.state_sync_when_behind ? "; switching to state sync" : "; restart with --state-sync");
   if (best > head + 1)
     return "catching up: head " + std::to_string(head) + ", peers at " + std::to_string(best);
-  if (set_size_.load() > 1 && net_ && net_->Peers().empty())
-    return "no peers (the active set has " + std::to_string(set_size_.load()) + " validators)";
+  // A validator alone in its set makes blocks by itself; anyone else (an
+  // observer always) needs peers, and their heights, before it can say it
+  // is current.
+  const bool observer = !privval_;
+  const bool needs_peers = observer || set_size_.load() > 1;
+  if (needs_peers && net_ && net_->Peers().empty())
+    return !observer ? "no peers (the active set has " + std::to_string(set_size_.load()) + " validators)"
+                    : std::string("no peers (an observer follows its peers)");
   // Connected, but no peer said how high it is yet: it may be far ahead.
-  if (set_size_.load() > 1 && peers_with_status_.load() == 0) return "waiting for the peers' heights";
+  if (needs_peers && peers_with_status_.load() == 0) return "waiting for the peers' heights";
   const uint64_t T = std::max<uint64_t>(1, chain_->params().target_block_interval_ms);
   auto since = Clock::now() - Clock::time_point(Clock::duration(last_commit_steady_ns_.load()));
   const uint64_t age = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(since).count());
@@ -1182,6 +1188,14 @@ Status Node::Run(const std::atomic<bool>& stop) {
   // peers' heights) are filled first, so that it never says ready for the
   // moment before they are known.
   PublishHealth(now);
+  // The machine for the next height starts on the first tick: until then
+  // the set's size comes from the chain, so that "no peers" holds at once.
+  if (!tm()) {
+    if (auto set = chain_->ValidatorSetFor(chain_->height() + 1)) {
+      set_power_ = set->total_power();
+      set_size_ = set->size();
+    }
+  }
   ready_ = true;
   while (!stop.load() && !fell_behind_ && !halted_) {
     now = Clock::now();
