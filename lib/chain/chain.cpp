@@ -637,6 +637,59 @@ Result<std::optional<Block>> Chain::GetBlock(uint64_t height) const {
   return std::optional<Block>(std::move(b));
 }
 
+namespace {
+// The cached value of `height` in `cache`, or nullptr.
+template <typename T>
+std::shared_ptr<const T> FindDecoded(const std::deque<std::pair<uint64_t, std::shared_ptr<const T>>>& cache,
+                                     uint64_t height) {
+  for (const auto& [h, v] : cache)
+    if (h == height) return v;
+  return nullptr;
+}
+template <typename T>
+void KeepDecoded(std::deque<std::pair<uint64_t, std::shared_ptr<const T>>>& cache, uint64_t height,
+                 std::shared_ptr<const T> v, size_t cap) {
+  for (const auto& [h, _] : cache)
+    if (h == height) return;  // another thread decoded it meanwhile
+  cache.emplace_back(height, std::move(v));
+  while (cache.size() > cap) cache.pop_front();
+}
+}  // namespace
+
+Result<std::shared_ptr<const std::vector<SignedTx>>> Chain::GetBlockTxs(uint64_t height) const {
+  using Ptr = std::shared_ptr<const std::vector<SignedTx>>;
+  if (height == 0 || height > this->height() || height < oldest_body()) return Ptr();
+  {
+    std::lock_guard<std::mutex> l(cache_mu_);
+    if (auto hit = FindDecoded(txs_cache_, height)) return hit;
+  }
+  auto v = store_->Get(schema::HeightKey(schema::kBody, height));
+  if (!v) return std::unexpected(v.error());
+  if (!*v) return Ptr();  // pruned
+  auto body = state::DecodeValue<Body>(**v, "block body");
+  if (!body) return std::unexpected(body.error());
+  auto txs = std::make_shared<const std::vector<SignedTx>>(std::move(body->txs));
+  std::lock_guard<std::mutex> l(cache_mu_);
+  KeepDecoded(txs_cache_, height, Ptr(txs), kDecodedCacheHeights);
+  return Ptr(std::move(txs));
+}
+
+Result<std::shared_ptr<const std::vector<Receipt>>> Chain::GetReceiptList(uint64_t height) const {
+  using Ptr = std::shared_ptr<const std::vector<Receipt>>;
+  if (height == 0 || height > this->height() || height < oldest_body()) return Ptr();
+  {
+    std::lock_guard<std::mutex> l(cache_mu_);
+    if (auto hit = FindDecoded(receipts_cache_, height)) return hit;
+  }
+  auto list = GetReceipts(height);
+  if (!list) return std::unexpected(list.error());
+  if (!*list) return Ptr();  // pruned
+  auto receipts = std::make_shared<const std::vector<Receipt>>(std::move(**list));
+  std::lock_guard<std::mutex> l(cache_mu_);
+  KeepDecoded(receipts_cache_, height, Ptr(receipts), kDecodedCacheHeights);
+  return Ptr(std::move(receipts));
+}
+
 Result<std::optional<uint64_t>> Chain::GetHeightByHash(const Hash32& block_hash) const {
   auto v = store_->Get(schema::BlockIndexKey(block_hash));
   if (!v) return std::unexpected(v.error());

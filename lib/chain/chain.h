@@ -16,6 +16,7 @@
 #ifndef GTOS_CHAIN_CHAIN_H_
 #define GTOS_CHAIN_CHAIN_H_
 
+#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -149,6 +150,13 @@ class Chain {
   Result<std::optional<Block>> GetBlock(uint64_t height) const;
   Result<std::optional<std::vector<Receipt>>> GetReceipts(uint64_t height) const;
   Result<std::optional<TxLocation>> GetTxLocation(const Hash32& id) const;
+  // The txs / receipts of block `height`, decoded once and kept for the
+  // last few heights asked (kDecodedCacheHeights): the RPC answers many
+  // txs of one block in a row (a tos_getReceipt batch, `send --wait`), and
+  // decoding the whole body or receipt list for each was quadratic.
+  // nullptr when the height is above the head or its history was pruned.
+  Result<std::shared_ptr<const std::vector<SignedTx>>> GetBlockTxs(uint64_t height) const;
+  Result<std::shared_ptr<const std::vector<Receipt>>> GetReceiptList(uint64_t height) const;
   // The height of the block whose header hashes to `block_hash`: any block
   // whose body is stored (the N index, schema 6), and block 0. nullopt for
   // an unknown hash and for a block whose body was pruned.
@@ -211,6 +219,12 @@ class Chain {
   BlockHeader head_;            // GUARDED_BY(mu_)
   state::LtHash accumulator_;   // GUARDED_BY(mu_)
   uint64_t oldest_body_ = 1;    // GUARDED_BY(mu_)
+  // GetBlockTxs / GetReceiptList: (height, decoded) of recent asks, newest
+  // last; an entry below oldest_body() is never served (pruned since).
+  static constexpr size_t kDecodedCacheHeights = 4;
+  mutable std::mutex cache_mu_;
+  mutable std::deque<std::pair<uint64_t, std::shared_ptr<const std::vector<SignedTx>>>> txs_cache_;       // GUARDED_BY(cache_mu_)
+  mutable std::deque<std::pair<uint64_t, std::shared_ptr<const std::vector<Receipt>>>> receipts_cache_;  // GUARDED_BY(cache_mu_)
 };
 
 }  // namespace gtos::chain

@@ -126,13 +126,13 @@ RpcResult HeaderByNumber(const chain::Chain& c, uint64_t height) {
 RpcResult TransactionById(const chain::Chain& c, const Hash32& id) {
   auto loc = Locate(c, id);
   if (!loc) return std::unexpected(loc.error());
-  auto block = c.GetBlock(loc->height);
-  if (!block) return StoreFailure(block.error());
-  if (!*block) return Pruned(c, loc->height);
-  if (loc->index >= (*block)->txs.size())
+  auto txs = c.GetBlockTxs(loc->height);
+  if (!txs) return StoreFailure(txs.error());
+  if (!*txs) return Pruned(c, loc->height);
+  if (loc->index >= (*txs)->size())
     return RpcFail(kInternalError,
                    "tx index of " + ToHex0x(id) + " points past block " + std::to_string(loc->height));
-  Json j = ToJson((*block)->txs[loc->index]);
+  Json j = ToJson((**txs)[loc->index]);
   j["height"] = loc->height;
   j["index"] = loc->index;
   return j;
@@ -141,7 +141,7 @@ RpcResult TransactionById(const chain::Chain& c, const Hash32& id) {
 RpcResult ReceiptById(const chain::Chain& c, const Hash32& id) {
   auto loc = Locate(c, id);
   if (!loc) return std::unexpected(loc.error());
-  auto receipts = c.GetReceipts(loc->height);
+  auto receipts = c.GetReceiptList(loc->height);
   if (!receipts) return StoreFailure(receipts.error());
   if (!*receipts) return Pruned(c, loc->height);
   if (loc->index >= (*receipts)->size())
@@ -150,10 +150,10 @@ RpcResult ReceiptById(const chain::Chain& c, const Hash32& id) {
   Json j = ToJson((**receipts)[loc->index]);
   // A code-put's receipt names the code it stored, the key of
   // tos_getCode (not part of the receipt record, so not of its hash).
-  auto block = c.GetBlock(loc->height);
-  if (!block) return StoreFailure(block.error());
-  if (*block && loc->index < (*block)->txs.size())
-    if (const auto* put = std::get_if<CodePutTx>(&(*block)->txs[loc->index].tx.payload.body))
+  auto txs = c.GetBlockTxs(loc->height);
+  if (!txs) return StoreFailure(txs.error());
+  if (*txs && loc->index < (*txs)->size())
+    if (const auto* put = std::get_if<CodePutTx>(&(**txs)[loc->index].tx.payload.body))
       j["code_hash"] = ToHex0x(crypto::Sha256(put->code));
   return j;
 }

@@ -1446,6 +1446,16 @@ TEST_CASE("retention: Commit deletes the history that leaves the window, never t
       auto loc = c->GetTxLocation(ids[x - 1]);
       RequireOk(loc, "tx location");
       CHECK(loc->has_value() == (x >= want));
+      // The decoded-body cache: asked at every step, so a height cached
+      // while kept is asked again after it was pruned.
+      auto txs = c->GetBlockTxs(x);
+      RequireOk(txs, "block txs");
+      CHECK((*txs != nullptr) == (x >= want));
+      if (*txs) CHECK(((*txs)->size() == 1 && (**txs)[0].tx.Id() == ids[x - 1]));
+      auto rs = c->GetReceiptList(x);
+      RequireOk(rs, "receipt list");
+      CHECK((*rs != nullptr) == (x >= want));
+      if (*rs) CHECK(((*rs)->size() == 1 && (**rs)[0].tx_id == ids[x - 1]));
       auto hd = c->GetHeader(x);  // headers and commits are kept
       RequireOk(hd, "header");
       CHECK(hd->has_value());
@@ -1457,13 +1467,27 @@ TEST_CASE("retention: Commit deletes the history that leaves the window, never t
   // Reopening reads the watermark back.
   c.Reopen();
   CHECK(c->oldest_body() == 16);  // min(21, 15 + 1)
+  for (uint64_t x = 19; x < 23; ++x) {  // cached before the prune below
+    auto txs = c->GetBlockTxs(x);
+    RequireOk(txs, "block txs before prune");
+    CHECK(*txs != nullptr);
+  }
   // Offline pruning to a smaller window, then the node's rule takes over.
   auto rep = c->PruneHistory(1, false);
   RequireOk(rep, "prune");
   CHECK(rep->oldest_after == 23);
   CHECK(rep->heights == 7);
+  for (uint64_t x = 16; x < 23; ++x) {
+    auto txs = c->GetBlockTxs(x);
+    RequireOk(txs, "block txs after prune");
+    CHECK(*txs == nullptr);
+  }
   c.Next();
   CHECK(c->oldest_body() == 23);
+  // Above the head: nothing, cached or not.
+  auto above = c->GetReceiptList(c->height() + 1);
+  RequireOk(above, "receipts above head");
+  CHECK(*above == nullptr);
 }
 
 TEST_CASE("block time: strictly after the parent, at most 2^62; Propose raises a slow clock and refuses one past 2^62") {
