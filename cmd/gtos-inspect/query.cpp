@@ -1,6 +1,8 @@
 #include "query.h"
 
 #include <CLI/CLI.hpp>
+#include <unistd.h>
+
 #include <csignal>
 #include <cstdio>
 
@@ -67,9 +69,12 @@ class QueryCommand : public cli::Command {
     kv->add_option("ADDR", addr_, "Owner address (0x + 64 hex)")->required();
     kv->add_option("NS", ns_, "Namespace (text, or hex with --hex)")->required();
     kv->add_option("KEY", key_, "Key (text, or hex with --hex)")->required();
-    add(What::kCode, "code", "A code object: code, created_block, expire_block")
-        ->add_option("HASH", hash_, "Code hash (0x + 64 hex)")
-        ->required();
+    CLI::App* code = add(What::kCode, "code", "A code object: code, created_block, expire_block");
+    code->add_option("HASH", hash_, "Code hash (0x + 64 hex)")->required();
+    for (CLI::App* sub : {kv, code}) {
+      auto* text = sub->add_flag("--text", text_, "The value as a UTF-8 string instead of hex (exit 1 if it is not UTF-8)");
+      sub->add_flag("--raw", raw_, "Write the value's bytes alone, nothing else (to a file or pipe)")->excludes(text);
+    }
     add(What::kValidators, "validators", "The registered validators, one per line");
     add(What::kEpoch, "epoch", "The current epoch and the active set's hash and power");
     if (!HasStats()) {  // a running node's own views (rpc only)
@@ -97,6 +102,7 @@ class QueryCommand : public cli::Command {
     if (!q) return std::unexpected(q.error());
     Answer a = Ask(*q);
     if (!a) return std::unexpected(a.error());
+    if ((text_ || raw_) && (q->what == What::kKv || q->what == What::kCode)) return WriteValue(*q, *a);
     cli::Output out;
     GTOS_TRY(out.Open("", cli::OutputKind::kText));
     // A list (validators, peers) is one JSON line per element.
@@ -159,7 +165,39 @@ class QueryCommand : public cli::Command {
     return q;
   }
 
-  bool hex_ = false;
+  // --text / --raw of kv and code: the answer's value field (hex, from
+  // the node or the data directory alike) as text, or its bytes alone.
+  Status WriteValue(const Query& q, Json answer) const {
+    const char* field = q.what == What::kKv ? "value" : "code";
+    if (!answer.is_object() || !answer.contains(field) || !(*answer.find(field)).is_string())
+      return Fail(ErrorCode::kIO, std::string("the answer has no \"") + field + "\" field");
+    auto bytes = FromHex(answer[field].get<std::string>(), field);
+    if (!bytes) return std::unexpected(bytes.error());
+    cli::Output out;
+    if (raw_) {
+      // Bytes that are text may go to a terminal; others only to a file or pipe.
+      if (!rpc::Utf8Text(*bytes) && ::isatty(1))
+        return cli::UsageError("refusing to write the " + std::string(field) + "'s " + std::to_string(bytes->size()) +
+                                   " bytes (not UTF-8 text) to a terminal",
+                               "redirect standard output to a file or a pipe");
+      GTOS_TRY(out.Open("", cli::OutputKind::kText));
+      GTOS_TRY(out.Write(*bytes));
+      return out.Commit();
+    }
+    size_t bad = 0;
+    auto text = rpc::Utf8Text(*bytes, &bad);
+    if (!text)
+      return Fail(ErrorCode::kInvalid,
+                  std::string("the ") + field + " (" + std::to_string(bytes->size()) +
+                      " bytes) is not UTF-8 text: invalid byte at offset " + std::to_string(bad),
+                  "drop --text to see it as hex, or use --raw > FILE for its bytes");
+    answer[field] = std::move(*text);
+    GTOS_TRY(out.Open("", cli::OutputKind::kText));
+    GTOS_TRY(out.WriteLine(answer.dump()));
+    return out.Commit();
+  }
+
+  bool hex_ = false, text_ = false, raw_ = false;
   std::string height_, addr_, ns_, key_, hash_;
   std::vector<std::pair<CLI::App*, What>> subs_;
 };

@@ -75,6 +75,10 @@ for cmd in db rpc
     complete -c gtos-inspect -n "__gtos_inspect_at $cmd" -a unbondings -d 'The stake ADDR has unbonding'
     complete -c gtos-inspect -n "__gtos_inspect_at $cmd" -a supply -d 'The terms of the supply equation'
 end
+for path in 'db kv' 'db code' 'rpc kv' 'rpc code'
+    complete -c gtos-inspect -n "__gtos_inspect_at $path" -l text -d 'The value as a UTF-8 string instead of hex'
+    complete -c gtos-inspect -n "__gtos_inspect_at $path" -l raw -d "Write the value's bytes alone"
+end
 complete -c gtos-inspect -n '__gtos_inspect_at rpc' -a peers -d "The node's connected peers"
 complete -c gtos-inspect -n '__gtos_inspect_at rpc' -a syncing -d 'Catching up or not, readiness'
 complete -c gtos-inspect -n '__gtos_inspect_at rpc' -a mempool -d 'Waiting transactions per sender'

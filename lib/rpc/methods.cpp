@@ -16,8 +16,8 @@ namespace gtos::rpc {
 
 namespace {
 
-// Up to three params per method; nullptr for an omitted optional one.
-using Args = std::array<const Json*, 3>;
+// Up to four params per method; nullptr for an omitted optional one.
+using Args = std::array<const Json*, 4>;
 
 struct ParamSpec {
   std::string_view name;
@@ -125,10 +125,11 @@ RpcResult GetAccount(const Context& ctx, const Args& a) {
 }
 
 RpcResult GetKv(const Context& ctx, const Args& a, bool with_value) {
+  GTOS_PARAM(enc, EncodingParam(a[3]));
   GTOS_PARAM(addr, HashParam(a[0], "address"));
-  GTOS_PARAM(ns, BytesParam(a[1], "namespace", kMaxNamespaceBytes));
-  GTOS_PARAM(key, BytesParam(a[2], "key", kMaxKeyBytes));
-  return KvInfo(ctx.backend.chain(), *addr, *ns, *key, with_value);
+  GTOS_PARAM(ns, BytesParamAs(a[1], "namespace", kMaxNamespaceBytes, *enc));
+  GTOS_PARAM(key, BytesParamAs(a[2], "key", kMaxKeyBytes, *enc));
+  return KvInfo(ctx.backend.chain(), *addr, *ns, *key, with_value, *enc == Encoding::kText);
 }
 
 // ---- operator methods (docs/rpc.md "Operator methods") ----
@@ -202,7 +203,8 @@ RpcResult MempoolTxs(const Context& ctx, const Args& a) {
 
 RpcResult GetCode(const Context& ctx, const Args& a, bool with_value) {
   GTOS_PARAM(hash, HashParam(a[0], "hash"));
-  return CodeInfo(ctx.backend.chain(), *hash, with_value);
+  GTOS_PARAM(enc, EncodingParam(a[1]));
+  return CodeInfo(ctx.backend.chain(), *hash, with_value, *enc == Encoding::kText);
 }
 
 RpcResult GetValidator(const Context& ctx, const Args& a) {
@@ -273,12 +275,14 @@ const std::vector<MethodDef>& Methods() {
          return SignerInfo(c.backend.chain(), *addr);
        }},
       {"tos_getKV",
-       {{"address"}, {"namespace"}, {"key"}},
+       {{"address"}, {"namespace"}, {"key"}, {"encoding", false}},
        [](const Context& c, const Args& a) { return GetKv(c, a, true); }},
       {"tos_getKVMeta",
-       {{"address"}, {"namespace"}, {"key"}},
+       {{"address"}, {"namespace"}, {"key"}, {"encoding", false}},
        [](const Context& c, const Args& a) { return GetKv(c, a, false); }},
-      {"tos_getCode", {{"hash"}}, [](const Context& c, const Args& a) { return GetCode(c, a, true); }},
+      {"tos_getCode",
+       {{"hash"}, {"encoding", false}},
+       [](const Context& c, const Args& a) { return GetCode(c, a, true); }},
       {"tos_getCodeMeta", {{"hash"}}, [](const Context& c, const Args& a) { return GetCode(c, a, false); }},
       {"tos_getRetentionPolicy",
        {},

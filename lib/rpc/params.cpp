@@ -20,6 +20,22 @@ std::expected<Bytes, RpcError> BytesParam(const Json* x, std::string_view name, 
   return std::move(*b);
 }
 
+std::expected<Encoding, RpcError> EncodingParam(const Json* x) {
+  if (!x) return Encoding::kHex;
+  if (x->is_string() && x->get_ref<const std::string&>() == "hex") return Encoding::kHex;
+  if (x->is_string() && x->get_ref<const std::string&>() == "text") return Encoding::kText;
+  return BadParam("encoding", "expected \"hex\" or \"text\"");
+}
+
+std::expected<Bytes, RpcError> BytesParamAs(const Json* x, std::string_view name, size_t max, Encoding e) {
+  if (e == Encoding::kHex) return BytesParam(x, name, max);
+  if (!x->is_string()) return BadParam(name, "expected a string (encoding \"text\")");
+  const std::string& s = x->get_ref<const std::string&>();
+  if (s.size() > max)
+    return BadParam(name, std::to_string(s.size()) + " bytes exceeds the maximum of " + std::to_string(max));
+  return Bytes(s.begin(), s.end());
+}
+
 std::expected<Hash32, RpcError> HashParam(const Json* x, std::string_view name) {
   if (!x->is_string() || !x->get_ref<const std::string&>().starts_with("0x"))
     return BadParam(name, "expected \"0x\" + 64 hex digits");

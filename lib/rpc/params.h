@@ -22,6 +22,13 @@ std::unexpected<RpcError> BadParam(std::string_view name, std::string_view what)
 // "0x" + an even number of hex digits (either case) of at most `max` bytes.
 std::expected<Bytes, RpcError> BytesParam(const Json* x, std::string_view name, size_t max);
 // "0x" + exactly 64 hex digits: an address, tx id or hash.
+// How tos_getKV / tos_getCode take and give bytes: "hex" (the default,
+// "0x...") or "text" (UTF-8 strings). kHex when omitted.
+enum class Encoding { kHex, kText };
+std::expected<Encoding, RpcError> EncodingParam(const Json* x);
+// A byte string given as hex ("0x...") or, with Encoding::kText, as a
+// UTF-8 string taken as is; at most `max` bytes.
+std::expected<Bytes, RpcError> BytesParamAs(const Json* x, std::string_view name, size_t max, Encoding e);
 std::expected<Hash32, RpcError> HashParam(const Json* x, std::string_view name);
 // A block height: a JSON integer >= 0 (not a float, not a string).
 std::expected<uint64_t, RpcError> HeightParam(const Json* x, std::string_view name);

@@ -1,5 +1,7 @@
 #include "rpc/queries.h"
 
+#include <cstdlib>
+
 #include <algorithm>
 
 #include "crypto/hash.h"
@@ -184,29 +186,59 @@ RpcResult SignerInfo(const chain::Chain& c, const Address& a) {
   return Json{{"fallback", true}, {"address", ToHex0x(a)}};
 }
 
-static Json ObjectJson(const chain::ObjectView& o, std::string_view value_name, bool with_value) {
+std::optional<std::string> Utf8Text(ByteView b, size_t* bad_offset) {
+  std::string s(reinterpret_cast<const char*>(b.data()), b.size());
+  // nlohmann's serializer validates UTF-8 (it throws type_error 316 at the
+  // first invalid byte), so the check is the JSON library's, not ours.
+  try {
+    (void)Json(s).dump();
+  } catch (const Json::type_error& e) {
+    if (bad_offset) {
+      // "invalid UTF-8 byte at index N: 0x.."
+      std::string what = e.what();
+      size_t at = what.find("at index ");
+      *bad_offset = at == std::string::npos ? 0 : std::strtoull(what.c_str() + at + 9, nullptr, 10);
+    }
+    return std::nullopt;
+  }
+  return s;
+}
+
+static RpcResult ObjectJson(const chain::ObjectView& o, std::string_view value_name, bool with_value,
+                            bool as_text) {
   Json j = Json::object();
-  if (with_value) j[std::string(value_name)] = ToHex0x(o.data);
+  if (with_value && as_text) {
+    size_t bad = 0;
+    auto text = Utf8Text(o.data, &bad);
+    if (!text)
+      return RpcFail(kInvalidParams, "the " + std::string(value_name) + " (" + std::to_string(o.data.size()) +
+                                         " bytes) is not UTF-8 text: invalid byte at offset " +
+                                         std::to_string(bad) + "; ask with encoding \"hex\"");
+    j[std::string(value_name)] = std::move(*text);
+  } else if (with_value) {
+    j[std::string(value_name)] = ToHex0x(o.data);
+  }
   j["created_block"] = o.created_block;
   j["expire_block"] = o.expire_block;
   if (!with_value) j["size"] = o.data.size();
   return j;
 }
 
-RpcResult KvInfo(const chain::Chain& c, const Address& owner, ByteView ns, ByteView key, bool with_value) {
+RpcResult KvInfo(const chain::Chain& c, const Address& owner, ByteView ns, ByteView key, bool with_value,
+                 bool as_text) {
   auto o = c.GetKv(owner, ns, key);
   if (!o) return StoreFailure(o.error());
   if (!*o)
     return RpcFail(kNotFound, "kv " + ToHex0x(owner) + " namespace " + ToHex0x(ns) + " key " + ToHex0x(key) +
                                   " not found (missing or expired)");
-  return ObjectJson(**o, "value", with_value);
+  return ObjectJson(**o, "value", with_value, as_text);
 }
 
-RpcResult CodeInfo(const chain::Chain& c, const Hash32& code_hash, bool with_value) {
+RpcResult CodeInfo(const chain::Chain& c, const Hash32& code_hash, bool with_value, bool as_text) {
   auto o = c.GetCode(code_hash);
   if (!o) return StoreFailure(o.error());
   if (!*o) return RpcFail(kNotFound, "code " + ToHex0x(code_hash) + " not found (missing or expired)");
-  return ObjectJson(**o, "code", with_value);
+  return ObjectJson(**o, "code", with_value, as_text);
 }
 
 RpcResult RetentionPolicy(const chain::Chain& c) {

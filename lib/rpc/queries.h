@@ -49,11 +49,16 @@ RpcResult AccountInfo(const chain::Chain& c, const Address& a, std::optional<uin
 // no signer is bound (also for accounts that do not exist).
 RpcResult SignerInfo(const chain::Chain& c, const Address& a);
 // {value, created_block, expire_block}; without the value but with "size"
-// when !with_value.
-RpcResult KvInfo(const chain::Chain& c, const Address& owner, ByteView ns, ByteView key, bool with_value);
+// when !with_value. as_text: the value as a UTF-8 string (an error naming
+// the first invalid byte when it is not UTF-8), else "0x" hex.
+RpcResult KvInfo(const chain::Chain& c, const Address& owner, ByteView ns, ByteView key, bool with_value,
+                 bool as_text = false);
 // {code, created_block, expire_block}; without the code but with "size"
-// when !with_value.
-RpcResult CodeInfo(const chain::Chain& c, const Hash32& code_hash, bool with_value);
+// when !with_value. as_text as for KvInfo.
+RpcResult CodeInfo(const chain::Chain& c, const Hash32& code_hash, bool with_value, bool as_text = false);
+// `b` as a JSON string when it is valid UTF-8, else nullopt; *bad_offset
+// (if given) is where the first invalid sequence starts.
+std::optional<std::string> Utf8Text(ByteView b, size_t* bad_offset = nullptr);
 // {retain_blocks, snapshot_interval}
 RpcResult RetentionPolicy(const chain::Chain& c);
 // {oldest_available, head}

@@ -483,6 +483,56 @@ def scenario_operator_rpcs(work):
     return f"3 txs seen waiting in the mempool (nonces {nonce}..{nonce + 2}); latest = head {h}"
 
 
+def scenario_values_as_text(work):
+    """Values as text: tos_getKV/tos_getCode with encoding "text", and
+    gtos-inspect rpc|db kv|code --text / --raw."""
+    n = Node(work, name="text", params=["target_block_interval_ms=200"]).start()
+    text = "h\u00e9llo, w\u00f6rld \u2713"
+    blob = bytes([0x00, 0xff, 0xfe, 0x41])  # not UTF-8 from offset 1
+    blob_file = os.path.join(work, "blob.bin")
+    with open(blob_file, "wb") as f:
+        f.write(blob)
+    try:
+        addr = addr_of(n.key)
+        send_ok(n, build(n, "kv-put", "--namespace", "app", "--key", "greeting", "--value", text, "--ttl", "1000"))
+        r = send_ok(n, build(n, "kv-put", "--namespace", "app", "--key", "blob", "--value-file", blob_file,
+                             "--ttl", "1000"))
+        check(receipt_ok(r), f"blob receipt {r}")
+        hexs = lambda b: "0x" + b.hex()
+        got = n.call("tos_getKV", addr, "app", "greeting", "text")
+        check(got["value"] == text, f"tos_getKV text: {got}")
+        got = n.call("tos_getKV", addr, hexs(b"app"), hexs(b"greeting"))
+        check(got["value"] == hexs(text.encode()), f"tos_getKV hex (default): {got}")
+        got = n.call("tos_getKV", addr, hexs(b"app"), hexs(b"greeting"), "hex")
+        check(got["value"] == hexs(text.encode()), f"tos_getKV hex: {got}")
+        bad = n.rpc("tos_getKV", addr, "app", "blob", "text")
+        msg = bad.get("error", {}).get("message", "")
+        check(bad.get("error", {}).get("code") == -32602 and "not UTF-8 text" in msg and "offset 1" in msg,
+              f"tos_getKV text of a binary value: {bad}")
+        bad = n.rpc("tos_getKV", addr, "app", "blob", "base64")
+        check(bad.get("error", {}).get("code") == -32602 and "encoding" in bad["error"]["message"],
+              f"tos_getKV unknown encoding: {bad}")
+        meta = n.call("tos_getKVMeta", addr, "app", "blob", "text")
+        check(int(meta["size"]) == 4 and "value" not in meta, f"tos_getKVMeta text: {meta}")
+        base = ["gtos-inspect", "rpc", "--rpc", n.url]
+        out = json.loads(run(base + ["kv", addr, "app", "greeting", "--text"]).stdout)
+        check(out["value"] == text, f"inspect rpc kv --text: {out}")
+        raw = run(base + ["kv", addr, "app", "blob", "--raw"]).stdout
+        check(raw == blob, f"inspect rpc kv --raw: {raw!r}")
+        p = run(base + ["kv", addr, "app", "blob", "--text"], check_exit=False)
+        check(p.returncode == 1 and b"not UTF-8 text" in p.stderr and p.stdout == b"",
+              f"inspect rpc kv --text of a binary value: exit {p.returncode}, {p.stderr!r}")
+        p = run(base + ["kv", addr, "app", "blob", "--text", "--raw"], check_exit=False)
+        check(p.returncode == 2, f"--text with --raw: exit {p.returncode}, {p.stderr!r}")
+    finally:
+        n.stop()
+    db = ["gtos-inspect", "db", "--datadir", n.datadir]
+    out = json.loads(run(db + ["kv", addr, "app", "greeting", "--text"]).stdout)
+    check(out["value"] == text, f"inspect db kv --text: {out}")
+    check(run(db + ["kv", addr, "app", "blob", "--raw"]).stdout == blob, "inspect db kv --raw")
+    return "a text value read back as text over RPC and from the data directory; a binary one refused as text, raw bytes intact"
+
+
 def scenario_dev_zero_min_stake(work):
     """--param min_validator_stake=0 (genesis.md allows it): the dev validator
     bonds 1 unit and the chain runs."""

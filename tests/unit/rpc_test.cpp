@@ -17,6 +17,7 @@
 #include "crypto/hash.h"
 #include "rpc/client.h"
 #include "rpc/methods.h"
+#include "rpc/queries.h"
 #include "rpc/server.h"
 #include "state/schema.h"
 #include "types/records.h"
@@ -420,6 +421,18 @@ TEST_CASE("rpc: kv with ttl 2 is readable at h and h+1, gone from h+2") {
   CHECK(kv["expire_block"] == h + 2);
   Json meta = CallOk(c, "tos_getKVMeta", params);
   CHECK(meta == Json{{"created_block", h}, {"expire_block", h + 2}, {"size", 5}});
+  // encoding "text": namespace, key and value as UTF-8 strings.
+  CHECK(CallOk(c, "tos_getKV", {alice, "app", "greeting", "text"})["value"] == "hello");
+  CHECK(CallOk(c, "tos_getKV", Json{{"address", alice}, {"namespace", "app"}, {"key", "greeting"},
+                                     {"encoding", "text"}})["value"] == "hello");
+  CHECK(CallOk(c, "tos_getKV", {alice, Hex("app"), Hex("greeting"), "hex"})["value"] == Hex("hello"));
+  CHECK(CallOk(c, "tos_getKV", {alice, Hex("app"), Hex("greeting"), nullptr})["value"] == Hex("hello"));
+  CHECK(CallError(c, "tos_getKV", {alice, "app", "greeting", "utf16"}).code == rpc::kInvalidParams);
+  CHECK(CallError(c, "tos_getKV", {alice, "app", "greeting", 1}).code == rpc::kInvalidParams);
+  // Hex params with encoding text are taken as text: no such key.
+  CHECK(CallError(c, "tos_getKV", {alice, Hex("app"), Hex("greeting"), "text"}).code == rpc::kNotFound);
+  CHECK(CallError(c, "tos_getKV", {alice, "app", std::string(kMaxKeyBytes + 1, 'k'), "text"}).code ==
+        rpc::kInvalidParams);
 
   REQUIRE(node.backend->Advance());  // h + 1
   CHECK(CallOk(c, "tos_getKV", params)["value"] == Hex("hello"));
@@ -1087,4 +1100,20 @@ TEST_CASE("rpc limits: JSON counts, response cap, /tx record shapes") {
   CHECK(e.message == "param 'tx': expected a msgpack array (a signed_tx record), got a map (first byte 0xde)");
   e = CallError(c, "tos_sendRawTransaction", {"0xa3616263"});
   CHECK(e.message == "param 'tx': expected a msgpack array (a signed_tx record), got a string (first byte 0xa3)");
+}
+
+TEST_CASE("rpc: Utf8Text accepts UTF-8 and names the offset of the first invalid byte") {
+  auto text = [](std::string_view s, size_t* bad = nullptr) {
+    return rpc::Utf8Text(ByteView(reinterpret_cast<const uint8_t*>(s.data()), s.size()), bad);
+  };
+  CHECK(text("") == std::string());
+  CHECK(text("hello") == std::string("hello"));
+  CHECK(text("h\xc3\xa9llo \xe2\x9c\x93") == std::string("h\xc3\xa9llo \xe2\x9c\x93"));
+  CHECK(text(std::string_view("a\0b", 3)) == std::string("a\0b", 3));  // NUL is valid UTF-8
+  size_t bad = 99;
+  CHECK(!text("ab\xff", &bad));
+  CHECK(bad == 2);
+  CHECK(!text("\xc3", &bad));  // truncated sequence
+  CHECK(!text("x\xed\xa0\x80", &bad));  // a UTF-16 surrogate
+  CHECK(!text("\xc0\xaf", &bad));  // overlong
 }
