@@ -71,6 +71,10 @@ struct RunFlags {
       app.add_option("--halt-height", flags.halt_height,
                      "Stop cleanly (exit 0) once height H is committed, for a coordinated upgrade")
           ->type_name("H");
+      app.add_option("--double-sign-check-height", flags.double_sign_check_height,
+                     "Sign nothing for N heights after this validator's key is seen in a commit it did not sign "
+                     "(another instance running; default 0: off)")
+          ->type_name("N");
       // Hidden (no help line): test-only misbehaviour for the e2e runner and
       // the hostile-peer tests (docs/node.md "Test switches").
       app.add_option("--unsafe-byzantine", byzantine, "")

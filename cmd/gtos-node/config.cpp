@@ -40,6 +40,7 @@ void Settings::Merge(const Settings& o) {
   take(snapshot_keep, o.snapshot_keep);
   take(ready_max_block_intervals, o.ready_max_block_intervals);
   take(halt_height, o.halt_height);
+  take(double_sign_check_height, o.double_sign_check_height);
   for (const auto& [key, value] : o.rpc_limits) rpc_limits[key] = value;
 }
 
@@ -251,6 +252,7 @@ Result<Settings> LoadTomlText(std::string_view text, const std::string& path) {
   r.Uint("snapshot_keep", s.snapshot_keep);
   r.Uint("ready_max_block_intervals", s.ready_max_block_intervals);
   r.Uint("halt_height", s.halt_height);
+  r.Uint("double_sign_check_height", s.double_sign_check_height);
   r.Uint("max_inbound_peers", s.max_inbound_peers);
   r.Uint("max_outbound_peers", s.max_outbound_peers);
   r.Uint("max_peers_per_ip", s.max_peers_per_ip);
@@ -265,7 +267,8 @@ Result<Settings> LoadTomlText(std::string_view text, const std::string& path) {
       "datadir", "rpc_addr", "p2p_addr", "peers", "p2p_external", "max_peers", "p2p_discovery",
       "log_format", "log_level", "mempool_max_txs", "mempool_max_bytes", "validator_key",
       "passphrase_file", "fsync", "state_sync", "snapshot_keep", "max_inbound_peers", "max_outbound_peers",
-      "max_peers_per_ip", "reserved_peers", "p2p_allow_private", "ready_max_block_intervals", "halt_height"};
+      "max_peers_per_ip", "reserved_peers", "p2p_allow_private", "ready_max_block_intervals", "halt_height",
+      "double_sign_check_height"};
   for (const RpcLimitKey& k : RpcLimitKeys()) known.push_back(k.key);
   r.OnlyKnown(known);
   GTOS_TRY(r.status());
@@ -293,7 +296,8 @@ Result<Settings> LoadEnv() {
                              std::pair{"GTOS_MAX_PEERS_PER_IP", &s.max_peers_per_ip},
                              std::pair{"GTOS_SNAPSHOT_KEEP", &s.snapshot_keep},
                              std::pair{"GTOS_READY_MAX_BLOCK_INTERVALS", &s.ready_max_block_intervals},
-                             std::pair{"GTOS_HALT_HEIGHT", &s.halt_height}}) {
+                             std::pair{"GTOS_HALT_HEIGHT", &s.halt_height},
+                             std::pair{"GTOS_DOUBLE_SIGN_CHECK_HEIGHT", &s.double_sign_check_height}}) {
     if (const char* v = std::getenv(name); v && *v) {
       auto n = ParseUint64(v, name);
       if (!n) return std::unexpected(n.error());
@@ -421,6 +425,10 @@ Result<Resolved> Resolve(const Settings& s) {
     r.node.ready_max_block_intervals = *s.ready_max_block_intervals;
   }
   if (s.halt_height) r.node.halt_height = *s.halt_height;
+  if (s.double_sign_check_height) {
+    if (*s.double_sign_check_height > 1'000'000) return cli::UsageError("double_sign_check_height must be 0..1000000");
+    r.node.double_sign_check_height = *s.double_sign_check_height;
+  }
   for (const RpcLimitKey& k : RpcLimitKeys()) {
     auto it = s.rpc_limits.find(k.key);
     if (it == s.rpc_limits.end()) continue;

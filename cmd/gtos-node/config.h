@@ -38,6 +38,7 @@ struct Settings {
   std::optional<uint64_t> snapshot_keep;
   std::optional<uint64_t> ready_max_block_intervals;
   std::optional<uint64_t> halt_height;
+  std::optional<uint64_t> double_sign_check_height;
   // The RPC server's limits by gtos.toml key ("rpc_max_connections"); the
   // keys, their GTOS_RPC_* variables and ranges are RpcLimitKeys().
   std::map<std::string, uint64_t> rpc_limits;

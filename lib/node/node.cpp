@@ -38,6 +38,34 @@ constexpr size_t kMaxGossipIn = 200'000;
 // the request.
 constexpr size_t kSnapshotQueueBytes = 2 << 20;
 constexpr int kSnapshotDrainMs = 10'000;
+
+// The node's signer under double_sign_check_height: refuses any height
+// below *refuse_below, else asks the private validator.
+class GatedSigner : public consensus::Signer {
+ public:
+  GatedSigner(std::unique_ptr<consensus::Signer> inner, const std::atomic<uint64_t>* refuse_below)
+      : inner_(std::move(inner)), refuse_below_(refuse_below) {}
+  Result<Bytes> SignVote(const Vote& v) override {
+    GTOS_TRY(Check(v.height));
+    return inner_->SignVote(v);
+  }
+  Result<Bytes> SignProposal(const consensus::Proposal& p, const Hash32& digest) override {
+    GTOS_TRY(Check(p.height));
+    return inner_->SignProposal(p, digest);
+  }
+
+ private:
+  Status Check(uint64_t height) const {
+    uint64_t below = refuse_below_->load();
+    if (height < below)
+      return Fail(ErrorCode::kInvalid, "double_sign_check_height: this validator's key signed a block this node "
+                                       "did not (another instance?); signing nothing below height " +
+                                           std::to_string(below));
+    return Ok();
+  }
+  std::unique_ptr<consensus::Signer> inner_;
+  const std::atomic<uint64_t>* refuse_below_;
+};
 // Txs per gossip message.
 constexpr size_t kGossipBatch = 4'000;
 // Evidence kept for inclusion.
@@ -170,6 +198,8 @@ Result<std::unique_ptr<Node>> Node::Open(const NodeOptions& options) {
     if (!pv) return std::unexpected(Wrap(pv.error(), "private validator"));
     n->privval_ = std::move(*pv);
     n->signer_ = std::make_unique<consensus::PrivValSigner<consensus::PrivValidator>>(n->privval_.get());
+    if (options.double_sign_check_height > 0)
+      n->signer_ = std::make_unique<GatedSigner>(std::move(n->signer_), &n->refuse_sign_below_);
     n->validator_address_ = key->address();
   }
 
@@ -611,7 +641,9 @@ Status Node::Drain() {
         AddEvidence(std::nullopt, e->evidence);
       } else if (auto* f = std::get_if<consensus::SignFailed>(&o)) {
         sign_failures_++;
-        Log(LogLevel::kWarn, "refused to sign", {{"what", f->what}, {"error", f->error.message}});
+        // A double_sign_check_height hold was logged once when it began.
+        if (!f->error.message.starts_with("double_sign_check_height"))
+          Log(LogLevel::kWarn, "refused to sign", {{"what", f->what}, {"error", f->error.message}});
       }
     }
     if (tm()) cur_round_ = tm()->round();
@@ -635,6 +667,7 @@ Status Node::CommitBlock(chain::AppliedBlock applied, const Commit& commit, bool
   published->kv_changes = std::move(applied.exec.kv_changes);
   GTOS_TRY(chain_->Commit(std::move(applied), commit));
   if (rpc_) rpc_->Publish(std::move(published));
+  CheckForeignSignature(commit);
   auto t1 = Clock::now();
   mempool_->Committed(hd);
   snapshots_->OnCommitted(hd.height);
@@ -975,6 +1008,30 @@ Status Node::Step(Clock::time_point now) {
   return Ok();
 }
 
+void Node::CheckForeignSignature(const Commit& c) {
+  const uint64_t n = options_.double_sign_check_height;
+  if (n == 0 || !privval_ || !validator_address_) return;
+  auto last = privval_->last_signed();
+  // Our own precommits are at heights our private validator reached.
+  if (last && c.height <= last->height) return;
+  bool ours = std::any_of(c.signatures.begin(), c.signatures.end(),
+                          [&](const CommitSig& s) { return s.validator == *validator_address_; });
+  if (!ours) return;
+  const uint64_t until = c.height + n + 1;  // signs again from this height on
+  const uint64_t before = refuse_sign_below_.load();
+  if (until <= before) return;
+  refuse_sign_below_ = until;
+  // Logged when a hold begins; extending it (each later commit of the
+  // other instance, e.g. while block-syncing) is logged at debug.
+  Log(before > c.height ? LogLevel::kDebug : LogLevel::kError,
+      "this validator's key signed a block this node did not: another instance may be running with the same key; "
+      "signing nothing until the height below",
+      {{"commit_height", c.height},
+       {"signed_here_up_to", last ? last->height : uint64_t{0}},
+       {"sign_again_at", until},
+       {"double_sign_check_height", n}});
+}
+
 void Node::PublishHealth(Clock::time_point now) {
   peers_best_height_ = sync_.BestClaimed();
   peers_with_status_ = sync_.known_peers();
@@ -1177,6 +1234,12 @@ Status Node::Run(const std::atomic<bool>& stop) {
   last_status_ = now;
   last_regossip_ = now;
   Status result = Ok();
+  // double_sign_check_height: the last N commits, before anything is signed.
+  if (const uint64_t n = options_.double_sign_check_height; n > 0 && privval_) {
+    const uint64_t head = chain_->height();
+    for (uint64_t h = head >= n ? head - n + 1 : 1; h <= head; ++h)
+      if (auto c = chain_->GetCommit(h); c && *c) CheckForeignSignature(**c);
+  }
   if (options_.halt_height && chain_->height() >= options_.halt_height) {
     halted_ = true;
     Log(LogLevel::kInfo, "halting at the configured height",
@@ -1301,6 +1364,8 @@ std::string Node::Metrics() const {
   line("gtos_consensus_validators", "Validators in the current set.", validators_active_);
   line("gtos_consensus_evidence_pending", "Equivocation evidence waiting for inclusion.", evidence_pool_);
   line("gtos_consensus_sign_refused_total", "Signatures the private validator refused.", sign_failures_);
+  line("gtos_consensus_sign_hold_until_height",
+       "double_sign_check_height: no signature below this height (0: no hold).", refuse_sign_below_.load());
   line("gtos_snapshots_written_total", "Automatic snapshots this process wrote.", snapshots_->written());
   line("gtos_snapshot_failures_total", "Automatic snapshots that failed.", snapshots_->failures());
   line("gtos_snapshot_last_height", "Height of the last snapshot this process wrote (0: none).",

@@ -101,6 +101,11 @@ struct NodeOptions {
   uint64_t ready_max_block_intervals = 10;
   // Stop cleanly once this height is committed (0: never): --halt-height.
   uint64_t halt_height = 0;
+  // A validator that finds its key's precommit in a commit its own private
+  // validator did not sign (another instance with the same key) signs
+  // nothing until this many heights have passed (0: off). Checked over the
+  // last N commits at start and on every commit after.
+  uint64_t double_sign_check_height = 0;
   // !!! TESTS ONLY: sign a second, conflicting prevote for every prevote,
   // to prove that equivocation is detected, committed and slashed.
   bool equivocate_for_tests = false;
@@ -218,6 +223,13 @@ class Node : public rpc::Backend, private net::Handler {
   std::optional<Address> validator_address_;
   std::unique_ptr<consensus::PrivValidator> privval_;
   std::unique_ptr<consensus::Signer> signer_;
+  // double_sign_check_height: the signer refuses every height below this
+  // (0: none). Set by CheckForeignSignature on the consensus thread.
+  std::atomic<uint64_t> refuse_sign_below_{0};
+  // A commit with this validator's precommit at a height its private
+  // validator never signed: another instance has the key; refuse to sign
+  // for double_sign_check_height heights (docs/consensus.md).
+  void CheckForeignSignature(const Commit& c);
 
   // ---- consensus thread state ----
   // The consensus of head + 1 (machine, WAL, logging signer); its machine
