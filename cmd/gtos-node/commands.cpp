@@ -78,7 +78,7 @@ struct RunFlags {
       // Hidden (no help line): test-only misbehaviour for the e2e runner and
       // the hostile-peer tests (docs/node.md "Test switches").
       app.add_option("--unsafe-byzantine", byzantine, "")
-          ->check(CLI::IsMember({"equivocate", "tamper-proposals", "lie-height", "silent", "flood-proposals"}))
+          ->check(CLI::IsMember({"equivocate", "tamper-proposals", "lie-height", "silent", "flood-proposals", "forge-blocks"}))
           ->group("");
       app.add_option("--validator-key", flags.validator_key, "Validator key (default: D/validator.key)")
           ->type_name("FILE");

@@ -192,7 +192,7 @@ Result<std::unique_ptr<Node>> Node::Open(const NodeOptions& options) {
     if (!secret) return std::unexpected(Wrap(secret.error(), "validator key '" + key_file + "'"));
     const crypto::SigAlgo* algo = crypto::FindAlgo(key->algo);
     consensus::PrivValidatorOptions po;
-    po.allow_double_sign_for_tests = options.equivocate_for_tests;
+    po.allow_double_sign_for_tests = options.equivocate_for_tests || options.byzantine_for_tests == "forge-blocks";
     auto pv = consensus::PrivValidator::Open(options.datadir + "/privval_state.bin", std::move(*secret), *algo,
                                              key->public_key, n->chain_->genesis().chain_id, po);
     if (!pv) return std::unexpected(Wrap(pv.error(), "private validator"));
@@ -800,6 +800,36 @@ void Node::FloodProposals() {
   last_flood_ = Clock::now();
 }
 
+// TESTS ONLY (--unsafe-byzantine forge-blocks): answers a block request with
+// forgeries: each block as committed but 1 ms later (another hash, the
+// same state: execution does not read the time) under a certificate of
+// this validator's signature alone. An honest node refuses the certificate
+// and penalises; one that skips the check (the skip-commit-check mutant)
+// takes a block no quorum signed and forks off.
+void Node::ServeForged(net::PeerId peer, const net::GetBlocks& req) {
+  if (!privval_ || !validator_address_) return;
+  net::Blocks out;
+  const uint64_t head = chain_->height();
+  for (uint64_t h = std::max<uint64_t>(req.from, 1); h <= head && out.blocks.size() < std::min<uint64_t>(req.max, 16);
+       ++h) {
+    auto b = chain_->GetBlock(h);
+    if (!b || !*b) break;
+    Block f = std::move(**b);
+    f.header.time_ms += 1;
+    Vote v;
+    v.type = static_cast<uint64_t>(VoteType::kPrecommit);
+    v.height = h;
+    v.round = 0;
+    v.block_hash = f.header.Hash();
+    v.validator = *validator_address_;
+    auto sig = privval_->SignVote(v);
+    if (!sig) break;
+    f.commit = Commit{h, 0, v.block_hash, {CommitSig{*validator_address_, std::move(*sig)}}};
+    out.blocks.push_back(std::move(f));
+  }
+  Send(peer, std::move(out));
+}
+
 void Node::ClearPending(uint64_t up_to_height) {
   for (auto it = pending_.begin(); it != pending_.end() && it->first <= up_to_height;) {
     for (Pending& m : it->second) {
@@ -928,7 +958,11 @@ Status Node::HandleMessage(net::PeerId peer, net::Message& msg) {
       for (const net::Message& m : last_height_msgs_) Send(peer, m);
     }
   } else if (auto* g = std::get_if<net::GetBlocks>(&msg)) {
-    if (block_server_ && !Byz("lie-height")) block_server_->Serve(peer, *g);
+    if (Byz("forge-blocks")) {
+      ServeForged(peer, *g);
+    } else if (block_server_ && !Byz("lie-height")) {
+      block_server_->Serve(peer, *g);
+    }
   } else if (auto* b = std::get_if<net::Blocks>(&msg)) {
     return ApplySyncedBlocks(peer, std::move(b->blocks));
   } else if (std::holds_alternative<net::GetSnapshots>(msg)) {

@@ -114,7 +114,9 @@ struct NodeOptions {
   // body-stripped copy of every proposal before the genuine one;
   // "lie-height" claims height 2^62 and never serves blocks; "silent" signs
   // but sends no proposal or vote; "flood-proposals" sends 8 signed
-  // proposals of 4 MiB for head + 2 every second. Empty: none.
+  // proposals of 4 MiB for head + 2 every second; "forge-blocks" answers
+  // block requests with the blocks 1 ms later under a certificate of its
+  // own signature only. Empty: none.
   std::string byzantine_for_tests;
 };
 
@@ -205,6 +207,7 @@ class Node : public rpc::Backend, private net::Handler {
   net::Status MyStatus();
   void SendTampered(const consensus::Proposal& p, std::optional<net::PeerId> except);
   void FloodProposals();
+  void ServeForged(net::PeerId peer, const net::GetBlocks& req);
   Clock::time_point last_flood_;
   uint64_t flood_height_ = 0, flood_round_ = 0;
 

@@ -53,6 +53,7 @@ BYZANTINE_FLAGS = {
     "lie-height": ["--unsafe-byzantine=lie-height"],
     "silent": ["--unsafe-byzantine=silent"],
     "flood-proposals": ["--unsafe-byzantine=flood-proposals"],
+    "forge-blocks": ["--unsafe-byzantine=forge-blocks"],
 }
 KILL_PAUSE_S = 1.0        # kill: SIGKILL, this pause, start again
 PAUSE_S = 10.0            # pause: SIGSTOP for this long, then SIGCONT

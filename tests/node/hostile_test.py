@@ -587,6 +587,38 @@ def scenario_silent(work):
             f"'re-sent the last signed vote' {resent}x in its log")
 
 
+def scenario_forge(work):
+    """A peer that answers block requests with forged blocks (each block
+    1 ms later, under a certificate of its own signature only): a syncing
+    observer refuses the certificate, penalises the forger to a ban, and
+    catches up from the honest peer with the same hashes. (A build without
+    the certificate check, the skip-commit-check mutant, takes the forgery:
+    docs/e2e.md "Mutants".)"""
+    net = new_network(work).start({"val3": ["--unsafe-byzantine", "forge-blocks"]})
+    forger = net.nodes[3]
+    check(log_has(forger, SWITCH_LINE), "the forger did not log the test-switch warning")
+    net.wait_all(40, timeout=120)
+    obs = net.add_node("obs")
+    # The forger first: the observer asks it before anyone else.
+    secs, target, t0 = catch_up(net, obs, [forger.p2p, net.nodes[0].p2p])
+    entries = parse_log(obs.logpath, last_run_only=True)
+    port = ":" + str(forger.p2p_port)
+    ids = {i for i, a in peer_addresses(entries).items() if a.endswith(port)}
+    refused = [e for e in entries if e["msg"] == "bad message from peer" and str(e.get("peer")) in ids
+               and "synced block" in str(e.get("why", ""))]
+    check(refused, f"the observer never refused a forged block from the forger (peer ids {ids})")
+    why = str(refused[0].get("why", ""))
+    check("commit" in why or "power" in why or "signed" in why,
+          f"the forged block was refused for another reason: {why!r}")
+    net.wait_all(target + 5)
+    blocks = net.compare(nodes=[net.nodes[0], net.nodes[1], obs], lo=1, hi=target)
+    errors = net.stop_all()
+    obs.stop()
+    check(not errors, "; ".join(errors))
+    return (f"observer refused the forger's block ({why[:90]}), caught up to {target} in {secs:.2f}s "
+            f"from the honest peer, {len(blocks)} blocks identical")
+
+
 SCENARIOS = {name[len("scenario_"):]: fn for name, fn in list(globals().items()) if name.startswith("scenario_")}
 
 
