@@ -37,6 +37,11 @@ constexpr size_t kMaxGossipIn = 200'000;
 // holds less than this; a queue that does not drain within the time ends
 // the request.
 constexpr size_t kSnapshotQueueBytes = 2 << 20;
+// Regossip (Node::Regossip): skipped for a peer with more than this queued,
+// and a proposal resent to a peer no sooner than the backoff.
+constexpr size_t kRegossipQueueBytes = 1 << 20;
+constexpr std::chrono::milliseconds kRegossipFirstBackoff{2000};
+constexpr std::chrono::milliseconds kRegossipMaxBackoff{32000};
 constexpr int kSnapshotDrainMs = 10'000;
 
 // The node's signer under double_sign_check_height: refuses any height
@@ -734,6 +739,7 @@ Status Node::CommitBlock(chain::AppliedBlock applied, const Commit& commit, bool
   }
   last_height_sent_.clear();
   height_msgs_.clear();
+  proposal_resend_.clear();
   seen_.clear();
   ClearPending(hd.height);
   // The next height starts target_block_interval_ms after this block's
@@ -931,14 +937,43 @@ void Node::MaybeRequestBlocks(Clock::time_point now) {
   for (net::PeerId p : timed_out) Penalize(p, 2, "block request timed out");
 }
 
+// Every message of the height again, for a new peer (`to`) or while the
+// height is stuck (a message lost with a connection that closed, or dropped
+// by a peer that was behind). Bounded so that it cannot feed on itself:
+// nothing goes to a peer whose send queue still holds more than
+// kRegossipQueueBytes (it has not read what it got), and while stuck a
+// proposal goes to a peer again only after a backoff that doubles (2 s,
+// 4 s, ... 32 s). Resending every proposal of the height every 600 ms once
+// filled 16 MiB blocks' receivers' 128 MiB send queues: the peers were
+// dropped as too slow, reconnected, got it all again, and the height never
+// decided (security_test snapshot_parts, 400 kv-puts of 60 KiB).
 void Node::Regossip(std::optional<net::PeerId> to) {
-  for (const net::Message& m : height_msgs_) {
-    if (to) Send(*to, m);
-    else Broadcast(m);
+  if (!net_) return;
+  std::vector<net::PeerId> peers;
+  if (to) {
+    peers.push_back(*to);
+  } else {
+    for (const net::PeerInfo& p : net_->Peers()) peers.push_back(p.id);
   }
-  for (const auto& [k, e] : evidence_) {
-    if (to) Send(*to, net::EvidenceMsg{e});
-    else Broadcast(net::EvidenceMsg{e});
+  const auto now = Clock::now();
+  for (net::PeerId peer : peers) {
+    std::optional<size_t> queued = net_->QueuedBytes(peer);
+    if (!queued || *queued > kRegossipQueueBytes) continue;
+    for (const net::Message& m : height_msgs_) {
+      if (const auto* p = std::get_if<net::ProposalMsg>(&m)) {
+        auto [it, fresh] = proposal_resend_.try_emplace(
+            std::make_tuple(peer, p->proposal.round, p->proposal.BlockHash()), ResendBackoff{});
+        ResendBackoff& b = it->second;
+        // First seen here while stuck: the broadcast already carried it.
+        if (fresh && !to) b.next = now + kRegossipFirstBackoff;
+        if (now < b.next) continue;
+        b.next = now + std::min<std::chrono::milliseconds>(
+                           kRegossipFirstBackoff * (int64_t{1} << std::min<uint64_t>(b.count, 4)), kRegossipMaxBackoff);
+        b.count++;
+      }
+      Send(peer, m);
+    }
+    for (const auto& [k, e] : evidence_) Send(peer, net::EvidenceMsg{e});
   }
 }
 

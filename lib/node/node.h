@@ -43,6 +43,7 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include "chain/chain.h"
@@ -269,6 +270,12 @@ class Node : public rpc::Backend, private net::Handler {
   // Valid messages of the current height, in arrival order: re-sent to new
   // peers and when stuck. seen_ dedups by the message's hash.
   std::vector<net::Message> height_msgs_;
+  // Regossip's per (peer, round, block hash) backoff for proposals.
+  struct ResendBackoff {
+    Clock::time_point next{};
+    uint64_t count = 0;
+  };
+  std::map<std::tuple<net::PeerId, uint64_t, Hash32>, ResendBackoff> proposal_resend_;
   std::set<Hash32> seen_;
   // Messages for heights not started yet (head + 1 while waiting, head + 2),
   // with their sender: only from validators of the current set, within a
