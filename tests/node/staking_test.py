@@ -235,6 +235,9 @@ def scenario_equivocation(work):
         return v if v["tombstoned"] else None
     v = nt.wait_for(tombstoned, 60, "the equivocating validator to be tombstoned", 0.1)
     check(v["jailed"], f"tombstoned but not jailed: {v}")
+    # Node 0 saw the evidence block; the comparison stops at the lowest
+    # head, so wait until the other two have it too.
+    net.wait_all(net.nodes[0].height(), nodes=net.nodes[:3])
     blocks = net.compare(nodes=net.nodes[:3])
     with_ev = [b for b in blocks if b.get("evidence")]
     check(with_ev, "no block carries the evidence")
