@@ -259,6 +259,10 @@ class GentxCommand : public cli::Command {
     app.add_option("--stake", stake_, "Stake to bond at genesis, in base units")->type_name("N")->required();
     app.add_option("--p2p-addr", p2p_addr_, "Address other validators dial (default: none)")
         ->type_name("HOST:PORT");
+    app.add_option("--commission-permille", commission_,
+                   "Commission on delegators' rewards from genesis on, per mille, at most the genesis's "
+                   "max_commission_permille (default: none, which is 0)")
+        ->type_name("N");
     app.add_option("--passphrase-file", passphrase_file_, "Passphrase of an encrypted key")->type_name("FILE");
     app.add_option("-o,--output", output_, "Write to FILE (atomically) instead of stdout")->type_name("FILE");
   }
@@ -270,6 +274,13 @@ class GentxCommand : public cli::Command {
     if (!stake) return std::unexpected(stake.error());
     if (*stake == 0) return cli::UsageError("--stake: must be greater than 0");
     if (!p2p_addr_.empty()) GTOS_TRY(CheckP2pAddr(p2p_addr_));
+    std::optional<uint64_t> commission;
+    if (!commission_.empty()) {
+      auto c = FlagUint(commission_, "--commission-permille");
+      if (!c) return std::unexpected(c.error());
+      if (*c > 1000) return cli::UsageError("--commission-permille: " + commission_ + " is above 1000");
+      commission = *c;
+    }
     auto key = cli::LoadAndUnlockKey(key_file_, passphrase_file_);
     if (!key) return std::unexpected(key.error());
     GenesisValidator v;
@@ -278,6 +289,7 @@ class GentxCommand : public cli::Command {
     v.public_key = key->record.public_key;
     v.stake = *stake;
     v.p2p_addr = p2p_addr_;
+    v.commission_permille = commission;
     auto sig = key->algo->sign(key->secret.view(), v.SigningDigest());
     if (!sig) return std::unexpected(Wrap(sig.error(), "'" + key_file_ + "'"));
     v.signature = std::move(*sig);
@@ -291,7 +303,7 @@ class GentxCommand : public cli::Command {
   }
 
  private:
-  std::string chain_id_, key_file_, stake_, p2p_addr_, passphrase_file_, output_;
+  std::string chain_id_, key_file_, stake_, p2p_addr_, commission_, passphrase_file_, output_;
 };
 
 class CollectCommand : public cli::Command {
@@ -368,6 +380,13 @@ class CollectCommand : public cli::Command {
                       std::to_string(g.params.min_validator_stake),
                   "the validator must make a new gentx with --stake " +
                       std::to_string(g.params.min_validator_stake) + " or more");
+    if (v.commission_permille.value_or(0) > g.params.max_commission_permille)
+      return Fail(ErrorCode::kInvalid,
+                  where + ": " + who + ": commission " + std::to_string(*v.commission_permille) +
+                      " per mille is above max_commission_permille " +
+                      std::to_string(g.params.max_commission_permille),
+                  "the validator must make a new gentx with --commission-permille " +
+                      std::to_string(g.params.max_commission_permille) + " or less");
     auto acct = std::lower_bound(g.accounts.begin(), g.accounts.end(), addr,
                                  [](const GenesisAccount& a, const Address& x) { return a.address < x; });
     uint64_t balance = (acct != g.accounts.end() && acct->address == addr) ? acct->balance : 0;

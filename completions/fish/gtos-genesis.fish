@@ -7,7 +7,7 @@
 # the values of options that take one.
 function __gtos_genesis_cmd
     set -l takes_value --chain-id --param --genesis-time-ms -o --output --key --stake \
-        --p2p-addr --passphrase-file --genesis
+        --p2p-addr --commission-permille --passphrase-file --genesis
     set -l skip 0
     for tok in (commandline -opc)[2..-1]
         if test $skip = 1
@@ -60,6 +60,7 @@ complete -c gtos-genesis -n '__gtos_genesis_at gentx' -l chain-id -x -d 'Chain i
 complete -c gtos-genesis -n '__gtos_genesis_at gentx' -l key -r -F -d "Validator's private key record"
 complete -c gtos-genesis -n '__gtos_genesis_at gentx' -l stake -x -d 'Stake to bond at genesis, in base units'
 complete -c gtos-genesis -n '__gtos_genesis_at gentx' -l p2p-addr -x -d 'Address other validators dial (HOST:PORT)'
+complete -c gtos-genesis -n '__gtos_genesis_at gentx' -l commission-permille -x -d 'Commission from genesis on, per mille'
 complete -c gtos-genesis -n '__gtos_genesis_at gentx' -l passphrase-file -r -F -d 'Passphrase of an encrypted key'
 complete -c gtos-genesis -n '__gtos_genesis_at gentx' -s o -l output -r -F -d 'Write to FILE (atomically) instead of stdout'
 

@@ -22,6 +22,12 @@
 //   Object(name, T&)                  nested array of T's fields / JSON object
 //   Optional(name, std::optional<T>&) nil or nested / JSON null or object
 //   List(name, std::vector<T>&, max)  array of nested arrays / JSON array
+//   TrailingUint(name, std::optional<uint64_t>&, max)
+//                                     a uint present only when set / JSON
+//                                     number or absent key. Only after
+//                                     every other field of the record (a
+//                                     field added later, so that records
+//                                     without it keep their bytes).
 // and kDecoding, true for visitors that fill the record in.
 #ifndef GTOS_CODEC_VISIT_H_
 #define GTOS_CODEC_VISIT_H_
@@ -55,6 +61,7 @@ class CountVisitor {
   template <class T> void Object(std::string_view, T&) { ++n; }
   template <class T> void Optional(std::string_view, std::optional<T>&) { ++n; }
   template <class T> void List(std::string_view, std::vector<T>&, size_t) { ++n; }
+  void TrailingUint(std::string_view, std::optional<uint64_t>& v, uint64_t = 0) { n += v ? 1 : 0; }
 };
 
 template <class T>
@@ -87,6 +94,9 @@ class EncodeVisitor {
   void List(std::string_view name, std::vector<T>& items, size_t) {
     w_.Array(static_cast<uint32_t>(items.size()));
     for (T& item : items) Object(name, item);
+  }
+  void TrailingUint(std::string_view, std::optional<uint64_t>& v, uint64_t = 0) {
+    if (v) w_.Uint(*v);
   }
 
  private:
@@ -137,6 +147,13 @@ class DecodeVisitor {
     DecodeVisitor v(sub);
     for (size_t i = 0; i < items.size() && sub.ok(); ++i) v.Object(std::to_string(i), items[i]);
     (void)sub.Finish();
+  }
+  void TrailingUint(std::string_view n, std::optional<uint64_t>& v, uint64_t max = UINT64_MAX) {
+    if (r_.remaining() == 0) {
+      v.reset();
+      return;
+    }
+    v = r_.Uint(n, max);
   }
   Reader& reader() { return r_; }
 

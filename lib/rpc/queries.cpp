@@ -492,6 +492,7 @@ RpcResult DbStats(const chain::Chain& c) {
       {schema::kSupply, "supply"},
       {schema::kLiveness, "liveness"},
       {schema::kRedelegation, "redelegations"},
+      {schema::kTombstone, "tombstones"},
       {schema::kExpiry, "expiry_index"},
       {schema::kSetHistory, "validator_set_history"},
       {schema::kHeader, "headers"},

@@ -225,8 +225,9 @@ Result<GenesisState> BuildGenesisState(const Genesis& g) {
   for (const GenesisValidator& v : g.validators) {
     Address addr = v.address();
     accounts[addr].balance -= v.stake;  // ValidateFull checked it is covered
-    // Genesis validators start with commission 0 (validator_edit changes it).
-    ValidatorInfo info = staking::NewValidator(v.algo, v.public_key, v.stake, 0, "", v.p2p_addr);
+    // The gentx's commission (0 without one); validator_edit changes it.
+    ValidatorInfo info =
+        staking::NewValidator(v.algo, v.public_key, v.stake, v.commission_permille.value_or(0), "", v.p2p_addr);
     entries[schema::ValidatorKey(addr)] = EncodeValue(info);
     entries[schema::DelegationKey(addr, addr)] = EncodeValue(staking::NewDelegation(v.stake, info));
     bonded.emplace_back(addr, std::move(info));
@@ -337,8 +338,14 @@ Status Executor::CheckEvidence(Overlay& ov, const Evidence& e, uint64_t h) const
       return Invalid("validator " + ToHex0x(a.validator) + " was already slashed in block " + std::to_string(at) +
                      ", which covers its infractions below that height");
   }
-  // 9. Something to slash: a validator record that is not jailed, or else
-  // stake that backed the infraction and is still unbonding.
+  // 9. Something to slash: not tombstoned (a Z entry, kept after the V
+  // entry is gone; or the V entry's flag, for states written before the Z
+  // table), and a validator record, or else stake that backed the
+  // infraction and is still unbonding.
+  auto tomb = ov.Get(schema::TombstoneKey(a.validator));
+  if (!tomb) return std::unexpected(tomb.error());
+  if (*tomb)
+    return Invalid("validator " + ToHex0x(a.validator) + " is tombstoned (already slashed for double signing)");
   auto raw = ov.Get(schema::ValidatorKey(a.validator));
   if (!raw) return std::unexpected(raw.error());
   if (*raw) {
@@ -359,36 +366,27 @@ Status Executor::CheckEvidence(Overlay& ov, const Evidence& e, uint64_t h) const
 
 namespace {
 
-// Takes `permille` of the stake that backs validator `va`'s infraction at
-// `infraction_height`, seen from block `h` (docs/state.md section 9.3): its
-// bonded stake (if it has a V entry, which is then jailed; `tombstone`
-// marks it for good) and every unbonding entry that still backs the
-// infraction, each rounded down on its own. Slashed amounts are burned:
-// nobody is credited. Redelegations from `va` since the infraction's epoch
-// answer too (staking::SlashRedelegations).
-Status Slash(Overlay& ov, const Address& va, uint64_t infraction_height, uint64_t h, uint64_t permille,
-             bool tombstone, uint64_t jailed_until, const ChainParams& params) {
-  std::string vkey = schema::ValidatorKey(va);
-  auto raw = ov.Get(vkey);
-  if (!raw) return std::unexpected(raw.error());
-  if (*raw) {
-    auto info = DecodeValue<ValidatorInfo>(**raw, "validator");
-    if (!info) return std::unexpected(info.error());
-    // The tokens drop, the shares stay: every delegation loses the same
-    // fraction (docs/state.md 9.4).
-    uint64_t cut = SlashOf(info->stake, permille);
-    info->stake -= cut;
-    info->jailed = 1;
-    if (tombstone) info->tombstoned = 1;
-    else info->jailed_until = jailed_until;
-    ov.Put(vkey, EncodeValue(*info));  // kept even at stake 0: the jail stays
-    GTOS_TRY(staking::Burn(ov, cut));
-  }
+// The slash of validator `va` for its infraction at `infraction_height`,
+// seen from block `h` (docs/state.md sections 9.3 and 9.7), by the power
+// `power` it had in the set that signed that height: the total owed is
+// slash(power). The stake that left `va` since the infraction's epoch pays
+// first, each entry its own fraction rounded down: every unbonding entry
+// that still backs the infraction, then every redelegation entry
+// (staking::SlashRedelegations). The bonded stake pays the rest of what is
+// owed, but never more than slash(its current stake), so stake that joined
+// since the set was chosen dilutes the cut instead of adding to it. The
+// validator (if it has a V entry) is jailed; `tombstone` marks it for good
+// and writes its Z entry. Slashed amounts are burned: nobody is credited.
+Status Slash(Overlay& ov, const Address& va, uint64_t infraction_height, uint64_t power, uint64_t h,
+             uint64_t permille, bool tombstone, uint64_t jailed_until, const ChainParams& params) {
+  const uint64_t owed = SlashOf(power, permille);
+  uint64_t paid = 0;  // by the entries; at most the supply, so no overflow
   auto unbonding = SlashableUnbonding(ov, va, infraction_height, h, params);
   if (!unbonding) return std::unexpected(unbonding.error());
   for (auto& [key, amount] : *unbonding) {
     uint64_t cut = SlashOf(amount, permille);
     GTOS_TRY(staking::Burn(ov, cut));
+    paid += cut;
     amount -= cut;
     if (amount == 0) {
       ov.Delete(key);
@@ -397,14 +395,35 @@ Status Slash(Overlay& ov, const Address& va, uint64_t infraction_height, uint64_
       ov.Put(key, EncodeUint(amount));
     }
   }
-  GTOS_TRY(staking::SlashRedelegations(ov, va, infraction_height, h, permille, params));
+  auto moved = staking::SlashRedelegations(ov, va, infraction_height, h, permille, params);
+  if (!moved) return std::unexpected(moved.error());
+  paid += *moved;
+  std::string vkey = schema::ValidatorKey(va);
+  auto raw = ov.Get(vkey);
+  if (!raw) return std::unexpected(raw.error());
+  if (*raw) {
+    auto info = DecodeValue<ValidatorInfo>(**raw, "validator");
+    if (!info) return std::unexpected(info.error());
+    // The tokens drop, the shares stay: every delegation loses the same
+    // fraction cut / stake <= permille / 1000 (docs/state.md 9.4).
+    uint64_t cut = std::min(owed > paid ? owed - paid : 0, SlashOf(info->stake, permille));
+    info->stake -= cut;
+    info->jailed = 1;
+    if (tombstone) info->tombstoned = 1;
+    else info->jailed_until = jailed_until;
+    ov.Put(vkey, EncodeValue(*info));  // kept even at stake 0: the jail stays
+    GTOS_TRY(staking::Burn(ov, cut));
+  }
+  // The tombstone outlives the V entry: the address never registers again.
+  if (tombstone) ov.Put(schema::TombstoneKey(va), EncodeUint(h));
   return Ok();
 }
 
-// Slashes the validator of valid evidence `e` in block `h` (step 3) and
-// tombstones it; records the slash in E.
-Status ApplyEvidence(Overlay& ov, const Evidence& e, uint64_t h, const ChainParams& params) {
-  GTOS_TRY(Slash(ov, e.a.validator, e.a.height, h, params.slash_double_sign_permille, true, 0, params));
+// Slashes the validator of valid evidence `e` in block `h` (step 3) by
+// `power`, its power in the set of e.a.height, and tombstones it; records
+// the slash in E.
+Status ApplyEvidence(Overlay& ov, const Evidence& e, uint64_t power, uint64_t h, const ChainParams& params) {
+  GTOS_TRY(Slash(ov, e.a.validator, e.a.height, power, h, params.slash_double_sign_permille, true, 0, params));
   ov.Put(schema::SlashedKey(h, e.a.validator), EncodeInfraction(e.a));
   return Ok();
 }
@@ -473,7 +492,7 @@ Status TrackLiveness(Overlay& ov, uint64_t h, const ActiveSet& signing_set, cons
       if (*v && (*v)->jailed == 0) {
         uint64_t until;
         if (__builtin_add_overflow(h, params.downtime_jail_blocks, &until)) until = UINT64_MAX;
-        GTOS_TRY(Slash(ov, m.address, h - 1, h, params.slash_downtime_permille, false, until, params));
+        GTOS_TRY(Slash(ov, m.address, h - 1, m.power, h, params.slash_downtime_permille, false, until, params));
         ov.Delete(lkey);  // a fresh window when it signs again
         continue;
       }
@@ -548,7 +567,15 @@ Status Executor::ApplyBlockEvidence(Overlay& ov, uint64_t h, std::vector<Evidenc
       continue;
     }
     named.insert(e.a.validator);
-    GTOS_TRY(ApplyEvidence(ov, e, h, genesis_.params));
+    // CheckEvidence found the validator in the set of e.a.height: its power
+    // there is what the slash is based on (docs/state.md 9.3).
+    auto set = LoadSetFor(store_, e.a.height, genesis_.params.epoch_length);
+    if (!set) return std::unexpected(set.error());
+    uint64_t power = 0;
+    if (*set)
+      for (const ActiveValidator& m : (*set)->validators)
+        if (m.address == e.a.validator) power = m.power;
+    GTOS_TRY(ApplyEvidence(ov, e, power, h, genesis_.params));
     out->evidence_hashes.push_back(id);
     out->evidence.push_back(std::move(e));
   }

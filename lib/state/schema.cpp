@@ -103,6 +103,12 @@ Address RedelegationKeyDelegator(std::string_view key) { return AddressAt(key, 9
 Address RedelegationKeySource(std::string_view key) { return AddressAt(key, 41); }
 Address RedelegationKeyDestination(std::string_view key) { return AddressAt(key, 73); }
 
+std::string TombstoneKey(const Address& a) {
+  std::string k(1, kTombstone);
+  k.append(reinterpret_cast<const char*>(a.data()), 32);
+  return k;
+}
+
 std::string LivenessKey(const Address& a) {
   std::string k(1, kLiveness);
   k.append(reinterpret_cast<const char*>(a.data()), 32);

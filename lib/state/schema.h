@@ -18,6 +18,8 @@
 //   Y u64(release) delegator src dst -> uint amount redelegated from src to
 //                                  dst, answerable for src's infractions
 //                                  until release                   (state)
+//   Z addr                      -> uint height of the block that tombstoned
+//                                  addr (double sign); kept forever (state)
 //   X u64(expire) object_key    -> ""  expiry index        (derived)
 //   H u64(height)               -> BlockHeader record      (history, kept)
 //   Q u64(height)               -> Commit                  (history, kept)
@@ -53,6 +55,7 @@ inline constexpr char kDelegation = 'D';
 inline constexpr char kSupply = 'G';
 inline constexpr char kLiveness = 'L';
 inline constexpr char kRedelegation = 'Y';
+inline constexpr char kTombstone = 'Z';
 inline constexpr char kSetHistory = 'W';
 inline constexpr char kExpiry = 'X';
 inline constexpr char kHeader = 'H';
@@ -69,13 +72,13 @@ inline bool IsStateKey(std::string_view key) {
   char p = key[0];
   return p == kAccount || p == kCode || p == kKv || p == kValidator || p == kUnbonding ||
          p == kActiveSet || p == kSlashed || p == kDelegation || p == kSupply || p == kLiveness ||
-         p == kRedelegation;
+         p == kRedelegation || p == kTombstone;
 }
 
 // The state tables in key order (the order of a snapshot's chunks).
 inline constexpr char kStateTables[] = {kAccount, kCode,      kDelegation, kSlashed,  kSupply,
                                         kKv,      kLiveness, kActiveSet,  kUnbonding, kValidator,
-                                        kRedelegation};
+                                        kRedelegation, kTombstone};
 
 void AppendBE64(std::string* out, uint64_t v);
 uint64_t ReadBE64(std::string_view in);
@@ -109,6 +112,8 @@ Address DelegationKeyValidator(std::string_view key);
 std::string SupplyKey();
 // L addr: the liveness record of an active validator.
 std::string LivenessKey(const Address& a);
+// Z addr: the tombstone of a validator slashed for double signing.
+std::string TombstoneKey(const Address& a);
 // Y u64be(release) delegator src dst: a redelegation entry.
 std::string RedelegationKey(uint64_t release_height, const Address& delegator, const Address& src,
                             const Address& dst);

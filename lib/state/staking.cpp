@@ -314,6 +314,11 @@ Delegation NewDelegation(uint64_t shares, const ValidatorInfo& v) { return Deleg
 // ---- transactions ------------------------------------------------------------------
 
 Result<TxStatus> Register(Overlay& ov, const Address& from, const ValidatorRegisterTx& r, const ChainParams& params) {
+  // A tombstone is forever (docs/state.md 9.3): the address never
+  // validates again, with or without a V entry left.
+  auto tomb = ov.Get(schema::TombstoneKey(from));
+  if (!tomb) return std::unexpected(tomb.error());
+  if (*tomb) return TxStatus::kAddressTombstoned;
   auto existing = LoadValidator(ov, from);
   if (!existing) return std::unexpected(existing.error());
   if (*existing) return TxStatus::kValidatorExists;
@@ -523,9 +528,10 @@ Status ReleaseUnbonding(Overlay& ov, const Store& store, uint64_t h) {
   return Ok();
 }
 
-Status SlashRedelegations(Overlay& ov, const Address& src, uint64_t infraction_height, uint64_t h,
-                          uint64_t permille, const ChainParams& params) {
+Result<uint64_t> SlashRedelegations(Overlay& ov, const Address& src, uint64_t infraction_height, uint64_t h,
+                                    uint64_t permille, const ChainParams& params) {
   uint64_t from = EpochFirstHeight(infraction_height, params.epoch_length);
+  uint64_t owed = 0;  // sum of the cuts: at most the supply
   auto all = ov.Scan(std::string(1, schema::kRedelegation));
   if (!all) return std::unexpected(all.error());
   for (const auto& [k, raw] : *all) {
@@ -537,6 +543,7 @@ Status SlashRedelegations(Overlay& ov, const Address& src, uint64_t infraction_h
     uint64_t p = std::min<uint64_t>(permille, kPermille);
     uint64_t cut = *amount / kPermille * p + *amount % kPermille * p / kPermille;  // floor(amount * p / 1000)
     if (cut == 0) continue;
+    owed += cut;
     Address delegator = schema::RedelegationKeyDelegator(k);
     Address dst = schema::RedelegationKeyDestination(k);
     // The entry answers with what it moved, less what earlier slashes took.
@@ -573,7 +580,7 @@ Status SlashRedelegations(Overlay& ov, const Address& src, uint64_t infraction_h
     if (info.shares == 0) GTOS_TRY(RemoveValidator(ov, dst, info));
     else StoreValidator(ov, dst, info);
   }
-  return Ok();
+  return owed;
 }
 
 Status Burn(Overlay& ov, uint64_t amount) {

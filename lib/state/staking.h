@@ -107,8 +107,10 @@ Status DropUnbondingEntry(Overlay& ov, const Address& owner, const Address& vali
 // `infraction_height` in block `h` (docs/state.md 9.7): every Y entry from
 // `src` created since the infraction's epoch loses `permille` of its
 // amount, and that much (at most all of it) of the delegator's stake with
-// the destination is burned.
-Status SlashRedelegations(Overlay& ov, const Address& src, uint64_t infraction_height, uint64_t h,
+// the destination is burned. Returns the sum of the entries' cuts (what
+// the moved stake owed, also where the delegator had moved on and less was
+// taken).
+Result<uint64_t> SlashRedelegations(Overlay& ov, const Address& src, uint64_t infraction_height, uint64_t h,
                           uint64_t permille, const ChainParams& params);
 
 // Adds `amount` to the burned counter (slashing).

@@ -35,12 +35,13 @@ Status GenesisValidator::Validate() const {
 
 Hash32 GenesisValidator::SigningDigest() const {
   codec::Writer w;
-  w.Array(5);
+  w.Array(commission_permille ? 6 : 5);
   w.Str(chain_id);
   w.Uint(algo);
   w.Bin(public_key);
   w.Uint(stake);
   w.Str(p2p_addr);
+  if (commission_permille) w.Uint(*commission_permille);
   return crypto::Sha256Tagged("GTOS-GENTX-V1", w.bytes());
 }
 
@@ -70,6 +71,10 @@ Status Genesis::Validate() const {
   for (size_t i = 0; i < validators.size(); ++i) {
     auto st = validators[i].Validate();
     if (!st) return std::unexpected(Wrap(st.error(), "validator " + std::to_string(i)));
+    if (validators[i].commission_permille.value_or(0) > params.max_commission_permille)
+      return Invalid("field 'validators." + std::to_string(i) + ".commission_permille': " +
+                     std::to_string(*validators[i].commission_permille) + " is above max_commission_permille " +
+                     std::to_string(params.max_commission_permille));
     if (i > 0 && !(validators[i - 1].address() < validators[i].address()))
       return Invalid("field 'validators." + std::to_string(i) +
                      "': validators must be sorted by address and unique (" + ToHex0x(validators[i].address()) +
@@ -177,7 +182,7 @@ std::string_view TxStatusName(uint64_t status) {
       "ok",          "insufficient_balance", "code_exists",        "expiry_overflow",   "validator_exists",
       "stake_below_minimum", "not_validator", "insufficient_stake", "balance_overflow",
       "no_delegation", "too_many_entries", "validator_jailed", "commission_change",
-      "not_jailed", "jail_not_expired", "validator_tombstoned"};
+      "not_jailed", "jail_not_expired", "validator_tombstoned", "address_tombstoned"};
   return status < std::size(kNames) ? kNames[status] : std::string_view();
 }
 

@@ -48,6 +48,11 @@ struct GenesisValidator {
   uint64_t stake = 0;
   std::string p2p_addr;  // "host:port", may be empty
   Bytes signature;       // over SigningDigest() by public_key
+  // Commission per mille from genesis on (<= max_commission_permille).
+  // Absent: 0, and the record has the six fields it had before the field
+  // existed, so older gentx files and genesis files keep their bytes,
+  // signatures and hashes.
+  std::optional<uint64_t> commission_permille;
 
   template <class V> void Fields(V& v) {
     v.Str("chain_id", chain_id, kMaxChainIdBytes);
@@ -56,10 +61,12 @@ struct GenesisValidator {
     v.Uint("stake", stake);
     v.Str("p2p_addr", p2p_addr, kMaxP2pAddrBytes);
     v.Bin("signature", signature, kMaxSignatureBytes);
+    v.TrailingUint("commission_permille", commission_permille, 1000);
   }
   Status Validate() const;         // sizes and key; not the signature
   Status VerifySignature() const;  // Validate() + the signature
-  // SHA-256("GTOS-GENTX-V1" || [chain_id, algo, public_key, stake, p2p_addr]).
+  // SHA-256("GTOS-GENTX-V1" || [chain_id, algo, public_key, stake, p2p_addr])
+  // without a commission; with one, the array has it as a sixth element.
   Hash32 SigningDigest() const;
   Address address() const;
 };
@@ -240,6 +247,7 @@ enum class TxStatus : uint64_t {
   kNotJailed = 13,
   kJailNotExpired = 14,
   kValidatorTombstoned = 15,
+  kAddressTombstoned = 16,
 };
 std::string_view TxStatusName(uint64_t status);
 

@@ -25,6 +25,9 @@ class JsonOutVisitor {
   template <class T> void Optional(std::string_view n, std::optional<T>& t) {
     if (t) Object(n, *t); else j_[std::string(n)] = nullptr;
   }
+  void TrailingUint(std::string_view n, std::optional<uint64_t>& v, uint64_t = 0) {
+    if (v) j_[std::string(n)] = *v;
+  }
   template <class T> void List(std::string_view n, std::vector<T>& items, size_t) {
     Json arr = Json::array();
     for (T& item : items) arr.push_back(Of(item));
@@ -121,6 +124,15 @@ class JsonInVisitor {
     }
     t.emplace();
     Read(*x, Sub(n), *t);
+  }
+  void TrailingUint(std::string_view n, std::optional<uint64_t>& v, uint64_t max = UINT64_MAX) {
+    if (!j_.contains(std::string(n))) {
+      v.reset();
+      return;
+    }
+    uint64_t x = 0;
+    Uint(n, x, max);
+    v = x;
   }
   template <class T> void List(std::string_view n, std::vector<T>& items, size_t max) {
     const Json* x = Get(n);

@@ -302,8 +302,9 @@ std::vector<BlockDef> BlockDefs(const std::map<std::string, Key>& keys) {
        "bob registers again with 1500000; unjail of the tombstoned genesis validator: validator_tombstoned; of a "
        "non-validator: not_validator; of a validator that is not jailed: not_jailed"},
       // 26
-      {{{"alice", "alice_signer", redelegate("carol", "bob", 100'000)}},
-       "alice redelegates 100000 from carol to bob: a redelegation entry (Y) until block 29"},
+      {{{"alice", "alice_signer", redelegate("carol", "bob", 100'000)}, {"validator", "validator", reg(3'000'000)}},
+       "alice redelegates 100000 from carol to bob: a redelegation entry (Y) until block 29; the tombstoned "
+       "genesis validator registers again: address_tombstoned"},
       // 27
       {{}, "empty block: alice's two unbonding entries are released"},
       // 28
@@ -679,7 +680,7 @@ TEST_CASE("exec vectors: the file's blocks reproduce every receipt, root and hea
   for (const char* s : {"ok", "insufficient_balance", "code_exists", "validator_exists", "stake_below_minimum",
                         "not_validator", "insufficient_stake", "no_delegation", "too_many_entries",
                         "validator_jailed", "commission_change", "not_jailed", "jail_not_expired",
-                        "validator_tombstoned"})
+                        "validator_tombstoned", "address_tombstoned"})
     CHECK_MESSAGE(statuses[s] > 0, s);
   CHECK(expiry_blocks >= 3);
 }

@@ -25,6 +25,7 @@
 #include "state/lthash.h"
 #include "state/schema.h"
 #include "state/staking.h"
+#include "types/json.h"
 #include "types/records.h"
 
 using namespace gtos;
@@ -679,14 +680,16 @@ TEST_CASE("validator_edit: commission moves at most max_commission_change_permil
 
 TEST_CASE("slashing: a double-sign slash reaches every delegation in proportion and is burned") {
   Net n(MakeGenesis({{"v0", kMin}, {"v1", 10 * kMin}}, [](ChainParams& p) { p.slash_double_sign_permille = 100; }));
-  n.Next({n.Tx("a", Delegate("v0", 3 * kMin))});  // block 1
+  n.Next({n.Tx("a", Delegate("v0", 3 * kMin))});  // block 1: in the power of the set of 5-8
   n.Next({n.Tx("b", Undelegate("v0", 1))});        // no delegation
-  n.Next({n.Tx("a", Undelegate("v0", kMin))});     // block 3: unbonding since the infraction's epoch
+  n.RunTo(4);
+  n.Next({n.Tx("a", Undelegate("v0", kMin))});  // block 5: unbonding since the infraction's epoch
+  n.Next();                                     // block 6
   Evidence e;
   const Key& k = K("v0");
   for (Vote* v : {&e.a, &e.b}) {
     v->type = static_cast<uint64_t>(VoteType::kPrecommit);
-    v->height = 2;
+    v->height = 6;
     v->validator = k.addr;
   }
   e.a.block_hash = crypto::Sha256(AsBytes(std::string_view("x")));
@@ -697,7 +700,7 @@ TEST_CASE("slashing: a double-sign slash reaches every delegation in proportion 
     v->signature = *sig;
   }
   uint64_t burned0 = n.Supply().burned;
-  n.Next({}, {e});  // block 4
+  n.Next({}, {e});  // block 7
   ValidatorInfo v = *n.Val("v0");
   CHECK(v.jailed == 1);
   CHECK(v.stake == 3 * kMin - 3 * kMin / 10);
@@ -705,7 +708,7 @@ TEST_CASE("slashing: a double-sign slash reaches every delegation in proportion 
   CHECK(n.Staked("a", "v0") == 2 * kMin - 2 * kMin / 10);
   CHECK(n.Staked("v0", "v0") == kMin - kMin / 10);
   // a's undelegation in progress lost the fraction too.
-  uint64_t release = 3 + kUnbonding;
+  uint64_t release = 5 + kUnbonding;
   auto u = n->store().Get(schema::UnbondingKey(release, K("a").addr, k.addr));
   RequireOk(u, "unbonding");
   REQUIRE(u->has_value());
@@ -1117,4 +1120,202 @@ TEST_CASE("downtime: a validator unjailed while still in the set with a window f
   CHECK(v.jailed_until == 11);
   CHECK(v.stake == stake - stake / 10);
   CheckSupply(n);
+}
+
+TEST_CASE("tombstone: survives a full unbond; the address cannot register again; new evidence is refused") {
+  Net n(MakeGenesis({{"v0", 5 * kMin}, {"v1", 5 * kMin}, {"v2", kMin}},
+                    [](ChainParams& p) { p.slash_double_sign_permille = 100; }));
+  n.Next();                           // block 1
+  n.Next({}, {DoubleSign("v2", 1)});  // block 2: tombstoned
+  REQUIRE(n.Val("v2")->tombstoned == 1);
+  auto z = n->store().Get(schema::TombstoneKey(K("v2").addr));
+  RequireOk(z, "tombstone");
+  REQUIRE(z->has_value());
+  CHECK(*state::DecodeUint(**z) == 2);  // the block that tombstoned it
+  // While the V entry is there, the tombstone is named first.
+  CHECK(n.One("v2", Register("v2", kMin)) == TxStatus::kAddressTombstoned);  // block 3
+  CHECK(n.One("v2", Unbond(n.Staked("v2", "v2"))) == TxStatus::kOk);        // block 4: everything
+  CHECK(!n.Val("v2").has_value());
+  CHECK(n.One("v2", Register("v2", kMin)) == TxStatus::kAddressTombstoned);  // block 5
+  CHECK(!n.Val("v2").has_value());
+  CHECK(n.One("v2", Unjail()) == TxStatus::kNotValidator);
+  // v2 signed height 3 (its set runs to the boundary 4) and its unbonding
+  // of block 4 would back it, but a tombstoned address is not slashed again.
+  auto a = n->Propose({}, n.SetMembers(n->height() + 1).at(0), n->head().time_ms + 1000, true,
+                      {DoubleSign("v2", 3, VoteType::kPrevote)});
+  RequireOk(a, "propose");
+  REQUIRE(a->exec.left_out_evidence.size() == 1);
+  CHECK(a->exec.left_out_evidence[0].second.message.find("tombstoned") != std::string::npos);
+  // Other addresses are not affected.
+  CHECK(n.One("a", Register("a", kMin)) == TxStatus::kOk);
+  CheckSupply(n);
+}
+
+// ======================================================================================
+// The slash is based on the power that signed (docs/state.md 9.3, 9.7)
+// ======================================================================================
+
+TEST_CASE("slashing: stake delegated after the set was chosen dilutes the cut; nobody loses more than the fraction") {
+  Net n(MakeGenesis({{"v0", kMin}, {"v1", 10 * kMin}}, [](ChainParams& p) { p.slash_double_sign_permille = 100; }));
+  n.Next();                                     // block 1
+  n.One("a", Delegate("v0", 9 * kMin));         // block 2: after the set of 1-4 was chosen
+  REQUIRE(n.PowerOf(2, "v0") == kMin);          // v0 signed height 2 with its genesis power
+  uint64_t burned0 = n.Supply().burned;
+  n.Next({}, {DoubleSign("v0", 2)});  // block 3
+  ValidatorInfo v = *n.Val("v0");
+  CHECK(v.tombstoned == 1);
+  // Owed: 10% of the power 1,000,000 = 100,000; the bonded 10,000,000
+  // could pay 1,000,000 but pays what is owed.
+  CHECK(v.stake == 10 * kMin - kMin / 10);
+  CHECK(n.Supply().burned == burned0 + kMin / 10);
+  // Every delegation loses the same fraction, 1%: a 90,000, v0 10,000.
+  CHECK(n.Staked("a", "v0") == 9 * kMin - 9 * kMin / 100);
+  CHECK(n.Staked("v0", "v0") == kMin - kMin / 100);
+  CheckSupply(n);
+}
+
+TEST_CASE("slashing: unbonding entries pay first, the bonded stake the rest, capped at the fraction of what is left") {
+  // Rounding at small amounts: p = 50, power 1,001,999 owes floor(50,099.95)
+  // = 50,099; two entries of 19 pay nothing (floor(0.95)); the bonded
+  // 1,001,961 would owe the rest, 50,099, but pays at most
+  // floor(1,001,961 * 50 / 1000) = 50,098.
+  Net n(MakeGenesis({{"v0", kMin + 1999}, {"v1", 10 * kMin}}, [](ChainParams& p) { p.slash_double_sign_permille = 50; }));
+  CHECK(n.One("v0", Unbond(19)) == TxStatus::kOk);  // block 1
+  CHECK(n.One("v0", Unbond(19)) == TxStatus::kOk);  // block 2
+  uint64_t burned0 = n.Supply().burned;
+  n.Next({}, {DoubleSign("v0", 1)});  // block 3
+  CHECK(n.Val("v0")->stake == kMin + 1961 - 50'098);
+  CHECK(n.Supply().burned == burned0 + 50'098);
+  auto amount = [&](uint64_t release) {
+    auto u = n->store().Get(schema::UnbondingKey(release, K("v0").addr, K("v0").addr));
+    RequireOk(u, "unbonding");
+    REQUIRE(u->has_value());
+    return *state::DecodeUint(**u);
+  };
+  CHECK(amount(1 + kUnbonding) == 19);
+  CHECK(amount(2 + kUnbonding) == 19);
+  CheckSupply(n);
+}
+
+TEST_CASE("slashing: entries that pay their fraction lower what the bonded stake pays; a newcomer's "
+          "undelegation in the epoch pays too") {
+  Net n(MakeGenesis({{"v0", 2 * kMin}, {"v1", 10 * kMin}}, [](ChainParams& p) {
+    p.slash_double_sign_permille = 100;
+    p.unbonding_blocks = 10;
+  }));
+  n.One("a", Delegate("v0", 4 * kMin));  // block 1: not in the power of the set of 1-4
+  CHECK(n.One("a", Undelegate("v0", kMin)) == TxStatus::kOk);   // block 2
+  CHECK(n.One("a", Redelegate("v0", "v1", kMin)) == TxStatus::kOk);  // block 3
+  uint64_t burned0 = n.Supply().burned;
+  n.Next({}, {DoubleSign("v0", 2)});  // block 4: power 2,000,000 owes 200,000
+  // The entries (made since the epoch's first height) pay 100,000 each:
+  // nothing is left for the bonded 4,000,000.
+  auto u = n->store().Get(schema::UnbondingKey(2 + 10, K("a").addr, K("v0").addr));
+  RequireOk(u, "unbonding");
+  REQUIRE(u->has_value());
+  CHECK(*state::DecodeUint(**u) == kMin - kMin / 10);
+  CHECK(n.Redelegated(3 + 10, "a", "v0", "v1") == kMin - kMin / 10);
+  CHECK(n.Staked("a", "v1") == kMin - kMin / 10);
+  CHECK(n.Val("v0")->stake == 4 * kMin);
+  CHECK(n.Staked("v0", "v0") == 2 * kMin);
+  CHECK(n.Val("v0")->tombstoned == 1);
+  CHECK(n.Supply().burned == burned0 + 2 * kMin / 10);
+  CheckSupply(n);
+}
+
+TEST_CASE("slashing: a downtime slash is based on the power that missed the commits") {
+  Net n(DowntimeGenesis(4, 4, 500, 1));
+  n.RunTo(4);
+  n.absent.insert(K("v2").addr);  // from the commit of 5 on
+  n.One("a", Delegate("v2", 3 * kMin));  // block 5: v2 signs 5-8 with 1,000,000
+  n.RunTo(7);
+  REQUIRE(n.Val("v2")->jailed == 0);
+  n.Next();  // block 8: commits 5, 6, 7 missed: jailed, infraction height 7
+  REQUIRE(n.Val("v2")->jailed == 1);
+  // 10% of 1,000,000, not of the 4,000,000 bonded now.
+  CHECK(n.Val("v2")->stake == 4 * kMin - kMin / 10);
+  CHECK(n.Staked("a", "v2") == 3 * kMin - 3 * kMin / 40);
+  CheckSupply(n);
+}
+
+// ======================================================================================
+// Genesis validators' commission (docs/genesis.md 3)
+// ======================================================================================
+
+TEST_CASE("genesis: a gentx may carry a commission; one without keeps its bytes and digest") {
+  const Key& k = K("v0");
+  GenesisValidator v;
+  v.chain_id = std::string(kChainId);
+  v.algo = static_cast<uint64_t>(k.algo->id);
+  v.public_key = k.pub;
+  v.stake = kMin;
+  v.p2p_addr = "127.0.0.1:1";
+  // Without the field: the five-element digest of before.
+  codec::Writer w;
+  w.Array(5);
+  w.Str(v.chain_id);
+  w.Uint(v.algo);
+  w.Bin(v.public_key);
+  w.Uint(v.stake);
+  w.Str(v.p2p_addr);
+  CHECK(v.SigningDigest() == crypto::Sha256Tagged("GTOS-GENTX-V1", w.bytes()));
+  v.signature = *k.algo->sign(k.secret, v.SigningDigest());
+  Bytes old = EncodeRecord(v);
+  CHECK(old[0] == 0x98);  // [9, 1, six fields]
+  auto back = DecodeRecord<GenesisValidator>(old);
+  RequireOk(back, "decode");
+  CHECK(!back->commission_permille.has_value());
+  CHECK(EncodeRecord(*back) == old);
+  auto j = ToJson(AnyRecord{v});
+  CHECK(!j.contains("commission_permille"));
+  // With it: a seventh field, signed.
+  GenesisValidator c = v;
+  c.commission_permille = 150;
+  CHECK(c.SigningDigest() != v.SigningDigest());
+  c.signature = *k.algo->sign(k.secret, c.SigningDigest());
+  Bytes with = EncodeRecord(c);
+  CHECK(with[0] == 0x99);
+  auto back2 = DecodeRecord<GenesisValidator>(with);
+  RequireOk(back2, "decode");
+  CHECK(back2->commission_permille == std::optional<uint64_t>(150));
+  RequireOk(back2->VerifySignature(), "signature");
+  auto jc = ToJson(AnyRecord{c});
+  CHECK(jc["commission_permille"] == 150);
+  auto fromj = FromJson(jc);
+  RequireOk(fromj, "json");
+  CHECK(std::get<GenesisValidator>(*fromj).commission_permille == std::optional<uint64_t>(150));
+  auto fromj_old = FromJson(j);
+  RequireOk(fromj_old, "json");
+  CHECK(!std::get<GenesisValidator>(*fromj_old).commission_permille.has_value());
+  // Changing the commission breaks the signature.
+  c.commission_permille = 151;
+  CHECK(!c.VerifySignature());
+  // Above 1000: the decoder refuses.
+  c.commission_permille = 1001;
+  CHECK(!DecodeRecord<GenesisValidator>(EncodeRecord(c)));
+}
+
+TEST_CASE("genesis: a genesis validator starts with its gentx's commission, at most max_commission_permille") {
+  auto with_commission = [](uint64_t permille) {
+    Genesis g = MakeGenesis({{"v0", kMin}, {"v1", kMin}});
+    for (GenesisValidator& v : g.validators) {
+      if (v.address() != K("v1").addr) continue;
+      v.commission_permille = permille;
+      v.signature = *K("v1").algo->sign(K("v1").secret, v.SigningDigest());
+    }
+    return g;
+  };
+  Genesis g = with_commission(200);  // max_commission_permille 200
+  RequireOk(g.ValidateFull(), "genesis");
+  Net n(g);
+  CHECK(n.Val("v1")->commission_permille == 200);
+  CHECK(n.Val("v0")->commission_permille == 0);
+  // Rewards: v1 keeps 20% of its share as commission.
+  n.RunTo(3);
+  CHECK(n.Val("v1")->commission_rewards > 0);
+  CHECK(n.Val("v0")->commission_rewards == 0);
+  Genesis bad = with_commission(201);
+  auto st = bad.ValidateFull();
+  REQUIRE(!st);
+  CHECK(st.error().message.find("max_commission_permille") != std::string::npos);
 }
