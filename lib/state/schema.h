@@ -18,6 +18,10 @@
 //   Y u64(release) delegator src dst -> uint amount redelegated from src to
 //                                  dst, answerable for src's infractions
 //                                  until release                   (state)
+//   P "params"                  -> ChainParams in force; absent: the
+//                                  genesis's                       (state)
+//   P "plan"                    -> PendingPlan: the accepted plan
+//                                  waiting for its activation      (state)
 //   X u64(expire) object_key    -> ""  expiry index        (derived)
 //   H u64(height)               -> BlockHeader record      (history, kept)
 //   Q u64(height)               -> Commit                  (history, kept)
@@ -53,6 +57,7 @@ inline constexpr char kDelegation = 'D';
 inline constexpr char kSupply = 'G';
 inline constexpr char kLiveness = 'L';
 inline constexpr char kRedelegation = 'Y';
+inline constexpr char kUpgrade = 'P';
 inline constexpr char kSetHistory = 'W';
 inline constexpr char kExpiry = 'X';
 inline constexpr char kHeader = 'H';
@@ -69,13 +74,12 @@ inline bool IsStateKey(std::string_view key) {
   char p = key[0];
   return p == kAccount || p == kCode || p == kKv || p == kValidator || p == kUnbonding ||
          p == kActiveSet || p == kSlashed || p == kDelegation || p == kSupply || p == kLiveness ||
-         p == kRedelegation;
+         p == kRedelegation || p == kUpgrade;
 }
 
 // The state tables in key order (the order of a snapshot's chunks).
-inline constexpr char kStateTables[] = {kAccount, kCode,      kDelegation, kSlashed,  kSupply,
-                                        kKv,      kLiveness, kActiveSet,  kUnbonding, kValidator,
-                                        kRedelegation};
+inline constexpr char kStateTables[] = {kAccount, kCode,      kDelegation, kSlashed,   kSupply,   kKv,
+                                        kLiveness, kUpgrade, kActiveSet,  kUnbonding, kValidator, kRedelegation};
 
 void AppendBE64(std::string* out, uint64_t v);
 uint64_t ReadBE64(std::string_view in);
@@ -130,6 +134,9 @@ std::string ExpiryPrefix(uint64_t expire_block);
 std::string HeightKey(char table, uint64_t height);
 // The single entry of the S table.
 std::string ActiveSetKey();
+// The two entries of the P table (docs/state.md 9.9).
+std::string ParamsKey();       // "Pparams"
+std::string PendingPlanKey();  // "Pplan"
 // W u64be(first_height).
 std::string SetHistoryKey(uint64_t first_height);
 std::string TxIndexKey(const Hash32& tx_id);

@@ -240,6 +240,11 @@ enum class TxStatus : uint64_t {
   kNotJailed = 13,
   kJailNotExpired = 14,
   kValidatorTombstoned = 15,
+  // upgrade_plan (docs/state.md 9.9)
+  kPlanPending = 16,            // another plan is pending
+  kPlanActivationHeight = 17,   // activation not in (h + 1, h + 1,000,000]
+  kPlanParamsInvalid = 18,      // the resulting params fail ChainParams::Validate
+  kPlanQuorum = 19,             // a signature fails, a signer is not in the set, or power <= 2/3
 };
 std::string_view TxStatusName(uint64_t status);
 

@@ -114,6 +114,22 @@ struct UpgradePlanRecord {
   Status Validate() const { return plan.Validate(); }
 };
 
+// The P "plan" state entry: a plan accepted in block `accepted_height`
+// (tx kind 13), waiting for plan.activation_height, with the power that
+// signed it and the set's total power then.
+struct PendingPlan {
+  UpgradePlan plan;
+  uint64_t accepted_height = 0;
+  uint64_t signed_power = 0;
+  uint64_t total_power = 0;
+  template <class V> void Fields(V& v) {
+    v.Object("plan", plan);
+    v.Uint("accepted_height", accepted_height);
+    v.Uint("signed_power", signed_power);
+    v.Uint("total_power", total_power);
+  }
+};
+
 // Signs a plan's digest with an account key (the signer's address is the
 // address of `public_key`).
 Result<PlanSignature> SignPlan(const UpgradePlan& plan, const crypto::SigAlgo& algo, ByteView secret,

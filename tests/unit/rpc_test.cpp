@@ -494,7 +494,7 @@ TEST_CASE("rpc: malformed params are -32602 naming the param") {
           rpc::kInvalidParams);
     CHECK(CallError(c, m, {Json::object()}).code == rpc::kInvalidParams);
   }
-  CHECK(rpc::MethodNames().size() == 28);
+  CHECK(rpc::MethodNames().size() == 30);
 }
 
 TEST_CASE("rpc: JSON-RPC envelope: errors, ids, batches, notifications") {
