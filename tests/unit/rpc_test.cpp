@@ -225,6 +225,13 @@ TEST_CASE("rpc: chain profile, blocks, transactions, receipts") {
   for (auto& [name, value] : profile["params"].items())
     REQUIRE(p.Set(name, std::to_string(value.get<uint64_t>())));
   CHECK(state::EncodeValue(p) == state::EncodeValue(node.chain->params()));
+  // No plan has activated: the params in force are the genesis's, and no plan is pending.
+  Json in_force = CallOk(c, "tos_getParams");
+  CHECK(in_force["height"] == 0);
+  CHECK(in_force["params"] == profile["params"]);
+  CHECK(CallOk(c, "tos_getParams", {"latest"}) == in_force);
+  CHECK(CallError(c, "tos_getParams", {0}).code == rpc::kInvalidParams);
+  CHECK(CallOk(c, "tos_getUpgradePlan").is_null());
 
   CHECK(CallOk(c, "tos_blockNumber") == 0);
   Json b0 = CallOk(c, "tos_getBlockByNumber", {0});
