@@ -1070,9 +1070,10 @@ TEST_CASE("rpc limits: JSON counts, response cap, /tx record shapes") {
   auto e = CallError(ct, "tos_chainProfile", nullptr);
   CHECK(e.code == rpc::kResponseTooLarge);
 
-  // A record of 1000 nils is refused at its array header, on both paths.
-  Bytes nils = {0xdc, 0x03, 0xe8};
-  nils.resize(nils.size() + 1000, 0xc0);
+  // A record of 2000 nils (above kMaxRpcPlanSignatures) is refused at its
+  // array header, on both paths.
+  Bytes nils = {0xdc, 0x07, 0xd0};
+  nils.resize(nils.size() + 2000, 0xc0);
   auto tx = c.Post("/tx", "application/msgpack", nils);
   REQUIRE(tx);
   j = Json::parse(tx->body);
