@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "chain/chain.h"
+#include "chain/snapshot.h"
 #include "crypto/hash.h"
 #include "crypto/sig.h"
 #include "state/executor.h"
@@ -1188,6 +1189,20 @@ TEST_CASE("upgrade plan: accepted with > 2/3 of the power, applied before the tx
   CHECK(n->params().fee_base == 1500);
   // Replay re-executes every block from genesis to the same state roots.
   RequireOk(n->Replay([](uint64_t) {}), "replay");
+  // A snapshot carries the P table: restored, the chain has the same root
+  // and the same params in force.
+  TempDir d;
+  std::string file = d.path + "/s.gsnap";
+  RequireOk(snapshot::Create(*n->store().NewReadView(), file), "snapshot");
+  RequireOk(snapshot::Verify(file, &n.genesis()), "verify");
+  RequireOk(snapshot::Restore(file, d.path + "/restored", n.genesis()), "restore");
+  chain::ChainOptions o;
+  o.datadir = d.path + "/restored";
+  o.sync = false;
+  auto restored = chain::Chain::Open(o);
+  RequireOk(restored, "open restored");
+  CHECK((*restored)->head().state_root == n->head().state_root);
+  CHECK(state::EncodeValue((*restored)->params()) == state::EncodeValue(n->params()));
 }
 
 TEST_CASE("upgrade plan: each refusal is a failed receipt that changes nothing but fee and nonce") {
