@@ -10,6 +10,7 @@
 #include "cli/passphrase.h"
 #include "cli/record_io.h"
 #include "common.h"
+#include "rpc/client.h"
 #include "types/json.h"
 #include "types/records.h"
 
@@ -58,6 +59,34 @@ Status CheckSignature(const UpgradePlan& plan, const PlanSignature& s) {
   if (!a->verify(s.public_key, plan.SigningDigest(), s.signature))
     return Fail(ErrorCode::kCrypto, "the signature by " + ToHex0x(PlanSigner(s)) + " does not verify");
   return Ok();
+}
+
+// With --rpc: the signers' share of the active set's power as the node
+// sees it now (dpos_getValidators), refused unless more than 2/3 — the
+// chain would refuse it too (plan_quorum), with the fee charged. The set
+// may still change at an epoch boundary before the tx is included.
+Status CheckQuorumAtNode(const std::string& url, const std::vector<PlanSignature>& sigs) {
+  rpc::Client node(url);
+  auto vs = node.Call("dpos_getValidators", nullptr);
+  if (!vs) return std::unexpected(vs.error());
+  if (vs->is_object() && vs->contains("validators")) vs = Json((*vs)["validators"]);
+  if (!vs->is_array()) return Fail(ErrorCode::kInvalid, "node at " + url + " answered dpos_getValidators without a list");
+  __extension__ using U128 = unsigned __int128;
+  U128 total = 0, signed_power = 0;
+  for (const Json& v : *vs) {
+    if (!v.is_object() || !v.value("active", false) || !v.contains("power") || !v["power"].is_number_unsigned())
+      continue;
+    uint64_t power = v["power"].get<uint64_t>();
+    total += power;
+    std::string addr = v.value("address", "");
+    for (const PlanSignature& s : sigs)
+      if (ToHex0x(PlanSigner(s)) == addr) signed_power += power;
+  }
+  if (3 * signed_power > 2 * total) return Ok();
+  return Fail(ErrorCode::kInvalid,
+              "the signers hold power " + std::to_string(static_cast<uint64_t>(signed_power)) + " of the active set's " +
+                  std::to_string(static_cast<uint64_t>(total)) + " at " + url + ": more than 2/3 is needed",
+              "gather more validators' sign-plan records");
 }
 
 class SignPlan : public cli::Command {
@@ -125,6 +154,7 @@ class GatherPlan : public cli::Command {
     if (u.plan.chain_id != common_.chain_id)
       return cli::UsageError("--chain-id '" + common_.chain_id + "' differs from the plan's chain '" +
                              u.plan.chain_id + "'");
+    if (!common_.rpc.empty()) GTOS_TRY(CheckQuorumAtNode(common_.rpc, u.signatures));
     TxPayload payload;
     payload.body = std::move(u);
     auto body = common_.Body(std::move(payload));

@@ -75,6 +75,16 @@ def scenario_params(net):
     before = v0.call("tos_getParams")
     check(before["params"]["max_block_txs"] != NEW_TXS, "max_block_txs already the new value")
     activation = v0.height() + 40
+    # gather-plan --rpc refuses one signature of two equal powers (exactly 1/2).
+    d = os.path.join(net.work, "short")
+    os.makedirs(d)
+    run(["gtos-tx", "build", "upgrade-plan", "--chain-id", net.chain, "--name", "short", "--activation-height",
+         str(activation), "--param", "fee_base=1500", "-o", os.path.join(d, "plan")])
+    run(["gtos-tx", "sign-plan", "--key", v0.key, os.path.join(d, "plan"), "-o", os.path.join(d, "plan.v0")])
+    p = run(["gtos-tx", "gather-plan", "--chain-id", net.chain, "--from-key", net.user, "--rpc", v0.url,
+             os.path.join(d, "plan.v0")], check_exit=False)
+    check(p.returncode == 1 and b"more than 2/3 is needed" in p.stderr,
+          f"gather-plan with half the power: exit {p.returncode}, {p.stderr.decode(errors='replace')}")
     rec = send_plan(net, ["--activation-height", str(activation), "--param", f"max_block_txs={NEW_TXS}",
                           "--param", f"target_block_interval_ms={NEW_INTERVAL_MS}"], "params-1")
     check(rec["height"] < activation - 1, f"plan included at {rec['height']}, too late for {activation}")
