@@ -12,13 +12,17 @@
 #include "rpc/event_stream.h"
 #include "rpc/queries.h"
 
+#ifndef GTOS_INSPECT_VERSION
+#define GTOS_INSPECT_VERSION "0.1.0"  // the version_known of `db plan` (cmd/CMakeLists.txt sets it)
+#endif
+
 namespace gtos::inspect {
 
 namespace {
 
 enum class What {
   kHead, kStats, kBlock, kAccount, kKv, kCode, kValidators, kEpoch, kPeers, kSyncing, kMempool,
-  kValidator, kDelegations, kRewards, kUnbondings, kSupply
+  kValidator, kDelegations, kRewards, kUnbondings, kSupply, kParams, kPlan
 };
 
 // The staking queries that take one address.
@@ -95,6 +99,8 @@ class QueryCommand : public cli::Command {
         ->add_option("ADDR", addr_, "Delegator address (0x + 64 hex)")
         ->required();
     add(What::kSupply, "supply", "The terms of the supply equation: issued, burned, bonded, ...");
+    add(What::kParams, "params", "The chain parameters in force after the head (upgrade plans applied)");
+    add(What::kPlan, "plan", "The accepted upgrade plan waiting for its activation, or null");
   }
 
   Status Run() override {
@@ -257,6 +263,10 @@ class Db : public QueryCommand {
           return rpc::Unbondings(ch, q.hash);
         case What::kSupply:
           return rpc::Supply(ch);
+        case What::kParams:
+          return rpc::ParamsInForce(ch);
+        case What::kPlan:
+          return rpc::UpgradePlanInfo(ch, "gtos " GTOS_INSPECT_VERSION);
       }
       return rpc::RpcFail(rpc::kInternalError, "unknown query");
     }();
@@ -377,6 +387,10 @@ class Rpc : public QueryCommand {
         return node.Call("dpos_getUnbondings", Json::array({ToHex0x(q.hash)}));
       case What::kSupply:
         return node.Call("tos_getSupply", nullptr);
+      case What::kParams:
+        return node.Call("tos_getParams", nullptr);
+      case What::kPlan:
+        return node.Call("tos_getUpgradePlan", nullptr);
     }
     return Fail(ErrorCode::kInternal, "unknown query");
   }

@@ -4,24 +4,13 @@
 #include "cli/passphrase.h"
 #include "cli/record_io.h"
 #include "commands.h"
+#include "common.h"
 #include "rpc/client.h"
 #include "types/json.h"
 #include "types/records.h"
 #include "util/file.h"
 
 namespace gtos::txtool {
-
-namespace {
-
-// Fills the payload of one tx kind from its flags.
-class KindBuilder {
- public:
-  virtual ~KindBuilder() = default;
-  virtual std::string_view name() const = 0;
-  virtual std::string_view help() const = 0;
-  virtual void Setup(CLI::App& app) = 0;
-  virtual Result<TxPayload> Payload() = 0;
-};
 
 // A flag's value that does not parse is a usage error (exit status 2).
 Result<uint64_t> FlagUint(const std::string& value, std::string_view flag) {
@@ -35,6 +24,18 @@ Result<Hash32> FlagAddress(const std::string& value, std::string_view flag) {
   if (!v) return cli::UsageError(v.error().message);
   return v;
 }
+
+namespace {
+
+// Fills the payload of one tx kind from its flags.
+class KindBuilder {
+ public:
+  virtual ~KindBuilder() = default;
+  virtual std::string_view name() const = 0;
+  virtual std::string_view help() const = 0;
+  virtual void Setup(CLI::App& app) = 0;
+  virtual Result<TxPayload> Payload() = 0;
+};
 
 template <class T>
 TxPayload Wrap(T t) {
@@ -350,89 +351,6 @@ Result<ChainParams> NodeParams(rpc::Client& node, const std::string& chain_id) {
   return p;
 }
 
-// Flags every kind shares: chain id, sender, nonce, fee, output.
-struct CommonOptions {
-  std::string chain_id, from, from_key, nonce, fee, output, rpc;
-  bool json = false;
-
-  void Setup(CLI::App& app) {
-    app.add_option("--chain-id", chain_id, "Chain id the tx is valid on")->type_name("ID")->required();
-    auto* f = app.add_option("--from", from, "Sender address (0x + 64 hex)")->type_name("ADDR");
-    auto* fk = app.add_option("--from-key", from_key, "Sender's public or private key record")
-                   ->type_name("FILE");
-    f->excludes(fk);
-    app.add_option("--nonce", nonce, "Sender's next nonce (required unless --rpc is given)")->type_name("N");
-    app.add_option("--fee", fee,
-                   "Fee in base units (default: the minimum fee, under --rpc's chain parameters if given)")
-        ->type_name("N");
-    app.add_option("--rpc", rpc, "Ask the node at URL for the nonce and the chain's fee parameters")
-        ->type_name("URL");
-    app.add_option("-o,--output", output, "Write to FILE instead of stdout")->type_name("FILE");
-    app.add_flag("--json", json, "Print a JSON line instead of a record");
-  }
-
-  Result<TxBody> Body(TxPayload payload) const {
-    TxBody tx;
-    tx.chain_id = chain_id;
-    if (auto st = CheckChainId(chain_id); !st) return cli::UsageError("--chain-id: " + st.error().message);
-    if (!from.empty()) {
-      auto a = FlagAddress(from, "--from");
-      if (!a) return std::unexpected(a.error());
-      tx.from = *a;
-    } else if (!from_key.empty()) {
-      auto pub = cli::LoadPublicKey(from_key);
-      if (!pub) return std::unexpected(pub.error());
-      tx.from = pub->address();
-    } else {
-      return cli::UsageError("one of --from ADDR or --from-key FILE is required");
-    }
-    if (nonce.empty() && rpc.empty())
-      return cli::UsageError("--nonce is required", "pass --nonce N, or --rpc URL to ask the node for it");
-    // The node is asked only for what the flags leave out, and always
-    // checked to run the tx's chain when it is asked.
-    std::optional<rpc::Client> node;
-    ChainParams params;  // the defaults, offline
-    if (!rpc.empty() && (nonce.empty() || fee.empty())) {
-      node.emplace(rpc);
-      auto p = NodeParams(*node, chain_id);
-      if (!p) return std::unexpected(p.error());
-      params = *p;
-    }
-    if (!nonce.empty()) {
-      auto n = FlagUint(nonce, "--nonce");
-      if (!n) return std::unexpected(n.error());
-      tx.nonce = *n;
-    } else {
-      auto n = NodeNonce(*node, tx.from);
-      if (!n) return std::unexpected(n.error());
-      tx.nonce = *n;
-    }
-    tx.payload = std::move(payload);
-    if (fee.empty()) {
-      auto min = MinFee(tx, params);
-      if (!min) return std::unexpected(min.error());
-      tx.fee = *min;
-    } else {
-      auto v = FlagUint(fee, "--fee");
-      if (!v) return std::unexpected(v.error());
-      tx.fee = *v;
-    }
-    GTOS_TRY(tx.Validate());
-    if (auto* k = std::get_if<KvPutTx>(&tx.payload.body); k && k->ttl == 0)
-      return cli::UsageError("--ttl: must be at least 1");
-    if (auto* c = std::get_if<CodePutTx>(&tx.payload.body); c && c->ttl == 0)
-      return cli::UsageError("--ttl: must be at least 1");
-    // When the node was asked, the chain's own limits apply now, not only
-    // at send: sizes, max_ttl, max_tx_bytes and the minimum fee. (With
-    // --nonce and --fee the build stays offline and unchecked.)
-    if (node) {
-      if (Status st = CheckTxParams(tx, params); !st)
-        return Fail(ErrorCode::kInvalid, "the chain at " + node->url() + " would refuse this tx: " + st.error().message);
-    }
-    return tx;
-  }
-};
-
 class Build : public cli::Command {
  public:
   std::string_view name() const override { return "build"; }
@@ -445,8 +363,13 @@ class Build : public cli::Command {
       k->Setup(*sub);
       subs_.emplace_back(sub, k);
     }
+    // Not a tx: the plan record validators sign (gtos-tx sign-plan), made
+    // into a kind-13 tx by gtos-tx gather-plan.
+    plan_sub_ = app.add_subcommand("upgrade-plan", "Write an unsigned upgrade_plan record (not a tx; docs/upgrades.md)");
+    SetupPlanBuild(*plan_sub_);
   }
   Status Run() override {
+    if (plan_sub_ && plan_sub_->parsed()) return RunPlanBuild();
     KindBuilder* kind = nullptr;
     for (auto& [sub, k] : subs_)
       if (sub->parsed()) kind = k;
@@ -484,9 +407,71 @@ class Build : public cli::Command {
                                    &delegate_, &undelegate_, &redelegate_, &withdraw_,   &edit_, &unjail_};
   CommonOptions common_;
   std::vector<std::pair<CLI::App*, KindBuilder*>> subs_;
+  CLI::App* plan_sub_ = nullptr;
 };
 
 }  // namespace
+
+Result<TxBody> CommonOptions::Body(TxPayload payload) const {
+  TxBody tx;
+  tx.chain_id = chain_id;
+  if (auto st = CheckChainId(chain_id); !st) return cli::UsageError("--chain-id: " + st.error().message);
+  if (!from.empty()) {
+    auto a = FlagAddress(from, "--from");
+    if (!a) return std::unexpected(a.error());
+    tx.from = *a;
+  } else if (!from_key.empty()) {
+    auto pub = cli::LoadPublicKey(from_key);
+    if (!pub) return std::unexpected(pub.error());
+    tx.from = pub->address();
+  } else {
+    return cli::UsageError("one of --from ADDR or --from-key FILE is required");
+  }
+  if (nonce.empty() && rpc.empty())
+    return cli::UsageError("--nonce is required", "pass --nonce N, or --rpc URL to ask the node for it");
+  // The node is asked only for what the flags leave out, and always
+  // checked to run the tx's chain when it is asked.
+  std::optional<rpc::Client> node;
+  ChainParams params;  // the defaults, offline
+  if (!rpc.empty() && (nonce.empty() || fee.empty())) {
+    node.emplace(rpc);
+    auto p = NodeParams(*node, chain_id);
+    if (!p) return std::unexpected(p.error());
+    params = *p;
+  }
+  if (!nonce.empty()) {
+    auto n = FlagUint(nonce, "--nonce");
+    if (!n) return std::unexpected(n.error());
+    tx.nonce = *n;
+  } else {
+    auto n = NodeNonce(*node, tx.from);
+    if (!n) return std::unexpected(n.error());
+    tx.nonce = *n;
+  }
+  tx.payload = std::move(payload);
+  if (fee.empty()) {
+    auto min = MinFee(tx, params);
+    if (!min) return std::unexpected(min.error());
+    tx.fee = *min;
+  } else {
+    auto v = FlagUint(fee, "--fee");
+    if (!v) return std::unexpected(v.error());
+    tx.fee = *v;
+  }
+  GTOS_TRY(tx.Validate());
+  if (auto* k = std::get_if<KvPutTx>(&tx.payload.body); k && k->ttl == 0)
+    return cli::UsageError("--ttl: must be at least 1");
+  if (auto* c = std::get_if<CodePutTx>(&tx.payload.body); c && c->ttl == 0)
+    return cli::UsageError("--ttl: must be at least 1");
+  // When the node was asked, the chain's own limits apply now, not only
+  // at send: sizes, max_ttl, max_tx_bytes and the minimum fee. (With
+  // --nonce and --fee the build stays offline and unchecked.)
+  if (node) {
+    if (Status st = CheckTxParams(tx, params); !st)
+      return Fail(ErrorCode::kInvalid, "the chain at " + node->url() + " would refuse this tx: " + st.error().message);
+  }
+  return tx;
+}
 
 cli::Command& BuildCommand() {
   static Build build;

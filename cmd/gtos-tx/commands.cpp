@@ -1,5 +1,6 @@
 // gtos-tx sign | verify | hash (man/gtos-tx.1).
 #include "commands.h"
+#include "common.h"
 
 #include <thread>
 
@@ -192,8 +193,12 @@ const cli::ToolSpec& Spec() {
       "  gtos-tx sign --key alice.key --passphrase-file pass.txt tx.unsigned > tx.signed\n"
       "  gtos-tx verify tx.signed && gtos-tx hash tx.signed\n"
       "  gtos-tx send --rpc http://127.0.0.1:8545 --wait --json tx.signed\n"
+      "  gtos-tx build upgrade-plan --chain-id gtos-dev --name fees-2 --activation-height 5000 \\\n"
+      "      --param fee_base=2000 -o plan.rec\n"
+      "  gtos-tx sign-plan --key v1.key plan.rec -o plan.v1   # each validator, offline\n"
+      "  gtos-tx gather-plan --chain-id gtos-dev --from-key alice.pub --rpc URL plan.v1 plan.v2 > plan.unsigned\n"
       "Exit status: 0 success, 1 failure, 2 usage error.",
-      {&BuildCommand(), &sign, &verify, &hash, &SendCommand()},
+      {&BuildCommand(), &sign, &verify, &hash, &SendCommand(), &SignPlanCommand(), &GatherPlanCommand()},
       nullptr};
   return spec;
 }

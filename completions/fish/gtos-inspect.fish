@@ -25,10 +25,10 @@ function __gtos_inspect_cmd
                 contains -- $tok db rpc; or set path files
             case db
                 contains -- $tok head stats block account kv code validators epoch validator delegations \
-                    rewards unbondings supply; and set path db $tok
+                    rewards unbondings supply params plan; and set path db $tok
             case rpc
                 contains -- $tok head block account kv code validators epoch peers syncing mempool validator \
-                    delegations rewards unbondings supply watch; and set path rpc $tok
+                    delegations rewards unbondings supply params plan watch; and set path rpc $tok
             case 'rpc watch'
                 contains -- $tok heads tx kv; and set path rpc watch $tok
         end
@@ -74,6 +74,8 @@ for cmd in db rpc
     complete -c gtos-inspect -n "__gtos_inspect_at $cmd" -a rewards -d 'The pending rewards of ADDR'
     complete -c gtos-inspect -n "__gtos_inspect_at $cmd" -a unbondings -d 'The stake ADDR has unbonding'
     complete -c gtos-inspect -n "__gtos_inspect_at $cmd" -a supply -d 'The terms of the supply equation'
+    complete -c gtos-inspect -n "__gtos_inspect_at $cmd" -a params -d 'The chain parameters in force'
+    complete -c gtos-inspect -n "__gtos_inspect_at $cmd" -a plan -d 'The pending upgrade plan, or null'
 end
 for path in 'db kv' 'db code' 'rpc kv' 'rpc code'
     complete -c gtos-inspect -n "__gtos_inspect_at $path" -l text -d 'The value as a UTF-8 string instead of hex'

@@ -8,7 +8,8 @@
 function __gtos_tx_cmd
     set -l takes_value --chain-id --from --from-key --nonce --fee -o --output \
         --to --amount --namespace --key --value --value-file --ttl --code-file \
-        --signer-key --stake --consensus-key --passphrase-file -j --jobs --rpc --timeout
+        --signer-key --stake --consensus-key --passphrase-file -j --jobs --rpc --timeout \
+        --name --activation-height --param --required-version
     set -l path
     set -l skip 0
     for tok in (commandline -opc)[2..-1]
@@ -22,11 +23,11 @@ function __gtos_tx_cmd
         end
         switch "$path"
             case ''
-                contains -- $tok build sign verify hash send; and set path $tok
+                contains -- $tok build sign verify hash send sign-plan gather-plan; and set path $tok
             case build
                 contains -- $tok transfer kv-put code-put set-signer \
                     validator-register validator-unbond delegate undelegate \
-                    redelegate withdraw-rewards validator-edit unjail; and set path build $tok
+                    redelegate withdraw-rewards validator-edit unjail upgrade-plan; and set path build $tok
         end
     end
     echo $path
@@ -46,6 +47,8 @@ complete -c gtos-tx -n '__gtos_tx_at ""' -a sign -d 'Sign unsigned tx records; s
 complete -c gtos-tx -n '__gtos_tx_at ""' -a verify -d 'Check signed tx records'
 complete -c gtos-tx -n '__gtos_tx_at ""' -a hash -d 'Print the id of each unsigned or signed tx'
 complete -c gtos-tx -n '__gtos_tx_at ""' -a send -d 'Send signed tx records to a node'
+complete -c gtos-tx -n '__gtos_tx_at ""' -a sign-plan -d "Add this key's signature to an upgrade_plan record"
+complete -c gtos-tx -n '__gtos_tx_at ""' -a gather-plan -d 'Merge signed upgrade_plan records into an upgrade_plan tx'
 
 complete -c gtos-tx -n '__gtos_tx_at build' -a transfer -d 'Move AMOUNT to ADDR'
 complete -c gtos-tx -n '__gtos_tx_at build' -a kv-put -d 'Store VALUE at (from, NAMESPACE, KEY) for TTL blocks'
@@ -59,11 +62,13 @@ complete -c gtos-tx -n '__gtos_tx_at build' -a redelegate -d 'Move AMOUNT of sta
 complete -c gtos-tx -n '__gtos_tx_at build' -a withdraw-rewards -d 'Pay the pending rewards to the balance'
 complete -c gtos-tx -n '__gtos_tx_at build' -a validator-edit -d "Set the validator's commission, moniker, p2p address"
 complete -c gtos-tx -n '__gtos_tx_at build' -a unjail -d 'Ask that the jailed validator compete for the set again'
+complete -c gtos-tx -n '__gtos_tx_at build' -a upgrade-plan -d 'Write an unsigned upgrade_plan record (not a tx)'
 
 # Options every build kind shares.
-for kind in transfer kv-put code-put set-signer validator-register validator-unbond \
-        delegate undelegate redelegate withdraw-rewards validator-edit unjail
-    set -l at "__gtos_tx_at build $kind"
+for kind in "build transfer" "build kv-put" "build code-put" "build set-signer" "build validator-register" \
+        "build validator-unbond" "build delegate" "build undelegate" "build redelegate" "build withdraw-rewards" \
+        "build validator-edit" "build unjail" gather-plan
+    set -l at "__gtos_tx_at $kind"
     complete -c gtos-tx -n $at -l chain-id -x -d 'Chain id the tx is valid on'
     complete -c gtos-tx -n $at -l from -x -d 'Sender address (0x + 64 hex)'
     complete -c gtos-tx -n $at -l from-key -r -F -d "Sender's public or private key record"
@@ -127,3 +132,19 @@ complete -c gtos-tx -n '__gtos_tx_at send' -l wait -d 'Wait for every receipt an
 complete -c gtos-tx -n '__gtos_tx_at send' -l timeout -x -d 'With --wait: give up after SECONDS'
 complete -c gtos-tx -n '__gtos_tx_at send' -l json -d 'Print JSON lines instead of ids or records'
 complete -c gtos-tx -n '__gtos_tx_at send' -s o -l output -r -F -d 'Write to FILE instead of stdout'
+
+complete -c gtos-tx -n '__gtos_tx_at build upgrade-plan' -l chain-id -x -d 'Chain the plan is for'
+complete -c gtos-tx -n '__gtos_tx_at build upgrade-plan' -l name -x -d 'Plan name (1-32 bytes of a-z0-9.-)'
+complete -c gtos-tx -n '__gtos_tx_at build upgrade-plan' -l activation-height -x -d 'Height whose block first runs under the new parameters'
+complete -c gtos-tx -n '__gtos_tx_at build upgrade-plan' -l param -x -d 'A parameter change NAME=VALUE (repeatable)'
+complete -c gtos-tx -n '__gtos_tx_at build upgrade-plan' -l required-version -x -d 'Nodes of an older build halt before the activation'
+complete -c gtos-tx -n '__gtos_tx_at build upgrade-plan' -s o -l output -r -F -d 'Write to FILE instead of stdout'
+complete -c gtos-tx -n '__gtos_tx_at build upgrade-plan' -l json -d 'Print a JSON line instead of a record'
+
+complete -c gtos-tx -n '__gtos_tx_at sign-plan' -F
+complete -c gtos-tx -n '__gtos_tx_at sign-plan' -l key -r -F -d "Validator's account key record"
+complete -c gtos-tx -n '__gtos_tx_at sign-plan' -l passphrase-file -r -F -d 'Passphrase of an encrypted key'
+complete -c gtos-tx -n '__gtos_tx_at sign-plan' -s o -l output -r -F -d 'Write to FILE instead of stdout'
+complete -c gtos-tx -n '__gtos_tx_at sign-plan' -l json -d 'Print a JSON line instead of a record'
+
+complete -c gtos-tx -n '__gtos_tx_at gather-plan' -F

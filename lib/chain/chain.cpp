@@ -156,6 +156,9 @@ Result<std::unique_ptr<Chain>> Chain::Open(const ChainOptions& options) {
     }));
   }
   c->oldest_body_ = std::max<uint64_t>(1, std::min(oldest, height + 1));
+  auto params = state::LoadParams(*c->store_, c->genesis_.params);
+  if (!params) return std::unexpected(params.error());
+  c->params_ = std::move(*params);
   c->executor_ = std::make_unique<state::Executor>(*c->store_, c->genesis_);
   return c;
 }
@@ -349,7 +352,11 @@ Status Chain::Commit(AppliedBlock applied, const gtos::Commit& commit) {
   b.Put(schema::MetaKey(schema::kMetaHead), head);
   b.Put(schema::MetaKey(schema::kMetaAccumulator), ToString(applied.exec.accumulator.Serialize()));
   GTOS_TRY(store_->Write(b));
+  // An activation (or nothing) changed P: read the params in force back.
+  auto params = state::LoadParams(*store_, genesis_.params);
+  if (!params) return std::unexpected(params.error());
   std::lock_guard<std::mutex> l(mu_);
+  params_ = std::move(*params);
   head_ = hd;
   accumulator_ = applied.exec.accumulator;
   if (new_oldest) oldest_body_ = new_oldest;
@@ -375,6 +382,18 @@ static Status ReceiptTxIds(std::string_view stored, const std::function<void(Byt
   }
   return Ok();
 }
+
+ChainParams Chain::params() const {
+  std::lock_guard<std::mutex> l(mu_);
+  return params_;
+}
+
+std::pair<uint64_t, ChainParams> Chain::HeadParams() const {
+  std::lock_guard<std::mutex> l(mu_);
+  return {head_.height, params_};
+}
+
+Result<std::optional<PendingPlan>> Chain::GetPendingPlan() const { return state::LoadPendingPlan(*store_); }
 
 uint64_t Chain::RetentionStart(uint64_t head) const {
   uint64_t retain = std::max<uint64_t>(1, genesis_.params.retain_blocks);

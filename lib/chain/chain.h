@@ -96,7 +96,14 @@ class Chain {
 
   const Genesis& genesis() const { return genesis_; }
   const Hash32& genesis_hash() const { return genesis_hash_; }
-  const ChainParams& params() const { return genesis_.params; }
+  // The params in force after the head: the genesis's until an upgrade
+  // plan activates (docs/state.md 9.9), then the P "params" entry. A copy,
+  // refreshed at each commit; safe from any thread.
+  ChainParams params() const;
+  // The head's height and the params in force after it, read together.
+  std::pair<uint64_t, ChainParams> HeadParams() const;
+  // The accepted upgrade plan waiting for its activation, if any.
+  Result<std::optional<PendingPlan>> GetPendingPlan() const;
   // The header of the newest committed block (height 0 = genesis).
   BlockHeader head() const;
   uint64_t height() const { return head().height; }
@@ -219,6 +226,7 @@ class Chain {
   BlockHeader head_;            // GUARDED_BY(mu_)
   state::LtHash accumulator_;   // GUARDED_BY(mu_)
   uint64_t oldest_body_ = 1;    // GUARDED_BY(mu_)
+  ChainParams params_;          // GUARDED_BY(mu_): in force after head_
   // GetBlockTxs / GetReceiptList: (height, decoded) of recent asks, newest
   // last; an entry below oldest_body() is never served (pruned since).
   static constexpr size_t kDecodedCacheHeights = 4;

@@ -21,7 +21,7 @@ __extension__ using U128 = unsigned __int128;
 }  // namespace
 
 Result<Hash32> Mempool::Add(SignedTx tx) {
-  const ChainParams& params = chain_.params();
+  const ChainParams params = chain_.params();
   if (tx.tx.chain_id != chain_.genesis().chain_id)
     return Invalid("wrong chain id '" + tx.tx.chain_id + "' (this chain is '" + chain_.genesis().chain_id + "')");
   Bytes body = tx.tx.Encode();  // once: for the size limit and the id

@@ -354,6 +354,24 @@ void Node::Penalize(net::PeerId peer, int points, const std::string& why) {
   if (net_) net_->Penalize(peer, points, why);
 }
 
+// docs/upgrades.md section 5: a build that does not know the version the
+// plan activating at head + 1 requires stops before executing that height,
+// like a halt height, so that the new binary starts on the same directory.
+void Node::CheckUpgradeHalt() {
+  if (halted_) return;
+  auto pending = chain_->GetPendingPlan();
+  if (!pending || !*pending) return;
+  const UpgradePlan& p = (*pending)->plan;
+  if (p.activation_height != chain_->height() + 1 || VersionKnown(p.required_version, GTOS_VERSION)) return;
+  halted_ = true;
+  Log(LogLevel::kInfo, "upgrade required",
+      {{"height", chain_->height()},
+       {"activation_height", p.activation_height},
+       {"plan", p.name},
+       {"required_version", p.required_version},
+       {"version", std::string(GTOS_VERSION)}});
+}
+
 Status Node::StartHeight() {
   uint64_t h = chain_->height() + 1;
   auto set = chain_->ValidatorSetFor(h);
@@ -369,6 +387,9 @@ Status Node::StartHeight() {
   cfg.height = h;
   cfg.validators = std::move(*set);
   cfg.self = validator_address_;
+  // Timing follows the params in force after the head (an upgrade plan
+  // may change target_block_interval_ms): every node has the same head.
+  timeouts_ = TimeoutsFor(chain_->params().target_block_interval_ms);
   cfg.timeouts = timeouts_;
   consensus::TendermintHooks hooks;
   hooks.get_value = [this](uint64_t) { return MakeProposal(); };
@@ -432,7 +453,7 @@ Status Node::StartHeight() {
 }
 
 Block Node::MakeProposal() {
-  const ChainParams& p = chain_->params();
+  const ChainParams p = chain_->params();
   std::vector<SignedTx> txs = mempool_->Select(p.max_block_txs, p.max_block_bytes);
   std::vector<Evidence> ev;
   for (const auto& [k, e] : evidence_) ev.push_back(e);
@@ -707,6 +728,7 @@ Status Node::CommitBlock(chain::AppliedBlock applied, const Commit& commit, bool
     halted_ = true;
     Log(LogLevel::kInfo, "halting at the configured height", {{"height", hd.height}, {"halt_height", options_.halt_height}});
   }
+  CheckUpgradeHalt();
   Log(LogLevel::kInfo, decided_here ? "block committed" : "block synced",
       {{"height", hd.height},
        {"round", round},
@@ -1314,6 +1336,7 @@ Status Node::Run(const std::atomic<bool>& stop) {
     Log(LogLevel::kInfo, "halting at the configured height",
         {{"height", chain_->height()}, {"halt_height", options_.halt_height}});
   }
+  CheckUpgradeHalt();
   last_commit_steady_ns_ = now.time_since_epoch().count();
   waiting_genesis_ = next_start_ > now;
   // /readyz answers from here on: the health fields (the set's size, the
@@ -1402,7 +1425,7 @@ std::string Node::Metrics() const {
   line("gtos_mempool_max_bytes", "Bytes the mempool holds at most (mempool_max_bytes).", mempool_->options().max_bytes);
   line("gtos_ready", "1 while /readyz answers 200, else 0 (docs/node.md).", NotReadyReason().empty() ? 1 : 0);
   {
-    const ChainParams& p = chain_->params();
+    const ChainParams p = chain_->params();
     auto seconds = [](uint64_t ms) {
       char v[48];
       std::snprintf(v, sizeof v, "%llu.%03llu", static_cast<unsigned long long>(ms / 1000),

@@ -253,6 +253,7 @@ class Node : public rpc::Backend, private net::Handler {
   // The peers' window start when they last said they pruned head + 1 (0: no).
   std::atomic<uint64_t> behind_window_from_{0};
   bool halted_ = false;
+  void CheckUpgradeHalt();
   Clock::time_point last_stuck_log_{};
   // What readiness reads from RPC threads, published by the consensus thread.
   std::atomic<int64_t> last_commit_steady_ns_{0};

@@ -79,8 +79,8 @@ JsonScan ScanJson(std::string_view body, const JsonLimits& limits) {
 
 codec::ParseLimits SignedTxParseLimits() {
   codec::ParseLimits l;
-  l.array = 16;
-  l.depth = 4;
+  l.array = kMaxRpcPlanSignatures;
+  l.depth = 6;
   l.str = 4 << 10;
   l.bin = codec::kMaxBinBytes;
   return l;

@@ -47,12 +47,15 @@ struct JsonScan {
 // passed or at the first syntax error.
 JsonScan ScanJson(std::string_view body, const JsonLimits& limits);
 
-// The msgpack limits of one signed_tx record: arrays of at most 16
-// elements (a record has at most 6, a tx body 5, a payload 5), nesting of
-// at most 4 (a record is 3 deep), byte strings up to codec::kMaxBinBytes,
-// text strings up to 4 KiB (the chain id has at most 64 bytes). A record
-// within them decodes to at most 16^4 msgpack objects (1.6 MiB); the
-// record decoder then checks every field exactly.
+// The msgpack limits of one signed_tx record: arrays of at most
+// kMaxRpcPlanSignatures elements (a record has at most 6, a tx body 5, a
+// payload 5; an upgrade_plan payload's signature list is the long one),
+// nesting of at most 6 (an upgrade_plan tx: record > body > payload > plan
+// > changes > change), byte strings up to codec::kMaxBinBytes, text
+// strings up to 4 KiB (the chain id has at most 64 bytes). msgpack-c
+// allocates in proportion to the bytes received (ParseOne), and the record
+// decoder then checks every field exactly.
+inline constexpr size_t kMaxRpcPlanSignatures = 1024;
 codec::ParseLimits SignedTxParseLimits();
 
 }  // namespace gtos::rpc

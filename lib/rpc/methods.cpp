@@ -287,6 +287,17 @@ const std::vector<MethodDef>& Methods() {
       {"tos_getRetentionPolicy",
        {},
        [](const Context& c, const Args&) { return RetentionPolicy(c.backend.chain()); }},
+      {"tos_getParams",
+       {{"height", false}},
+       [](const Context& c, const Args& a) -> RpcResult {
+         // Only the params after the head are kept: "latest" (or nothing).
+         if (a[0] && !(a[0]->is_string() && a[0]->get_ref<const std::string&>() == "latest"))
+           return BadParam("height", "only \"latest\" is supported (the params in force after the head)");
+         return ParamsInForce(c.backend.chain());
+       }},
+      {"tos_getUpgradePlan",
+       {},
+       [](const Context& c, const Args&) { return UpgradePlanInfo(c.backend.chain(), c.node_version); }},
       {"tos_getPruneWatermark",
        {},
        [](const Context& c, const Args&) { return PruneWatermark(c.backend.chain()); }},

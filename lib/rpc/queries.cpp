@@ -241,6 +241,35 @@ RpcResult CodeInfo(const chain::Chain& c, const Hash32& code_hash, bool with_val
   return ObjectJson(**o, "code", with_value, as_text);
 }
 
+RpcResult ParamsInForce(const chain::Chain& c) {
+  auto [height, p] = c.HeadParams();
+  Json params = Json::object();
+  ParamsJson v(params);
+  p.Fields(v);
+  return Json{{"height", height}, {"params", std::move(params)}};
+}
+
+RpcResult UpgradePlanInfo(const chain::Chain& c, std::string_view node_version) {
+  auto pending = c.GetPendingPlan();
+  if (!pending) return StoreFailure(pending.error());
+  if (!*pending) return Json(nullptr);
+  const PendingPlan& pp = **pending;
+  // The dispatcher's version reads "gtos 0.1.0": the number is the last word.
+  std::string_view build = node_version.substr(node_version.rfind(' ') + 1);
+  Json changes = Json::array();
+  for (const ParamChange& ch : pp.plan.changes) changes.push_back(Json{{"name", ch.name}, {"value", ch.value}});
+  return Json{{"chain_id", pp.plan.chain_id},
+              {"name", pp.plan.name},
+              {"activation_height", pp.plan.activation_height},
+              {"changes", std::move(changes)},
+              {"required_version", pp.plan.required_version},
+              {"digest", ToHex0x(pp.plan.SigningDigest())},
+              {"accepted_height", pp.accepted_height},
+              {"signed_power", pp.signed_power},
+              {"total_power", pp.total_power},
+              {"version_known", VersionKnown(pp.plan.required_version, build)}};
+}
+
 RpcResult RetentionPolicy(const chain::Chain& c) {
   return Json{{"retain_blocks", c.params().retain_blocks},
               {"snapshot_interval", c.params().snapshot_interval}};

@@ -61,6 +61,11 @@ RpcResult CodeInfo(const chain::Chain& c, const Hash32& code_hash, bool with_val
 std::optional<std::string> Utf8Text(ByteView b, size_t* bad_offset = nullptr);
 // {retain_blocks, snapshot_interval}
 RpcResult RetentionPolicy(const chain::Chain& c);
+// tos_getParams: {height, params}: the params in force after the head.
+RpcResult ParamsInForce(const chain::Chain& c);
+// tos_getUpgradePlan: the pending plan (docs/rpc.md), or null.
+// `node_version` decides "version_known".
+RpcResult UpgradePlanInfo(const chain::Chain& c, std::string_view node_version);
 // {oldest_available, head}
 RpcResult PruneWatermark(const chain::Chain& c);
 // [{address, stake, consensus_algo, consensus_key, jailed, p2p_addr, moniker,

@@ -91,6 +91,29 @@ Result<uint64_t> DecodeUint(std::string_view s) {
   return (*p)->handle.get().via.u64;
 }
 
+Result<ChainParams> LoadParams(const Store& store, const ChainParams& genesis_params) {
+  auto v = store.Get(schema::ParamsKey());
+  if (!v) return std::unexpected(v.error());
+  if (!*v) return genesis_params;
+  return DecodeValue<ChainParams>(**v, "params in force");
+}
+
+Result<ChainParams> LoadParams(Overlay& ov, const ChainParams& genesis_params) {
+  auto v = ov.Get(schema::ParamsKey());
+  if (!v) return std::unexpected(v.error());
+  if (!*v) return genesis_params;
+  return DecodeValue<ChainParams>(**v, "params in force");
+}
+
+Result<std::optional<PendingPlan>> LoadPendingPlan(const Store& store) {
+  auto v = store.Get(schema::PendingPlanKey());
+  if (!v) return std::unexpected(v.error());
+  if (!*v) return std::optional<PendingPlan>();
+  auto p = DecodeValue<PendingPlan>(**v, "pending upgrade plan");
+  if (!p) return std::unexpected(p.error());
+  return std::optional<PendingPlan>(std::move(*p));
+}
+
 namespace {
 
 // floor(x * permille / 1000) without overflow: x = q * 1000 + r. With
@@ -308,6 +331,8 @@ Status Executor::CheckEvidence(Overlay& ov, const Evidence& e, uint64_t h) const
   if (a.height == 0 || a.height >= h)
     return Invalid("vote height " + std::to_string(a.height) + " is not below the block height " +
                    std::to_string(h));
+  // unbonding_blocks and epoch_length are frozen (a plan may not change
+  // them, docs/upgrades.md section 5): the genesis values are in force.
   if (h - a.height > genesis_.params.unbonding_blocks)
     return Invalid("vote height " + std::to_string(a.height) + " is more than unbonding_blocks (" +
                    std::to_string(genesis_.params.unbonding_blocks) + ") below the block");
@@ -546,7 +571,7 @@ Executor::Executor(const Store& store, const Genesis& genesis)
     : store_(store), genesis_(genesis), genesis_supply_(staking::GenesisSupply(genesis)) {}
 
 Status Executor::ApplyBlockEvidence(Overlay& ov, uint64_t h, std::vector<Evidence> evidence, ExecMode mode,
-                                    ExecResult* out) const {
+                                    const ChainParams& params, ExecResult* out) const {
   if (evidence.size() > kMaxEvidence) return Invalid("block " + std::to_string(h) + " carries too much evidence");
   std::set<Address> named;
   for (size_t i = 0; i < evidence.size(); ++i) {
@@ -569,13 +594,13 @@ Status Executor::ApplyBlockEvidence(Overlay& ov, uint64_t h, std::vector<Evidenc
     named.insert(e.a.validator);
     // CheckEvidence found the validator in the set of e.a.height: its power
     // there is what the slash is based on (docs/state.md 9.3).
-    auto set = LoadSetFor(store_, e.a.height, genesis_.params.epoch_length);
+    auto set = LoadSetFor(store_, e.a.height, params.epoch_length);
     if (!set) return std::unexpected(set.error());
     uint64_t power = 0;
     if (*set)
       for (const ActiveValidator& m : (*set)->validators)
         if (m.address == e.a.validator) power = m.power;
-    GTOS_TRY(ApplyEvidence(ov, e, power, h, genesis_.params));
+    GTOS_TRY(ApplyEvidence(ov, e, power, h, params));
     out->evidence_hashes.push_back(id);
     out->evidence.push_back(std::move(e));
   }
@@ -588,7 +613,11 @@ Result<Account> Executor::CheckIncludable(Overlay& ov, const SignedTx& stx, cons
   if (tx.chain_id != genesis_.chain_id)
     return NotIncludable("wrong chain id '" + tx.chain_id + "' (this chain is '" + genesis_.chain_id + "')");
   GTOS_TRY(stx.Validate());
-  GTOS_TRY(CheckTxParams(tx, genesis_.params, body_bytes));
+  // The params in force in this block: those of the overlay, which holds
+  // step 0's activation when the block activates a plan.
+  auto params = LoadParams(ov, genesis_.params);
+  if (!params) return std::unexpected(params.error());
+  GTOS_TRY(CheckTxParams(tx, *params, body_bytes));
   uint64_t ttl = 0, expire = 0;
   if (auto* k = std::get_if<KvPutTx>(&tx.payload.body)) ttl = k->ttl;
   if (auto* c = std::get_if<CodePutTx>(&tx.payload.body)) ttl = c->ttl;
@@ -631,6 +660,7 @@ struct PayloadContext {
   uint64_t h;
   const ChainParams& params;
   Receipt* receipt;
+  const ActiveSet& set;  // the set that signs block h (upgrade_plan's voters)
 };
 
 Result<TxStatus> Apply(PayloadContext& c, const TransferTx& t) {
@@ -710,13 +740,50 @@ Result<TxStatus> Apply(PayloadContext& c, const UnjailTx& u) {
   return staking::Unjail(c.ov, c.tx.from, u, c.h, c.params);
 }
 
+// docs/state.md 9.9. The plan's shape, its chain id and the signature
+// list's order were checked as includability (TxBody::Validate).
+Result<TxStatus> Apply(PayloadContext& c, const UpgradePlanTx& u) {
+  auto pending = c.ov.Get(schema::PendingPlanKey());
+  if (!pending) return std::unexpected(pending.error());
+  if (*pending) return TxStatus::kPlanPending;
+  const uint64_t latest = c.h > UINT64_MAX - kMaxPlanHorizon ? UINT64_MAX : c.h + kMaxPlanHorizon;
+  if (u.plan.activation_height <= c.h + 1 || u.plan.activation_height > latest)
+    return TxStatus::kPlanActivationHeight;
+  if (!ApplyPlan(c.params, u.plan)) return TxStatus::kPlanParamsInvalid;
+  std::vector<PlanVoter> voters;
+  voters.reserve(c.set.validators.size());
+  uint64_t total = 0;  // below kMaxTotalPower: no overflow
+  for (const ActiveValidator& v : c.set.validators) {
+    voters.push_back(PlanVoter{v.address, v.power});
+    total += v.power;
+  }
+  auto signed_power = CheckPlanQuorum(u.plan.SigningDigest(), u.signatures, voters);
+  if (!signed_power) return TxStatus::kPlanQuorum;
+  c.ov.Put(schema::PendingPlanKey(), EncodeValue(PendingPlan{u.plan, c.h, *signed_power, total}));
+  return TxStatus::kOk;
+}
+
 Result<TxStatus> ApplyPayload(Overlay& ov, const TxBody& tx, uint64_t h, const ChainParams& params,
-                              Receipt* receipt) {
-  PayloadContext c{ov, tx, h, params, receipt};
+                              const ActiveSet& set, Receipt* receipt) {
+  PayloadContext c{ov, tx, h, params, receipt, set};
   return std::visit([&c](const auto& body) { return Apply(c, body); }, tx.payload.body);
 }
 
 }  // namespace
+
+Status Executor::ActivatePlan(Overlay& ov, uint64_t h, ChainParams* params) const {
+  auto pending = LoadPendingPlan(store_);
+  if (!pending) return std::unexpected(pending.error());
+  if (!*pending || (*pending)->plan.activation_height != h) return Ok();
+  // Accepted against the params in force then, which no other plan can
+  // have changed since (at most one is pending): ApplyPlan cannot fail.
+  auto next = ApplyPlan(*params, (*pending)->plan);
+  if (!next) return Fail(ErrorCode::kInternal, "pending plan no longer applies: " + next.error().message);
+  *params = std::move(*next);
+  ov.Put(schema::ParamsKey(), EncodeValue(*params));
+  ov.Delete(schema::PendingPlanKey());
+  return Ok();
+}
 
 Result<ExecResult> Executor::Execute(uint64_t h, const Address& proposer, std::vector<SignedTx> txs,
                                      std::vector<Evidence> evidence, const std::vector<Address>& signers,
@@ -724,10 +791,15 @@ Result<ExecResult> Executor::Execute(uint64_t h, const Address& proposer, std::v
   (void)proposer;  // the header names it; rewards go to the signers (step 5)
   Overlay ov(store_);
   ExecResult out;
-  const ChainParams& params = genesis_.params;
+  auto in_force = LoadParams(store_, genesis_.params);
+  if (!in_force) return std::unexpected(in_force.error());
+  ChainParams params = std::move(*in_force);
   auto set_before = LoadActiveSet(store_);
   if (!set_before) return std::unexpected(set_before.error());
   out.set_before = std::move(*set_before);
+
+  // 0. Upgrade activation: the block runs under the new params.
+  GTOS_TRY(ActivatePlan(ov, h, &params));
 
   // 1. Expiry.
   std::vector<std::string> due;
@@ -757,7 +829,7 @@ Result<ExecResult> Executor::Execute(uint64_t h, const Address& proposer, std::v
   }
 
   // 3. Evidence.
-  GTOS_TRY(ApplyBlockEvidence(ov, h, std::move(evidence), opts.mode, &out));
+  GTOS_TRY(ApplyBlockEvidence(ov, h, std::move(evidence), opts.mode, params, &out));
 
   // The set that signed height h - 1: its members' signatures are the
   // block's last_commit (steps 3a and 5).
@@ -810,7 +882,7 @@ Result<ExecResult> Executor::Execute(uint64_t h, const Address& proposer, std::v
     r.height = h;
     r.index = out.txs.size();
     r.fee = stx.tx.fee;
-    auto status = ApplyPayload(ov, stx.tx, h, params, &r);
+    auto status = ApplyPayload(ov, stx.tx, h, params, out.set_before, &r);
     if (!status) return std::unexpected(status.error());
     r.status = static_cast<uint64_t>(*status);
     if (*status != TxStatus::kOk) r.expire_block = 0;

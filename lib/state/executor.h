@@ -1,6 +1,9 @@
 // Block execution: the state transition of GTOS (docs/state.md).
 //
 // Execute() applies one block at height h on top of the committed state:
+//   0. a pending upgrade plan whose activation_height == h takes effect:
+//      its changes become the params in force for this block and after
+//      (docs/state.md section 9.9);
 //   1. records whose expire_block == h disappear (expiry is part of the
 //      transition, so every node agrees whatever it deletes physically);
 //   2. unbonded stake whose release height is h returns to its owner;
@@ -32,6 +35,7 @@
 #include "state/lthash.h"
 #include "state/store.h"
 #include "types/chain.h"
+#include "types/upgrade.h"
 
 namespace gtos::state {
 
@@ -135,6 +139,15 @@ struct GenesisState {
 };
 Result<GenesisState> BuildGenesisState(const Genesis& genesis);
 
+// ---- upgrade plans (docs/state.md section 9.9) ------------------------------
+
+// The params in force after the committed state: the P "params" entry, or
+// `genesis_params` when there is none (no plan has activated yet).
+Result<ChainParams> LoadParams(const Store& store, const ChainParams& genesis_params);
+Result<ChainParams> LoadParams(Overlay& overlay, const ChainParams& genesis_params);
+// The P "plan" entry: the accepted plan waiting for its activation.
+Result<std::optional<PendingPlan>> LoadPendingPlan(const Store& store);
+
 // ---- validator sets and epochs (docs/state.md section 9) ----------------------
 
 // The first height of the epoch that contains `height` (>= 1): epochs are
@@ -186,7 +199,9 @@ class Executor {
 
  private:
   Status ApplyBlockEvidence(Overlay& ov, uint64_t height, std::vector<Evidence> evidence, ExecMode mode,
-                            ExecResult* out) const;
+                            const ChainParams& params, ExecResult* out) const;
+  // Step 0: activates the pending plan of height h into `ov` and `params`.
+  Status ActivatePlan(Overlay& ov, uint64_t h, ChainParams* params) const;
   const Store& store_;
   const Genesis& genesis_;
   uint64_t genesis_supply_ = 0;  // the sum of the genesis balances

@@ -159,6 +159,9 @@ std::string HeightKey(char table, uint64_t height) {
 
 std::string ActiveSetKey() { return std::string(1, kActiveSet); }
 
+std::string ParamsKey() { return std::string(1, kUpgrade) + "params"; }
+std::string PendingPlanKey() { return std::string(1, kUpgrade) + "plan"; }
+
 std::string SetHistoryKey(uint64_t first_height) { return HeightKey(kSetHistory, first_height); }
 
 std::string TxIndexKey(const Hash32& id) { return WithPrefix(kTxIndex, id.view()); }

@@ -20,6 +20,10 @@
 //                                  until release                   (state)
 //   Z addr                      -> uint height of the block that tombstoned
 //                                  addr (double sign); kept forever (state)
+//   P "params"                  -> ChainParams in force; absent: the
+//                                  genesis's                       (state)
+//   P "plan"                    -> PendingPlan: the accepted plan
+//                                  waiting for its activation      (state)
 //   X u64(expire) object_key    -> ""  expiry index        (derived)
 //   H u64(height)               -> BlockHeader record      (history, kept)
 //   Q u64(height)               -> Commit                  (history, kept)
@@ -55,6 +59,7 @@ inline constexpr char kDelegation = 'D';
 inline constexpr char kSupply = 'G';
 inline constexpr char kLiveness = 'L';
 inline constexpr char kRedelegation = 'Y';
+inline constexpr char kUpgrade = 'P';
 inline constexpr char kTombstone = 'Z';
 inline constexpr char kSetHistory = 'W';
 inline constexpr char kExpiry = 'X';
@@ -72,13 +77,13 @@ inline bool IsStateKey(std::string_view key) {
   char p = key[0];
   return p == kAccount || p == kCode || p == kKv || p == kValidator || p == kUnbonding ||
          p == kActiveSet || p == kSlashed || p == kDelegation || p == kSupply || p == kLiveness ||
-         p == kRedelegation || p == kTombstone;
+         p == kRedelegation || p == kUpgrade || p == kTombstone;
 }
 
 // The state tables in key order (the order of a snapshot's chunks).
-inline constexpr char kStateTables[] = {kAccount, kCode,      kDelegation, kSlashed,  kSupply,
-                                        kKv,      kLiveness, kActiveSet,  kUnbonding, kValidator,
-                                        kRedelegation, kTombstone};
+inline constexpr char kStateTables[] = {kAccount,  kCode,    kDelegation, kSlashed,  kSupply,
+                                        kKv,       kLiveness, kUpgrade,   kActiveSet, kUnbonding,
+                                        kValidator, kRedelegation, kTombstone};
 
 void AppendBE64(std::string* out, uint64_t v);
 uint64_t ReadBE64(std::string_view in);
@@ -135,6 +140,9 @@ std::string ExpiryPrefix(uint64_t expire_block);
 std::string HeightKey(char table, uint64_t height);
 // The single entry of the S table.
 std::string ActiveSetKey();
+// The two entries of the P table (docs/state.md 9.9).
+std::string ParamsKey();       // "Pparams"
+std::string PendingPlanKey();  // "Pplan"
 // W u64be(first_height).
 std::string SetHistoryKey(uint64_t first_height);
 std::string TxIndexKey(const Hash32& tx_id);

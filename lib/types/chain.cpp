@@ -182,7 +182,8 @@ std::string_view TxStatusName(uint64_t status) {
       "ok",          "insufficient_balance", "code_exists",        "expiry_overflow",   "validator_exists",
       "stake_below_minimum", "not_validator", "insufficient_stake", "balance_overflow",
       "no_delegation", "too_many_entries", "validator_jailed", "commission_change",
-      "not_jailed", "jail_not_expired", "validator_tombstoned", "address_tombstoned"};
+      "not_jailed", "jail_not_expired", "validator_tombstoned", "address_tombstoned", "plan_pending",
+      "plan_activation_height", "plan_params_invalid", "plan_quorum"};
   return status < std::size(kNames) ? kNames[status] : std::string_view();
 }
 

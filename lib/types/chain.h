@@ -248,6 +248,11 @@ enum class TxStatus : uint64_t {
   kJailNotExpired = 14,
   kValidatorTombstoned = 15,
   kAddressTombstoned = 16,
+  // upgrade_plan (docs/state.md 9.9)
+  kPlanPending = 17,            // another plan is pending
+  kPlanActivationHeight = 18,   // activation not in (h + 1, h + 1,000,000]
+  kPlanParamsInvalid = 19,      // the resulting params fail ChainParams::Validate
+  kPlanQuorum = 20,             // a signature fails, a signer is not in the set, or power <= 2/3
 };
 std::string_view TxStatusName(uint64_t status);
 

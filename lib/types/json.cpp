@@ -241,6 +241,8 @@ Json ToJson(const AnyRecord& rec, const JsonOptions& opts) {
           j["hash"] = ToHex0x(r.Hash());
         } else if constexpr (std::is_same_v<R, snapshot::Manifest>) {
           j["hash"] = ToHex0x(r.Hash());
+        } else if constexpr (std::is_same_v<R, UpgradePlanRecord>) {
+          j["digest"] = ToHex0x(r.plan.SigningDigest());
         }
         return j;
       },
@@ -263,6 +265,7 @@ Result<AnyRecord> FromJson(const Json& j) {
   if (type == "genesis_validator") return RecordFromJson<GenesisValidator>(j, {"type", "address"});
   if (type == "snapshot_manifest") return RecordFromJson<snapshot::Manifest>(j, {"type", "hash"});
   if (type == "snapshot_chunk") return RecordFromJson<snapshot::Chunk>(j, {"type"});
+  if (type == "upgrade_plan") return RecordFromJson<UpgradePlanRecord>(j, {"type", "digest"});
   return Invalid("field 'type': unknown or unsupported record type '" + type + "'");
 }
 

@@ -20,6 +20,7 @@ enum class RecordType : uint64_t {
   kGenesisValidator = 9,
   kSnapshotManifest = 10,
   kSnapshotChunk = 11,
+  kUpgradePlan = 12,  // a plan and the signatures gathered so far (gtos-tx)
   // p2p messages (net/messages.h, docs/p2p.md)
   kP2pHello = 0x40,
   kP2pAuth = 0x41,

@@ -15,6 +15,7 @@ std::string_view RecordTypeName(uint64_t tag) {
     case RecordType::kGenesisValidator: return "genesis_validator";
     case RecordType::kSnapshotManifest: return "snapshot_manifest";
     case RecordType::kSnapshotChunk: return "snapshot_chunk";
+    case RecordType::kUpgradePlan: return "upgrade_plan";
     case RecordType::kP2pHello: return "p2p_hello";
     case RecordType::kP2pAuth: return "p2p_auth";
     case RecordType::kP2pPing: return "p2p_ping";
@@ -102,6 +103,7 @@ Result<AnyRecord> DecodeAnyFrom(const codec::Parsed& p) {
     case RecordType::kGenesisValidator: return DecodeAs<GenesisValidator>(p);
     case RecordType::kSnapshotManifest: return DecodeAs<snapshot::Manifest>(p);
     case RecordType::kSnapshotChunk: return DecodeAs<snapshot::Chunk>(p);
+    case RecordType::kUpgradePlan: return DecodeAs<UpgradePlanRecord>(p);
     default:
       return Invalid("record type " + std::string(RecordTypeName(tag)) + " is not supported by this build");
   }

@@ -21,7 +21,7 @@
 namespace gtos {
 
 using AnyRecord = std::variant<PrivateKey, PublicKey, UnsignedTx, SignedTx, Receipt, BlockHeader, Block,
-                               Genesis, GenesisValidator, snapshot::Manifest, snapshot::Chunk>;
+                               Genesis, GenesisValidator, snapshot::Manifest, snapshot::Chunk, UpgradePlanRecord>;
 
 template <class R>
 void EncodeRecordTo(codec::Writer& w, const R& r) {

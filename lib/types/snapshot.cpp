@@ -6,7 +6,7 @@
 namespace gtos::snapshot {
 
 bool IsStateTable(uint8_t p) {
-  return p == 'A' || p == 'C' || p == 'D' || p == 'E' || p == 'G' || p == 'K' || p == 'L' || p == 'S' || p == 'U' || p == 'V' || p == 'Y' || p == 'Z';
+  return p == 'A' || p == 'C' || p == 'D' || p == 'E' || p == 'G' || p == 'K' || p == 'L' || p == 'P' || p == 'S' || p == 'U' || p == 'V' || p == 'Y' || p == 'Z';
 }
 
 Status Manifest::Validate() const {

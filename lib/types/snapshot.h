@@ -131,7 +131,7 @@ struct Chunk {
 };
 
 // True for the first byte of a key of a table the state root covers
-// (A C D E G K L S U V Y Z; the same set as state::schema::IsStateKey).
+// (A C D E G K L P S U V Y Z; the same set as state::schema::IsStateKey).
 bool IsStateTable(uint8_t prefix);
 
 }  // namespace gtos::snapshot

@@ -10,7 +10,7 @@ constexpr std::string_view kKindNames[] = {"",         "transfer",           "se
                                            "code_put", "kv_put",             "validator_register",
                                            "validator_unbond", "delegate",         "undelegate",
                                            "redelegate",       "withdraw_rewards",   "validator_edit",
-                                           "unjail"};
+                                           "unjail",           "upgrade_plan"};
 
 }  // namespace
 
@@ -36,6 +36,7 @@ void TxPayload::Reset(uint64_t kind) {
     case TxKind::kWithdrawRewards: body = WithdrawRewardsTx{}; break;
     case TxKind::kValidatorEdit: body = ValidatorEditTx{}; break;
     case TxKind::kUnjail: body = UnjailTx{}; break;
+    case TxKind::kUpgradePlan: body = UpgradePlanTx{}; break;
   }
 }
 
@@ -68,6 +69,20 @@ Status TxBody::Validate() const {
     if (r->amount == 0) return Invalid("field 'payload.amount': must be greater than 0");
     if (r->src_validator == r->dst_validator)
       return Invalid("field 'payload.dst_validator': must differ from src_validator");
+  }
+  if (auto* u = std::get_if<UpgradePlanTx>(&payload.body)) {
+    // The plan's shape and its chain are structural; the activation
+    // window, the resulting params and the quorum need state (executor).
+    auto st = u->plan.Validate();
+    if (!st) return Invalid("field 'payload.plan': " + st.error().message);
+    if (u->plan.chain_id != chain_id)
+      return Invalid("field 'payload.plan.chain_id': '" + u->plan.chain_id + "' differs from the tx's chain id");
+    for (size_t i = 0; i < u->signatures.size(); ++i) {
+      const PlanSignature& s = u->signatures[i];
+      GTOS_TRY(CheckPublicKey("payload.signatures." + std::to_string(i) + ".public_key", s.algo, s.public_key));
+      if (i > 0 && !(PlanSigner(u->signatures[i - 1]) < PlanSigner(s)))
+        return Invalid("field 'payload.signatures': must be sorted by signer address, each signer once");
+    }
   }
   return Ok();
 }

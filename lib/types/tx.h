@@ -15,6 +15,7 @@
 #include "types/keys.h"
 #include "types/params.h"
 #include "types/record_type.h"
+#include "types/upgrade.h"
 
 namespace gtos {
 
@@ -42,6 +43,7 @@ enum class TxKind : uint64_t {
   kWithdrawRewards = 10,
   kValidatorEdit = 11,
   kUnjail = 12,
+  kUpgradePlan = 13,
 };
 // "kv_put"; empty when unknown.
 std::string_view TxKindName(uint64_t kind);
@@ -181,10 +183,25 @@ struct UnjailTx {
   template <class V> void Fields(V&) {}
 };
 
+// A parameter-change plan with the signatures of validators holding more
+// than 2/3 of the active set's power, sorted by signer address
+// (docs/upgrades.md section 5, docs/state.md section 9.9). On the wire
+// [13, plan, [[algo, public_key, signature], ...]]. Any account may send
+// it; it pays the fee.
+struct UpgradePlanTx {
+  static constexpr TxKind kKind = TxKind::kUpgradePlan;
+  UpgradePlan plan;
+  std::vector<PlanSignature> signatures;
+  template <class V> void Fields(V& v) {
+    v.Object("plan", plan);
+    v.List("signatures", signatures, kMaxPlanSignatures);
+  }
+};
+
 // The kind-specific part: on the wire an array [kind, fields...].
 struct TxPayload {
   std::variant<TransferTx, SetSignerTx, CodePutTx, KvPutTx, ValidatorRegisterTx, ValidatorUnbondTx, DelegateTx,
-               UndelegateTx, RedelegateTx, WithdrawRewardsTx, ValidatorEditTx, UnjailTx>
+               UndelegateTx, RedelegateTx, WithdrawRewardsTx, ValidatorEditTx, UnjailTx, UpgradePlanTx>
       body;
 
   TxKind kind() const;

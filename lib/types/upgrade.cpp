@@ -123,4 +123,60 @@ Result<uint64_t> CheckPlanQuorum(const Hash32& digest, const std::vector<PlanSig
   return static_cast<uint64_t>(signed_power);
 }
 
+Result<PlanSignature> SignPlan(const UpgradePlan& plan, const crypto::SigAlgo& algo, ByteView secret,
+                               const Bytes& public_key) {
+  auto sig = crypto::SignDigest(algo, secret, public_key, plan.SigningDigest());
+  if (!sig) return std::unexpected(sig.error());
+  return PlanSignature{static_cast<uint64_t>(algo.id), public_key, std::move(*sig)};
+}
+
+Address PlanSigner(const PlanSignature& s) {
+  const crypto::SigAlgo* algo = crypto::FindAlgo(s.algo);
+  if (!algo) return Address{};
+  return crypto::DeriveAddress(algo->id, s.public_key);
+}
+
+void AddPlanSignature(std::vector<PlanSignature>* sigs, PlanSignature s) {
+  Address a = PlanSigner(s);
+  auto it = std::lower_bound(sigs->begin(), sigs->end(), a,
+                             [](const PlanSignature& x, const Address& addr) { return PlanSigner(x) < addr; });
+  if (it != sigs->end() && PlanSigner(*it) == a) *it = std::move(s);
+  else sigs->insert(it, std::move(s));
+}
+
+namespace {
+
+// "1.2.3" (suffix after '-' or '+' ignored) -> {1, 2, 3}; nullopt otherwise.
+std::optional<std::vector<uint64_t>> ParseVersion(std::string_view v) {
+  v = v.substr(0, std::min(v.find('-'), v.find('+')));
+  std::vector<uint64_t> out;
+  size_t i = 0;
+  while (true) {
+    size_t j = i;
+    uint64_t n = 0;
+    while (j < v.size() && v[j] >= '0' && v[j] <= '9') {
+      if (n > (UINT64_MAX - 9) / 10) return std::nullopt;
+      n = n * 10 + static_cast<uint64_t>(v[j] - '0');
+      ++j;
+    }
+    if (j == i) return std::nullopt;
+    out.push_back(n);
+    if (j == v.size()) return out;
+    if (v[j] != '.') return std::nullopt;
+    i = j + 1;
+  }
+}
+
+}  // namespace
+
+bool VersionKnown(std::string_view required, std::string_view build) {
+  if (required.empty() || required == build) return true;
+  auto r = ParseVersion(required), b = ParseVersion(build);
+  if (!r || !b) return false;
+  size_t n = std::max(r->size(), b->size());
+  r->resize(n, 0);
+  b->resize(n, 0);
+  return *r <= *b;
+}
+
 }  // namespace gtos

@@ -27,7 +27,23 @@ Address Filled(uint8_t b) {
   return a;
 }
 
-// The payload of each kind this generator builds (kinds 5 and 7-12). A
+// A plan changing two parameters of `chain_id` at height 5000, signed by
+// the vector's own key (the signer need not be a validator to encode).
+std::optional<TxPayload> PlanPayload(const std::string& chain_id, const crypto::SigAlgo& a, const Bytes& secret,
+                                     const Bytes& pub) {
+  UpgradePlanTx u;
+  u.plan.chain_id = chain_id;
+  u.plan.name = "fees-2";
+  u.plan.activation_height = 5000;
+  u.plan.changes = {{"fee_base", 2000}, {"target_block_interval_ms", 500}};
+  u.plan.required_version = "0.9.0";
+  auto sig = SignPlan(u.plan, a, secret, pub);
+  if (!sig) return std::nullopt;
+  u.signatures.push_back(*sig);
+  return TxPayload{u};
+}
+
+// The payload of each kind this generator builds (kinds 5 and 7-13). A
 // registration keeps the stake and consensus key of the file's vector.
 std::optional<TxPayload> PayloadOf(uint64_t kind, const Json& old_payload, size_t group) {
   switch (static_cast<TxKind>(kind)) {
@@ -97,7 +113,9 @@ int main(int argc, char** argv) {
         }
       }
       Json old_payload = old.contains(name) ? old[name]["unsigned_tx_json"]["tx"]["payload"] : Json::object();
-      auto payload = PayloadOf(kind, old_payload, group);
+      auto payload = kind == static_cast<uint64_t>(TxKind::kUpgradePlan)
+                         ? PlanPayload(utx.tx.chain_id, *a, *secret, *pub)
+                         : PayloadOf(kind, old_payload, group);
       if (!payload) return Fail(name + ": no payload definition");
       utx.tx.payload = *payload;
       auto fee = MinFee(utx.tx, defaults);

@@ -226,6 +226,13 @@ TEST_CASE("rpc: chain profile, blocks, transactions, receipts") {
   for (auto& [name, value] : profile["params"].items())
     REQUIRE(p.Set(name, std::to_string(value.get<uint64_t>())));
   CHECK(state::EncodeValue(p) == state::EncodeValue(node.chain->params()));
+  // No plan has activated: the params in force are the genesis's, and no plan is pending.
+  Json in_force = CallOk(c, "tos_getParams");
+  CHECK(in_force["height"] == 0);
+  CHECK(in_force["params"] == profile["params"]);
+  CHECK(CallOk(c, "tos_getParams", {"latest"}) == in_force);
+  CHECK(CallError(c, "tos_getParams", {0}).code == rpc::kInvalidParams);
+  CHECK(CallOk(c, "tos_getUpgradePlan").is_null());
 
   CHECK(CallOk(c, "tos_blockNumber") == 0);
   Json b0 = CallOk(c, "tos_getBlockByNumber", {0});
@@ -507,7 +514,7 @@ TEST_CASE("rpc: malformed params are -32602 naming the param") {
           rpc::kInvalidParams);
     CHECK(CallError(c, m, {Json::object()}).code == rpc::kInvalidParams);
   }
-  CHECK(rpc::MethodNames().size() == 28);
+  CHECK(rpc::MethodNames().size() == 30);
 }
 
 TEST_CASE("rpc: JSON-RPC envelope: errors, ids, batches, notifications") {
@@ -1076,9 +1083,10 @@ TEST_CASE("rpc limits: JSON counts, response cap, /tx record shapes") {
   auto e = CallError(ct, "tos_chainProfile", nullptr);
   CHECK(e.code == rpc::kResponseTooLarge);
 
-  // A record of 1000 nils is refused at its array header, on both paths.
-  Bytes nils = {0xdc, 0x03, 0xe8};
-  nils.resize(nils.size() + 1000, 0xc0);
+  // A record of 2000 nils (above kMaxRpcPlanSignatures) is refused at its
+  // array header, on both paths.
+  Bytes nils = {0xdc, 0x07, 0xd0};
+  nils.resize(nils.size() + 2000, 0xc0);
   auto tx = c.Post("/tx", "application/msgpack", nils);
   REQUIRE(tx);
   j = Json::parse(tx->body);

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "chain/chain.h"
+#include "chain/snapshot.h"
 #include "crypto/hash.h"
 #include "crypto/sig.h"
 #include "state/executor.h"
@@ -187,7 +188,9 @@ class Net {
   chain::Chain* operator->() { return c_.get(); }
   const Genesis& genesis() const { return genesis_; }
 
-  SignedTx Tx(const std::string& from, const TxPayload& p) {
+  SignedTx Tx(const std::string& from, const TxPayload& p) { return TxUnder(from, p, c_->params()); }
+  // A tx paying the minimum fee under `params`.
+  SignedTx TxUnder(const std::string& from, const TxPayload& p, const ChainParams& params) {
     const Key& k = K(from);
     TxBody b;
     b.chain_id = genesis_.chain_id;
@@ -195,7 +198,7 @@ class Net {
     if (!nonces_.contains(from)) nonces_[from] = Acc(from).nonce;
     b.nonce = nonces_[from]++;
     b.payload = p;
-    auto fee = MinFee(b, genesis_.params);
+    auto fee = MinFee(b, params);
     RequireOk(fee, "fee");
     b.fee = *fee;
     auto stx = SignTx(b, *k.algo, k.secret, k.pub);
@@ -1151,7 +1154,7 @@ TEST_CASE("tombstone: survives a full unbond; the address cannot register again;
   CheckSupply(n);
 }
 
-// ======================================================================================
+// ===============================================================================
 // The slash is based on the power that signed (docs/state.md 9.3, 9.7)
 // ======================================================================================
 
@@ -1318,4 +1321,153 @@ TEST_CASE("genesis: a genesis validator starts with its gentx's commission, at m
   auto st = bad.ValidateFull();
   REQUIRE(!st);
   CHECK(st.error().message.find("max_commission_permille") != std::string::npos);
+=======
+// ---- upgrade plans (tx kind 13, docs/state.md 9.9) --------------------------
+
+namespace {
+
+UpgradePlan PlanAt(uint64_t activation, std::vector<ParamChange> changes) {
+  UpgradePlan p;
+  p.chain_id = std::string(kChainId);
+  p.name = "plan-1";
+  p.activation_height = activation;
+  p.changes = std::move(changes);
+  return p;
+}
+
+TxPayload PlanTx(const UpgradePlan& plan, const std::vector<std::string>& signers) {
+  UpgradePlanTx u;
+  u.plan = plan;
+  for (const std::string& n : signers) {
+    auto sig = SignPlan(plan, *K(n).algo, K(n).secret, K(n).pub);
+    RequireOk(sig, "sign plan");
+    AddPlanSignature(&u.signatures, *sig);
+  }
+  return TxPayload{u};
+}
+
+const std::vector<std::pair<std::string, uint64_t>> kThree = {{"v0", kMin}, {"v1", kMin}, {"v2", kMin}};
+
+}  // namespace
+
+TEST_CASE("upgrade plan: accepted with > 2/3 of the power, applied before the txs of its activation height") {
+  Net n(MakeGenesis(kThree));
+  n.RunTo(2);
+  UpgradePlan plan = PlanAt(6, {{"fee_base", 1500}, {"max_block_txs", 2}});
+  CHECK(n.One("a", PlanTx(plan, {"v0", "v1", "v2"})) == TxStatus::kOk);  // height 3
+  auto pending = n->GetPendingPlan();
+  RequireOk(pending, "pending");
+  REQUIRE(pending->has_value());
+  CHECK((*pending)->accepted_height == 3);
+  CHECK((*pending)->signed_power == 3 * kMin);
+  CHECK((*pending)->total_power == 3 * kMin);
+  n.RunTo(5);
+  CHECK(n->params().fee_base == n.genesis().params.fee_base);
+  CHECK(!n->store().Get(schema::ParamsKey())->has_value());  // absent: the genesis's
+  // Height 6 runs under the new params: a fee paid at the old minimum is
+  // not includable, and at most 2 txs fit.
+  ChainParams next = n->params();
+  next.fee_base = 1500;
+  std::vector<SignedTx> txs = {n.Tx("b", Delegate("v0", 1)), n.TxUnder("c", Delegate("v0", 1), next),
+                               n.TxUnder("d", Delegate("v0", 1), next), n.TxUnder("e", Delegate("v0", 1), next)};
+  auto a = n->Propose(txs, n.SetMembers(6).at(0), n->head().time_ms + 1000, true, {});
+  RequireOk(a, "propose");
+  CHECK(a->exec.receipts.size() == 2);
+  REQUIRE(a->exec.left_out.size() == 2);  // the old-fee one, then the third (max_block_txs 2)
+  CHECK(a->exec.left_out[0].second.message.find("minimum fee") != std::string::npos);
+  CHECK(a->exec.left_out[1].second.message.find("max_block_txs 2") != std::string::npos);
+  BlockHeader h = a->block.header;
+  RequireOk(n->Commit(std::move(*a), n.Commit(h)), "commit");
+  CHECK(n->params().fee_base == 1500);
+  CHECK(n->params().max_block_txs == 2);
+  CHECK(n->store().Get(schema::ParamsKey())->has_value());
+  CHECK(!n->GetPendingPlan()->has_value());
+  // A second plan may follow once the first has activated.
+  CHECK(n.One("a", PlanTx(PlanAt(20, {{"max_block_txs", 50}}), {"v0", "v1", "v2"})) == TxStatus::kOk);
+  n.RunTo(20);
+  CHECK(n->params().max_block_txs == 50);
+  CHECK(n->params().fee_base == 1500);
+  // Replay re-executes every block from genesis to the same state roots.
+  RequireOk(n->Replay([](uint64_t) {}), "replay");
+  // A snapshot carries the P table: restored, the chain has the same root
+  // and the same params in force.
+  TempDir d;
+  std::string file = d.path + "/s.gsnap";
+  RequireOk(snapshot::Create(*n->store().NewReadView(), file), "snapshot");
+  RequireOk(snapshot::Verify(file, &n.genesis()), "verify");
+  RequireOk(snapshot::Restore(file, d.path + "/restored", n.genesis()), "restore");
+  chain::ChainOptions o;
+  o.datadir = d.path + "/restored";
+  o.sync = false;
+  auto restored = chain::Chain::Open(o);
+  RequireOk(restored, "open restored");
+  CHECK((*restored)->head().state_root == n->head().state_root);
+  CHECK(state::EncodeValue((*restored)->params()) == state::EncodeValue(n->params()));
+}
+
+TEST_CASE("upgrade plan: each refusal is a failed receipt that changes nothing but fee and nonce") {
+  Net n(MakeGenesis(kThree));
+  n.RunTo(2);
+  SUBCASE("2 of 3 equal powers is exactly 2/3: plan_quorum") {
+    CHECK(n.One("a", PlanTx(PlanAt(10, {{"fee_base", 1500}}), {"v0", "v1"})) == TxStatus::kPlanQuorum);
+  }
+  SUBCASE("a signer outside the active set: plan_quorum") {
+    CHECK(n.One("a", PlanTx(PlanAt(10, {{"fee_base", 1500}}), {"v0", "v1", "v2", "a"})) == TxStatus::kPlanQuorum);
+  }
+  SUBCASE("a signature of another plan: plan_quorum") {
+    TxPayload p = PlanTx(PlanAt(10, {{"fee_base", 1500}}), {"v0", "v1", "v2"});
+    std::get<UpgradePlanTx>(p.body).plan.activation_height = 11;
+    CHECK(n.One("a", p) == TxStatus::kPlanQuorum);
+  }
+  SUBCASE("activation at the next height or past the horizon: plan_activation_height") {
+    uint64_t h = n->height() + 1;
+    CHECK(n.One("a", PlanTx(PlanAt(h + 1, {{"fee_base", 1500}}), {"v0", "v1", "v2"})) ==
+          TxStatus::kPlanActivationHeight);
+    h = n->height() + 1;
+    CHECK(n.One("a", PlanTx(PlanAt(h + kMaxPlanHorizon + 1, {{"fee_base", 1500}}), {"v0", "v1", "v2"})) ==
+          TxStatus::kPlanActivationHeight);
+  }
+  SUBCASE("resulting params fail ChainParams::Validate: plan_params_invalid") {
+    CHECK(n.One("a", PlanTx(PlanAt(10, {{"max_block_txs", 0}}), {"v0", "v1", "v2"})) ==
+          TxStatus::kPlanParamsInvalid);
+  }
+  SUBCASE("another plan pending: plan_pending") {
+    CHECK(n.One("a", PlanTx(PlanAt(10, {{"fee_base", 1500}}), {"v0", "v1", "v2"})) == TxStatus::kOk);
+    CHECK(n.One("b", PlanTx(PlanAt(12, {{"fee_base", 1600}}), {"v0", "v1", "v2"})) == TxStatus::kPlanPending);
+    n.RunTo(10);
+    CHECK(n->params().fee_base == 1500);
+    return;
+  }
+  CHECK(!n->GetPendingPlan()->has_value());
+  CHECK(!n->store().Get(schema::ParamsKey())->has_value());
+  CHECK(n.Acc("a").nonce >= 1);  // charged: fee and nonce
+}
+
+TEST_CASE("upgrade plan: a frozen parameter or another chain's plan is not includable") {
+  Net n(MakeGenesis(kThree));
+  n.RunTo(2);
+  TxPayload frozen = PlanTx(PlanAt(10, {{"epoch_length", 8}}), {"v0", "v1", "v2"});
+  TxPayload other = PlanTx(PlanAt(10, {{"fee_base", 1500}}), {"v0", "v1", "v2"});
+  std::get<UpgradePlanTx>(other.body).plan.chain_id = "other-chain";
+  auto a = n->Propose({n.Tx("a", frozen), n.Tx("b", other)}, n.SetMembers(3).at(0), n->head().time_ms + 1000,
+                      true, {});
+  RequireOk(a, "propose");
+  CHECK(a->exec.receipts.empty());
+  REQUIRE(a->exec.left_out.size() == 2);
+  CHECK(a->exec.left_out[0].second.message.find("may not change 'epoch_length'") != std::string::npos);
+  CHECK(a->exec.left_out[1].second.message.find("differs from the tx's chain id") != std::string::npos);
+}
+
+TEST_CASE("upgrade plan: two chains given the same blocks reach the same state roots") {
+  Net x(MakeGenesis(kThree)), y(MakeGenesis(kThree));
+  for (Net* n : {&x, &y}) {
+    n->RunTo(2);
+    CHECK(n->One("a", PlanTx(PlanAt(5, {{"block_reward", 7}, {"fee_per_byte", 3}}), {"v0", "v1", "v2"})) ==
+          TxStatus::kOk);
+    n->RunTo(7);
+  }
+  for (uint64_t h = 1; h <= 7; ++h) CHECK((*x->GetHeader(h))->state_root == (*y->GetHeader(h))->state_root);
+  CHECK(x->params().block_reward == 7);
+  CHECK(state::EncodeValue(x->params()) == state::EncodeValue(y->params()));
+  CheckSupply(x);
 }

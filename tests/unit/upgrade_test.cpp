@@ -8,6 +8,7 @@
 
 #include "crypto/hash.h"
 #include "crypto/sig.h"
+#include "types/records.h"
 #include "types/upgrade.h"
 
 using namespace gtos;
@@ -174,4 +175,33 @@ TEST_CASE("upgrade plan: more than 2/3 of the power must sign") {
             "signatures; the set has 3") != std::string::npos);
   PlanSignature junk{99, Bytes(32, 1), Bytes(64, 2)};
   CHECK(!CheckPlanQuorum(d, {junk}, set));
+}
+
+TEST_CASE("upgrade plan: wire form, signer order, version check") {
+  UpgradePlan p = FeePlan();
+  codec::Writer w;
+  codec::EncodeObject(w, p);
+  // The digest hashes exactly the plan's wire form (tx kind 13, record 12).
+  CHECK(p.SigningDigest() == crypto::Sha256Tagged("GTOS-UPGRADE-PLAN-V1", w.bytes()));
+  UpgradePlanRecord rec{p, {}};
+  auto back = DecodeRecord<UpgradePlanRecord>(EncodeRecord(rec));
+  REQUIRE(back);
+  CHECK(back->plan.SigningDigest() == p.SigningDigest());
+
+  std::vector<PlanSignature> sigs;
+  Signer a = MakeSigner("a"), b = MakeSigner("b"), c = MakeSigner("c");
+  for (const Signer* s : {&c, &a, &b, &a}) AddPlanSignature(&sigs, Sign(*s, p.SigningDigest()));
+  REQUIRE(sigs.size() == 3);
+  CHECK(PlanSigner(sigs[0]) < PlanSigner(sigs[1]));
+  CHECK(PlanSigner(sigs[1]) < PlanSigner(sigs[2]));
+
+  CHECK(VersionKnown("", "0.1.0"));
+  CHECK(VersionKnown("0.1.0", "0.1.0"));
+  CHECK(VersionKnown("0.1", "0.1.0"));
+  CHECK(VersionKnown("0.0.9", "0.1.0"));
+  CHECK(VersionKnown("0.1.0-rc1", "0.1.0"));
+  CHECK(!VersionKnown("0.1.1", "0.1.0"));
+  CHECK(!VersionKnown("1.0.0", "0.9.9"));
+  CHECK(!VersionKnown("next", "0.1.0"));
+  CHECK(VersionKnown("next", "next"));
 }
