@@ -34,15 +34,16 @@ constexpr size_t kMaxPendingBytes = 48u << 20;
 // Txs from peers waiting for admission; beyond it gossip is dropped.
 constexpr size_t kMaxGossipIn = 200'000;
 // Snapshot serving: a piece goes out only while the asker's send queue
-// holds less than this; a queue that does not drain within the time ends
-// the request.
+// holds less than this; a request whose asker has no room for this long is
+// dropped and the asker penalised (the serving thread meanwhile serves the
+// others: SnapshotService::Serve).
 constexpr size_t kSnapshotQueueBytes = 2 << 20;
+constexpr uint64_t kSnapshotDrainMs = 10'000;
 // Regossip (Node::Regossip): skipped for a peer with more than this queued,
 // and a proposal resent to a peer no sooner than the backoff.
 constexpr size_t kRegossipQueueBytes = 1 << 20;
 constexpr std::chrono::milliseconds kRegossipFirstBackoff{2000};
 constexpr std::chrono::milliseconds kRegossipMaxBackoff{32000};
-constexpr int kSnapshotDrainMs = 10'000;
 
 // The node's signer under double_sign_check_height: refuses any height
 // below *refuse_below, else asks the private validator.
@@ -1030,20 +1031,18 @@ Status Node::HandleMessage(net::PeerId peer, net::Message& msg) {
     // A piece is handed over only while the peer's send queue is short, so
     // a request costs at most kSnapshotQueueBytes of memory however large
     // the part; a peer that does not read what it asked for is penalised.
-    snapshots_->Serve(peer, *part, [host, peer](net::SnapshotPart reply) {
-      for (int waited = 0;; ++waited) {
-        std::optional<size_t> queued = host->QueuedBytes(peer);
-        if (!queued) return false;  // gone
-        if (*queued < kSnapshotQueueBytes) break;
-        if (waited * 10 >= kSnapshotDrainMs) {
-          host->Penalize(peer, 10, "does not read the snapshot part it asked for");
-          return false;
-        }
-        std::this_thread::sleep_for(std::chrono::milliseconds(10));
-      }
-      host->Send(peer, reply);
-      return true;
-    });
+    using Delivery = SnapshotService::Delivery;
+    snapshots_->Serve(
+        peer, *part,
+        [host, peer](net::SnapshotPart reply) {
+          std::optional<size_t> queued = host->QueuedBytes(peer);
+          if (!queued) return Delivery::kGone;
+          if (*queued >= kSnapshotQueueBytes) return Delivery::kBusy;
+          host->Send(peer, reply);
+          return Delivery::kSent;
+        },
+        [host, peer] { host->Penalize(peer, 50, "does not read the snapshot part it asked for"); },
+        kSnapshotDrainMs);
   } else if (std::holds_alternative<net::Snapshots>(msg) || std::holds_alternative<net::SnapshotPart>(msg)) {
     // A running node never asks for snapshots (state sync runs before it).
     Penalize(peer, 20, "unrequested " + std::string(net::MessageName(msg)));

@@ -158,53 +158,113 @@ std::vector<net::SnapshotOffer> SnapshotService::Offers() const {
   return out;
 }
 
+struct SnapshotService::PartJob {
+  uint64_t peer = 0;
+  net::GetSnapshotPart req;
+  std::function<Delivery(net::SnapshotPart)> reply;
+  std::function<void()> on_stall;
+  std::chrono::milliseconds stall{0};
+  uint64_t offset = 0;  // of the next piece within the part
+  std::optional<std::chrono::steady_clock::time_point> busy_since;
+};
+
 void SnapshotService::Serve(uint64_t peer, const net::GetSnapshotPart& req,
-                            std::function<bool(net::SnapshotPart)> reply) {
+                            std::function<Delivery(net::SnapshotPart)> reply, std::function<void()> on_stall,
+                            uint64_t stall_ms) {
   {
     // A flood (from one peer, or all) is dropped: the asker re-asks later.
     std::lock_guard<std::mutex> l(mu_);
-    if (server_.jobs.size() >= kMaxQueuedRequests || queued_by_peer_[peer] >= kMaxQueuedPerPeer) return;
+    if (server_.jobs.size() >= kMaxQueuedRequests || queued_by_peer_[peer] >= kMaxQueuedPerPeer ||
+        stalled_peers_.count(peer))
+      return;
     queued_by_peer_[peer]++;
   }
-  Enqueue(server_, [this, peer, req, reply = std::move(reply)] {
-    struct Done {
-      SnapshotService* s;
-      uint64_t peer;
-      ~Done() {
-        std::lock_guard<std::mutex> l(s->mu_);
-        if (--s->queued_by_peer_[peer] == 0) s->queued_by_peer_.erase(peer);
+  auto job = std::make_shared<PartJob>();
+  job->peer = peer;
+  job->req = req;
+  job->reply = std::move(reply);
+  job->on_stall = std::move(on_stall);
+  job->stall = std::chrono::milliseconds(stall_ms);
+  Enqueue(server_, [this, job] { RunPart(job); });
+}
+
+void SnapshotService::RunPart(std::shared_ptr<PartJob> job) {
+  // Ends the request: the peer's count drops (and its stall mark with the
+  // last of its requests).
+  auto finish = [this, &job] {
+    std::lock_guard<std::mutex> l(mu_);
+    if (--queued_by_peer_[job->peer] == 0) {
+      queued_by_peer_.erase(job->peer);
+      stalled_peers_.erase(job->peer);
+    }
+  };
+  bool stalled = false;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    stalled = stalled_peers_.count(job->peer) > 0;
+  }
+  if (stalled) return finish();
+  const net::GetSnapshotPart& req = job->req;
+  std::string path;
+  uint64_t begin = 0, end = 0;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    auto it = served_.find(req.height);
+    if (it != served_.end() && it->second.offer.hash == req.hash && req.part < it->second.offsets.size() - 1) {
+      path = it->second.path;
+      begin = it->second.offsets[req.part];
+      end = it->second.offsets[req.part + 1];
+    }
+  }
+  const uint64_t total = end - begin;
+  std::ifstream f;
+  if (!path.empty() && total > 0 && total <= net::kMaxSnapshotPartBytes) {
+    f.open(path, std::ios::binary);
+    f.seekg(static_cast<std::streamoff>(begin + job->offset));
+  }
+  if (!f.is_open() || !f) {  // unknown, or deleted meanwhile: not served
+    if (job->offset == 0) (void)job->reply(net::SnapshotPart{req.height, req.hash, req.part, 0, 0, {}});
+    return finish();
+  }
+  // Piece by piece straight from the file. A file deleted under us stays
+  // readable (the stream holds it open), so pieces are never cut short.
+  while (job->offset < total) {
+    Bytes piece(std::min<uint64_t>(net::kSnapshotPieceBytes, total - job->offset));
+    f.read(reinterpret_cast<char*>(piece.data()), static_cast<std::streamsize>(piece.size()));
+    if (!f) return finish();  // a read error: the asker re-asks after its timeout
+    const uint64_t n = piece.size();
+    switch (job->reply(net::SnapshotPart{req.height, req.hash, req.part, job->offset, total, std::move(piece)})) {
+      case Delivery::kSent:
+        job->offset += n;
+        job->busy_since.reset();
+        continue;
+      case Delivery::kGone:
+        return finish();
+      case Delivery::kBusy: {
+        auto now = std::chrono::steady_clock::now();
+        if (!job->busy_since) job->busy_since = now;
+        if (now - *job->busy_since >= job->stall) {
+          {
+            std::lock_guard<std::mutex> l(mu_);
+            stalled_peers_.insert(job->peer);
+          }
+          if (job->on_stall) job->on_stall();
+          return finish();
+        }
+        // Back of the queue: the others go first. Alone in the queue, a
+        // short pause keeps this from spinning.
+        bool alone = false;
+        {
+          std::lock_guard<std::mutex> l(mu_);
+          alone = server_.jobs.empty();
+        }
+        if (alone) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        Enqueue(server_, [this, job] { RunPart(job); });
+        return;
       }
-    } done{this, peer};
-    std::string path;
-    uint64_t begin = 0, end = 0;
-    {
-      std::lock_guard<std::mutex> l(mu_);
-      auto it = served_.find(req.height);
-      if (it != served_.end() && it->second.offer.hash == req.hash && req.part < it->second.offsets.size() - 1) {
-        path = it->second.path;
-        begin = it->second.offsets[req.part];
-        end = it->second.offsets[req.part + 1];
-      }
     }
-    const uint64_t total = end - begin;
-    std::ifstream f;
-    if (!path.empty() && total > 0 && total <= net::kMaxSnapshotPartBytes) {
-      f.open(path, std::ios::binary);
-      f.seekg(static_cast<std::streamoff>(begin));
-    }
-    if (!f.is_open() || !f) {  // unknown, or deleted meanwhile: not served
-      reply(net::SnapshotPart{req.height, req.hash, req.part, 0, 0, {}});
-      return;
-    }
-    // Piece by piece straight from the file. A file deleted under us stays
-    // readable (the stream holds it open), so pieces are never cut short.
-    for (uint64_t off = 0; off < total; off += net::kSnapshotPieceBytes) {
-      Bytes piece(std::min<uint64_t>(net::kSnapshotPieceBytes, total - off));
-      f.read(reinterpret_cast<char*>(piece.data()), static_cast<std::streamsize>(piece.size()));
-      if (!f) return;  // a read error: the asker re-asks after its timeout
-      if (!reply(net::SnapshotPart{req.height, req.hash, req.part, off, total, std::move(piece)})) return;
-    }
-  });
+  }
+  finish();
 }
 
 }  // namespace gtos::node

@@ -26,6 +26,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -48,12 +49,21 @@ class SnapshotService {
 
   // The snapshots on offer, ascending by height.
   std::vector<net::SnapshotOffer> Offers() const;
+  // What `reply` did with a piece.
+  enum class Delivery {
+    kSent,  // handed over; go on
+    kBusy,  // the asker's send queue is full: try this piece again later
+    kGone,  // the asker left: drop the request
+  };
   // Reads the requested part on the serving thread and hands it to `reply`
-  // piece by piece (one piece with total 0 if not served); `reply` returns
-  // false to stop (the asker does not read what it asked for), and the
-  // rest of the part is not read. At most a few requests per peer wait at
-  // a time; more are dropped.
-  void Serve(uint64_t peer, const net::GetSnapshotPart& req, std::function<bool(net::SnapshotPart)> reply);
+  // piece by piece (one piece with total 0 if not served). A piece the
+  // asker has no room for (kBusy) is tried again after the other waiting
+  // requests had their turn, so one peer that does not read never holds
+  // the thread; a request busy for stall_ms is dropped, `on_stall` is
+  // called once, and the peer's other waiting requests are dropped too. At
+  // most a few requests per peer wait at a time; more are dropped.
+  void Serve(uint64_t peer, const net::GetSnapshotPart& req, std::function<Delivery(net::SnapshotPart)> reply,
+             std::function<void()> on_stall, uint64_t stall_ms);
 
   uint64_t written() const { return written_.load(); }
   uint64_t last_height() const { return last_height_.load(); }
@@ -73,6 +83,8 @@ class SnapshotService {
   void Loop(Queue& q);
   void Write(std::shared_ptr<state::ReadView> view, uint64_t height, Commit commit);
   void Refresh();  // rescans D/snapshots into served_ (worker thread)
+  struct PartJob;
+  void RunPart(std::shared_ptr<PartJob> job);  // serving thread
 
   chain::Chain& chain_;
   std::string datadir_;
@@ -89,6 +101,7 @@ class SnapshotService {
   bool stop_ = false;                       // GUARDED_BY(mu_)
   std::map<uint64_t, Served> served_;       // GUARDED_BY(mu_), by height
   std::map<uint64_t, size_t> queued_by_peer_;  // GUARDED_BY(mu_)
+  std::set<uint64_t> stalled_peers_;           // GUARDED_BY(mu_): until their requests are gone
   struct NextWrite {
     std::shared_ptr<state::ReadView> view;
     uint64_t height = 0;

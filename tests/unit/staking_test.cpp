@@ -1154,7 +1154,7 @@ TEST_CASE("tombstone: survives a full unbond; the address cannot register again;
   CheckSupply(n);
 }
 
-// ===============================================================================
+// ======================================================================================
 // The slash is based on the power that signed (docs/state.md 9.3, 9.7)
 // ======================================================================================
 
@@ -1321,7 +1321,8 @@ TEST_CASE("genesis: a genesis validator starts with its gentx's commission, at m
   auto st = bad.ValidateFull();
   REQUIRE(!st);
   CHECK(st.error().message.find("max_commission_permille") != std::string::npos);
-=======
+}
+
 // ---- upgrade plans (tx kind 13, docs/state.md 9.9) --------------------------
 
 namespace {
