@@ -1326,8 +1326,8 @@ Status Node::Run(const std::atomic<bool>& stop) {
   Status result = Ok();
   // double_sign_check_height: the last N commits, before anything is signed.
   if (const uint64_t n = options_.double_sign_check_height; n > 0 && privval_) {
-    const uint64_t head = chain_->height();
-    for (uint64_t h = head >= n ? head - n + 1 : 1; h <= head; ++h)
+    const uint64_t top = chain_->height();
+    for (uint64_t h = top >= n ? top - n + 1 : 1; h <= top; ++h)
       if (auto c = chain_->GetCommit(h); c && *c) CheckForeignSignature(**c);
   }
   if (options_.halt_height && chain_->height() >= options_.halt_height) {
