@@ -98,7 +98,8 @@ block_id() {
   j=$(call "$1" tos_getBlockByNumber "[$2]") || return 1
   printf '%s %s\n' "$(printf '%s' "$j" | field hash)" "$(printf '%s' "$j" | field state_root)"
 }
-# Starts a node (gtos-node ARGS...) logging to $work/$1.log; waits for /readyz.
+# Starts a node (gtos-node ARGS...) logging to $work/$1.log; waits for
+# /readyz (or the path in $PROBE: /healthz for a node that cannot be ready).
 start_node() {
   local name=$1 port=$2
   shift 2
@@ -106,7 +107,7 @@ start_node() {
   pids+=($!)
   local pid=$!
   for _ in $(seq 200); do
-    curl -sf --max-time 1 "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && return 0
+    curl -sf --max-time 1 "http://127.0.0.1:$port${PROBE:-/readyz}" >/dev/null 2>&1 && return 0
     kill -0 "$pid" 2>/dev/null || die "$name exited at start"
     sleep 0.1
   done
@@ -196,8 +197,16 @@ echo "restored data directory: head $r_height, state_root $r_root"
 [ "$r_root" = "$snap_root" ] || die "the restored state root $r_root differs from the snapshot's $snap_root"
 [ "$snap_height" -lt "$flash_expire" ] || die "the snapshot (height $snap_height) was taken after app/flash expired"
 echo "starting it as an observer (no validator key), before it has a peer"
-start_node node-b "$rpc_b" run --datadir "$b" --rpc-addr "127.0.0.1:$rpc_b" \
+# Alive (/healthz) but not ready: an observer follows its peers, and it has
+# none yet (docs/node.md "Health and metrics").
+PROBE=/healthz start_node node-b "$rpc_b" run --datadir "$b" --rpc-addr "127.0.0.1:$rpc_b" \
   --p2p-addr "127.0.0.1:$p2p_b" --peer "127.0.0.1:$p2p_a"
+ready_b=$(curl -s --max-time 2 "http://127.0.0.1:$rpc_b/readyz" || true)
+echo "node-b /readyz: $ready_b"
+case "$ready_b" in
+  "not ready: no peers"*) ;;
+  *) die "node-b without a peer answered /readyz '$ready_b', expected 'not ready: no peers ...'" ;;
+esac
 profile=$(call "$rpc_b" tos_chainProfile) || die "tos_chainProfile failed on node-b"
 b_height=$(printf '%s' "$profile" | sed -n 's/.*"head":\([0-9]*\).*/\1/p')
 b_hash=$(printf '%s' "$profile" | field head_hash)
