@@ -47,6 +47,7 @@ struct RunFlags {
   std::vector<std::string> peers;
   bool equivocate = false;
   std::string byzantine;
+  std::string sign_journal;
   bool state_sync = false;
   uint64_t trust_height = 0;
   std::string trust_hash;
@@ -75,6 +76,9 @@ struct RunFlags {
                      "Sign nothing for N heights after this validator's key is seen in a commit it did not sign "
                      "(another instance running; default 0: off)")
           ->type_name("N");
+      app.add_option("--sign-journal", sign_journal,
+                     "Append a JSON line for every proposal and vote this validator signs, before it is sent")
+          ->type_name("FILE");
       // Hidden (no help line): test-only misbehaviour for the e2e runner and
       // the hostile-peer tests (docs/node.md "Test switches").
       app.add_option("--unsafe-byzantine", byzantine, "")
@@ -128,6 +132,7 @@ struct RunFlags {
     if (r) {
       r->node.equivocate_for_tests = equivocate || byzantine == "equivocate";
       if (byzantine != "equivocate") r->node.byzantine_for_tests = byzantine;
+      r->node.sign_journal = sign_journal;
     }
     return r;
   }

@@ -62,6 +62,7 @@ complete -c gtos-node -n '__gtos_node_at run' -l trust-height -x -d 'With --stat
 complete -c gtos-node -n '__gtos_node_at run' -l trust-hash -x -d 'With --state-sync: the trusted header hash'
 complete -c gtos-node -n '__gtos_node_at run' -l halt-height -r -d 'Stop cleanly once height H is committed'
 complete -c gtos-node -n '__gtos_node_at run' -l double-sign-check-height -r -d 'Sign nothing for N heights after seeing this key in a commit it did not sign'
+complete -c gtos-node -n '__gtos_node_at run' -l sign-journal -r -F -d 'Append a JSON line for every proposal and vote this validator signs'
 complete -c gtos-node -n '__gtos_node_at run' -l validator-key -r -F -d 'Validator key (default D/validator.key)'
 complete -c gtos-node -n '__gtos_node_at run' -l passphrase-file -r -F -d 'Passphrase of an encrypted validator key'
 

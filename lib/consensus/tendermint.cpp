@@ -137,6 +137,12 @@ std::optional<Hash32> Tendermint::locked_hash() const {
   return locked_value_->header.Hash();
 }
 
+std::optional<int64_t> Tendermint::ProposalValidRound(uint64_t round, const Hash32& hash) const {
+  auto it = rounds_.find(round);
+  if (it == rounds_.end() || !it->second.proposal || it->second.proposal_hash != hash) return std::nullopt;
+  return it->second.proposal->valid_round;
+}
+
 std::vector<Output> Tendermint::TakeOutputs() {
   std::vector<Output> out(std::make_move_iterator(outputs_.begin()), std::make_move_iterator(outputs_.end()));
   outputs_.clear();

@@ -268,6 +268,10 @@ class Tendermint {
   int64_t locked_round() const { return locked_round_; }
   int64_t valid_round() const { return valid_round_; }
   std::optional<Hash32> locked_hash() const;
+  // The valid_round of the proposal this machine holds for `round` when its
+  // block hash is `hash` (nullopt: no such proposal). For the driver's sign
+  // journal: what justified a prevote.
+  std::optional<int64_t> ProposalValidRound(uint64_t round, const Hash32& hash) const;
 
   // What a stuck height looks like (the node's "height stuck" log line and
   // readiness): the voting power of the prevotes and precommits seen in

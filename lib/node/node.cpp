@@ -1,8 +1,15 @@
 #include "node/node.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <future>
+
+#include <nlohmann/json.hpp>
 
 #include "crypto/hash.h"
 #include "node/log.h"
@@ -229,6 +236,12 @@ Result<std::unique_ptr<Node>> Node::Open(const NodeOptions& options) {
     wal = std::move(*w);
   }
   n->replica_ = std::make_unique<consensus::Replica>(std::move(wal), n->signer_.get());
+  if (!options.sign_journal.empty()) {
+    n->journal_fd_ = ::open(options.sign_journal.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+    if (n->journal_fd_ < 0)
+      return Fail(ErrorCode::kIO, "cannot open the sign journal '" + options.sign_journal + "': " + std::strerror(errno),
+                  "--sign-journal names a file this user can append to (its directory must exist)");
+  }
   n->mempool_ = std::make_unique<Mempool>(*n->chain_, options.mempool);
   n->snapshots_ = std::make_unique<SnapshotService>(*n->chain_, options.datadir, options.snapshot_keep);
   n->rpc_ = std::make_unique<rpc::Server>(*n, options.rpc);
@@ -245,6 +258,7 @@ Node::~Node() {
   gossip_cv_.notify_all();
   if (gossip_thread_.joinable()) gossip_thread_.join();
   if (rpc_) rpc_->Stop();
+  if (journal_fd_ >= 0) ::close(journal_fd_);
   std::fill(node_secret_.begin(), node_secret_.end(), 0);
 }
 
@@ -615,6 +629,49 @@ void Node::AddEvidence(std::optional<net::PeerId> from, const Evidence& e) {
   Broadcast(net::EvidenceMsg{e}, from);
 }
 
+// ---- sign journal -------------------------------------------------------------
+
+void Node::JournalLine(const std::string& line) {
+  if (journal_fd_ < 0 || journal_failed_) return;
+  const char* p = line.data();
+  size_t left = line.size();
+  while (left > 0) {
+    ssize_t n = ::write(journal_fd_, p, left);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      // A diagnostic must not stop consensus: warn once and stop writing.
+      journal_failed_ = true;
+      Log(LogLevel::kWarn, "sign journal: write failed, journal stopped",
+          {{"path", options_.sign_journal}, {"error", std::strerror(errno)}});
+      return;
+    }
+    p += n;
+    left -= static_cast<size_t>(n);
+  }
+}
+
+void Node::JournalProposal(const consensus::Proposal& p) {
+  if (journal_fd_ < 0) return;
+  nlohmann::json j = {{"height", p.height},        {"round", p.round},
+                      {"type", "proposal"},        {"block", ToHex0x(p.BlockHash())},
+                      {"valid_round", p.valid_round}, {"wall_ms", NowMs()}};
+  JournalLine(j.dump() + "\n");
+}
+
+void Node::JournalVote(const Vote& v) {
+  if (journal_fd_ < 0) return;
+  bool nil = v.block_hash == Hash32{};
+  nlohmann::json j = {{"height", v.height}, {"round", v.round}, {"type", std::string(VoteTypeName(v.type))}};
+  j["block"] = nil ? nlohmann::json(nullptr) : nlohmann::json(ToHex0x(v.block_hash));
+  // What justified a prevote for a block: the valid_round of the proposal
+  // it backs (-1: a fresh proposal). A lock taken by a precommit in round
+  // L allows a prevote for another block only with valid_round >= L.
+  if (!nil && v.type == static_cast<uint64_t>(VoteType::kPrevote) && tm())
+    if (auto vr = tm()->ProposalValidRound(v.round, v.block_hash)) j["pol_round"] = *vr;
+  j["wall_ms"] = NowMs();
+  JournalLine(j.dump() + "\n");
+}
+
 Status Node::Drain() {
   while (tm()) {
     auto taken = replica_->TakeOutputs();
@@ -625,6 +682,7 @@ Status Node::Drain() {
       if (auto* p = std::get_if<consensus::BroadcastProposal>(&o)) {
         net::Message m = net::ProposalMsg{p->proposal};
         seen_.insert(MessageHash(m));
+        JournalProposal(p->proposal);
         if (Byz("silent")) continue;
         if (Byz("tamper-proposals")) SendTampered(p->proposal, std::nullopt);
         height_msgs_.push_back(m);
@@ -632,6 +690,7 @@ Status Node::Drain() {
       } else if (auto* v = std::get_if<consensus::BroadcastVote>(&o)) {
         net::Message m = net::VoteMsg{v->vote};
         seen_.insert(MessageHash(m));
+        JournalVote(v->vote);
         if (Byz("silent")) continue;
         height_msgs_.push_back(m);
         Broadcast(m);

@@ -107,6 +107,11 @@ struct NodeOptions {
   // nothing until this many heights have passed (0: off). Checked over the
   // last N commits at start and on every commit after.
   uint64_t double_sign_check_height = 0;
+  // --sign-journal FILE: append one JSON line for every proposal and vote
+  // this validator signs, before it leaves the node (docs/node.md "Sign
+  // journal"). Written with write(2), not fsynced: it survives a process
+  // crash, not a power loss. Empty: none.
+  std::string sign_journal;
   // !!! TESTS ONLY: sign a second, conflicting prevote for every prevote,
   // to prove that equivocation is detected, committed and slashed.
   bool equivocate_for_tests = false;
@@ -234,6 +239,12 @@ class Node : public rpc::Backend, private net::Handler {
   // validator never signed: another instance has the key; refuse to sign
   // for double_sign_check_height heights (docs/consensus.md).
   void CheckForeignSignature(const Commit& c);
+  // The sign journal (NodeOptions::sign_journal; -1: none). Consensus thread.
+  int journal_fd_ = -1;
+  bool journal_failed_ = false;
+  void JournalProposal(const consensus::Proposal& p);
+  void JournalVote(const Vote& v);
+  void JournalLine(const std::string& line);
 
   // ---- consensus thread state ----
   // The consensus of head + 1 (machine, WAL, logging signer); its machine

@@ -99,6 +99,7 @@ TESTNET_KEYS = {
     "seed": (_int(0, 2**63 - 1), None),
     "timeout_s": (_num(1), 600.0),
     "recovery_s": (_num(0.1), 10.0),
+    "link_latency_ms": (_int(0, 5000), 0),
 }
 NODE_KEYS = {
     "perturb": (_list_of(_choice(PERTURBATIONS)), []),
@@ -111,6 +112,10 @@ NODE_KEYS = {
 PARTITION_KEYS = {
     "at_height": (_list_of(_int(1)), []),
     "duration_s": (_num(0.1), 10.0),
+}
+CRASH_KEYS = {
+    "at_height": (_list_of(_int(1)), []),
+    "down_s": (_num(0), 1.0),
 }
 DEFAULT_STAKE = 2_000_000
 
@@ -137,6 +142,8 @@ class Manifest:
         self.nodes = {}            # name -> NodeSpec, v1..vN then f1..fM
         self.partition_heights = []
         self.partition_duration_s = PARTITION_KEYS["duration_s"][1]
+        self.crash_heights = []
+        self.crash_down_s = CRASH_KEYS["down_s"][1]
 
     def validator_names(self):
         return [n for n, s in self.nodes.items() if s.validator]
@@ -144,7 +151,8 @@ class Manifest:
     def as_dict(self):
         return {"testnet": {k: getattr(self, k) for k in TESTNET_KEYS},
                 "nodes": [s.as_dict() for s in self.nodes.values()],
-                "partition": {"at_height": self.partition_heights, "duration_s": self.partition_duration_s}}
+                "partition": {"at_height": self.partition_heights, "duration_s": self.partition_duration_s},
+                "crash": {"at_height": self.crash_heights, "down_s": self.crash_down_s}}
 
 
 def _table(where, table, keys, target, prefix):
@@ -165,9 +173,9 @@ def parse(doc, path="<manifest>"):
     m = Manifest()
     m.path = path
     for top in doc:
-        if top not in ("testnet", "node", "partition"):
-            raise ManifestError(f"unknown table or key '{top}'; the manifest has [testnet], [node.NAME] and "
-                                f"[partition]")
+        if top not in ("testnet", "node", "partition", "crash"):
+            raise ManifestError(f"unknown table or key '{top}'; the manifest has [testnet], [node.NAME], "
+                                f"[partition] and [crash]")
     _table("testnet", doc.get("testnet", {}), TESTNET_KEYS, m, "testnet.")
     for i in range(1, m.validators + 1):
         m.nodes[f"v{i}"] = NodeSpec(f"v{i}", True)
@@ -200,6 +208,14 @@ def parse(doc, path="<manifest>"):
     _table("partition", part, PARTITION_KEYS, holder, "partition.")
     m.partition_heights = sorted(holder.at_height)
     m.partition_duration_s = holder.duration_s
+    crash = doc.get("crash", {})
+    if not isinstance(crash, dict):
+        raise ManifestError(f"'crash' must be a table, got {_kind(crash)}")
+    holder = type("C", (), {})()
+    holder.at_height, holder.down_s = [], CRASH_KEYS["down_s"][1]
+    _table("crash", crash, CRASH_KEYS, holder, "crash.")
+    m.crash_heights = sorted(holder.at_height)
+    m.crash_down_s = holder.down_s
     _semantics(m)
     return m
 
@@ -208,6 +224,9 @@ def _semantics(m):
     for h in m.partition_heights:
         if h >= m.blocks:
             raise ManifestError(f"key 'partition.at_height': height {h} is not below testnet.blocks = {m.blocks}")
+    for h in m.crash_heights:
+        if h >= m.blocks:
+            raise ManifestError(f"key 'crash.at_height': height {h} is not below testnet.blocks = {m.blocks}")
     if m.partition_heights and len(m.nodes) < 2:
         raise ManifestError("key 'partition.at_height': a partition needs at least 2 nodes")
     for name, s in m.nodes.items():

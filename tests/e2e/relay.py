@@ -15,14 +15,18 @@ through a pair port.
 Faults: `isolate(name)` closes every connection to or from the node and
 refuses new ones until `heal(name)`; `partition(a, b)` does the same for
 every connection between the groups a and b until `heal_partition()`.
+Latency: `Relay(latency_s)` holds every chunk of bytes that long before it
+forwards it, in each direction (order kept; the manifest's
+`testnet.link_latency_ms`), which widens the time between a message's
+signature and its effect at the peers.
 Threads: one accept thread per relay port and two pump threads per
-connection (blocking sockets; a closed socket ends its pumps).
+connection, plus one sender thread per direction with a latency (blocking
+sockets; a closed socket ends its pumps).
 """
+import collections
 import socket
-import struct
 import threading
 import time
-
 
 
 class _Conn:
@@ -61,20 +65,54 @@ class _Conn:
         self._pump(self.client, self.upstream)
 
     def _pump(self, a, b):
+        delay = self.relay.latency_s
+        if delay > 0:
+            q = collections.deque()
+            cv = threading.Condition()
+            threading.Thread(target=self._send_later, args=(b, q, cv, delay), daemon=True,
+                             name=f"relay-late-{self.dst}").start()
         try:
             while True:
                 data = a.recv(262144)
                 if not data:
                     break
-                b.sendall(data)
+                if delay > 0:
+                    with cv:
+                        q.append((time.monotonic() + delay, data))
+                        cv.notify()
+                else:
+                    b.sendall(data)
                 self.bytes += len(data)
+        except OSError:
+            pass
+        if delay > 0:
+            with cv:
+                q.append((None, None))  # flush what is queued, then close
+                cv.notify()
+            return
+        self.close()
+
+    def _send_later(self, b, q, cv, delay):
+        try:
+            while True:
+                with cv:
+                    while not q:
+                        cv.wait()
+                    due, data = q.popleft()
+                if data is None:
+                    break
+                wait = due - time.monotonic()
+                if wait > 0:
+                    time.sleep(wait)
+                b.sendall(data)
         except OSError:
             pass
         self.close()
 
 
 class Relay:
-    def __init__(self):
+    def __init__(self, latency_s=0.0):
+        self.latency_s = latency_s
         self.ports = {}         # name -> (relay port, private port)
         self.listeners = {}
         self.conns = set()

@@ -7,7 +7,8 @@
 Performs the genesis ceremony with the tools, starts every node of the
 manifest as a real gtos-node process on loopback (p2p through a relay the
 runner owns, so faults need no root), drives signed load, applies
-perturbations (kill, pause, disconnect, restart, partitions) on a schedule
+perturbations (kill, pause, disconnect, restart, partitions, crashes of the
+whole validator set) on a schedule
 drawn from the seed, runs until every running node reached the manifest's
 height, checks the invariants from every node's RPC, stops the nodes and
 prints a report (JSON with --report).
@@ -67,7 +68,8 @@ RESTORED_RE = re.compile(r"state sync: restored height=(\d+)")
 COMMIT_RE = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+)Z info block (?:committed|synced) height=(\d+)")
 LOG_LEVEL_RE = re.compile(r"^\S+Z (debug|info|warn|error) ([^=]*?)(?: \w+=|$)")
 CHECKS = ("runner", "nodes_alive", "reach_height", "recovery", "isolation", "clean_shutdown", "header_agreement",
-          "tx_inclusion", "retention", "equivocation", "joiners", "clock_skew", "load")
+          "tx_inclusion", "retention", "equivocation", "joiners", "clock_skew", "load", "locks")
+CRASH_WAIT_S = 10.0       # crash: how long to wait for a precommit of an uncommitted height before killing anyway
 
 
 def fmt_s(x):
@@ -115,7 +117,8 @@ class Run:
         self.applies["nodes_alive"] = True
         self.applies["runner"] = True
         self.nodes = {}
-        self.relay = Relay()
+        self.relay = Relay(m.link_latency_ms / 1000.0)
+        self.sign_journal = False      # gtos-node takes --sign-journal (set by main)
         self.stop_ev = threading.Event()
         self.nemesis_stop = threading.Event()
         self.perturbations = []
@@ -127,6 +130,7 @@ class Run:
         self.fatal = None
         self.schedule = []
         self.partitions_done = 0
+        self.crashes_done = 0
         self.tx_done = {}              # node name -> ids looked up there
         self.tx_ok = self.tx_bad = self.tx_skipped = 0
 
@@ -182,6 +186,12 @@ class Run:
                 n.extra_args.append("--state-sync")
             if n.spec.byzantine:
                 n.extra_args += BYZANTINE_FLAGS[n.spec.byzantine]
+            n.journal = None
+            if n.validator and self.sign_journal:
+                # Every signature, appended before it leaves the node; kept
+                # across restarts (check "locks").
+                n.journal = os.path.join(n.dir, "sign-journal.jsonl")
+                n.extra_args += ["--sign-journal", n.journal]
             n.set_clock_skew(lib, n.spec.clock_skew_ms)
         self.by_address = {n.address: n.name for n in nodes.values() if n.address}
 
@@ -281,8 +291,15 @@ class Run:
         t_start = time.time()
         i = 0
         parts = list(enumerate(self.m.partition_heights))
+        crashes = list(enumerate(self.m.crash_heights))
         busy_until = t_start
         while not self.nemesis_stop.is_set():
+            if crashes and self.max_height >= crashes[0][1]:
+                idx, _ = crashes.pop(0)
+                self.do_crash(idx)
+                self.crashes_done += 1
+                busy_until = time.time()
+                continue
             if parts and self.max_height >= parts[0][1]:
                 idx, _ = parts.pop(0)
                 self.do_partition(idx)
@@ -386,6 +403,75 @@ class Run:
         rec["detail"] = f"{cut} connections cut"
         self.recover(rec, [x for x in self.honest_running() if x.synced])
 
+    def precommit_moment(self, timeout):
+        """Waits until a validator's sign journal shows a precommit for a block at
+        a height no node was seen to commit: the moment a validator that forgets
+        its lock on restart is most exposed (it precommitted, nobody decided).
+        Returns a description of the moment, or None after `timeout`."""
+        if not self.sign_journal:
+            return None
+        offsets = {}
+        for n in self.nodes.values():
+            if n.journal:
+                try:
+                    offsets[n.name] = os.path.getsize(n.journal)
+                except OSError:
+                    offsets[n.name] = 0
+        partial = {name: b"" for name in offsets}
+        deadline = time.time() + timeout
+        while time.time() < deadline and not self.nemesis_stop.is_set():
+            for name in offsets:
+                n = self.nodes[name]
+                try:
+                    with open(n.journal, "rb") as f:
+                        f.seek(offsets[name])
+                        data = f.read()
+                except OSError:
+                    continue
+                if not data:
+                    continue
+                offsets[name] += len(data)
+                buf = partial[name] + data
+                lines = buf.split(b"\n")
+                partial[name] = lines.pop()
+                for line in lines:
+                    try:
+                        e = json.loads(line)
+                    except ValueError:
+                        continue
+                    if e.get("type") == "precommit" and e.get("block") and int(e["height"]) > self.max_height:
+                        return (f"right after {name} signed a precommit for {e['block'][:12]}... at height "
+                                f"{e['height']} round {e['round']}")
+            time.sleep(0.002)
+        return None
+
+    def do_crash(self, idx):
+        """SIGKILL every running validator at once (the moment chosen by
+        precommit_moment), start them all again after crash.down_s."""
+        moment = self.precommit_moment(CRASH_WAIT_S)
+        vals = [n for n in self.nodes.values() if n.validator and n.alive()]
+        synced = [n for n in self.honest_running() if n.synced]
+        for n in vals:
+            n.kill9()
+        rec = self._record("crash", [n.name for n in vals])
+        self.log(f"nemesis: crash {[n.name for n in vals]} at height {rec['height']} "
+                 f"({moment or 'no precommit seen'})")
+        for n in vals:
+            n.note(f"nemesis: crash of every validator ({moment or 'no precommit seen'})")
+        t = time.time()
+        time.sleep(self.m.crash_down_s)
+        for n in vals:
+            n.start()
+        for n in vals:
+            if not n.wait_ready(READY_TIMEOUT_S):
+                state = f"exited with {n.proc.returncode}" if not n.alive() else "not ready"
+                self.fail("nodes_alive", f"{n.name} {state} {READY_TIMEOUT_S:.0f}s after its start (after crash); "
+                          f"log {n.logpath}", n.name, self.max_height)
+                rec["ok"] = False
+        rec["duration_s"] = round(time.time() - t, 1)
+        rec["detail"] = moment or f"no precommit of an uncommitted height seen within {CRASH_WAIT_S:.0f}s"
+        self.recover(rec, [x for x in synced if x.alive() and not x.spec.byzantine])
+
     def recover(self, rec, nodes):
         """After a perturbation: every node of `nodes` commits a block above the
         highest height any node had when the perturbation ended, within recovery_s."""
@@ -467,7 +553,8 @@ class Run:
                                  daemon=True).start()
             running = self.honest_running()
             low = min((n.height for n in running), default=-1)
-            if (not late and self.partitions_done == len(m.partition_heights) and running
+            if (not late and self.partitions_done == len(m.partition_heights)
+                    and self.crashes_done == len(m.crash_heights) and running
                     and all(n.started for n in self.nodes.values()) and low >= m.blocks):
                 break
             if self.fatal:
@@ -522,7 +609,7 @@ class Run:
     # -- checks
     def check_all(self):
         for fn in (self.check_headers, self.check_txs, self.check_retention, self.check_equivocation,
-                   self.check_joiners, self.check_clock_skew, self.check_load):
+                   self.check_joiners, self.check_clock_skew, self.check_load, self.check_locks):
             try:
                 fn()
             except Exception as e:
@@ -766,6 +853,63 @@ class Run:
                                   f"boundary {boundary} following its evidence at {ev_heights[0]}", n.name, h)
             if ev_heights:
                 self.note("equivocation", f"{b.name}: evidence in blocks {ev_heights[:5]}, slashed {slash}, jailed")
+
+    def check_locks(self):
+        """From the honest validators' sign journals (every proposal and vote each
+        signed, across restarts): no validator signed two different messages
+        for one (height, round, type), and none broke its lock: after it
+        precommitted block B in round L of a height, it prevoted another block
+        in a later round only for a proposal whose valid_round is at least L
+        (Tendermint's lines 22-33; a node that forgets its lock on restart
+        breaks this)."""
+        vals = [n for n in self.nodes.values() if n.validator and not n.spec.byzantine and n.journal]
+        if not vals:
+            if self.m.crash_heights and not self.sign_journal:
+                self.note("locks", "not checked: gtos-node does not take --sign-journal")
+            return
+        self.applies["locks"] = True
+        out = []
+        for n in vals:
+            try:
+                with open(n.journal, "rb") as f:
+                    raw = f.read().split(b"\n")
+            except OSError as e:
+                self.fail("locks", f"{n.name}: cannot read its sign journal {n.journal}: {e}", n.name)
+                continue
+            signed = {}                # (height, round, type) -> block
+            locks = {}                 # height -> (round, block) of its latest precommit for a block
+            locked_heights = set()
+            entries = bad = 0
+            for line in raw:
+                if not line.strip():
+                    continue
+                try:
+                    e = json.loads(line)
+                    h, r, typ, blk = int(e["height"]), int(e["round"]), e["type"], e.get("block")
+                except (ValueError, KeyError, TypeError):
+                    bad += 1
+                    continue
+                entries += 1
+                pos = (h, r, typ)
+                if pos in signed and signed[pos] != blk:
+                    self.fail("locks", f"{n.name} signed two different {typ}s at height {h} round {r}: "
+                              f"{signed[pos]} and {blk}", n.name, h)
+                signed.setdefault(pos, blk)
+                if typ == "precommit" and blk:
+                    if h not in locks or r >= locks[h][0]:
+                        locks[h] = (r, blk)
+                        locked_heights.add(h)
+                elif typ == "prevote" and blk and h in locks:
+                    lr, lb = locks[h]
+                    if r > lr and blk != lb:
+                        pol = e.get("pol_round")
+                        if pol is None or int(pol) < lr:
+                            self.fail("locks", f"{n.name} precommitted {lb[:14]}... in round {lr} of height {h}, "
+                                      f"then prevoted {blk[:14]}... in round {r} for a proposal with valid_round "
+                                      f"{pol if pol is not None else '(none recorded)'}, below its lock's round {lr}: "
+                                      f"it forgot its lock", n.name, h)
+            out.append(f"{n.name} {entries} signatures" + (f" ({bad} unreadable lines)" if bad else ""))
+        self.note("locks", "sign journals: " + ", ".join(out))
 
     def check_joiners(self):
         late = [n for n in self.nodes.values() if n.spec.start_at > 0]
@@ -1118,6 +1262,9 @@ def main(argv=None):
     tools = Tools(tool_copy)
     modes = {s.byzantine for s in m.nodes.values() if s.byzantine}
     problems = byzantine_support(tools, modes)
+    p = subprocess.run([tools.path("gtos-node"), "run", "--help"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       env=tools.env, timeout=30)
+    sign_journal = "--sign-journal" in p.stdout.decode(errors="replace")
     if problems:
         for mode, msg in problems:
             nodes = [s.name for s in m.nodes.values() if s.byzantine == mode]
@@ -1144,6 +1291,7 @@ def main(argv=None):
         work = tempfile.mkdtemp(prefix="gtos-e2e-")
     run = Run(m, opts, seed, tools)
     run.work = work
+    run.sign_journal = sign_journal
     print(f"e2e: manifest {opts.manifest}, seed {seed}, work directory {work}", flush=True)
 
     def on_signal(sig, _frame):

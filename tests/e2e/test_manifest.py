@@ -72,6 +72,10 @@ BAD = [
     ("partition height not an integer", BASE + "[partition]\nat_height = [\"50\"]\n", "partition.at_height[0]"),
     ("unknown partition key", BASE + "[partition]\nat_height = [50]\ngroups = 2\n", "partition.groups"),
     ("partition duration zero", BASE + "[partition]\nat_height = [50]\nduration_s = 0\n", "partition.duration_s"),
+    ("crash past blocks", BASE + "[crash]\nat_height = [300]\n", "crash.at_height"),
+    ("unknown crash key", BASE + "[crash]\nat_height = [50]\nnodes = 2\n", "crash.nodes"),
+    ("crash down_s negative", BASE + "[crash]\nat_height = [50]\ndown_s = -1\n", "crash.down_s"),
+    ("latency too large", BASE + "link_latency_ms = 9000\n", "testnet.link_latency_ms"),
     ("node not a table", BASE + "node = 5\n", "node"),
     ("TOML syntax error", "[testnet\nblocks = 5\n", "TOML syntax error"),
     ("byzantine mode the binary lacks", BASE + "[node.v2]\nbyzantine = \"silent\"\n",
@@ -87,6 +91,7 @@ perturb_every_s = 7.5
 seed = 3
 timeout_s = 100
 recovery_s = 5
+link_latency_ms = 20
 [node.v1]
 perturb = ["kill", "pause", "disconnect", "restart"]
 clock_skew_ms = -250
@@ -100,6 +105,9 @@ perturb = ["restart"]
 [partition]
 at_height = [100, 40]
 duration_s = 3
+[crash]
+at_height = [120, 60]
+down_s = 0.5
 """),
 ]
 
@@ -193,7 +201,7 @@ def main():
                "a mode the hidden flag does not take", f"exit {rc}, {err.strip()!r}")
         rc, _, err = run(bindir, os.path.join(tmp, "absent.toml"))
         result(rc == 2 and "cannot read" in err, "missing manifest file", f"exit {rc}, {err.strip()!r}")
-        for shipped in ("ci.toml", "soak.toml"):
+        for shipped in ("ci.toml", "soak.toml", "mutant-commit-check.toml", "mutant-forget-lock.toml"):
             path = os.path.join(HERE, shipped)
             rc, _, err = run(full, path)
             result(rc == 0, f"shipped manifest {shipped}", f"exit {rc}, stderr {err.strip()!r}")
