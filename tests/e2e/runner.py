@@ -404,12 +404,15 @@ class Run:
         self.recover(rec, [x for x in self.honest_running() if x.synced])
 
     def precommit_moment(self, timeout):
-        """Waits until a validator's sign journal shows a precommit for a block at
-        a height no node was seen to commit: the moment a validator that forgets
-        its lock on restart is most exposed (it precommitted, nobody decided).
+        """Waits until every honest running validator's sign journal shows a
+        precommit for a block at one height no node was seen to commit: the
+        moment a validator that forgets its lock on restart is most exposed
+        (all are locked, nobody decided yet; with link latency this lasts).
         Returns a description of the moment, or None after `timeout`."""
         if not self.sign_journal:
             return None
+        want = {n.name for n in self.honest_running() if n.journal}
+        precommitted = {}              # height -> {validator name}
         offsets = {}
         for n in self.nodes.values():
             if n.journal:
@@ -439,9 +442,13 @@ class Run:
                         e = json.loads(line)
                     except ValueError:
                         continue
-                    if e.get("type") == "precommit" and e.get("block") and int(e["height"]) > self.max_height:
-                        return (f"right after {name} signed a precommit for {e['block'][:12]}... at height "
-                                f"{e['height']} round {e['round']}")
+                    h = int(e.get("height", 0))
+                    if e.get("type") == "precommit" and e.get("block") and h > self.max_height:
+                        got = precommitted.setdefault(h, set())
+                        got.add(name)
+                        if want and want <= got:
+                            return (f"right after {', '.join(sorted(got))} signed precommits at height {h} "
+                                    f"(the last: {name}, round {e['round']})")
             time.sleep(0.002)
         return None
 
