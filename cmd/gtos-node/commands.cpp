@@ -82,7 +82,8 @@ struct RunFlags {
       // Hidden (no help line): test-only misbehaviour for the e2e runner and
       // the hostile-peer tests (docs/node.md "Test switches").
       app.add_option("--unsafe-byzantine", byzantine, "")
-          ->check(CLI::IsMember({"equivocate", "tamper-proposals", "lie-height", "silent", "flood-proposals", "forge-blocks"}))
+          ->check(CLI::IsMember({"equivocate", "tamper-proposals", "lie-height", "silent", "flood-proposals", "forge-blocks",
+                                 "equivocate-proposals"}))
           ->group("");
       app.add_option("--validator-key", flags.validator_key, "Validator key (default: D/validator.key)")
           ->type_name("FILE");

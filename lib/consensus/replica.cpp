@@ -147,9 +147,15 @@ Result<Replica::Started> Replica::StartHeight(TendermintConfig config, Tendermin
 
 Status Replica::OnProposal(const Proposal& p, uint64_t receive_ms) {
   if (!tm_) return Ok();
-  auto fresh = tm_->CheckProposal(p);
+  bool conflicting = false;
+  auto fresh = tm_->CheckProposal(p, &conflicting);
   if (!fresh) return std::unexpected(fresh.error());
-  if (!*fresh) return Ok();
+  if (!*fresh) {
+    // Proposal equivocation changes no consensus state: reported, not
+    // logged (its block may be large; the evidence pool is not durable).
+    if (conflicting) tm_->ReportConflictingProposal(p);
+    return Ok();
+  }
   GTOS_TRY(Record(WalEntry::ProposalIn(p, receive_ms)));
   tm_->AcceptProposal(p, receive_ms);
   if (io_error_) return std::unexpected(*io_error_);

@@ -36,14 +36,19 @@ std::string Where(uint64_t type, uint64_t height, uint64_t round) {
 }  // namespace
 
 Hash32 Proposal::SigningDigest(std::string_view chain_id) const {
-  codec::Writer w;
-  w.Array(5);
-  w.Str(chain_id);
-  w.Uint(height);
-  w.Uint(round);
-  w.Uint(static_cast<uint64_t>(valid_round + 1));
-  w.Bin(BlockHash().view());
-  return crypto::Sha256Tagged("GTOS-PROPOSAL-V1", w.bytes());
+  return ProposalSigningDigest(chain_id, height, round, static_cast<uint64_t>(valid_round + 1), BlockHash());
+}
+
+Statement Proposal::Signed() const {
+  Statement s;
+  s.type = static_cast<uint64_t>(StatementType::kProposal);
+  s.height = height;
+  s.round = round;
+  s.block_hash = BlockHash();
+  s.validator = proposer;
+  s.signature = signature;
+  s.valid_round_plus_1 = static_cast<uint64_t>(valid_round + 1);
+  return s;
 }
 
 std::string_view TimeoutKindName(TimeoutKind k) {
@@ -218,7 +223,7 @@ Status Tendermint::Start() {
   return Ok();
 }
 
-Result<bool> Tendermint::CheckProposal(const Proposal& p) {
+Result<bool> Tendermint::CheckProposal(const Proposal& p, bool* conflicting) {
   if (decision_) return false;
   if (p.height != height_)
     return Invalid("proposal for height " + std::to_string(p.height) + ", deciding " + std::to_string(height_));
@@ -230,15 +235,36 @@ Result<bool> Tendermint::CheckProposal(const Proposal& p) {
   std::optional<size_t> index = validators_.IndexOf(p.proposer);
   if (!index) return Invalid("proposal by " + ToHex0x(p.proposer) + ", not a validator");
   const Validator& proposer = validators_.validators()[*index];
-  if (!VerifyBy(proposer, p.SigningDigest(chain_id_), p.signature))
+  const Hash32 digest = p.SigningDigest(chain_id_);
+  if (!VerifyBy(proposer, digest, p.signature))
     return Fail(ErrorCode::kCrypto, "proposal for round " + std::to_string(p.round) + ": bad signature");
   if (p.proposer != ProposerOf(p.round))
     return Invalid("proposal for round " + std::to_string(p.round) + " not from its proposer " +
                    ToHex0x(ProposerOf(p.round)));
   // A second, different proposal by the same proposer is its misbehaviour;
-  // keeping the first means every rule sees one v per round.
+  // keeping the first means every rule sees one v per round. Different
+  // means a different signed content: a copy of the first with another
+  // body (a tampered relay) is no equivocation of the proposer.
   auto it = rounds_.find(p.round);
-  return it == rounds_.end() || !it->second.proposal;
+  if (it == rounds_.end() || !it->second.proposal) return true;
+  const RoundState& rs = it->second;
+  if (conflicting && !rs.proposal_evidence_reported && rs.proposal->SigningDigest(chain_id_) != digest)
+    *conflicting = true;
+  return false;
+}
+
+void Tendermint::ReportConflictingProposal(const Proposal& p) {
+  auto it = rounds_.find(p.round);
+  if (it == rounds_.end() || !it->second.proposal || it->second.proposal_evidence_reported) return;
+  it->second.proposal_evidence_reported = true;
+  outputs_.push_back(EvidenceFound{MakeProposalEvidence(it->second.proposal->Signed(), p.Signed())});
+}
+
+bool Tendermint::HoldsProposal(const Proposal& p) const {
+  auto it = rounds_.find(p.round);
+  if (p.height != height_ || it == rounds_.end() || !it->second.proposal) return false;
+  const Proposal& held = *it->second.proposal;
+  return held.valid_round == p.valid_round && held.proposer == p.proposer && it->second.proposal_hash == p.BlockHash();
 }
 
 void Tendermint::AcceptProposal(const Proposal& p, uint64_t receive_ms) {
@@ -253,9 +279,11 @@ void Tendermint::AcceptProposal(const Proposal& p, uint64_t receive_ms) {
 }
 
 Status Tendermint::OnProposal(const Proposal& p, uint64_t receive_ms) {
-  auto fresh = CheckProposal(p);
+  bool conflicting = false;
+  auto fresh = CheckProposal(p, &conflicting);
   if (!fresh) return std::unexpected(fresh.error());
   if (*fresh) AcceptProposal(p, receive_ms);
+  else if (conflicting) ReportConflictingProposal(p);
   return Ok();
 }
 

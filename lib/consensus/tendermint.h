@@ -63,6 +63,9 @@ struct Proposal {
   // SHA-256("GTOS-PROPOSAL-V1" || msgpack [chain_id, height, round,
   // valid_round + 1, block hash]); valid_round + 1 so that "none" is 0.
   Hash32 SigningDigest(std::string_view chain_id) const;
+  // What the signature covers, with the signature, as a statement of
+  // proposal evidence (types/chain.h): the block hash, not the block.
+  Statement Signed() const;
 };
 
 // Per-round timeouts grow linearly: base + round * increment (saturating),
@@ -134,7 +137,8 @@ struct Decide {
   Block block;
   Commit commit;
 };
-// A validator signed two different votes of one (height, round, type).
+// A validator signed two different votes of one (height, round, type), or
+// the round's proposer two different proposals of one round.
 struct EvidenceFound {
   Evidence evidence;
 };
@@ -229,9 +233,13 @@ class Tendermint {
   // Line 10: StartRound(0). Call once.
   Status Start();
   // Errors: wrong height/chain, round too large, not from the round's
-  // proposer, bad signature. A second, different proposal of the same
-  // proposer and round is ignored (the first one stands). `receive_ms` is
-  // the driver's clock when the proposal arrived (for `timely`).
+  // proposer, bad signature. A second proposal of the same proposer and
+  // round whose signed content (block hash, valid_round) differs is
+  // equivocation: the first one stands, and the pair is reported once per
+  // round as proposal evidence (EvidenceFound). A copy of the first one
+  // with another body is nothing (its signed content is the same).
+  // `receive_ms` is the driver's clock when the proposal arrived (for
+  // `timely`).
   Status OnProposal(const Proposal& p, uint64_t receive_ms = 0);
   // Errors: wrong height, unknown type, round too large, not a validator,
   // bad signature. Equivocation is not an error: it yields EvidenceFound.
@@ -246,8 +254,21 @@ class Tendermint {
   // Accept* then records it and fires the rules without checking again.
   // REQUIRES for Accept*: the matching Check* returned true, and nothing
   // was input in between.
-  Result<bool> CheckProposal(const Proposal& p);
+  // `conflicting`, when given, is set when the proposal is refused (false)
+  // because it is validly signed by the round's proposer over content other
+  // than the round's first proposal's, and that equivocation has not been
+  // reported yet: then ReportConflictingProposal(p) reports it.
+  Result<bool> CheckProposal(const Proposal& p, bool* conflicting = nullptr);
   void AcceptProposal(const Proposal& p, uint64_t receive_ms);
+  // Outputs EvidenceFound with the proposal evidence of the round's first
+  // proposal and `p`, once per round. Not an input: no consensus state
+  // changes (a driver that logs inputs need not log it; a replay simply
+  // does not report it again). REQUIRES: CheckProposal(p, &c) set c.
+  void ReportConflictingProposal(const Proposal& p);
+  // Whether `p` is the proposal the machine holds for its round (same
+  // signed content): false for a conflicting proposal, which a driver
+  // should not relay (the evidence travels instead).
+  bool HoldsProposal(const Proposal& p) const;
   Result<bool> CheckVote(const Vote& v);
   void AcceptVote(const Vote& v);
   // Whether OnTimeout(kind, height, round) would act (not stale).
@@ -300,6 +321,7 @@ class Tendermint {
     bool precommit_timeout_scheduled = false;  // line 47 "for the first time"
     bool polka_seen = false;                   // line 36 "for the first time"
     std::vector<bool> evidence_reported[2];    // per type, per validator
+    bool proposal_evidence_reported = false;   // a conflicting proposal was reported
   };
 
   Tendermint() = default;

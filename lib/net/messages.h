@@ -110,7 +110,7 @@ struct VoteMsg {  // the vote's fields inline
   Vote vote;
   template <class V> void Fields(V& v) { vote.Fields(v); }
 };
-struct EvidenceMsg {  // the evidence's fields inline: [vote a, vote b]
+struct EvidenceMsg {  // the evidence's fields inline: [statement a, statement b]
   static constexpr RecordType kType = RecordType::kP2pEvidence;
   static constexpr uint64_t kVersion = 1;
   Evidence evidence;

@@ -205,7 +205,8 @@ Result<std::unique_ptr<Node>> Node::Open(const NodeOptions& options) {
     if (!secret) return std::unexpected(Wrap(secret.error(), "validator key '" + key_file + "'"));
     const crypto::SigAlgo* algo = crypto::FindAlgo(key->algo);
     consensus::PrivValidatorOptions po;
-    po.allow_double_sign_for_tests = options.equivocate_for_tests || options.byzantine_for_tests == "forge-blocks";
+    po.allow_double_sign_for_tests = options.equivocate_for_tests || options.byzantine_for_tests == "forge-blocks" ||
+                                     options.byzantine_for_tests == "equivocate-proposals";
     auto pv = consensus::PrivValidator::Open(options.datadir + "/privval_state.bin", std::move(*secret), *algo,
                                              key->public_key, n->chain_->genesis().chain_id, po);
     if (!pv) return std::unexpected(Wrap(pv.error(), "private validator"));
@@ -595,6 +596,13 @@ Status Node::Deliver(std::optional<net::PeerId> from, net::Message m) {
     if (from) Penalize(*from, 25, std::string(proposal ? "proposal: " : "vote: ") + st.error().message);
     return Ok();
   }
+  if (proposal && !tm()->HoldsProposal(proposal->proposal)) {
+    // A second, different proposal of the round (equivocation; the machine
+    // reported the pair as evidence once) or one the machine ignored: not
+    // relayed nor kept, so a proposer's equivocation costs each node one
+    // block in flight, and the evidence, not the blocks, spreads it.
+    return Ok();
+  }
   if (vote && !tm()->HasVote(vote->vote)) {
     // An equivocating validator's second vote the machine could not keep
     // yet (for a block not proposed so far): it may matter once that
@@ -611,7 +619,7 @@ Status Node::Deliver(std::optional<net::PeerId> from, net::Message m) {
 }
 
 void Node::AddEvidence(std::optional<net::PeerId> from, const Evidence& e) {
-  const Vote& a = e.a;
+  const Statement& a = e.a;
   auto key = std::make_tuple(a.validator, a.height, a.round, a.type);
   if (evidence_.count(key) || evidence_.size() >= kMaxEvidencePool) return;
   // The executor's rules, so the pool holds only what a block would take.
@@ -625,7 +633,8 @@ void Node::AddEvidence(std::optional<net::PeerId> from, const Evidence& e) {
   evidence_.emplace(key, e);
   evidence_pool_ = evidence_.size();
   Log(LogLevel::kWarn, "equivocation evidence",
-      {{"validator", ToHex0x(a.validator)}, {"height", a.height}, {"round", a.round}, {"type", a.type}});
+      {{"validator", ToHex0x(a.validator)}, {"height", a.height}, {"round", a.round}, {"type", a.type},
+       {"kind", std::string(StatementTypeName(a.type))}});
   Broadcast(net::EvidenceMsg{e}, from);
 }
 
@@ -687,6 +696,7 @@ Status Node::Drain() {
         if (Byz("tamper-proposals")) SendTampered(p->proposal, std::nullopt);
         height_msgs_.push_back(m);
         Broadcast(m);
+        if (Byz("equivocate-proposals")) SendConflictingProposal(p->proposal);
       } else if (auto* v = std::get_if<consensus::BroadcastVote>(&o)) {
         net::Message m = net::VoteMsg{v->vote};
         seen_.insert(MessageHash(m));
@@ -850,6 +860,30 @@ void Node::SendTampered(const consensus::Proposal& p, std::optional<net::PeerId>
   stripped.block.txs.clear();
   stripped.block.evidence.clear();
   Broadcast(net::ProposalMsg{std::move(stripped)}, except);
+}
+
+// TESTS ONLY (--unsafe-byzantine equivocate-proposals): after the genuine
+// proposal, a second one for the same height and round, signed too: the
+// same block 1 ms later (another header hash), to half of the peers (those
+// at even places in id order; at least one). Receivers already hold the genuine one (same connection,
+// sent first), keep it, and report the pair as proposal evidence.
+void Node::SendConflictingProposal(const consensus::Proposal& p) {
+  if (!privval_ || !net_) return;
+  consensus::Proposal twin = p;
+  twin.block.header.time_ms += 1;
+  auto sig = privval_->SignProposal(twin.height, twin.round, twin.SigningDigest(chain_->genesis().chain_id));
+  if (!sig) {
+    Log(LogLevel::kWarn, "TEST SWITCH: the privval refused the conflicting proposal", {{"error", sig.error().message}});
+    return;
+  }
+  twin.signature = std::move(*sig);
+  std::vector<net::PeerInfo> peers = net_->Peers();
+  std::sort(peers.begin(), peers.end(), [](const net::PeerInfo& x, const net::PeerInfo& y) { return x.id < y.id; });
+  net::Message m = net::ProposalMsg{std::move(twin)};
+  uint64_t sent = 0;
+  for (size_t i = 0; i < peers.size(); i += 2, ++sent) Send(peers[i].id, m);
+  Log(LogLevel::kWarn, "TEST SWITCH: sent a conflicting proposal",
+      {{"height", p.height}, {"round", p.round}, {"peers", sent}});
 }
 
 // Signed proposals for head + 2 with 4 MiB bodies, from this validator (so

@@ -122,7 +122,9 @@ struct NodeOptions {
   // but sends no proposal or vote; "flood-proposals" sends 8 signed
   // proposals of 4 MiB for head + 2 every second; "forge-blocks" answers
   // block requests with the blocks 1 ms later under a certificate of its
-  // own signature only. Empty: none.
+  // own signature only; "equivocate-proposals" signs a second proposal (the
+  // block 1 ms later) for every proposal it makes and sends it to half of
+  // its peers. Empty: none.
   std::string byzantine_for_tests;
 };
 
@@ -212,6 +214,7 @@ class Node : public rpc::Backend, private net::Handler {
   bool Byz(std::string_view mode) const { return options_.byzantine_for_tests == mode; }
   net::Status MyStatus();
   void SendTampered(const consensus::Proposal& p, std::optional<net::PeerId> except);
+  void SendConflictingProposal(const consensus::Proposal& p);
   void FloodProposals();
   void ServeForged(net::PeerId peer, const net::GetBlocks& req);
   Clock::time_point last_flood_;
@@ -308,7 +311,8 @@ class Node : public rpc::Backend, private net::Handler {
   // here: sent to a peer one height behind, so it decides without block sync.
   std::vector<net::Message> last_height_msgs_;
   std::map<net::PeerId, uint64_t> last_height_sent_;
-  std::map<std::tuple<Address, uint64_t, uint64_t, uint64_t>, Evidence> evidence_;  // (validator, h, r, type)
+  // Keyed (validator, h, r, type); type 3 (proposal) for proposal evidence.
+  std::map<std::tuple<Address, uint64_t, uint64_t, uint64_t>, Evidence> evidence_;
   BlockSync sync_;
   std::unique_ptr<BlockServer> block_server_;  // with the p2p host
 

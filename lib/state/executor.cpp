@@ -147,8 +147,9 @@ Result<std::vector<std::pair<std::string, uint64_t>>> SlashableUnbonding(Overlay
   return out;
 }
 
-// The value of an E entry: [height, round, type] of the slashed infraction.
-std::string EncodeInfraction(const Vote& v) {
+// The value of an E entry: [height, round, type] of the slashed infraction
+// (type 3 for a proposal).
+std::string EncodeInfraction(const Statement& v) {
   codec::Writer w;
   w.Array(3);
   w.Uint(v.height);
@@ -319,22 +320,41 @@ Result<std::optional<ActiveSet>> LoadSetFor(const Store& store, uint64_t height,
 }
 
 Status Executor::CheckEvidence(Overlay& ov, const Evidence& e, uint64_t h) const {
-  const Vote& a = e.a;
-  const Vote& b = e.b;
-  if (a.type != b.type || (a.type != static_cast<uint64_t>(VoteType::kPrevote) &&
-                           a.type != static_cast<uint64_t>(VoteType::kPrecommit)))
-    return Invalid("the votes are not of one type (prevote or precommit)");
-  if (a.height != b.height || a.round != b.round)
-    return Invalid("the votes are for different heights or rounds");
-  if (a.validator != b.validator) return Invalid("the votes are by different validators");
-  if (a.block_hash == b.block_hash) return Invalid("the votes are for the same block");
+  const Statement& a = e.a;
+  const Statement& b = e.b;
+  if (a.is_proposal() || b.is_proposal()) {
+    // Proposal evidence (rules 1p-4p): two signatures of the proposer over
+    // different content for one (height, round). Whether it was that
+    // round's proposer does not matter: the key signed two things for one
+    // slot, which an honest private validator never does.
+    if (!a.is_proposal() || !b.is_proposal()) return Invalid("a proposal is paired with a vote");
+    if (!a.valid_round_plus_1 || !b.valid_round_plus_1)
+      return Invalid("a proposal statement lacks its valid_round_plus_1");
+    if (a.height != b.height || a.round != b.round)
+      return Invalid("the proposals are for different heights or rounds");
+    if (a.validator != b.validator) return Invalid("the proposals are by different proposers");
+    auto content = [](const Statement& s) { return std::make_pair(s.block_hash, *s.valid_round_plus_1); };
+    if (content(a) == content(b)) return Invalid("the proposals sign the same content");
+    if (content(b) < content(a))
+      return Invalid("the proposals are not in canonical order (a's block_hash, valid_round_plus_1 must be below b's)");
+  } else {
+    if (a.type != b.type || (a.type != static_cast<uint64_t>(VoteType::kPrevote) &&
+                             a.type != static_cast<uint64_t>(VoteType::kPrecommit)))
+      return Invalid("the votes are not of one type (prevote or precommit)");
+    if (a.valid_round_plus_1 || b.valid_round_plus_1) return Invalid("a vote carries a valid_round_plus_1");
+    if (a.height != b.height || a.round != b.round)
+      return Invalid("the votes are for different heights or rounds");
+    if (a.validator != b.validator) return Invalid("the votes are by different validators");
+    if (a.block_hash == b.block_hash) return Invalid("the votes are for the same block");
+  }
+  const char* what = a.is_proposal() ? "proposal" : "vote";
   if (a.height == 0 || a.height >= h)
-    return Invalid("vote height " + std::to_string(a.height) + " is not below the block height " +
+    return Invalid(std::string(what) + " height " + std::to_string(a.height) + " is not below the block height " +
                    std::to_string(h));
   // unbonding_blocks and epoch_length are frozen (a plan may not change
   // them, docs/upgrades.md section 5): the genesis values are in force.
   if (h - a.height > genesis_.params.unbonding_blocks)
-    return Invalid("vote height " + std::to_string(a.height) + " is more than unbonding_blocks (" +
+    return Invalid(std::string(what) + " height " + std::to_string(a.height) + " is more than unbonding_blocks (" +
                    std::to_string(genesis_.params.unbonding_blocks) + ") below the block");
   auto set = LoadSetFor(store_, a.height, genesis_.params.epoch_length);
   if (!set) return std::unexpected(set.error());
@@ -350,7 +370,8 @@ Status Executor::CheckEvidence(Overlay& ov, const Evidence& e, uint64_t h) const
   if (!algo) return Fail(ErrorCode::kInternal, "unknown consensus key algorithm in the validator set");
   if (!algo->verify(it->consensus_key, a.SigningDigest(genesis_.chain_id), a.signature) ||
       !algo->verify(it->consensus_key, b.SigningDigest(genesis_.chain_id), b.signature))
-    return Fail(ErrorCode::kCrypto, "a vote signature does not verify under the validator's consensus key");
+    return Fail(ErrorCode::kCrypto,
+                "a " + std::string(what) + " signature does not verify under the validator's consensus key");
   // 8. One slash covers every earlier infraction: the same one again (also
   // with the votes swapped or with a third conflicting vote), and any other
   // committed before that slash.

@@ -148,7 +148,46 @@ Vote Commit::VoteOf(size_t i) const {
 
 Hash32 Commit::Hash() const { return TaggedHashOf("GTOS-COMMIT-V1", *this); }
 
-Hash32 Evidence::Hash() const { return TaggedHashOf("GTOS-EVIDENCE-V1", *this); }
+std::string_view StatementTypeName(uint64_t t) {
+  switch (t) {
+    case 1: return "prevote";
+    case 2: return "precommit";
+    case 3: return "proposal";
+  }
+  return {};
+}
+
+Hash32 ProposalSigningDigest(std::string_view chain_id, uint64_t height, uint64_t round,
+                             uint64_t valid_round_plus_1, const Hash32& block_hash) {
+  codec::Writer w;
+  w.Array(5);
+  w.Str(chain_id);
+  w.Uint(height);
+  w.Uint(round);
+  w.Uint(valid_round_plus_1);
+  w.Bin(block_hash.view());
+  return crypto::Sha256Tagged("GTOS-PROPOSAL-V1", w.bytes());
+}
+
+Hash32 Statement::SigningDigest(std::string_view chain_id) const {
+  if (is_proposal()) return ProposalSigningDigest(chain_id, height, round, valid_round_plus_1.value_or(0), block_hash);
+  Vote v;
+  v.type = type;
+  v.height = height;
+  v.round = round;
+  v.block_hash = block_hash;
+  return v.SigningDigest(chain_id);
+}
+
+Hash32 Evidence::Hash() const {
+  return TaggedHashOf(is_proposal() ? "GTOS-PROPOSAL-EVIDENCE-V1" : "GTOS-EVIDENCE-V1", *this);
+}
+
+Evidence MakeProposalEvidence(Statement x, Statement y) {
+  auto key = [](const Statement& s) { return std::make_pair(s.block_hash, s.valid_round_plus_1.value_or(0)); };
+  if (key(y) < key(x)) std::swap(x, y);
+  return Evidence{std::move(x), std::move(y)};
+}
 
 Status Block::Validate() const {
   GTOS_TRY(header.Validate());

@@ -187,19 +187,79 @@ struct Commit {
   Hash32 Hash() const;
 };
 
-// Two conflicting signed votes of one validator at the same height, round
-// and type (equivocation).
+// What a statement of a piece of evidence is (Statement::type): a vote of
+// either type, or the signed part of a proposal.
+enum class StatementType : uint64_t { kPrevote = 1, kPrecommit = 2, kProposal = 3 };
+std::string_view StatementTypeName(uint64_t t);
+
+// SHA-256("GTOS-PROPOSAL-V1" || [chain_id, height, round, valid_round + 1,
+// block_hash]): what a proposer signs (consensus::Proposal::SigningDigest,
+// which passes its valid_round + 1, 0 for none). Here because the executor
+// verifies proposal evidence without the consensus library.
+Hash32 ProposalSigningDigest(std::string_view chain_id, uint64_t height, uint64_t round,
+                             uint64_t valid_round_plus_1, const Hash32& block_hash);
+
+// One signed statement of an equivocation (docs/formats.md 14.4): a vote
+// (type prevote or precommit; the fields of a Vote, encoded exactly like
+// one), or what a proposer's signature covers (type proposal: the block
+// hash, never the block, and valid_round + 1 as the trailing field, absent
+// for a vote, so that vote evidence keeps its bytes and hash).
+struct Statement {
+  uint64_t type = 0;
+  uint64_t height = 0;
+  uint64_t round = 0;
+  Hash32 block_hash;
+  Address validator;  // the signer's operator address (the proposer's for a proposal)
+  Bytes signature;    // by the validator's consensus key over SigningDigest()
+  std::optional<uint64_t> valid_round_plus_1;  // proposal only: its valid_round + 1 (0: none)
+
+  Statement() = default;
+  // A vote as a statement (implicit: vote evidence is built from votes).
+  Statement(const Vote& v)  // NOLINT(google-explicit-constructor)
+      : type(v.type), height(v.height), round(v.round), block_hash(v.block_hash), validator(v.validator),
+        signature(v.signature) {}
+
+  template <class V> void Fields(V& v) {
+    v.Enum("type", type, StatementTypeName);
+    v.Uint("height", height);
+    v.Uint("round", round);
+    v.Fixed("block_hash", block_hash);
+    v.Fixed("validator", validator);
+    v.Bin("signature", signature, kMaxSignatureBytes);
+    v.TrailingUint("valid_round_plus_1", valid_round_plus_1);
+  }
+  bool is_proposal() const { return type == static_cast<uint64_t>(StatementType::kProposal); }
+  // The vote digest (Vote::SigningDigest) of a vote, the proposal digest
+  // (ProposalSigningDigest, valid_round + 1 absent counting as 0) of a
+  // proposal.
+  Hash32 SigningDigest(std::string_view chain_id) const;
+};
+
+// Equivocation: two conflicting signed statements of one validator for one
+// position (docs/state.md 9.3).
+//  - Vote evidence: two votes of the same height, round and type for
+//    different block hashes.
+//  - Proposal evidence: two proposals of the same height and round by the
+//    same proposer whose signed content (block hash, valid_round) differs;
+//    canonical order: a's (block_hash, valid_round_plus_1) is below b's, so
+//    one equivocation has one hash (MakeProposalEvidence).
 struct Evidence {
-  Vote a;
-  Vote b;
+  Statement a;
+  Statement b;
   template <class V> void Fields(V& v) {
     v.Object("a", a);
     v.Object("b", b);
   }
-  // SHA-256("GTOS-EVIDENCE-V1" || [vote_a, vote_b]): the leaf of the
-  // header's evidence_root.
+  bool is_proposal() const { return a.is_proposal(); }
+  // SHA-256(domain || [a, b]) with domain "GTOS-EVIDENCE-V1" for vote
+  // evidence and "GTOS-PROPOSAL-EVIDENCE-V1" for proposal evidence (a of
+  // type proposal): the leaf of the header's evidence_root.
   Hash32 Hash() const;
 };
+
+// Proposal evidence of two signed proposals' statements (type proposal),
+// in canonical order.
+Evidence MakeProposalEvidence(Statement x, Statement y);
 
 struct Block {
   static constexpr RecordType kType = RecordType::kBlock;

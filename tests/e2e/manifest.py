@@ -13,7 +13,8 @@ except ImportError:  # pragma: no cover - exercised only on old Pythons
     tomllib = None
 
 PERTURBATIONS = ("kill", "pause", "disconnect", "restart")
-BYZANTINE_MODES = ("equivocate", "tamper-proposals", "lie-height", "silent", "flood-proposals", "forge-blocks")
+BYZANTINE_MODES = ("equivocate", "tamper-proposals", "lie-height", "silent", "flood-proposals", "forge-blocks",
+                   "equivocate-proposals")
 
 
 class ManifestError(Exception):

@@ -55,6 +55,7 @@ BYZANTINE_FLAGS = {
     "silent": ["--unsafe-byzantine=silent"],
     "flood-proposals": ["--unsafe-byzantine=flood-proposals"],
     "forge-blocks": ["--unsafe-byzantine=forge-blocks"],
+    "equivocate-proposals": ["--unsafe-byzantine=equivocate-proposals"],
 }
 KILL_PAUSE_S = 1.0        # kill: SIGKILL, this pause, start again
 PAUSE_S = 10.0            # pause: SIGSTOP for this long, then SIGCONT
@@ -821,7 +822,8 @@ class Run:
         self.note("retention", "bodies held: " + ", ".join(out))
 
     def check_equivocation(self):
-        bad = [n for n in self.nodes.values() if n.spec.byzantine == "equivocate"]
+        # Both double-sign modes: conflicting prevotes, conflicting proposals.
+        bad = [n for n in self.nodes.values() if n.spec.byzantine in ("equivocate", "equivocate-proposals")]
         if not bad:
             return
         self.applies["equivocation"] = True

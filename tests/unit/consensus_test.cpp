@@ -670,6 +670,82 @@ TEST_CASE("the proposer re-proposes its validValue (line 15)") {
   CHECK(mine->BlockHash() == v1.header.Hash());
 }
 
+TEST_CASE("proposal equivocation: a second, differently signed proposal yields evidence once; a tampered copy none") {
+  Harness h;
+  size_t p = h.ProposerIdx(0);
+  size_t x = (p + 1) % 4;
+  Block v1 = MakeBlock(h.keys[p].addr, 1), v2 = MakeBlock(h.keys[p].addr, 2), v3 = MakeBlock(h.keys[p].addr, 3);
+  const Hash32 id1 = v1.header.Hash(), id2 = v2.header.Hash();
+  h.Build(x);
+  const Proposal first = SignedProposal(h.keys[p], 0, v1, -1);
+  REQUIRE(h.tm->OnProposal(first).has_value());
+  h.Collect();
+  REQUIRE(h.Sent(VoteType::kPrevote, 0));
+  CHECK(h.Sent(VoteType::kPrevote, 0)->block_hash == id1);
+
+  // A copy of the same signed proposal with another body (a tampering relay,
+  // or a stripped one): the proposer signed one thing, so no evidence.
+  Proposal tampered = first;
+  tampered.block.txs.emplace_back();
+  tampered.block.evidence.push_back(Evidence{});
+  REQUIRE(h.tm->OnProposal(tampered).has_value());
+  h.Collect();
+  CHECK(h.EvidenceOut().empty());
+  CHECK(h.tm->HoldsProposal(tampered));  // same signed content
+
+  // A second proposal of round 0 for another block: evidence, the first
+  // stands.
+  const Proposal second = SignedProposal(h.keys[p], 0, v2, -1);
+  REQUIRE(h.tm->OnProposal(second).has_value());
+  h.Collect();
+  std::vector<Evidence> ev = h.EvidenceOut();
+  REQUIRE(ev.size() == 1);
+  const Evidence& e = ev[0];
+  CHECK(e.is_proposal());
+  CHECK(ToHex0x(e.Hash()) == ToHex0x(MakeProposalEvidence(second.Signed(), first.Signed()).Hash()));
+  CHECK(e.a.validator == h.keys[p].addr);
+  CHECK(e.b.validator == h.keys[p].addr);
+  CHECK(e.a.height == 1);
+  CHECK(e.a.round == 0);
+  CHECK(e.b.round == 0);
+  CHECK(std::set<Hash32>{e.a.block_hash, e.b.block_hash} == std::set<Hash32>{id1, id2});
+  CHECK(e.a.block_hash < e.b.block_hash);  // canonical order
+  CHECK(e.a.valid_round_plus_1 == uint64_t{0});
+  for (const Statement* st : {&e.a, &e.b})
+    CHECK(Ed().verify(h.keys[p].pub, st->SigningDigest(kChainId), st->signature));
+  CHECK(first.SigningDigest(kChainId) == first.Signed().SigningDigest(kChainId));
+  CHECK(h.tm->HoldsProposal(first));
+  CHECK_FALSE(h.tm->HoldsProposal(second));
+  // No prevote for v2: the first proposal stands.
+  for (const Output& o : h.out)
+    if (auto* bv = std::get_if<BroadcastVote>(&o)) CHECK(bv->vote.block_hash != id2);
+
+  // Once per round: a third proposal and the second again add nothing.
+  REQUIRE(h.tm->OnProposal(SignedProposal(h.keys[p], 0, v3, -1)).has_value());
+  REQUIRE(h.tm->OnProposal(second).has_value());
+  h.Collect();
+  CHECK(h.EvidenceOut().size() == 1);
+
+  // Round 1, another proposer: the same block with another valid_round is
+  // different signed content too.
+  size_t p1 = h.ProposerIdx(1);
+  Block w = MakeBlock(h.keys[p1].addr, 7);
+  REQUIRE(h.tm->OnProposal(SignedProposal(h.keys[p1], 1, w, -1)).has_value());
+  REQUIRE(h.tm->OnProposal(SignedProposal(h.keys[p1], 1, w, 0)).has_value());
+  h.Collect();
+  ev = h.EvidenceOut();
+  REQUIRE(ev.size() == 2);
+  CHECK(ev[1].a.validator == h.keys[p1].addr);
+  CHECK(ev[1].a.block_hash == ev[1].b.block_hash);
+  CHECK(ev[1].a.valid_round_plus_1 == uint64_t{0});
+  CHECK(ev[1].b.valid_round_plus_1 == uint64_t{1});
+
+  // A proposal not from the round's proposer stays an error, not evidence.
+  CHECK_FALSE(h.tm->OnProposal(SignedProposal(h.keys[x], 0, v3, -1)).has_value());
+  h.Collect();
+  CHECK(h.EvidenceOut().size() == 2);
+}
+
 TEST_CASE("equivocation: two different prevotes yield evidence; a conflicting vote counts only for a proposed block") {
   Harness h;
   size_t p = h.ProposerIdx(0);
@@ -694,7 +770,7 @@ TEST_CASE("equivocation: two different prevotes yield evidence; a conflicting vo
   CHECK(ev[0].b.block_hash == id3);
   CHECK(ev[0].a.type == ev[0].b.type);
   CHECK(ev[0].a.round == ev[0].b.round);
-  for (const Vote* v : {&ev[0].a, &ev[0].b})
+  for (const Statement* v : {&ev[0].a, &ev[0].b})
     CHECK(Ed().verify(h.keys[b].pub, v->SigningDigest(kChainId), v->signature));
   CHECK_FALSE(h.tm->HasVote(SignedVote(h.keys[b], VoteType::kPrevote, 0, id3)));
 

@@ -482,7 +482,7 @@ std::vector<Evidence> BlockEvidence(const std::map<std::string, Key>& keys, cons
   if (height != 14) return {};
   const Key& v = keys.at("validator");
   Evidence e;
-  for (Vote* vote : {&e.a, &e.b}) {
+  for (Statement* vote : {&e.a, &e.b}) {
     vote->type = static_cast<uint64_t>(VoteType::kPrevote);
     vote->height = 12;
     vote->round = 1;
@@ -490,7 +490,7 @@ std::vector<Evidence> BlockEvidence(const std::map<std::string, Key>& keys, cons
   }
   e.a.block_hash = crypto::Sha256(B("block-a"));
   e.b.block_hash = crypto::Sha256(B("block-b"));
-  for (Vote* vote : {&e.a, &e.b}) {
+  for (Statement* vote : {&e.a, &e.b}) {
     auto sig = v.algo->sign(v.secret, vote->SigningDigest(g.chain_id));
     RequireOk(sig, "sign vote");
     vote->signature = *sig;

@@ -197,7 +197,7 @@ std::vector<SignedTx> BlockTxs(uint64_t h) {
 std::vector<Evidence> BlockEvidence(uint64_t h) {
   if (h != 13) return {};
   Evidence e;
-  for (Vote* v : {&e.a, &e.b}) {
+  for (Statement* v : {&e.a, &e.b}) {
     v->type = static_cast<uint64_t>(VoteType::kPrecommit);
     v->height = 12;
     v->validator = K().alice.addr;

@@ -157,14 +157,14 @@ TxPayload Unjail() { return TxPayload{UnjailTx{}}; }
 Evidence DoubleSign(const std::string& name, uint64_t height, VoteType type = VoteType::kPrecommit) {
   Evidence e;
   const Key& k = K(name);
-  for (Vote* v : {&e.a, &e.b}) {
+  for (Statement* v : {&e.a, &e.b}) {
     v->type = static_cast<uint64_t>(type);
     v->height = height;
     v->validator = k.addr;
   }
   e.a.block_hash = crypto::Sha256(AsBytes(std::string_view("x")));
   e.b.block_hash = crypto::Sha256(AsBytes(std::string_view("y")));
-  for (Vote* v : {&e.a, &e.b}) {
+  for (Statement* v : {&e.a, &e.b}) {
     auto sig = k.algo->sign(k.secret, v->SigningDigest(kChainId));
     RequireOk(sig, "sign vote");
     v->signature = *sig;
@@ -690,14 +690,14 @@ TEST_CASE("slashing: a double-sign slash reaches every delegation in proportion 
   n.Next();                                     // block 6
   Evidence e;
   const Key& k = K("v0");
-  for (Vote* v : {&e.a, &e.b}) {
+  for (Statement* v : {&e.a, &e.b}) {
     v->type = static_cast<uint64_t>(VoteType::kPrecommit);
     v->height = 6;
     v->validator = k.addr;
   }
   e.a.block_hash = crypto::Sha256(AsBytes(std::string_view("x")));
   e.b.block_hash = crypto::Sha256(AsBytes(std::string_view("y")));
-  for (Vote* v : {&e.a, &e.b}) {
+  for (Statement* v : {&e.a, &e.b}) {
     auto sig = k.algo->sign(k.secret, v->SigningDigest(kChainId));
     RequireOk(sig, "sign");
     v->signature = *sig;
@@ -805,14 +805,14 @@ TEST_CASE("supply: genesis + issued - burned equals balances + bonded + unbondin
         auto info = n.Val(name);
         if (!info || info->tombstoned) break;
         Evidence e;
-        for (Vote* vote : {&e.a, &e.b}) {
+        for (Statement* vote : {&e.a, &e.b}) {
           vote->type = static_cast<uint64_t>(VoteType::kPrevote);
           vote->height = h - 1;
           vote->validator = target;
         }
         e.a.block_hash = crypto::Sha256(AsBytes(std::string_view("p")));
         e.b.block_hash = crypto::Sha256(AsBytes(std::string_view("q")));
-        for (Vote* vote : {&e.a, &e.b}) {
+        for (Statement* vote : {&e.a, &e.b}) {
           auto sig = K(name).algo->sign(K(name).secret, vote->SigningDigest(kChainId));
           RequireOk(sig, "sign vote");
           vote->signature = *sig;
@@ -865,14 +865,14 @@ TEST_CASE("slashing: an undelegation started before the infraction's epoch is no
   n.Next();                                                    // block 6
   Evidence e;
   const Key& k = K("v0");
-  for (Vote* v : {&e.a, &e.b}) {
+  for (Statement* v : {&e.a, &e.b}) {
     v->type = static_cast<uint64_t>(VoteType::kPrecommit);
     v->height = 6;
     v->validator = k.addr;
   }
   e.a.block_hash = crypto::Sha256(AsBytes(std::string_view("x")));
   e.b.block_hash = crypto::Sha256(AsBytes(std::string_view("y")));
-  for (Vote* v : {&e.a, &e.b}) v->signature = *k.algo->sign(k.secret, v->SigningDigest(kChainId));
+  for (Statement* v : {&e.a, &e.b}) v->signature = *k.algo->sign(k.secret, v->SigningDigest(kChainId));
   n.Next({}, {e});  // block 7
   auto amount = [&](uint64_t release) {
     auto u = n->store().Get(schema::UnbondingKey(release, K("a").addr, k.addr));

@@ -2091,6 +2091,153 @@ TEST_CASE("evidence: an infraction is slashed once: again, swapped, with a third
   CHECK(z->has_value());
 }
 
+namespace {
+
+// What proposer `validator` signs for a proposal of (height, round) of block
+// `block` (its hash stands for the block), signed with consensus key
+// `signer`.
+Statement SignedProposal(const TestKey& signer, const Address& validator, uint64_t height, uint64_t round,
+                         std::string_view block, uint64_t valid_round_plus_1 = 0) {
+  Statement s;
+  s.type = static_cast<uint64_t>(StatementType::kProposal);
+  s.height = height;
+  s.round = round;
+  s.block_hash = crypto::Sha256(AsBytes(block));
+  s.validator = validator;
+  s.valid_round_plus_1 = valid_round_plus_1;
+  auto sig = signer.algo->sign(signer.secret, s.SigningDigest(kChainId));
+  RequireOk(sig, "sign proposal");
+  s.signature = *sig;
+  return s;
+}
+
+// Two conflicting proposals of `k` at (height, round), in canonical order.
+Evidence DoubleProposal(const TestKey& k, uint64_t height, uint64_t round = 0) {
+  return MakeProposalEvidence(SignedProposal(k, k.addr, height, round, "block-a"),
+                              SignedProposal(k, k.addr, height, round, "block-b"));
+}
+
+}  // namespace
+
+TEST_CASE("evidence: proposal equivocation slashes, jails and tombstones like a double sign") {
+  const Keys& k = K();
+  const uint64_t stake = 3 * kMinStake + 999;
+  Genesis g = EpochGenesis({{&k.validator, 10 * kMinStake}, {&k.alice, stake}},
+                           [](ChainParams& p) { p.slash_double_sign_permille = 37; });
+  TestChain c(g), follower(g);
+  Follow(follower, Produce(c));
+  uint64_t supply = Supply(c);
+  Evidence e = DoubleProposal(k.alice, 1, 2);
+  REQUIRE(e.is_proposal());
+  // The proposal digest is the consensus one (GTOS-PROPOSAL-V1).
+  CHECK(e.a.SigningDigest(kChainId) == ProposalSigningDigest(kChainId, 1, 2, 0, e.a.block_hash));
+  // Canonical order: one equivocation, one hash, whichever came first.
+  CHECK(H(MakeProposalEvidence(e.b, e.a).Hash()) == H(e.Hash()));
+  // Its own hash domain: not the vote evidence domain over the same bytes.
+  codec::Writer w;
+  codec::EncodeObject(w, e);
+  CHECK(H(e.Hash()) == H(crypto::Sha256Tagged("GTOS-PROPOSAL-EVIDENCE-V1", w.bytes())));
+  CHECK(H(e.Hash()) != H(crypto::Sha256Tagged("GTOS-EVIDENCE-V1", w.bytes())));
+  Block b = Produce(c, {}, {e});
+  Follow(follower, b);
+  REQUIRE(b.evidence.size() == 1);
+  CHECK(b.header.evidence_root == MerkleRoot({e.Hash()}));
+  const uint64_t slash = stake * 37 / 1000;
+  CHECK(Stake(c, k.alice) == stake - slash);
+  auto v = c->GetValidator(k.alice.addr);
+  RequireOk(v, "validator");
+  REQUIRE(v->has_value());
+  CHECK((*v)->jailed == 1);
+  CHECK((*v)->tombstoned == 1);
+  CHECK(Supply(c) == supply - slash);
+  auto z = c->store().Get(schema::TombstoneKey(k.alice.addr));
+  RequireOk(z, "tombstone");
+  CHECK(z->has_value());
+  CHECK(SlashRecord(c, 2, k.alice) == std::vector<uint64_t>{1, 2, static_cast<uint64_t>(StatementType::kProposal)});
+  CHECK(H(follower->head().state_root) == H(c->head().state_root));
+  // Two proposals that differ only in valid_round are equivocation too.
+  Genesis g2 = EpochGenesis({{&k.validator, 10 * kMinStake}, {&k.alice, stake}});
+  TestChain c2(g2);
+  Produce(c2);
+  Evidence vr = MakeProposalEvidence(SignedProposal(k.alice, k.alice.addr, 1, 3, "block-a", 0),
+                                     SignedProposal(k.alice, k.alice.addr, 1, 3, "block-a", 2));
+  CHECK(EvidenceRefusal(c2, vr).empty());
+  CHECK(Produce(c2, {}, {vr}).evidence.size() == 1);
+  CHECK(c2->GetValidator(k.alice.addr)->value().tombstoned == 1);
+}
+
+TEST_CASE("evidence: invalid proposal evidence is left out when proposing and makes a block invalid") {
+  const Keys& k = K();
+  Genesis g = EpochGenesis({{&k.validator, 10 * kMinStake}, {&k.alice, 2 * kMinStake}, {&k.dave, 2 * kMinStake}},
+                           [](ChainParams& p) { p.unbonding_blocks = 4; });
+  TestChain c(g);
+  c.RunTo(3);
+  const Statement pa = SignedProposal(k.alice, k.alice.addr, 2, 0, "block-a");
+  const Statement pb = SignedProposal(k.alice, k.alice.addr, 2, 0, "block-b");
+  Evidence good = MakeProposalEvidence(pa, pb);
+
+  auto check_rejected = [&](std::vector<Evidence> ev, std::string_view why, size_t kept = 0) {
+    INFO(why);
+    auto a = c->Propose({}, k.validator.addr, c->head().time_ms + 1000, true, ev);
+    RequireOk(a, "propose");
+    CHECK(a->block.evidence.size() == kept);
+    REQUIRE(a->exec.left_out_evidence.size() == ev.size() - kept);
+    CHECK(Contains(a->exec.left_out_evidence.back().second.message, why));
+    CHECK(a->exec.left_out_evidence.back().first == ev.back().Hash());
+    Block b = a->block;
+    b.evidence = ev;
+    auto r = c->Validate(b, true);
+    REQUIRE(!r);
+    CHECK(Contains(r.error().message, why));
+  };
+
+  // The same signed content twice (what a tampered or body-stripped copy of
+  // one proposal amounts to: the signature covers the header hash only).
+  check_rejected({Evidence{pa, pa}}, "sign the same content");
+  check_rejected({MakeProposalEvidence(pa, SignedProposal(k.alice, k.alice.addr, 1, 0, "block-b"))},
+                 "different heights or rounds");
+  check_rejected({MakeProposalEvidence(pa, SignedProposal(k.alice, k.alice.addr, 2, 1, "block-b"))},
+                 "different heights or rounds");
+  check_rejected({MakeProposalEvidence(pa, SignedProposal(k.dave, k.dave.addr, 2, 0, "block-b"))},
+                 "different proposers");
+  check_rejected({Evidence{good.b, good.a}}, "canonical order");
+  Evidence badsig = good;
+  badsig.b.signature[0] ^= 1;
+  check_rejected({badsig}, "proposal signature does not verify");
+  // dave's signature on a proposal naming alice
+  check_rejected({MakeProposalEvidence(pa, SignedProposal(k.dave, k.alice.addr, 2, 0, "block-b"))},
+                 "does not verify");
+  check_rejected({DoubleProposal(k.nobody, 2)}, "not in the set");
+  check_rejected({DoubleProposal(k.alice, 4)}, "proposal height 4 is not below the block height");
+  check_rejected({DoubleProposal(k.alice, 0)}, "not below the block height");
+  // Kinds do not mix, and each kind's statements have their shape.
+  check_rejected({Evidence{pa, SignedVote(k.alice, k.alice.addr, kPrecommit, 2, 0, "block-b")}},
+                 "paired with a vote");
+  Evidence no_vr = good;
+  no_vr.b.valid_round_plus_1.reset();
+  check_rejected({no_vr}, "lacks its valid_round_plus_1");
+  Evidence vote_vr = DoubleSign(k.alice, 2);
+  vote_vr.b.valid_round_plus_1 = 0;
+  check_rejected({vote_vr}, "a vote carries a valid_round_plus_1");
+  // Vote and proposal evidence name the same validator: one per block.
+  check_rejected({good, DoubleSign(k.alice, 1)}, "names validator", 1);
+
+  // Committed (block 4): the same again, the vote kind of the same
+  // incident and an earlier one are covered; a later one is refused for
+  // the tombstone.
+  Block b = Produce(c, {}, {good});
+  REQUIRE(b.evidence.size() == 1);
+  check_rejected({good}, "already slashed in block 4");
+  check_rejected({DoubleSign(k.alice, 2)}, "already slashed in block 4");
+  check_rejected({DoubleProposal(k.alice, 3)}, "already slashed in block 4");
+  check_rejected({DoubleProposal(k.alice, 4)}, "is tombstoned");
+  CHECK(Contains(c->CheckEvidence(DoubleProposal(k.alice, 4)).error().message, "is tombstoned"));
+  // Too old: more than unbonding_blocks below the block.
+  c.RunTo(6);
+  check_rejected({DoubleProposal(k.dave, 2)}, "proposal height 2 is more than unbonding_blocks");
+  CHECK(Produce(c, {}, {DoubleProposal(k.dave, 3)}).evidence.size() == 1);
+}
+
 TEST_CASE("evidence: stake unbonded since the infraction's epoch began is slashed, earlier unbonding is not") {
   const Keys& k = K();
   // Epochs of 4: heights 5-8 are signed by the set chosen at the end of block 4.

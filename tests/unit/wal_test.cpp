@@ -228,18 +228,33 @@ TEST_CASE("replica: a restarted validator replays to the same round, step and lo
   };
 
   std::vector<Vote> sent;
+  std::vector<Evidence> evidence;
   auto collect = [&](Replica& r) {
     auto outs = r.TakeOutputs();
     REQUIRE(outs.has_value());
-    for (Output& o : *outs)
+    for (Output& o : *outs) {
       if (auto* bv = std::get_if<BroadcastVote>(&o)) sent.push_back(bv->vote);
+      if (auto* ef = std::get_if<EvidenceFound>(&o)) evidence.push_back(ef->evidence);
+    }
   };
+  // A second proposal of round 0 by the same proposer for another block:
+  // proposal equivocation, reported, not logged.
+  Proposal twin = prop;
+  twin.block.header.time_ms += 1;
+  twin.signature = *crypto::SignDigest(ed, keys[proposer], sorted[proposer].consensus_key, twin.SigningDigest(chain));
   {
     std::unique_ptr<PrivValidator> pv;
     std::unique_ptr<Signer> signer;
     auto [r, started] = open(pv, signer);
     CHECK(started.replayed == 0);
     REQUIRE(r->OnProposal(prop, 1000));
+    REQUIRE(r->OnProposal(twin, 1001));
+    collect(*r);
+    REQUIRE(evidence.size() == 1);
+    CHECK(evidence[0].is_proposal());
+    CHECK(ToHex0x(evidence[0].Hash()) == ToHex0x(MakeProposalEvidence(prop.Signed(), twin.Signed()).Hash()));
+    CHECK(r->machine()->HoldsProposal(prop));
+    CHECK_FALSE(r->machine()->HoldsProposal(twin));
     for (size_t i = 0; i < 4; ++i)
       if (i != me && i != proposer) REQUIRE(r->OnVote(vote(i, VoteType::kPrevote, block.header.Hash())));
     REQUIRE(r->OnVote(vote(proposer, VoteType::kPrevote, block.header.Hash())));
@@ -254,7 +269,7 @@ TEST_CASE("replica: a restarted validator replays to the same round, step and lo
   std::unique_ptr<PrivValidator> pv;
   std::unique_ptr<Signer> signer;
   auto [r, started] = open(pv, signer);
-  CHECK(started.replayed == 4);
+  CHECK(started.replayed == 4);  // the twin was not logged
   CHECK(started.own == 2);
   CHECK(started.proposals.size() == 1);
   CHECK(started.votes.size() == 3);
@@ -262,6 +277,7 @@ TEST_CASE("replica: a restarted validator replays to the same round, step and lo
   CHECK(r->machine()->locked_hash() == block.header.Hash());
   CHECK(r->machine()->step() == Step::kPrecommit);
   collect(*r);
+  CHECK(evidence.size() == 1);  // not reported again by the replay
   REQUIRE(sent.size() == 2);
   for (size_t i = 0; i < 2; ++i) {
     CHECK(sent[i].type == before[i].type);
