@@ -38,8 +38,6 @@ uint64_t Ms(D d) {
 // (bytes) a frame's worth per peer and 48 MiB in all.
 constexpr size_t kMaxPending = 20'000;
 constexpr size_t kMaxPendingBytes = 48u << 20;
-// Txs from peers waiting for admission; beyond it gossip is dropped.
-constexpr size_t kMaxGossipIn = 200'000;
 // Snapshot serving: a piece goes out only while the asker's send queue
 // holds less than this; a request whose asker has no room for this long is
 // dropped and the asker penalised (the serving thread meanwhile serves the
@@ -79,10 +77,6 @@ class GatedSigner : public consensus::Signer {
   std::unique_ptr<consensus::Signer> inner_;
   const std::atomic<uint64_t>* refuse_below_;
 };
-// Txs per gossip message.
-constexpr size_t kGossipBatch = 4'000;
-// Evidence kept for inclusion.
-constexpr size_t kMaxEvidencePool = 1'000;
 // Messages of rounds further ahead of the local round are dropped: this
 // bounds the machine's message log (one vote per validator and round).
 // Honest validators are never this far apart (growing timeouts).
@@ -244,6 +238,17 @@ Result<std::unique_ptr<Node>> Node::Open(const NodeOptions& options) {
                   "--sign-journal names a file this user can append to (its directory must exist)");
   }
   n->mempool_ = std::make_unique<Mempool>(*n->chain_, options.mempool);
+  chain::Chain* chain_ptr = n->chain_.get();
+  n->evidence_ = std::make_unique<EvidencePool>([chain_ptr](const Evidence& e) { return chain_ptr->CheckEvidence(e); });
+  Node* self = n.get();
+  TxGossip::Hooks gh;
+  // Called from the gossip thread, which runs only while net_ is set (it is
+  // started after and stopped before net_ is, in Run()).
+  gh.broadcast = [self](const net::Txs& batch, std::optional<net::PeerId> except) {
+    self->net_->Broadcast(batch, except);
+  };
+  gh.penalize = [self](net::PeerId peer, int points, const std::string& why) { self->Penalize(peer, points, why); };
+  n->gossip_ = std::make_unique<TxGossip>(*n->mempool_, std::move(gh));
   n->snapshots_ = std::make_unique<SnapshotService>(*n->chain_, options.datadir, options.snapshot_keep);
   n->rpc_ = std::make_unique<rpc::Server>(*n, options.rpc);
   return n;
@@ -252,12 +257,7 @@ Result<std::unique_ptr<Node>> Node::Open(const NodeOptions& options) {
 Node::~Node() {
   if (net_) net_->Stop();
   if (snapshots_) snapshots_->Stop();
-  {
-    std::lock_guard<std::mutex> l(gossip_mu_);
-    gossip_stop_ = true;
-  }
-  gossip_cv_.notify_all();
-  if (gossip_thread_.joinable()) gossip_thread_.join();
+  if (gossip_) gossip_->Stop();
   if (rpc_) rpc_->Stop();
   if (journal_fd_ >= 0) ::close(journal_fd_);
   std::fill(node_secret_.begin(), node_secret_.end(), 0);
@@ -269,62 +269,12 @@ int Node::p2p_port() const { return net_ ? net_->port() : 0; }
 // ---- rpc::Backend and tx gossip ------------------------------------------------
 
 Result<Hash32> Node::SubmitTx(SignedTx tx) {
-  if (!net_) return mempool_->Add(std::move(tx));
+  // What the mempool admits goes to the peers (TxGossip drops it on a node
+  // without p2p).
   SignedTx copy = tx;
   auto id = mempool_->Add(std::move(tx));
-  if (id) {
-    std::lock_guard<std::mutex> l(gossip_mu_);
-    gossip_out_.emplace_back(std::nullopt, std::move(copy));
-  }
+  if (id) gossip_->Local(std::move(copy));
   return id;
-}
-
-void Node::GossipLoop() {
-  std::unique_lock<std::mutex> l(gossip_mu_);
-  while (!gossip_stop_) {
-    gossip_cv_.wait_for(l, std::chrono::milliseconds(20), [this] { return gossip_stop_ || !gossip_in_.empty(); });
-    if (gossip_stop_) break;
-    // Admit what peers sent; what is new goes on to our other peers.
-    while (!gossip_in_.empty()) {
-      auto [peer, txs] = std::move(gossip_in_.front());
-      gossip_in_.pop_front();
-      gossip_in_txs_ -= txs.size();
-      l.unlock();
-      std::vector<SignedTx> fresh;
-      for (SignedTx& tx : txs) {
-        SignedTx copy = tx;
-        auto added = mempool_->Add(std::move(tx));
-        if (added) {
-          fresh.push_back(std::move(copy));
-        } else if (added.error().code == ErrorCode::kCrypto) {
-          // A forged signature is the sender's doing (a relay checks
-          // before it relays): penalise it and check no more of its batch,
-          // so a flood of forgeries costs one verification.
-          Penalize(peer, 25, "gossiped tx: " + added.error().message);
-          break;
-        }
-      }
-      l.lock();
-      for (SignedTx& tx : fresh) gossip_out_.emplace_back(peer, std::move(tx));
-    }
-    if (!gossip_out_.empty() && net_) {
-      // Batches per source: a peer is not sent back what it sent us.
-      std::map<std::optional<net::PeerId>, std::vector<SignedTx>> by_source;
-      for (auto& [src, tx] : gossip_out_) by_source[src].push_back(std::move(tx));
-      gossip_out_.clear();
-      l.unlock();
-      for (auto& [src, txs] : by_source) {
-        for (size_t i = 0; i < txs.size(); i += kGossipBatch) {
-          net::Txs batch;
-          size_t end = std::min(txs.size(), i + kGossipBatch);
-          batch.txs.assign(std::make_move_iterator(txs.begin() + static_cast<ptrdiff_t>(i)),
-                           std::make_move_iterator(txs.begin() + static_cast<ptrdiff_t>(end)));
-          net_->Broadcast(batch, src);
-        }
-      }
-      l.lock();
-    }
-  }
 }
 
 // ---- net::Handler (I/O thread) ---------------------------------------------------
@@ -343,11 +293,7 @@ void Node::OnDisconnected(net::PeerId peer) {
 
 void Node::OnMessage(net::PeerId peer, net::Message msg) {
   if (auto* txs = std::get_if<net::Txs>(&msg)) {
-    std::lock_guard<std::mutex> l(gossip_mu_);
-    if (gossip_in_txs_ + txs->txs.size() > kMaxGossipIn) return;  // overloaded: gossip is best effort
-    gossip_in_txs_ += txs->txs.size();
-    gossip_in_.emplace_back(peer, std::move(txs->txs));
-    gossip_cv_.notify_one();
+    gossip_->FromPeer(peer, std::move(txs->txs));
     return;
   }
   std::lock_guard<std::mutex> l(ev_mu_);
@@ -365,7 +311,7 @@ void Node::Broadcast(const net::Message& m, std::optional<net::PeerId> except) {
   if (net_) net_->Broadcast(m, except);
 }
 void Node::Penalize(net::PeerId peer, int points, const std::string& why) {
-  bad_messages_++;
+  metrics_.bad_messages++;
   Log(LogLevel::kWarn, "bad message from peer", {{"peer", peer}, {"why", why}});
   if (net_) net_->Penalize(peer, points, why);
 }
@@ -393,11 +339,11 @@ Status Node::StartHeight() {
   auto set = chain_->ValidatorSetFor(h);
   if (!set) return std::unexpected(set.error());
   current_set_ = *set;
-  own_power_ = 0;
+  metrics_.own_power = 0;
   if (validator_address_)
-    if (auto i = set->IndexOf(*validator_address_)) own_power_ = set->validators()[*i].power;
-  total_power_ = set->total_power();
-  validators_active_ = set->size();
+    if (auto i = set->IndexOf(*validator_address_)) metrics_.own_power = set->validators()[*i].power;
+  metrics_.total_power = set->total_power();
+  metrics_.validators_active = set->size();
   consensus::TendermintConfig cfg;
   cfg.chain_id = chain_->genesis().chain_id;
   cfg.height = h;
@@ -420,7 +366,7 @@ Status Node::StartHeight() {
   std::optional<consensus::PrivValState> last = privval_ ? privval_->last_signed() : std::nullopt;
   auto started = replica_->StartHeight(std::move(cfg), std::move(hooks));
   if (!started) return std::unexpected(started.error());
-  cur_round_ = tm()->round();
+  metrics_.cur_round = tm()->round();
   // Replayed messages are gossiped like received ones: a lock may rest on
   // a polka only they prove to others.
   for (consensus::Proposal& p : started->proposals) {
@@ -471,8 +417,7 @@ Status Node::StartHeight() {
 Block Node::MakeProposal() {
   const ChainParams p = chain_->params();
   std::vector<SignedTx> txs = mempool_->Select(p.max_block_txs, p.max_block_bytes);
-  std::vector<Evidence> ev;
-  for (const auto& [k, e] : evidence_) ev.push_back(e);
+  std::vector<Evidence> ev = evidence_->All();
   // Signatures were verified at mempool admission; signer bindings,
   // nonces and balances are checked again by execution.
   auto applied = chain_->Propose(std::move(txs), *validator_address_, NowMs(), /*verify_signatures=*/false, ev);
@@ -620,18 +565,15 @@ Status Node::Deliver(std::optional<net::PeerId> from, net::Message m) {
 
 void Node::AddEvidence(std::optional<net::PeerId> from, const Evidence& e) {
   const Statement& a = e.a;
-  auto key = std::make_tuple(a.validator, a.height, a.round, a.type);
-  if (evidence_.count(key) || evidence_.size() >= kMaxEvidencePool) return;
-  // The executor's rules, so the pool holds only what a block would take.
-  // Only a bad signature is the sender's fault: honest peers may race us
-  // with evidence against a validator that was jailed meanwhile.
-  auto st = chain_->CheckEvidence(e);
-  if (!st) {
-    if (from && st.error().code == ErrorCode::kCrypto) Penalize(*from, 25, "evidence: " + st.error().message);
+  auto added = evidence_->Add(e);
+  if (!added) {
+    // Only a bad signature is the sender's fault: honest peers may race us
+    // with evidence against a validator that was jailed meanwhile.
+    if (from && added.error().code == ErrorCode::kCrypto) Penalize(*from, 25, "evidence: " + added.error().message);
     return;
   }
-  evidence_.emplace(key, e);
-  evidence_pool_ = evidence_.size();
+  if (!*added) return;
+  metrics_.evidence_pending = evidence_->size();
   Log(LogLevel::kWarn, "equivocation evidence",
       {{"validator", ToHex0x(a.validator)}, {"height", a.height}, {"round", a.round}, {"type", a.type},
        {"kind", std::string(StatementTypeName(a.type))}});
@@ -736,13 +678,13 @@ Status Node::Drain() {
       } else if (auto* e = std::get_if<consensus::EvidenceFound>(&o)) {
         AddEvidence(std::nullopt, e->evidence);
       } else if (auto* f = std::get_if<consensus::SignFailed>(&o)) {
-        sign_failures_++;
+        metrics_.sign_failures++;
         // A double_sign_check_height hold was logged once when it began.
         if (!f->error.message.starts_with("double_sign_check_height"))
           Log(LogLevel::kWarn, "refused to sign", {{"what", f->what}, {"error", f->error.message}});
       }
     }
-    if (tm()) cur_round_ = tm()->round();
+    if (tm()) metrics_.cur_round = tm()->round();
   }
   return Ok();
 }
@@ -769,25 +711,20 @@ Status Node::CommitBlock(chain::AppliedBlock applied, const Commit& commit, bool
   snapshots_->OnCommitted(hd.height);
   // Evidence the next block would no longer take (included, so its
   // validator is jailed, or too old) leaves the pool.
-  for (auto it = evidence_.begin(); it != evidence_.end();)
-    it = chain_->CheckEvidence(it->second) ? std::next(it) : evidence_.erase(it);
-  evidence_pool_ = evidence_.size();
-  blocks_committed_++;
-  if (!decided_here) blocks_synced_++;
-  txs_committed_ += ntx;
-  last_block_txs_ = ntx;
-  last_commit_ms_ = NowMs();
-  last_decide_round_ = round;
+  evidence_->Prune();
+  metrics_.evidence_pending = evidence_->size();
+  metrics_.blocks_committed++;
+  if (!decided_here) metrics_.blocks_synced++;
+  metrics_.txs_committed += ntx;
+  metrics_.last_block_txs = ntx;
+  metrics_.last_commit_ms = NowMs();
+  metrics_.last_decide_round = round;
   last_progress_ = Clock::now();
   {
     int64_t prev_ns = last_commit_steady_ns_;
     int64_t now_ns = last_progress_.time_since_epoch().count();
     if (prev_ns != 0 && now_ns > prev_ns) {
-      uint64_t ms = static_cast<uint64_t>(now_ns - prev_ns) / 1'000'000;
-      for (size_t i = 0; i < kIntervalBucketsMs.size(); ++i)
-        if (ms <= kIntervalBucketsMs[i]) interval_buckets_[i]++;
-      interval_count_++;
-      interval_sum_ms_ += ms;
+      metrics_.ObserveIntervalMs(static_cast<uint64_t>(now_ns - prev_ns) / 1'000'000);
     }
     last_commit_steady_ns_ = now_ns;
   }
@@ -1089,7 +1026,7 @@ void Node::Regossip(std::optional<net::PeerId> to) {
       }
       Send(peer, m);
     }
-    for (const auto& [k, e] : evidence_) Send(peer, net::EvidenceMsg{e});
+    for (const Evidence& e : evidence_->All()) Send(peer, net::EvidenceMsg{e});
   }
 }
 
@@ -1277,7 +1214,8 @@ std::string Node::NotReadyReason() const {
   // is current.
   const bool observer = !privval_;
   const bool needs_peers = observer || set_size_.load() > 1;
-  if (needs_peers && net_ && net_->Peers().empty())
+  net::Host* host = net_ptr_.load(std::memory_order_acquire);
+  if (needs_peers && host && host->Peers().empty())
     return !observer ? "no peers (the active set has " + std::to_string(set_size_.load()) + " validators)"
                     : std::string("no peers (an observer follows its peers)");
   // Connected, but no peer said how high it is yet: it may be far ahead.
@@ -1303,15 +1241,17 @@ rpc::SyncStatus Node::Syncing() const {
   s.head = chain_->height();
   s.peers_best = peers_best_height_.load();
   s.catching_up = s.peers_best > s.head + 1;
-  s.peers = ready_.load() && net_ ? net_->Peers().size() : 0;
+  net::Host* host = net_ptr_.load(std::memory_order_acquire);
+  s.peers = ready_.load() && host ? host->Peers().size() : 0;
   s.not_ready = NotReadyReason();
   return s;
 }
 
 std::vector<rpc::PeerView> Node::Peers() const {
   std::vector<rpc::PeerView> out;
-  if (!ready_.load() || !net_) return out;
-  for (const net::PeerInfo& p : net_->Peers()) {
+  net::Host* host = net_ptr_.load(std::memory_order_acquire);
+  if (!ready_.load() || !host) return out;
+  for (const net::PeerInfo& p : host->Peers()) {
     rpc::PeerView v;
     v.id = p.id;
     v.node_key = p.node_key;
@@ -1374,7 +1314,8 @@ Status Node::Run(const std::atomic<bool>& stop) {
       return std::unexpected(Wrap(host.error(), "p2p"));
     }
     net_ = std::move(*host);
-    gossip_thread_ = std::thread([this] { GossipLoop(); });
+    net_ptr_.store(net_.get(), std::memory_order_release);
+    gossip_->Start();
     net::Host* h = net_.get();
     BlockServerOptions bso;
     bso.max_bytes = chain_->params().max_block_bytes / 2 + (1 << 20);
@@ -1477,102 +1418,70 @@ Status Node::Run(const std::atomic<bool>& stop) {
   snapshots_->Stop();  // before the host their replies go to
   if (block_server_) block_server_->Stop();
   if (net_) net_->Stop();
-  {
-    std::lock_guard<std::mutex> l(gossip_mu_);
-    gossip_stop_ = true;
-  }
-  gossip_cv_.notify_all();
-  if (gossip_thread_.joinable()) gossip_thread_.join();
+  if (gossip_) gossip_->Stop();
   rpc_->Stop();
   Log(LogLevel::kInfo, "node stopped", {{"height", chain_->height()}});
   return result;
 }
 
 std::string Node::Metrics() const {
-  std::string m;
-  auto line = [&m](const char* name, const char* help, uint64_t v) {
-    std::string_view n(name);
-    const char* type = n.ends_with("_total") ? "counter" : "gauge";
-    m += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n" + name + " " +
-         std::to_string(v) + "\n";
-  };
-  line("gtos_blocks_committed_total", "Blocks this process committed (decided or synced).", blocks_committed_);
-  line("gtos_blocks_synced_total", "Blocks this process committed through block sync.", blocks_synced_);
-  line("gtos_txs_committed_total", "Transactions this process committed.", txs_committed_);
-  line("gtos_last_block_txs", "Transactions in the last committed block.", last_block_txs_);
-  {
-    // Base units (seconds), as Prometheus names want them.
-    uint64_t ms = last_commit_ms_;
-    char v[48];
-    std::snprintf(v, sizeof v, "%llu.%03llu", static_cast<unsigned long long>(ms / 1000),
-                  static_cast<unsigned long long>(ms % 1000));
-    m += "# HELP gtos_last_commit_timestamp_seconds Wall-clock time of the last commit, seconds since the epoch.\n"
-         "# TYPE gtos_last_commit_timestamp_seconds gauge\ngtos_last_commit_timestamp_seconds ";
-    m += v;
-    m += "\n";
-  }
-  line("gtos_mempool_bytes", "Bytes of transactions in the mempool.", mempool_->bytes());
-  line("gtos_mempool_max_txs", "Transactions the mempool holds at most (mempool_max_txs).",
-       mempool_->options().max_txs);
-  line("gtos_mempool_max_bytes", "Bytes the mempool holds at most (mempool_max_bytes).", mempool_->options().max_bytes);
-  line("gtos_ready", "1 while /readyz answers 200, else 0 (docs/node.md).", NotReadyReason().empty() ? 1 : 0);
-  {
-    const ChainParams p = chain_->params();
-    auto seconds = [](uint64_t ms) {
-      char v[48];
-      std::snprintf(v, sizeof v, "%llu.%03llu", static_cast<unsigned long long>(ms / 1000),
-                    static_cast<unsigned long long>(ms % 1000));
-      return std::string(v);
-    };
-    m += "# HELP gtos_target_block_interval_seconds The chain's target_block_interval_ms, in seconds.\n"
-         "# TYPE gtos_target_block_interval_seconds gauge\ngtos_target_block_interval_seconds " +
-         seconds(p.target_block_interval_ms) + "\n";
-    line("gtos_snapshot_interval_blocks", "The chain's snapshot_interval (0: no automatic snapshots).",
-         p.snapshot_interval);
-    m += "# HELP gtos_block_interval_seconds Time between this process's consecutive commits.\n"
-         "# TYPE gtos_block_interval_seconds histogram\n";
-    for (size_t i = 0; i < kIntervalBucketsMs.size(); ++i)
-      m += "gtos_block_interval_seconds_bucket{le=\"" + seconds(kIntervalBucketsMs[i]) + "\"} " +
-           std::to_string(interval_buckets_[i].load()) + "\n";
-    uint64_t count = interval_count_;
-    m += "gtos_block_interval_seconds_bucket{le=\"+Inf\"} " + std::to_string(count) + "\n";
-    m += "gtos_block_interval_seconds_sum " + seconds(interval_sum_ms_) + "\n";
-    m += "gtos_block_interval_seconds_count " + std::to_string(count) + "\n";
-  }
-  line("gtos_consensus_height", "Height being decided (committed head + 1).", chain_->height() + 1);
-  line("gtos_consensus_round", "Round of the height being decided.", cur_round_);
-  line("gtos_consensus_last_decide_round", "Round in which the last block was decided.", last_decide_round_);
-  line("gtos_consensus_validator_power", "Voting power of this node's validator in the current set (0: none).",
-       own_power_);
-  line("gtos_consensus_total_power", "Total voting power of the current validator set.", total_power_);
-  line("gtos_consensus_validators", "Validators in the current set.", validators_active_);
-  line("gtos_consensus_evidence_pending", "Equivocation evidence waiting for inclusion.", evidence_pool_);
-  line("gtos_consensus_sign_refused_total", "Signatures the private validator refused.", sign_failures_);
-  line("gtos_consensus_sign_hold_until_height",
-       "double_sign_check_height: no signature below this height (0: no hold).", refuse_sign_below_.load());
-  line("gtos_snapshots_written_total", "Automatic snapshots this process wrote.", snapshots_->written());
-  line("gtos_snapshot_failures_total", "Automatic snapshots that failed.", snapshots_->failures());
-  line("gtos_snapshot_last_height", "Height of the last snapshot this process wrote (0: none).",
-       snapshots_->last_height());
-  line("gtos_statesync_restored_height", "Snapshot height state sync restored before this start (0: none).",
-       options_.statesync_restored_height);
-  line("gtos_history_oldest_height", "Oldest height whose block body is still stored.", chain_->oldest_body());
-  line("gtos_p2p_bad_messages_total", "Messages from peers refused by consensus (bad signature, ...).",
-       bad_messages_);
-  net::NetStats ns = net_ ? net_->Stats() : net::NetStats{};
-  line("gtos_p2p_peers", "Connected peers.", ns.peers);
-  line("gtos_p2p_frames_in_total", "Frames received.", ns.frames_in);
-  line("gtos_p2p_frames_out_total", "Frames sent.", ns.frames_out);
-  line("gtos_p2p_bytes_in_total", "Bytes received.", ns.bytes_in);
-  line("gtos_p2p_bytes_out_total", "Bytes sent.", ns.bytes_out);
-  line("gtos_p2p_dropped_frames_total", "Frames dropped as malformed, oversized or unexpected.", ns.dropped_frames);
-  line("gtos_p2p_dropped_gossip_total", "Gossip messages dropped because a peer's send queue was full.",
-       ns.dropped_gossip);
-  line("gtos_p2p_penalty_disconnects_total", "Peers disconnected for misbehaviour.", ns.disconnects_penalty);
-  line("gtos_p2p_bad_frames_total", "Frames that failed authentication (altered, replayed or reordered in transit).",
-       ns.bad_frames);
-  line("gtos_p2p_refused_connections_total", "Connections refused at a connection cap.", ns.refused_connections);
-  return m;
+  PromText t;
+  const NodeMetrics& x = metrics_;
+  t.Value("gtos_blocks_committed_total", "Blocks this process committed (decided or synced).", x.blocks_committed);
+  t.Value("gtos_blocks_synced_total", "Blocks this process committed through block sync.", x.blocks_synced);
+  t.Value("gtos_txs_committed_total", "Transactions this process committed.", x.txs_committed);
+  t.Value("gtos_last_block_txs", "Transactions in the last committed block.", x.last_block_txs);
+  // Base units (seconds), as Prometheus names want them.
+  t.SecondsGauge("gtos_last_commit_timestamp_seconds",
+                 "Wall-clock time of the last commit, seconds since the epoch.", x.last_commit_ms);
+  t.Value("gtos_mempool_bytes", "Bytes of transactions in the mempool.", mempool_->bytes());
+  t.Value("gtos_mempool_max_txs", "Transactions the mempool holds at most (mempool_max_txs).",
+          mempool_->options().max_txs);
+  t.Value("gtos_mempool_max_bytes", "Bytes the mempool holds at most (mempool_max_bytes).",
+          mempool_->options().max_bytes);
+  t.Value("gtos_ready", "1 while /readyz answers 200, else 0 (docs/node.md).", NotReadyReason().empty() ? 1 : 0);
+  const ChainParams p = chain_->params();
+  t.SecondsGauge("gtos_target_block_interval_seconds", "The chain's target_block_interval_ms, in seconds.",
+                 p.target_block_interval_ms);
+  t.Value("gtos_snapshot_interval_blocks", "The chain's snapshot_interval (0: no automatic snapshots).",
+          p.snapshot_interval);
+  x.RenderInterval(t.text());
+  t.Value("gtos_consensus_height", "Height being decided (committed head + 1).", chain_->height() + 1);
+  t.Value("gtos_consensus_round", "Round of the height being decided.", x.cur_round);
+  t.Value("gtos_consensus_last_decide_round", "Round in which the last block was decided.", x.last_decide_round);
+  t.Value("gtos_consensus_validator_power", "Voting power of this node's validator in the current set (0: none).",
+          x.own_power);
+  t.Value("gtos_consensus_total_power", "Total voting power of the current validator set.", x.total_power);
+  t.Value("gtos_consensus_validators", "Validators in the current set.", x.validators_active);
+  t.Value("gtos_consensus_evidence_pending", "Equivocation evidence waiting for inclusion.", x.evidence_pending);
+  t.Value("gtos_consensus_sign_refused_total", "Signatures the private validator refused.", x.sign_failures);
+  t.Value("gtos_consensus_sign_hold_until_height",
+          "double_sign_check_height: no signature below this height (0: no hold).", refuse_sign_below_.load());
+  t.Value("gtos_snapshots_written_total", "Automatic snapshots this process wrote.", snapshots_->written());
+  t.Value("gtos_snapshot_failures_total", "Automatic snapshots that failed.", snapshots_->failures());
+  t.Value("gtos_snapshot_last_height", "Height of the last snapshot this process wrote (0: none).",
+          snapshots_->last_height());
+  t.Value("gtos_statesync_restored_height", "Snapshot height state sync restored before this start (0: none).",
+          options_.statesync_restored_height);
+  t.Value("gtos_history_oldest_height", "Oldest height whose block body is still stored.", chain_->oldest_body());
+  t.Value("gtos_p2p_bad_messages_total", "Messages from peers refused by consensus (bad signature, ...).",
+          x.bad_messages);
+  net::Host* host = net_ptr_.load(std::memory_order_acquire);
+  net::NetStats ns = host ? host->Stats() : net::NetStats{};
+  t.Value("gtos_p2p_peers", "Connected peers.", ns.peers);
+  t.Value("gtos_p2p_frames_in_total", "Frames received.", ns.frames_in);
+  t.Value("gtos_p2p_frames_out_total", "Frames sent.", ns.frames_out);
+  t.Value("gtos_p2p_bytes_in_total", "Bytes received.", ns.bytes_in);
+  t.Value("gtos_p2p_bytes_out_total", "Bytes sent.", ns.bytes_out);
+  t.Value("gtos_p2p_dropped_frames_total", "Frames dropped as malformed, oversized or unexpected.",
+          ns.dropped_frames);
+  t.Value("gtos_p2p_dropped_gossip_total", "Gossip messages dropped because a peer's send queue was full.",
+          ns.dropped_gossip);
+  t.Value("gtos_p2p_penalty_disconnects_total", "Peers disconnected for misbehaviour.", ns.disconnects_penalty);
+  t.Value("gtos_p2p_bad_frames_total",
+          "Frames that failed authentication (altered, replayed or reordered in transit).", ns.bad_frames);
+  t.Value("gtos_p2p_refused_connections_total", "Connections refused at a connection cap.", ns.refused_connections);
+  return std::move(t.text());
 }
 
 }  // namespace gtos::node

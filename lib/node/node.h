@@ -52,8 +52,11 @@
 #include "consensus/tendermint.h"
 #include "net/net.h"
 #include "node/block_sync.h"
+#include "node/evidence_pool.h"
 #include "node/mempool.h"
+#include "node/metrics.h"
 #include "node/snapshots.h"
+#include "node/tx_gossip.h"
 #include "rpc/backend.h"
 #include "rpc/server.h"
 
@@ -220,8 +223,6 @@ class Node : public rpc::Backend, private net::Handler {
   Clock::time_point last_flood_;
   uint64_t flood_height_ = 0, flood_round_ = 0;
 
-  // Gossip thread.
-  void GossipLoop();
 
   NodeOptions options_;
   std::unique_ptr<chain::Chain> chain_;
@@ -229,6 +230,9 @@ class Node : public rpc::Backend, private net::Handler {
   std::unique_ptr<SnapshotService> snapshots_;
   std::unique_ptr<rpc::Server> rpc_;
   std::unique_ptr<net::Host> net_;
+  // net_ for RPC threads (Metrics, Peers, readiness): set once Run() made
+  // the host; net_ itself is the consensus thread's.
+  std::atomic<net::Host*> net_ptr_{nullptr};
   Bytes node_secret_, node_public_;
 
   // Validator identity (absent for an observer).
@@ -312,7 +316,7 @@ class Node : public rpc::Backend, private net::Handler {
   std::vector<net::Message> last_height_msgs_;
   std::map<net::PeerId, uint64_t> last_height_sent_;
   // Keyed (validator, h, r, type); type 3 (proposal) for proposal evidence.
-  std::map<std::tuple<Address, uint64_t, uint64_t, uint64_t>, Evidence> evidence_;
+  std::unique_ptr<EvidencePool> evidence_;  // consensus thread
   BlockSync sync_;
   std::unique_ptr<BlockServer> block_server_;  // with the p2p host
 
@@ -321,37 +325,12 @@ class Node : public rpc::Backend, private net::Handler {
   std::condition_variable ev_cv_;
   std::deque<Event> events_;  // GUARDED_BY(ev_mu_)
 
-  // ---- gossip thread ----
-  std::thread gossip_thread_;
-  std::mutex gossip_mu_;
-  std::condition_variable gossip_cv_;
-  std::deque<std::pair<net::PeerId, std::vector<SignedTx>>> gossip_in_;  // GUARDED_BY(gossip_mu_)
-  size_t gossip_in_txs_ = 0;                                            // GUARDED_BY(gossip_mu_)
-  // Txs to send on, with the peer they came from (none: from RPC).
-  std::vector<std::pair<std::optional<net::PeerId>, SignedTx>> gossip_out_;  // GUARDED_BY(gossip_mu_)
-  bool gossip_stop_ = false;                                             // GUARDED_BY(gossip_mu_)
+  // ---- tx gossip (its own thread) ----
+  std::unique_ptr<TxGossip> gossip_;
 
-  // ---- metrics ----
+  // ---- metrics (docs/node.md "Health and metrics") ----
   std::atomic<bool> ready_{false};
-  std::atomic<uint64_t> blocks_committed_{0};
-  std::atomic<uint64_t> blocks_synced_{0};
-  std::atomic<uint64_t> txs_committed_{0};
-  std::atomic<uint64_t> last_block_txs_{0};
-  std::atomic<uint64_t> last_commit_ms_{0};
-  // Histogram of the time between this process's consecutive commits
-  // (gtos_block_interval_seconds; bounds in kIntervalBucketsMs).
-  static constexpr std::array<uint64_t, 9> kIntervalBucketsMs = {100, 250, 500, 1000, 2000, 5000, 10'000, 30'000, 60'000};
-  std::array<std::atomic<uint64_t>, 9> interval_buckets_{};
-  std::atomic<uint64_t> interval_count_{0};
-  std::atomic<uint64_t> interval_sum_ms_{0};
-  std::atomic<uint64_t> cur_round_{0};
-  std::atomic<uint64_t> last_decide_round_{0};
-  std::atomic<uint64_t> own_power_{0};
-  std::atomic<uint64_t> total_power_{0};
-  std::atomic<uint64_t> validators_active_{0};
-  std::atomic<uint64_t> evidence_pool_{0};
-  std::atomic<uint64_t> bad_messages_{0};
-  std::atomic<uint64_t> sign_failures_{0};
+  NodeMetrics metrics_;
 };
 
 }  // namespace gtos::node
