@@ -25,9 +25,12 @@
 //  - gossips txs admitted to its mempool (a separate thread admits txs
 //    received from peers, so signature checks never stall consensus).
 //
-// Threads: Run() is the consensus thread; the p2p host has an I/O thread;
-// a gossip thread admits peers' txs and sends tx batches; RPC threads call
-// the rpc::Backend methods, which are thread-safe.
+// Threads (docs/consensus.md "Threads of the node"): Run() is the
+// consensus thread, the only one that touches the machine, the evidence pool
+// (EvidencePool), block sync and the pending buffer; the p2p host has an I/O
+// thread that only enqueues; TxGossip has a thread that admits peers' txs
+// and sends batches; RPC threads call the rpc::Backend methods, which read
+// atomics (NodeMetrics, readiness) and the host through net_ptr_.
 #ifndef GTOS_NODE_NODE_H_
 #define GTOS_NODE_NODE_H_
 
