@@ -220,7 +220,8 @@ Result<AppliedBlock> Chain::Execute(Block block, bool verify, state::ExecMode mo
 }
 
 Result<AppliedBlock> Chain::Propose(std::vector<SignedTx> txs, const Address& proposer, uint64_t time_ms,
-                                    bool verify_signatures, std::vector<Evidence> evidence) const {
+                                    bool verify_signatures, std::vector<Evidence> evidence,
+                                    const gtos::Commit* head_commit) const {
   Block b;
   b.header.proposer = proposer;
   // Strictly after the parent (docs/state.md "Block time"). The parent is at
@@ -236,7 +237,10 @@ Result<AppliedBlock> Chain::Propose(std::vector<SignedTx> txs, const Address& pr
   b.evidence = std::move(evidence);
   // The certificate of the head goes into the block (docs/consensus.md).
   uint64_t head_height = height();
-  if (head_height >= 1) {
+  if (head_height >= 1 && head_commit && head_commit->height == head_height &&
+      head_commit->block_hash == head().Hash()) {
+    b.last_commit = *head_commit;
+  } else if (head_height >= 1) {
     auto c = GetCommit(head_height);
     if (!c) return std::unexpected(c.error());
     if (!*c)

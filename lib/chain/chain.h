@@ -115,8 +115,13 @@ class Chain {
   // but the block is not committed. time_ms is raised to parent time + 1 if
   // needed. The proposer is not checked against the set here; Validate
   // checks it.
+  // `head_commit`, when given, is the head's certificate to carry as
+  // last_commit instead of the stored one: the caller's superset of it with
+  // precommits that arrived after the decision (each signature verified by
+  // the caller; ignored unless it is for the head's height and hash).
   Result<AppliedBlock> Propose(std::vector<SignedTx> txs, const Address& proposer, uint64_t time_ms,
-                               bool verify_signatures, std::vector<Evidence> evidence) const;
+                               bool verify_signatures, std::vector<Evidence> evidence,
+                               const gtos::Commit* head_commit = nullptr) const;
   // Re-executes a received block on top of the head and checks every header
   // field it derives (roots, parent, height, chain id, validators_hash,
   // next_validators_hash, evidence_root) and that the proposer is a member

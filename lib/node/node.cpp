@@ -420,7 +420,8 @@ Block Node::MakeProposal() {
   std::vector<Evidence> ev = evidence_->All();
   // Signatures were verified at mempool admission; signer bindings,
   // nonces and balances are checked again by execution.
-  auto applied = chain_->Propose(std::move(txs), *validator_address_, NowMs(), /*verify_signatures=*/false, ev);
+  auto applied = chain_->Propose(std::move(txs), *validator_address_, NowMs(), /*verify_signatures=*/false, ev,
+                                 head_commit_ ? &*head_commit_ : nullptr);
   if (!applied) {
     // Cannot happen short of a database error; propose an empty block.
     Log(LogLevel::kError, "building a block failed", {{"error", applied.error().message}});
@@ -493,6 +494,30 @@ bool Node::ValidateProposal(const Block& block) {
   return true;
 }
 
+void Node::NoteLatePrecommit(std::optional<net::PeerId> from, const Vote& v) {
+  if (!head_commit_ || v.height != head_commit_->height || v.round != head_commit_->round ||
+      v.block_hash != head_commit_->block_hash)
+    return;  // not for the decided block: nothing to add
+  auto& sigs = head_commit_->signatures;
+  auto pos = std::lower_bound(sigs.begin(), sigs.end(), v.validator,
+                              [](const CommitSig& c, const Address& a) { return c.validator < a; });
+  if (pos != sigs.end() && pos->validator == v.validator) return;  // already in
+  if (!head_set_) {
+    auto set = chain_->ValidatorSetFor(head_commit_->height);
+    if (!set) return;
+    head_set_ = std::move(*set);
+  }
+  auto idx = head_set_->IndexOf(v.validator);
+  if (!idx) return;  // not a validator of that height (a stale set's member): ignored
+  const consensus::Validator& val = head_set_->validators()[*idx];
+  const crypto::SigAlgo* algo = crypto::FindAlgo(val.consensus_algo);
+  if (!algo || !algo->verify(val.consensus_key, v.SigningDigest(chain_->genesis().chain_id), v.signature)) {
+    if (from) Penalize(*from, 25, "late precommit: bad signature");
+    return;
+  }
+  sigs.insert(pos, CommitSig{v.validator, v.signature});
+}
+
 Status Node::Deliver(std::optional<net::PeerId> from, net::Message m) {
   auto* proposal = std::get_if<net::ProposalMsg>(&m);
   auto* vote = std::get_if<net::VoteMsg>(&m);
@@ -500,6 +525,10 @@ Status Node::Deliver(std::optional<net::PeerId> from, net::Message m) {
   uint64_t height = proposal ? proposal->proposal.height : vote->vote.height;
   uint64_t round = proposal ? proposal->proposal.round : vote->vote.round;
   uint64_t h = chain_->height() + 1;
+  if (vote && height + 1 == h && vote->vote.type == static_cast<uint64_t>(VoteType::kPrecommit)) {
+    NoteLatePrecommit(from, vote->vote);
+    return Ok();
+  }
   if (height != h || !tm()) {
     if (height != h && height != h + 1) return Ok();
     // Only a validator's message is worth keeping (of the set deciding
@@ -767,6 +796,8 @@ Status Node::CommitBlock(chain::AppliedBlock applied, const Commit& commit, bool
     last_height_msgs_.clear();
   }
   last_height_sent_.clear();
+  head_commit_ = commit;
+  head_set_.reset();
   height_msgs_.clear();
   proposal_resend_.clear();
   seen_.clear();

@@ -317,6 +317,14 @@ class Node : public rpc::Backend, private net::Handler {
   // The decided proposal and its precommits of the last height decided
   // here: sent to a peer one height behind, so it decides without block sync.
   std::vector<net::Message> last_height_msgs_;
+  // The head's certificate, grown by precommits for it that arrive after
+  // the decision, carried as last_commit when this node proposes head + 1:
+  // an online validator whose precommit was not among the first 2/3 still
+  // counts as signing (downtime, rewards; docs/consensus.md "Late
+  // precommits"). head_set_ is the head's validator set, read once needed.
+  std::optional<Commit> head_commit_;
+  std::optional<consensus::ValidatorSet> head_set_;
+  void NoteLatePrecommit(std::optional<net::PeerId> from, const Vote& v);
   std::map<net::PeerId, uint64_t> last_height_sent_;
   // Keyed (validator, h, r, type); type 3 (proposal) for proposal evidence.
   std::unique_ptr<EvidencePool> evidence_;  // consensus thread

@@ -453,7 +453,9 @@ def scenario_snapshot_parts(work):
     # 4 MiB blocks: with 16 MiB ones (the default limit) a loaded 2-core
     # machine took 1.4 s to validate each proposal and the height went
     # through 10+ rounds without deciding (docs/notes.md, session 8).
-    net = Network(work, params=("target_block_interval_ms=300", "snapshot_interval=30", "max_block_bytes=4194304"))
+    # GTOS_TEST_MAX_BLOCK_BYTES=16777216 reproduces that case.
+    max_block = int(os.environ.get("GTOS_TEST_MAX_BLOCK_BYTES", "4194304"))
+    net = Network(work, params=("target_block_interval_ms=300", "snapshot_interval=30", f"max_block_bytes={max_block}"))
     net.start({n.name: ["--log-level", "debug"] for n in net.nodes} if os.environ.get("GTOS_TEST_DEBUG") else None)
     net.wait_all(3)
     val0 = net.nodes[0]
