@@ -93,6 +93,10 @@ std::string Where(const std::string& path, const toml::source_position& pos) {
 // fuzz_toml_config). No gtos.toml needs them there, so the document is
 // refused before toml++ sees it when a non-ASCII byte stands anywhere but
 // in a comment, a single-line string or a multi-line literal string.
+// A quote opens a string only where a string can start (after '=', '[',
+// ',', '{', '.', or first on a line, blanks aside): toml++ reads `0"п"` as
+// one bad token and checks its characters for whitespace too (found by
+// fuzz_toml_config after the first version of this filter).
 // Returns the position of the first such byte (line and column 1-based, the
 // column counted in characters as toml++ counts it), or nullopt when there
 // is none.
@@ -100,6 +104,7 @@ std::optional<toml::source_position> UnsafeNonAscii(std::string_view text) {
   enum class In { kNone, kBasic, kLiteral, kComment, kMultiBasic, kMultiLiteral } in = In::kNone;
   size_t line = 1;
   size_t line_start = 0;  // index of the first byte of the current line
+  char prev = '\n';       // the last non-blank character outside strings and comments
   auto at = [&text](size_t i, std::string_view what) { return text.substr(i, what.size()) == what; };
   auto ascii = [](char c) { return static_cast<unsigned char>(c) < 0x80; };
   auto where = [&](size_t i) {
@@ -112,14 +117,17 @@ std::optional<toml::source_position> UnsafeNonAscii(std::string_view text) {
     const char c = text[i];
     if (c == '\n') ++line, line_start = i + 1;
     switch (in) {
-      case In::kNone:
+      case In::kNone: {
         if (!ascii(c)) return where(i);
-        if (at(i, "\"\"\"")) in = In::kMultiBasic, i += 2;
-        else if (at(i, "'''")) in = In::kMultiLiteral, i += 2;
-        else if (c == '"') in = In::kBasic;
-        else if (c == '\'') in = In::kLiteral;
+        const bool can_open = prev == '\n' || prev == '=' || prev == '[' || prev == ',' || prev == '{' || prev == '.';
+        if (c != ' ' && c != '\t' && c != '\r') prev = c;
+        if (can_open && at(i, "\"\"\"")) in = In::kMultiBasic, i += 2;
+        else if (can_open && at(i, "'''")) in = In::kMultiLiteral, i += 2;
+        else if (can_open && c == '"') in = In::kBasic;
+        else if (can_open && c == '\'') in = In::kLiteral;
         else if (c == '#') in = In::kComment;
         break;
+      }
       case In::kBasic:
       case In::kMultiBasic:
         if (in == In::kMultiBasic && !ascii(c)) return where(i);
@@ -128,6 +136,7 @@ std::optional<toml::source_position> UnsafeNonAscii(std::string_view text) {
           if (!ascii(text[i])) return where(i);
         } else if (in == In::kBasic && (c == '"' || c == '\n')) {
           in = In::kNone;
+          if (c == '\n') prev = '\n';
         } else if (in == In::kMultiBasic && at(i, "\"\"\"")) {
           while (i + 1 < text.size() && text[i + 1] == '"') ++i;  // up to two quotes end the content
           in = In::kNone;
@@ -135,6 +144,7 @@ std::optional<toml::source_position> UnsafeNonAscii(std::string_view text) {
         break;
       case In::kLiteral:
         if (c == '\'' || c == '\n') in = In::kNone;
+        if (c == '\n') prev = '\n';
         break;
       case In::kMultiLiteral:
         if (at(i, "'''")) {
@@ -143,7 +153,7 @@ std::optional<toml::source_position> UnsafeNonAscii(std::string_view text) {
         }
         break;
       case In::kComment:
-        if (c == '\n') in = In::kNone;
+        if (c == '\n') in = In::kNone, prev = '\n';
         break;
     }
   }
