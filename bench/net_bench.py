@@ -2,7 +2,8 @@
 """Multi-validator benchmarks on loopback (make bench).
 
   net_bench.py --bin BUILD/cmd [--validators 4] [--idle-blocks 120]
-               [--txs 160000] [--senders 8]
+               [--txs 160000] [--senders 8] [--node-arg=ARG ...]
+               [--param NAME=VALUE ...]
 
 Builds a chain with the tools (gtos-keys new, gtos-genesis new / gentx /
 add-account / collect), starts N validators on 127.0.0.1 with 1 s blocks,
@@ -39,7 +40,7 @@ def pct(xs, p):
 
 
 class Net:
-    def __init__(self, n, senders, params):
+    def __init__(self, n, senders, params, extra_args=()):
         self.work = tempfile.mkdtemp(prefix="gtos-netbench-")
         self.n = n
         self.procs = []
@@ -80,6 +81,7 @@ class Net:
             self.urls.append(f"http://127.0.0.1:{rpc_port}")
             cmd = ["gtos-node", "run", "--datadir", d, "--rpc-addr", f"127.0.0.1:{rpc_port}",
                    "--p2p-addr", f"127.0.0.1:{p2p[i]}"]
+            cmd += extra_args
             for j in range(n):
                 if j != i:
                     cmd += ["--peer", f"127.0.0.1:{p2p[j]}"]
@@ -188,13 +190,18 @@ def main():
     ap.add_argument("--idle-blocks", type=int, default=120)
     ap.add_argument("--txs", type=int, default=160_000)
     ap.add_argument("--senders", type=int, default=8)
+    ap.add_argument("--node-arg", action="append", default=[],
+                    help="extra argument for every gtos-node run (repeatable), e.g. --node-arg=--log-level=debug")
+    ap.add_argument("--param", action="append", default=[],
+                    help="extra genesis parameter NAME=VALUE (repeatable)")
     args = ap.parse_args()
     b = os.path.abspath(args.bin)
     benchlib.ENV = ENV = dict(os.environ)
     ENV["PATH"] = os.pathsep.join([b] + [os.path.join(b, d) for d in os.listdir(b)] + [ENV["PATH"]])
     ENV["GTOS_MEMPOOL_MAX_TXS"] = str(4_000_000)
     ENV["GTOS_MEMPOOL_MAX_BYTES"] = str(4 << 30)
-    net = Net(args.validators, args.senders, ["max_block_txs=50000", "target_block_interval_ms=1000"])
+    net = Net(args.validators, args.senders, ["max_block_txs=50000", "target_block_interval_ms=1000"] + list(args.param),
+              list(args.node_arg))
     try:
         print(f"network: {args.validators} validators on loopback, 1 s blocks ({net.work})")
         gaps = idle(net, args.idle_blocks)

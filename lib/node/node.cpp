@@ -431,6 +431,10 @@ Block Node::MakeProposal() {
   for (const auto& [id, err] : applied->exec.left_out)
     Log(LogLevel::kDebug, "tx left out", {{"id", ToHex0x(id)}, {"reason", err.message}});
   Block b = applied->block;
+  Log(LogLevel::kDebug, "block built",
+      {{"height", b.header.height},
+       {"txs", static_cast<uint64_t>(b.txs.size())},
+       {"build_ms", static_cast<int64_t>(NowMs()) - static_cast<int64_t>(b.header.time_ms)}});
   applied_.emplace(b.header.Hash(), std::move(*applied));
   return b;
 }
@@ -564,7 +568,20 @@ Status Node::Deliver(std::optional<net::PeerId> from, net::Message m) {
   }
   Hash32 key = MessageHash(m);
   if (!seen_.insert(key).second) return Ok();
-  auto st = proposal ? replica_->OnProposal(proposal->proposal, NowMs()) : replica_->OnVote(vote->vote);
+  uint64_t receive_ms = NowMs();
+  if (proposal) {
+    const Block& b = proposal->proposal.block;
+    // How long after its time the proposal reached consensus: what the
+    // timeliness rule judges (docs/consensus.md "Timely proposals").
+    Log(LogLevel::kDebug, "proposal received",
+        {{"height", b.header.height},
+         {"round", proposal->proposal.round},
+         {"valid_round", proposal->proposal.valid_round},
+         {"txs", static_cast<uint64_t>(b.txs.size())},
+         {"age_ms", static_cast<int64_t>(receive_ms) - static_cast<int64_t>(b.header.time_ms)},
+         {"peer", from ? static_cast<int64_t>(*from) : -1}});
+  }
+  auto st = proposal ? replica_->OnProposal(proposal->proposal, receive_ms) : replica_->OnVote(vote->vote);
   if (!st) {
     if (st.error().code == ErrorCode::kIO) return st;
     if (from) Penalize(*from, 25, std::string(proposal ? "proposal: " : "vote: ") + st.error().message);

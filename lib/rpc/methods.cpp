@@ -493,6 +493,12 @@ HttpReply Dispatcher::HandleJsonRpc(std::string body) {
   // Counted before anything is built: a body of a million tiny values would
   // otherwise cost tens of bytes of json per byte of body.
   JsonScan scan = ScanJson(body, limits_.json);
+  // The scan stops at the first limit it crosses; a body that is also not
+  // JSON further on still gets the parse error (JSON-RPC 2.0: -32700 for
+  // invalid JSON). accept() builds nothing (one bit per nesting level).
+  if (scan.status != JsonScan::kOk && scan.status != JsonScan::kInvalid &&
+      !Json::accept(body, /*ignore_comments=*/false))
+    scan.status = JsonScan::kInvalid;
   if (scan.status == JsonScan::kInvalid)
     return {200, "application/json",
             Dump(ErrorResponse({kParseError, "parse error: invalid JSON", nullptr}, nullptr))};

@@ -9,9 +9,11 @@
 //   2. a document toml++ cannot parse, or holding a key gtos-node does not
 //      know, is refused with an error naming the file; so is one with a
 //      non-ASCII byte outside comments and strings, which toml++ 3.3 must
-//      not see (its parser reaches __builtin_unreachable on some);
+//      not see (its parser reaches __builtin_unreachable on some); a
+//      refused document is not parsed by the target either;
 //   3. accepted settings survive a round trip: written back as TOML by
-//      toml++ and loaded again, they are the same settings;
+//      toml++ (single-line basic strings) and loaded again, they are the same
+//      settings;
 //   4. Resolve (with a data directory) never crashes, and the node options
 //      it returns are within their documented ranges; every peer it accepts
 //      is one the p2p layer can split (net::SplitHostPort) with a port
@@ -104,8 +106,14 @@ std::string ToToml(const Settings& s) {
   };
   strs("peers", s.peers);
   strs("reserved_peers", s.reserved_peers);
+  // Single-line basic strings only (a newline as \n). toml++ 3.3's writer
+  // puts a value with a newline and quote runs in a ''' literal without
+  // checking that it holds no ''' itself, which is not TOML, and a """
+  // string may hold non-ASCII, which gtos.toml refuses there (see
+  // UnsafeNonAscii in cmd/gtos-node/config.cpp); both found by this target.
   std::ostringstream out;
-  out << t;
+  out << toml::toml_formatter(t, toml::toml_formatter::default_flags & ~toml::format_flags::allow_literal_strings &
+                                     ~toml::format_flags::allow_multi_line_strings);
   return out.str();
 }
 
@@ -123,15 +131,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     Fail("LoadToml and LoadTomlText disagree", in, (s ? "" : s.error().message) + " / " + (f ? "" : f.error().message));
 
   // 2. Refusals. A document refused for a non-ASCII byte outside strings
-  // and comments must hold one, and is not handed to toml++ here either
-  // (that is the guard against toml++ 3.3's undefined behaviour).
-  if (!s && s.error().message.find("non-ASCII character outside") != std::string::npos) {
-    if (std::all_of(text.begin(), text.end(), [](char c) { return static_cast<unsigned char>(c) < 0x80; }))
+  // and comments must hold one. A refused document is never handed to
+  // toml++ here: LoadTomlText's guards are what keep toml++ 3.3 from its
+  // undefined behaviour, so only text they let through is parsed below.
+  if (!s) {
+    if (s.error().message.find("non-ASCII character outside") != std::string::npos &&
+        std::all_of(text.begin(), text.end(), [](char c) { return static_cast<unsigned char>(c) < 0x80; }))
       Fail("an ASCII document is refused as non-ASCII", in);
+    if (s.error().message.find("'gtos.toml'") == std::string::npos) Fail("a gtos.toml error does not name the file", in, s.error().message);
     return 0;
   }
-  // toml++ is compiled without exceptions here as in gtos-node
-  // (tests/fuzz/CMakeLists.txt, TOMLPP): a syntax error is a value.
+  // An accepted document is TOML with known keys only. toml++ is compiled
+  // without exceptions here as in gtos-node (tests/fuzz/CMakeLists.txt,
+  // TOMLPP): a syntax error is a value.
   toml::parse_result parsed = toml::parse(text, std::string_view("gtos.toml"));
   const bool parses = static_cast<bool>(parsed);
   bool unknown = false;
@@ -140,11 +152,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       (void)v;
       unknown = unknown || !Known(k.str());
     }
-  if ((!parses || unknown) && s) Fail("LoadTomlText accepts an unparsable document or an unknown key", in);
-  if (!s) {
-    if (s.error().message.find("'gtos.toml'") == std::string::npos) Fail("a gtos.toml error does not name the file", in, s.error().message);
-    return 0;
-  }
+  if (!parses || unknown) Fail("LoadTomlText accepts an unparsable document or an unknown key", in);
 
   // 3. Round trip.
   std::string again = ToToml(*s);

@@ -1046,6 +1046,14 @@ TEST_CASE("rpc limits: JSON counts, response cap, /tx record shapes") {
   r = PostJson(c, R"({"jsonrpc":"2.0","id":1,"method":"tos_blockNumber","params":[[[[1]]]]})");
   CHECK(r.status == 413);
   CHECK(Json::parse(r.body)["error"]["message"] == "request too large: JSON nested deeper than 4 levels");
+  // Too deep and not JSON further on: the parse error (found by fuzz_jsonrpc).
+  r = PostJson(c, R"({"jsonrpc":"2.0","id":[[[[[[1]]]]]],"method":)");
+  CHECK(r.status == 200);
+  CHECK(Json::parse(r.body)["error"]["code"] == rpc::kParseError);
+  // Too many values and not JSON: the parse error as well.
+  r = PostJson(c, batch.dump() + "]");
+  CHECK(r.status == 200);
+  CHECK(Json::parse(r.body)["error"]["code"] == rpc::kParseError);
 
   // ~1 KiB per tos_chainProfile reply against a 4096-byte cap.
   batch = Json::array();
