@@ -24,7 +24,9 @@
 //    control rather than dropped.
 //  - Writing: each message is encoded once (a broadcast shares the record
 //    between peers) and queued; it is sealed for the peer when its turn to
-//    be written comes; one async_write at a time per peer. The queue is
+//    be written comes; one async_write at a time per peer. Gossip (txs,
+//    peer lists) has a queue of its own, written only when the consensus
+//    and control queue is empty. The queues are
 //    bounded in bytes: gossip beyond it is dropped, anything else
 //    disconnects the peer as too slow.
 //  - Caps: inbound connections are refused at accept beyond the per-IP and
@@ -167,7 +169,8 @@ struct Host::Impl {
     uint8_t header[kFrameHeaderBytes] = {};
     Bytes body;
     size_t body_want = 0, body_have = 0;
-    std::deque<Frame> queue;  // records; queue.front() may be the raw intro
+    std::deque<Frame> queue;         // consensus and control records; front() may be the raw intro
+    std::deque<Frame> gossip_queue;  // txs and peer lists: written only while `queue` is empty
     bool intro_queued = false;
     size_t queued_bytes = 0;
     bool writing = false;
@@ -396,6 +399,7 @@ struct Host::Impl {
     p->ping_timer.cancel();
     p->read_timer.cancel();
     p->queue.clear();
+    p->gossip_queue.clear();
     p->ephemeral.reset();
     p->channel.reset();
     peers.erase(p->info.id);
@@ -757,21 +761,29 @@ struct Host::Impl {
     queued[p->info.id] = p->queued_bytes;
   }
 
+  // Gossip waits behind consensus: a proposal or vote is written before
+  // any tx batch queued ahead of it (one frame already being written
+  // excepted), so a tx flood cannot delay consensus by the length of the
+  // queue. Both queues share the byte bound.
   void Enqueue(const PeerPtr& p, Frame f, bool gossip) {
     if (p->state == State::kClosed) return;
-    if (!p->queue.empty() && p->queued_bytes + f->size() > opt.send_queue_bytes) {
+    bool empty = p->queue.empty() && p->gossip_queue.empty();
+    if (!empty && p->queued_bytes + f->size() > opt.send_queue_bytes) {
       if (gossip) return Count([](NetStats& s) { ++s.dropped_gossip; });
       return Close(p, "too slow: send queue full");
     }
     p->queued_bytes += f->size();
-    p->queue.push_back(std::move(f));
+    (gossip ? p->gossip_queue : p->queue).push_back(std::move(f));
     PublishQueued(p);
     if (!p->writing) Write(p);
   }
 
-  // Writes queue.front(): the raw intro first, every later record sealed.
+  // Writes the front of `queue`, or of `gossip_queue` when `queue` is
+  // empty: the raw intro first, every later record sealed (in the order
+  // written, which is the order the peer opens them).
   void Write(const PeerPtr& p) {
-    Frame f = p->queue.front();
+    const bool from_gossip = p->queue.empty();
+    Frame f = from_gossip ? p->gossip_queue.front() : p->queue.front();
     if (p->intro_queued) {
       p->intro_queued = false;
       p->wire = *f;
@@ -782,7 +794,7 @@ struct Host::Impl {
       p->wire = std::move(*sealed);
     }
     p->writing = true;
-    asio::async_write(p->socket, asio::buffer(p->wire), [this, p, f](std::error_code ec, size_t n) {
+    asio::async_write(p->socket, asio::buffer(p->wire), [this, p, f, from_gossip](std::error_code ec, size_t n) {
       if (p->state == State::kClosed) return;
       if (ec) return Close(p, "write: " + ec.message());
       {
@@ -792,11 +804,11 @@ struct Host::Impl {
         if (auto it = infos.find(p->info.id); it != infos.end()) it->second.bytes_out += n;
       }
       p->queued_bytes -= f->size();
-      p->queue.pop_front();
+      (from_gossip ? p->gossip_queue : p->queue).pop_front();
       PublishQueued(p);
       if (p->wire.capacity() > kKeepReadBufferBytes) Bytes().swap(p->wire);
       p->writing = false;
-      if (!p->queue.empty()) Write(p);
+      if (!p->queue.empty() || !p->gossip_queue.empty()) Write(p);
     });
   }
 

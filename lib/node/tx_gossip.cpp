@@ -1,6 +1,10 @@
 #include "node/tx_gossip.h"
 
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <iterator>
 #include <map>
@@ -43,6 +47,14 @@ void TxGossip::Local(SignedTx tx) {
 }
 
 void TxGossip::Loop() {
+  // Admission (a signature check per tx) runs 10 nice levels below the
+  // rest of the node (Linux applies nice per thread): when a tx flood
+  // saturates the CPU, consensus and p2p I/O go first and gossip waits,
+  // then drops beyond kMaxWaiting, instead of delaying proposals past
+  // their timeouts. Best effort: an error leaves the priority as it is.
+  errno = 0;
+  const auto tid = static_cast<id_t>(gettid());
+  if (int nice = getpriority(PRIO_PROCESS, tid); errno == 0) setpriority(PRIO_PROCESS, tid, std::min(nice + 10, 19));
   std::unique_lock<std::mutex> l(mu_);
   while (!stop_) {
     // Local txs are batched for up to 20 ms; peers' txs wake the loop.
