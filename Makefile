@@ -58,11 +58,16 @@ fuzz: fuzz-build
 
 # Tool throughput and start-up (issue 2), then the single-node chain:
 # committed kv-put throughput, replay, RSS with RSS_RECORDS live records.
+# The 4-validator network runs twice: default parameters (50,000-tx
+# blocks), then 10,000-tx blocks, the figure to compare between builds
+# (BASELINE=other/build/cmd runs it on that build too).
 RSS_RECORDS ?= 1000000
 bench: build
 	bench/run.sh $(BUILD)
 	python3 bench/node_bench.py --bin $(BUILD)/cmd --txs 200000 --senders 4 --rss-records $(RSS_RECORDS)
 	python3 bench/net_bench.py --bin $(BUILD)/cmd --validators 4 --idle-blocks 120 --txs 160000 --senders 8
+	python3 bench/net_bench.py --bin $(BUILD)/cmd --validators 4 --idle-blocks 10 --txs 160000 --senders 8 --param max_block_txs=10000
+	$(if $(BASELINE),python3 bench/net_bench.py --bin $(BASELINE) --validators 4 --idle-blocks 10 --txs 160000 --senders 8 --param max_block_txs=10000)
 	bench/prune_bench.sh $(BUILD)
 	$(BUILD)/tests/snapshot_bench 1000000 | tee -a $(BUILD)/bench-results.txt
 
