@@ -764,11 +764,14 @@ struct Host::Impl {
   // Gossip waits behind consensus: a proposal or vote is written before
   // any tx batch queued ahead of it (one frame already being written
   // excepted), so a tx flood cannot delay consensus by the length of the
-  // queue. Both queues share the byte bound.
+  // queue. Both queues share the byte bound, and gossip is dropped once
+  // 3/4 of it is used, so that a flood never leaves consensus frames
+  // without room (which would close the connection as too slow).
   void Enqueue(const PeerPtr& p, Frame f, bool gossip) {
     if (p->state == State::kClosed) return;
     bool empty = p->queue.empty() && p->gossip_queue.empty();
-    if (!empty && p->queued_bytes + f->size() > opt.send_queue_bytes) {
+    size_t bound = gossip ? opt.send_queue_bytes / 4 * 3 : opt.send_queue_bytes;
+    if (!empty && p->queued_bytes + f->size() > bound) {
       if (gossip) return Count([](NetStats& s) { ++s.dropped_gossip; });
       return Close(p, "too slow: send queue full");
     }

@@ -808,7 +808,7 @@ TEST_CASE("net: consensus frames overtake queued gossip") {
   // buffers, the rest wait in the gossip queue; then one vote is sent.
   Txs batch;
   for (uint64_t i = 0; i < 1000; ++i) batch.txs.push_back(SampleTx(i));
-  constexpr int kBatches = 100;  // ~20 MB in all
+  constexpr int kBatches = 200;  // ~36 MB in all, far more than socket buffers hold
   for (int i = 0; i < kBatches; ++i) a.host->Send(id, batch);
   a.host->Send(id, VoteMsg{SampleVote()});
   // Reading now: the vote arrives long before the last batch (before this
@@ -823,7 +823,7 @@ TEST_CASE("net: consensus frames overtake queued gossip") {
     }
   }
   CHECK(before_vote >= 0);
-  CHECK(before_vote < kBatches / 2);
+  CHECK(before_vote < kBatches * 3 / 4);
 }
 
 TEST_CASE("net: inbound rate limits slow a peer down without dropping it") {
