@@ -52,9 +52,9 @@ fuzz-build: deps
 	cmake --build $(BUILD)-fuzz -j $(JOBS) --target fuzz_all
 
 # Longer fuzz runs than the test suite's, one target at a time:
-#   make fuzz [FUZZ_SECONDS=60] [FUZZ_TARGET=name]   (docs/fuzzing.md)
+#   make fuzz [FUZZ_SECONDS=60] [FUZZ_RUNS=n] [FUZZ_TARGET="name..."]   (docs/fuzzing.md)
 fuzz: fuzz-build
-	tests/fuzz/run_all.sh $(BUILD)-fuzz/tests/fuzz $(FUZZ_SECONDS) $(FUZZ_TARGET)
+	FUZZ_RUNS=$(FUZZ_RUNS) tests/fuzz/run_all.sh $(BUILD)-fuzz/tests/fuzz $(FUZZ_SECONDS) $(FUZZ_TARGET)
 
 # Tool throughput and start-up (issue 2), then the single-node chain:
 # committed kv-put throughput, replay, RSS with RSS_RECORDS live records.

@@ -6,8 +6,11 @@
 # targets.cmake). Each target fuzzes a working corpus in
 # FUZZ_BIN_DIR/corpus-NAME (kept between runs, seeded from
 # tests/fuzz/corpus-NAME) on one core, with findings written to
-# FUZZ_BIN_DIR/artifacts-NAME/. Prints one line per target with libFuzzer's
-# final statistics (stat::number_of_executed_units), then a table for
+# FUZZ_BIN_DIR/artifacts-NAME/. With FUZZ_RUNS=N in the environment a
+# target also stops after N executions (whichever limit comes first; the
+# issue-12 campaign is FUZZ_RUNS=10000000 with 3600 seconds). Prints one
+# line per target with libFuzzer's final statistics
+# (stat::number_of_executed_units) and the wall time, then a table for
 # docs/notes.md. Exit status 1 if any target found something.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
@@ -32,6 +35,10 @@ if [ -z "${ASAN_SYMBOLIZER_PATH:-}" ]; then
   done
 fi
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1}
+runs=${FUZZ_RUNS:-}
+case "$runs" in
+  ''|*[!0-9]*) [ -z "$runs" ] || { echo "run_all.sh: FUZZ_RUNS must be a number of executions, got '$runs'" >&2; exit 2; } ;;
+esac
 
 failed=0
 summary=()
@@ -40,18 +47,20 @@ for t in "${targets[@]}"; do
   if [ ! -x "$bin" ]; then
     echo "run_all.sh: $bin is missing (make fuzz-build)" >&2
     failed=1
-    summary+=("| fuzz_$t | missing | - | - |")
+    summary+=("| fuzz_$t | missing | - | - | - |")
     continue
   fi
   corpus="$bindir/corpus-$t"
   artifacts="$bindir/artifacts-$t"
   mkdir -p "$corpus" "$artifacts"
   log="$bindir/fuzz_$t.log"
-  echo "== fuzz_$t: ${seconds}s"
-  "$bin" -max_total_time="$seconds" -timeout=25 -rss_limit_mb=2048 -malloc_limit_mb=64 -print_final_stats=1 \
+  echo "== fuzz_$t: ${seconds}s${runs:+ or $runs executions}"
+  started=$(date +%s)
+  "$bin" -max_total_time="$seconds" ${runs:+-runs="$runs"} -timeout=25 -rss_limit_mb=2048 -malloc_limit_mb=64 -print_final_stats=1 \
     -error_exitcode=1 -timeout_exitcode=1 -artifact_prefix="$artifacts/" \
     "$corpus" "$here/corpus-$t" >"$log" 2>&1
   status=$?
+  wall=$(( $(date +%s) - started ))
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
   rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log")
   crashes=$(find "$artifacts" -type f | wc -l)
@@ -60,12 +69,12 @@ for t in "${targets[@]}"; do
     echo "fuzz_$t: FAILED (exit status $status, $crashes input(s) in $artifacts); log: $log"
     grep -m 5 -E 'ERROR|fuzz_[a-z_]+: |SUMMARY' "$log" | sed 's/^/  /'
   fi
-  echo "fuzz_$t: ${execs:-?} executions in ${seconds}s (${rate:-?}/s), corpus $(ls "$corpus" | wc -l) inputs"
-  summary+=("| fuzz_$t | ${execs:-?} | ${rate:-?} | $([ "$status" -eq 0 ] && [ "$crashes" -eq 0 ] && echo none || echo "$crashes in $artifacts") |")
+  echo "fuzz_$t: ${execs:-?} executions in ${wall}s (${rate:-?}/s), corpus $(ls "$corpus" | wc -l) inputs"
+  summary+=("| fuzz_$t | ${execs:-?} | ${wall} | ${rate:-?} | $([ "$status" -eq 0 ] && [ "$crashes" -eq 0 ] && echo none || echo "$crashes in $artifacts") |")
 done
 
 echo
-echo "| target | executions in ${seconds}s | exec/s | findings |"
-echo "|---|---|---|---|"
+echo "| target | executions | seconds | exec/s | findings |"
+echo "|---|---|---|---|---|"
 printf '%s\n' "${summary[@]}"
 exit $failed
